@@ -1,0 +1,450 @@
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+
+use crate::error::ParseError;
+use crate::header::{Header, HeaderName, HeaderValue, Headers};
+use crate::limits::Limits;
+use crate::method::Method;
+use crate::scan::{is_token, is_wsp, trim_wsp};
+use crate::typed::{parse_number, validate_call_id, AuthHeader, CSeq, Contacts, NameAddr, Via};
+use crate::uri::Uri;
+
+/// The protocol version of a start line. Only 2.0 is served, but others parse so a server can answer 505.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    pub major: u8,
+    pub minor: u8,
+}
+
+impl Version {
+    pub const SIP_2_0: Version = Version { major: 2, minor: 0 };
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: Method,
+    pub uri: Uri,
+    pub version: Version,
+    pub headers: Headers,
+    pub body: Bytes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub version: Version,
+    pub status: u16,
+    pub reason: String,
+    pub headers: Headers,
+    pub body: Bytes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Request(Request),
+    Response(Response),
+}
+
+/// Accessors shared by requests and responses. They re-parse on each call; the message parser has already
+/// validated these headers, so on a parsed message they only fail if the header is absent.
+pub trait SipHeaders {
+    fn headers(&self) -> &Headers;
+    fn headers_mut(&mut self) -> &mut Headers;
+    fn body(&self) -> &Bytes;
+
+    fn call_id(&self) -> Option<&str> {
+        self.headers().get(&HeaderName::CallId).and_then(HeaderValue::to_str)
+    }
+    fn cseq(&self) -> Option<CSeq> {
+        self.headers().get(&HeaderName::CSeq).and_then(|v| CSeq::parse(v.as_bytes()).ok())
+    }
+    fn from(&self) -> Option<NameAddr> {
+        self.headers()
+            .get(&HeaderName::From)
+            .and_then(|v| NameAddr::parse(v.as_bytes(), "From").ok())
+    }
+    fn to(&self) -> Option<NameAddr> {
+        self.headers()
+            .get(&HeaderName::To)
+            .and_then(|v| NameAddr::parse(v.as_bytes(), "To").ok())
+    }
+    /// The topmost Via entry.
+    fn top_via(&self) -> Option<Via> {
+        self.headers()
+            .get(&HeaderName::Via)
+            .and_then(|v| Via::parse_list(v.as_bytes()).ok())
+            .and_then(|mut l| (!l.is_empty()).then(|| l.swap_remove(0)))
+    }
+    /// All Contact values across all Contact headers; `Star` if any is `*`.
+    fn contacts(&self) -> Result<Contacts, ParseError> {
+        let mut all = Vec::new();
+        for v in self.headers().get_all(&HeaderName::Contact) {
+            match Contacts::parse(v.as_bytes())? {
+                Contacts::Star => return Ok(Contacts::Star),
+                Contacts::List(l) => all.extend(l),
+            }
+        }
+        Ok(Contacts::List(all))
+    }
+    fn expires(&self) -> Option<u32> {
+        self.headers()
+            .get(&HeaderName::Expires)
+            .and_then(|v| parse_number(v.as_bytes(), "Expires", u32::MAX as u64).ok())
+            .map(|v| v as u32)
+    }
+    fn max_forwards(&self) -> Option<u8> {
+        self.headers()
+            .get(&HeaderName::MaxForwards)
+            .and_then(|v| parse_number(v.as_bytes(), "Max-Forwards", 255).ok())
+            .map(|v| v as u8)
+    }
+    fn authorization(&self, name: &HeaderName) -> Vec<AuthHeader> {
+        self.headers()
+            .get_all(name)
+            .filter_map(|v| AuthHeader::parse(v.as_bytes()).ok())
+            .collect()
+    }
+}
+
+macro_rules! impl_sip_headers {
+    ($t:ty) => {
+        impl SipHeaders for $t {
+            fn headers(&self) -> &Headers {
+                &self.headers
+            }
+            fn headers_mut(&mut self) -> &mut Headers {
+                &mut self.headers
+            }
+            fn body(&self) -> &Bytes {
+                &self.body
+            }
+        }
+    };
+}
+impl_sip_headers!(Request);
+impl_sip_headers!(Response);
+
+impl SipHeaders for Message {
+    fn headers(&self) -> &Headers {
+        match self {
+            Message::Request(r) => &r.headers,
+            Message::Response(r) => &r.headers,
+        }
+    }
+    fn headers_mut(&mut self) -> &mut Headers {
+        match self {
+            Message::Request(r) => &mut r.headers,
+            Message::Response(r) => &mut r.headers,
+        }
+    }
+    fn body(&self) -> &Bytes {
+        match self {
+            Message::Request(r) => &r.body,
+            Message::Response(r) => &r.body,
+        }
+    }
+}
+
+/// Where the header section ends: (offset of the first body byte).
+pub(crate) fn find_header_end(buf: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(p) = memchr::memchr(b'\n', buf.get(from..)?) {
+        let nl = from + p;
+        match buf.get(nl + 1) {
+            Some(b'\n') => return Some(nl + 2),
+            Some(b'\r') if buf.get(nl + 2) == Some(&b'\n') => return Some(nl + 3),
+            _ => from = nl + 1,
+        }
+    }
+    None
+}
+
+fn parse_version(s: &[u8]) -> Result<Version, ParseError> {
+    let v = s
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case(b"SIP/"))
+        .and(s.get(4..))
+        .ok_or(ParseError::StartLine("bad version"))?;
+    let mut it = v.splitn(2, |&b| b == b'.');
+    let major = crate::scan::parse_decimal(it.next().unwrap_or(&[]), 255);
+    let minor = crate::scan::parse_decimal(it.next().unwrap_or(&[]), 255);
+    match (major, minor) {
+        (Some(major), Some(minor)) => Ok(Version {
+            major: major as u8,
+            minor: minor as u8,
+        }),
+        _ => Err(ParseError::StartLine("bad version")),
+    }
+}
+
+/// Headers a core relies on are checked here, once, so a message that parses can be trusted by accessors.
+fn validate_header(name: &HeaderName, value: &[u8]) -> Result<(), ParseError> {
+    match name {
+        HeaderName::Via => Via::parse_list(value).map(drop),
+        HeaderName::From => NameAddr::parse(value, "From").map(drop),
+        HeaderName::To => NameAddr::parse(value, "To").map(drop),
+        HeaderName::Contact => Contacts::parse(value).map(drop),
+        HeaderName::CSeq => CSeq::parse(value).map(drop),
+        HeaderName::CallId => validate_call_id(value),
+        HeaderName::MaxForwards => parse_number(value, "Max-Forwards", 255).map(drop),
+        HeaderName::Expires => parse_number(value, "Expires", u32::MAX as u64).map(drop),
+        HeaderName::MinExpires => parse_number(value, "Min-Expires", u32::MAX as u64).map(drop),
+        HeaderName::ContentLength => parse_number(value, "Content-Length", u32::MAX as u64).map(drop),
+        HeaderName::RetryAfter => {
+            let digits = value.iter().take_while(|b| b.is_ascii_digit()).count();
+            parse_number(value.get(..digits).unwrap_or(&[]), "Retry-After", u32::MAX as u64).map(drop)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Parses one message from a datagram or an already framed stream message, following RFC 3261 §18.3:
+/// with Content-Length the body is exactly that long (extra trailing bytes are ignored, too few are an
+/// error); without it the body is the rest of the input.
+///
+/// Header values that were not folded are zero-copy slices of `buf`.
+pub fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
+    if buf.len() > limits.max_message_bytes {
+        return Err(ParseError::TooLarge(limits.max_message_bytes));
+    }
+    // RFC 3261 §7.5: ignore CRLFs before the start line.
+    let lead = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    let head_end = lead + find_header_end(buf.get(lead..).unwrap_or(&[])).ok_or(ParseError::Incomplete)?;
+    let head = buf.slice(lead..head_end);
+
+    let first_nl = memchr::memchr(b'\n', &head).ok_or(ParseError::Incomplete)?;
+    let start_line = strip_cr(head.get(..first_nl).unwrap_or(&[]));
+    if start_line.len() > limits.max_line_bytes {
+        return Err(ParseError::LineTooLong(limits.max_line_bytes));
+    }
+
+    let mut headers = Vec::with_capacity(16);
+    let mut pos = first_nl + 1;
+    // Collect (name, value start, value end, folded?) line by line; a folded value is rebuilt once.
+    while pos < head.len() {
+        let nl = memchr::memchr(b'\n', &head[pos..]).map_or(head.len(), |p| pos + p);
+        let line = strip_cr(&head[pos..nl]);
+        if line.is_empty() {
+            break;
+        }
+        let line_start = pos;
+        pos = nl + 1;
+        // Continuation lines belong to the header above.
+        let mut end = nl;
+        let mut folded = false;
+        while pos < head.len() && head.get(pos).copied().is_some_and(is_wsp) {
+            let nl2 = memchr::memchr(b'\n', &head[pos..]).map_or(head.len(), |p| pos + p);
+            if trim_wsp(strip_cr(&head[pos..nl2])).is_empty() {
+                // A whitespace-only line ends the headers only if it is empty; treat it as folding noise.
+            }
+            folded = true;
+            end = nl2;
+            pos = nl2 + 1;
+        }
+        if end - line_start > limits.max_line_bytes {
+            return Err(ParseError::LineTooLong(limits.max_line_bytes));
+        }
+        let colon = memchr::memchr(b':', line).ok_or(ParseError::HeaderName)?;
+        let name = trim_wsp(&line[..colon]);
+        if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
+            return Err(ParseError::HeaderName);
+        }
+        let name = HeaderName::from_bytes(name);
+        let value_start = line_start + colon + 1;
+        let value = if folded {
+            let raw = &head[value_start..end];
+            let mut unfolded = Vec::with_capacity(raw.len());
+            for piece in raw.split(|&b| b == b'\n') {
+                let piece = strip_cr(piece);
+                if !unfolded.is_empty() {
+                    unfolded.push(b' ');
+                }
+                unfolded.extend_from_slice(trim_wsp(piece));
+            }
+            let t = trim_wsp(&unfolded);
+            Bytes::copy_from_slice(t)
+        } else {
+            let raw = strip_cr(&head[value_start..nl]);
+            let t = trim_wsp(raw);
+            let off = t.as_ptr() as usize - head.as_ptr() as usize;
+            head.slice(off..off + t.len())
+        };
+        validate_header(&name, &value)?;
+        headers.push(Header {
+            name,
+            value: HeaderValue::from_bytes(value),
+        });
+        if headers.len() > limits.max_headers {
+            return Err(ParseError::TooManyHeaders(limits.max_headers));
+        }
+    }
+    let headers = Headers(headers);
+
+    let available = buf.len() - head_end;
+    let body = match headers.get(&HeaderName::ContentLength) {
+        Some(v) => {
+            let declared = parse_number(v.as_bytes(), "Content-Length", u32::MAX as u64)? as usize;
+            if declared > available {
+                return Err(ParseError::BodyTooShort { declared, available });
+            }
+            buf.slice(head_end..head_end + declared)
+        }
+        None => buf.slice(head_end..),
+    };
+
+    parse_start_line(start_line, headers, body)
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn parse_start_line(line: &[u8], headers: Headers, body: Bytes) -> Result<Message, ParseError> {
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+        let mut parts = line.splitn(3, |&b| b == b' ');
+        let version = parse_version(parts.next().unwrap_or(&[]))?;
+        let code = parts.next().ok_or(ParseError::StartLine("no status code"))?;
+        if code.len() != 3 {
+            return Err(ParseError::StartLine("status code is not 3 digits"));
+        }
+        let status = crate::scan::parse_decimal(code, 699).ok_or(ParseError::StartLine("bad status code"))? as u16;
+        if status < 100 {
+            return Err(ParseError::StartLine("bad status code"));
+        }
+        let reason = parts.next().unwrap_or(&[]);
+        let reason = std::str::from_utf8(reason)
+            .map_err(|_| ParseError::StartLine("reason phrase is not UTF-8"))?
+            .to_string();
+        return Ok(Message::Response(Response {
+            version,
+            status,
+            reason,
+            headers,
+            body,
+        }));
+    }
+    let mut parts = line.split(|&b| b == b' ');
+    let method = parts.next().ok_or(ParseError::StartLine("empty"))?;
+    let uri = parts.next().ok_or(ParseError::StartLine("no Request-URI"))?;
+    let version = parts.next().ok_or(ParseError::StartLine("no version"))?;
+    if parts.next().is_some() {
+        return Err(ParseError::StartLine("extra spaces in request line"));
+    }
+    let method = Method::from_bytes(method).ok_or(ParseError::StartLine("bad method"))?;
+    let uri = Uri::parse(uri)?;
+    let version = parse_version(version)?;
+    Ok(Message::Request(Request {
+        method,
+        uri,
+        version,
+        headers,
+        body,
+    }))
+}
+
+fn write_headers(out: &mut Vec<u8>, headers: &Headers) {
+    for h in headers.iter() {
+        out.extend_from_slice(h.name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(h.value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+impl Request {
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let mut line = String::with_capacity(64);
+        let _ = write!(
+            line,
+            "{} {} SIP/{}.{}\r\n",
+            self.method, self.uri, self.version.major, self.version.minor
+        );
+        out.extend_from_slice(line.as_bytes());
+        write_headers(out, &self.headers);
+        out.extend_from_slice(&self.body);
+    }
+}
+
+impl Response {
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let mut line = String::with_capacity(48);
+        let _ = write!(
+            line,
+            "SIP/{}.{} {} {}\r\n",
+            self.version.major, self.version.minor, self.status, self.reason
+        );
+        out.extend_from_slice(line.as_bytes());
+        write_headers(out, &self.headers);
+        out.extend_from_slice(&self.body);
+    }
+
+    /// A response to `req` per RFC 3261 §8.2.6: Via, From, To, Call-ID and CSeq copied, empty body.
+    /// The caller adds a To tag where the response needs one.
+    pub fn for_request(req: &Request, status: u16, reason: &str) -> Response {
+        let mut headers = Headers(Vec::with_capacity(8));
+        for h in req.headers.iter() {
+            if matches!(
+                h.name,
+                HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq
+            ) {
+                headers.0.push(h.clone());
+            }
+        }
+        Response {
+            version: Version::SIP_2_0,
+            status,
+            reason: reason.to_string(),
+            headers,
+            body: Bytes::new(),
+        }
+    }
+}
+
+impl Message {
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match self {
+            Message::Request(r) => r.write_to(out),
+            Message::Response(r) => r.write_to(out),
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512 + self.body().len());
+        self.write_to(&mut out);
+        out
+    }
+}
+
+/// The reason phrase RFC 3261 suggests for a status code.
+pub fn default_reason(status: u16) -> &'static str {
+    match status {
+        100 => "Trying",
+        180 => "Ringing",
+        183 => "Session Progress",
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
+        415 => "Unsupported Media Type",
+        416 => "Unsupported URI Scheme",
+        420 => "Bad Extension",
+        423 => "Interval Too Brief",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "Version Not Supported",
+        _ => "Unknown",
+    }
+}
