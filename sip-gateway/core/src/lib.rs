@@ -1,1 +1,30 @@
-//! placeholder
+//! The sans-IO SIP core of Switchboard.
+//!
+//! # Model
+//! Everything here is a state machine driven from outside, in the style of quinn-proto: inputs arrive
+//! through `handle_*` methods together with the current [`std::time::Instant`]; outputs leave through
+//! `poll_transmit`, `poll_timeout` and change queues. No socket, clock, task or sleep lives in this crate, so
+//! a test can run a registration with retransmissions and expiries in microseconds of real time.
+//!
+//! - [`transaction`]: RFC 3261 §17 client and server transactions with timers A–K (and L, RFC 6026).
+//! - [`registrar`]: REGISTER handling with digest authentication ([`auth`]) and brute-force protection
+//!   ([`guard`]), over a [`location::LocationStore`].
+//! - [`endpoint`]: the whole UAS: parsing, Via stamping (received/rport), the §8.2 checks ([`validate`]),
+//!   answering what does not parse ([`salvage`]), method dispatch.
+//!
+//! Randomness (To tags) comes from a seeded generator in [`endpoint::EndpointConfig`] so runs replay.
+
+pub mod auth;
+pub mod endpoint;
+pub mod guard;
+pub mod location;
+pub mod registrar;
+pub mod salvage;
+pub mod transaction;
+pub mod transport;
+pub mod validate;
+
+pub use endpoint::{Endpoint, EndpointConfig, EndpointStats};
+pub use location::{Binding, BindingChange, LocationStore, MemoryLocation};
+pub use registrar::{Registrar, RegistrarConfig};
+pub use transport::{ConnectionId, Peer, Transmit, TransportKind};

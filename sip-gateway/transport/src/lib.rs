@@ -1,1 +1,285 @@
-//! placeholder
+//! The runtime shell around [`sip_core::Endpoint`]: it owns the sockets and the clock and nothing else.
+//!
+//! One driver task owns the endpoint. It drains every datagram that is ready on the UDP socket before it
+//! flushes the answers (so a burst costs one wake-up, not one per datagram), takes framed messages from the
+//! TCP connection tasks over a channel, and sleeps until the core's next deadline. Stream connections get a
+//! writer task each; responses go back over the connection the request came on (RFC 3261 §18.2.2).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use sip_core::{BindingChange, ConnectionId, Endpoint, EndpointStats, LocationStore, Peer, TransportKind};
+use sip_message::framing::{next_frame, Frame};
+use sip_message::Limits;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot};
+
+/// Errors of the transport shell.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("socket error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Requests from the rest of the node (admin API, CLI wiring) to the driver.
+pub enum Command {
+    /// Install or replace a user's digest secrets.
+    SetUser {
+        username: String,
+        secrets: sip_core::auth::UserSecrets,
+    },
+    /// Remove a user and its registrations.
+    RemoveUser { username: String },
+    /// Read counters and registration counts.
+    Snapshot(oneshot::Sender<Snapshot>),
+    /// List the live bindings of one AOR (or all when `None`).
+    Bindings {
+        aor: Option<String>,
+        reply: oneshot::Sender<Vec<sip_core::Binding>>,
+    },
+}
+
+/// A point-in-time view for metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Snapshot {
+    pub endpoint: EndpointStats,
+    pub registrar: sip_core::registrar::RegistrarStats,
+    pub bindings: usize,
+    pub server_transactions: usize,
+    pub tcp_connections: usize,
+}
+
+enum Input {
+    Message(Peer, Bytes),
+    Ping(Peer),
+    Connected(ConnectionId, mpsc::Sender<Bytes>),
+    Closed(ConnectionId),
+}
+
+/// Sockets the node listens on. UDP and TCP share the port number (RFC 3261 §18).
+pub struct Listeners {
+    pub udp: UdpSocket,
+    pub tcp: TcpListener,
+}
+
+impl Listeners {
+    pub async fn bind(addr: SocketAddr) -> Result<Listeners, TransportError> {
+        let udp = UdpSocket::bind(addr).await?;
+        let bound = udp.local_addr()?;
+        let tcp = TcpListener::bind(bound).await?;
+        Ok(Listeners { udp, tcp })
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr, TransportError> {
+        Ok(self.udp.local_addr()?)
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The wall-clock reading the endpoint needs at construction.
+pub fn now_pair() -> (Instant, u64) {
+    (Instant::now(), unix_ms())
+}
+
+/// Runs the SIP node until `shutdown` completes. Binding changes are sent to `changes` for persistence.
+pub async fn run<L: LocationStore + 'static>(
+    mut endpoint: Endpoint<L>,
+    listeners: Listeners,
+    mut commands: mpsc::Receiver<Command>,
+    changes: mpsc::UnboundedSender<Vec<BindingChange>>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), TransportError> {
+    let Listeners { udp, tcp } = listeners;
+    let local = udp.local_addr()?;
+    let (input_tx, mut input_rx) = mpsc::channel::<Input>(4096);
+    let next_conn = Arc::new(AtomicU64::new(1));
+    let acceptor = tokio::spawn(accept_loop(tcp, input_tx, next_conn));
+    let mut writers: HashMap<ConnectionId, mpsc::Sender<Bytes>> = HashMap::new();
+    let mut buf = vec![0u8; 65_536];
+    tokio::pin!(shutdown);
+    tracing::info!(%local, "SIP listening on UDP and TCP");
+
+    loop {
+        let deadline = endpoint.poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = &mut shutdown => break,
+            ready = udp.readable() => {
+                ready?;
+                let now = Instant::now();
+                // Drain what is queued, bounded so timers and streams get their turn.
+                for _ in 0..256 {
+                    match udp.try_recv_from(&mut buf) {
+                        Ok((n, from)) => {
+                            let peer = Peer { transport: TransportKind::Udp, addr: from, connection: None };
+                            endpoint.handle_input(now, peer, Bytes::copy_from_slice(&buf[..n]));
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        // ICMP errors from earlier sends surface here on Linux; they concern no one now.
+                        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Some(input) = input_rx.recv() => {
+                let now = Instant::now();
+                match input {
+                    Input::Message(peer, data) => endpoint.handle_input(now, peer, data),
+                    Input::Ping(peer) => endpoint.handle_ping(peer),
+                    Input::Connected(id, w) => { writers.insert(id, w); }
+                    Input::Closed(id) => { writers.remove(&id); }
+                }
+            }
+            Some(cmd) = commands.recv() => handle_command(&mut endpoint, cmd, writers.len()),
+            _ = sleep => endpoint.handle_timeout(Instant::now()),
+        }
+        flush(&mut endpoint, &udp, &writers).await;
+        let batch = endpoint.drain_binding_changes();
+        if !batch.is_empty() {
+            let _ = changes.send(batch);
+        }
+    }
+    acceptor.abort();
+    tracing::info!("SIP transport stopped");
+    Ok(())
+}
+
+fn handle_command<L: LocationStore>(endpoint: &mut Endpoint<L>, cmd: Command, tcp_connections: usize) {
+    match cmd {
+        Command::SetUser { username, secrets } => endpoint.registrar_mut().set_user(&username, secrets),
+        Command::RemoveUser { username } => endpoint.registrar_mut().remove_user(&username),
+        Command::Snapshot(reply) => {
+            let _ = reply.send(Snapshot {
+                endpoint: endpoint.stats(),
+                registrar: endpoint.registrar().stats(),
+                bindings: endpoint.registrar().location().binding_count(),
+                server_transactions: endpoint.transactions().server_count(),
+                tcp_connections,
+            });
+        }
+        Command::Bindings { aor, reply } => {
+            let loc = endpoint.registrar().location();
+            let aors = match aor {
+                Some(a) => vec![a],
+                None => loc.aors(),
+            };
+            let list = aors.iter().flat_map(|a| loc.bindings(a).to_vec()).collect();
+            let _ = reply.send(list);
+        }
+    }
+}
+
+async fn flush<L: LocationStore>(
+    endpoint: &mut Endpoint<L>,
+    udp: &UdpSocket,
+    writers: &HashMap<ConnectionId, mpsc::Sender<Bytes>>,
+) {
+    while let Some(t) = endpoint.poll_transmit() {
+        match (t.peer.transport, t.peer.connection) {
+            (TransportKind::Udp, _) => {
+                if let Err(e) = udp.try_send_to(&t.payload, t.peer.addr) {
+                    if e.kind() == io::ErrorKind::WouldBlock {
+                        // The socket buffer is full: wait for room rather than drop an answer.
+                        let _ = udp.send_to(&t.payload, t.peer.addr).await;
+                    } else {
+                        tracing::debug!(dest = %t.peer.addr, error = %e, "UDP send failed");
+                    }
+                }
+            }
+            (_, Some(conn)) => {
+                if let Some(w) = writers.get(&conn) {
+                    let _ = w.try_send(t.payload);
+                }
+            }
+            (_, None) => tracing::debug!(dest = %t.peer.addr, "no connection to send on"),
+        }
+    }
+}
+
+async fn accept_loop(tcp: TcpListener, inputs: mpsc::Sender<Input>, next_conn: Arc<AtomicU64>) {
+    loop {
+        match tcp.accept().await {
+            Ok((stream, from)) => {
+                let id = ConnectionId(next_conn.fetch_add(1, Ordering::Relaxed));
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(connection(stream, from, id, inputs.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "TCP accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn connection(stream: TcpStream, from: SocketAddr, id: ConnectionId, inputs: mpsc::Sender<Input>) {
+    let (mut reader, mut writer) = stream.into_split();
+    let (wtx, mut wrx) = mpsc::channel::<Bytes>(256);
+    if inputs.send(Input::Connected(id, wtx)).await.is_err() {
+        return;
+    }
+    let write_task = tokio::spawn(async move {
+        while let Some(b) = wrx.recv().await {
+            if writer.write_all(&b).await.is_err() {
+                break;
+            }
+        }
+    });
+    let peer = Peer {
+        transport: TransportKind::Tcp,
+        addr: from,
+        connection: Some(id),
+    };
+    let limits = Limits::default();
+    let mut buf = BytesMut::with_capacity(8192);
+    'conn: loop {
+        match reader.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        loop {
+            match next_frame(&buf, &limits) {
+                Ok(Frame::NeedMore) => break,
+                Ok(Frame::Skip(n)) => {
+                    let _ = buf.split_to(n);
+                }
+                Ok(Frame::Ping(n)) => {
+                    let _ = buf.split_to(n);
+                    if inputs.send(Input::Ping(peer)).await.is_err() {
+                        break 'conn;
+                    }
+                }
+                Ok(Frame::Message(n)) => {
+                    let msg = buf.split_to(n).freeze();
+                    if inputs.send(Input::Message(peer, msg)).await.is_err() {
+                        break 'conn;
+                    }
+                }
+                Err(e) => {
+                    // A stream that cannot be framed cannot be resynchronised: close it.
+                    tracing::debug!(%from, error = %e, "closing unframeable TCP stream");
+                    break 'conn;
+                }
+            }
+        }
+    }
+    let _ = inputs.send(Input::Closed(id)).await;
+    write_task.abort();
+}

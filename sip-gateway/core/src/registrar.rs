@@ -1,0 +1,345 @@
+//! The registrar (RFC 3261 §10.3) with digest authentication, as a sans-IO component: a REGISTER and the
+//! current time in, a response and [`BindingChange`]s out.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::{Duration, Instant};
+
+use sip_message::{Contacts, HeaderName, Request, Response, SipHeaders};
+
+use crate::auth::{challenge, DigestAlgorithm, DigestCredentials, NonceCheck, NonceFactory, UserSecrets};
+use crate::guard::{AuthGuard, FailureVerdict, GuardConfig};
+use crate::location::{Binding, BindingChange, LocationStore};
+use crate::transport::Peer;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrarConfig {
+    /// Digest realm; also the SIP domain this node serves.
+    pub realm: String,
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
+    pub max_contacts_per_aor: usize,
+    pub nonce_ttl: Duration,
+    /// Algorithms offered, most preferred first (RFC 8760 §2.4: one challenge per algorithm).
+    pub algorithms: Vec<DigestAlgorithm>,
+    pub guard: GuardConfig,
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> Self {
+        RegistrarConfig {
+            realm: "switchboard".to_string(),
+            min_expires: 60,
+            max_expires: 7200,
+            default_expires: 3600,
+            max_contacts_per_aor: 10,
+            nonce_ttl: Duration::from_secs(300),
+            algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            guard: GuardConfig::default(),
+        }
+    }
+}
+
+/// What the endpoint should do with a REGISTER.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegisterOutcome {
+    Respond(Response),
+    /// The source is banned: send nothing.
+    Ignore,
+}
+
+/// Counters for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegistrarStats {
+    pub challenges: u64,
+    pub accepted: u64,
+    pub auth_failures: u64,
+    pub bans: u64,
+    pub ignored: u64,
+}
+
+pub struct Registrar<L: LocationStore> {
+    cfg: RegistrarConfig,
+    nonces: NonceFactory,
+    users: HashMap<String, UserSecrets>,
+    location: L,
+    guard: AuthGuard,
+    expiry: BinaryHeap<Reverse<(i64, String)>>,
+    changes: Vec<BindingChange>,
+    stats: RegistrarStats,
+}
+
+enum AuthResult {
+    Ok(String),
+    Respond(Response),
+}
+
+impl<L: LocationStore> Registrar<L> {
+    pub fn new(cfg: RegistrarConfig, nonce_secret: [u8; 32], location: L) -> Self {
+        let nonces = NonceFactory::new(nonce_secret, cfg.nonce_ttl.as_secs());
+        let guard = AuthGuard::new(cfg.guard);
+        Registrar {
+            cfg,
+            nonces,
+            users: HashMap::new(),
+            location,
+            guard,
+            expiry: BinaryHeap::new(),
+            changes: Vec::new(),
+            stats: RegistrarStats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &RegistrarConfig {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> RegistrarStats {
+        self.stats
+    }
+
+    pub fn location(&self) -> &L {
+        &self.location
+    }
+
+    pub fn set_user(&mut self, username: &str, secrets: UserSecrets) {
+        self.users.insert(username.to_string(), secrets);
+    }
+
+    /// Removes a user and every binding it had.
+    pub fn remove_user(&mut self, username: &str) {
+        self.users.remove(username);
+        let old: Vec<Binding> = self.location.bindings(username).to_vec();
+        self.location.replace(username, Vec::new());
+        for b in old {
+            self.changes.push(BindingChange::Remove {
+                aor: b.aor,
+                contact_uri: b.contact_uri,
+            });
+        }
+    }
+
+    /// Loads bindings persisted before a restart (already-expired ones are dropped by the next expiry pass).
+    pub fn restore(&mut self, bindings: Vec<Binding>) {
+        let mut by_aor: HashMap<String, Vec<Binding>> = HashMap::new();
+        for b in bindings {
+            self.expiry.push(Reverse((b.expires_at_unix, b.aor.clone())));
+            by_aor.entry(b.aor.clone()).or_default().push(b);
+        }
+        for (aor, list) in by_aor {
+            self.location.replace(&aor, list);
+        }
+    }
+
+    pub fn drain_changes(&mut self) -> std::vec::Drain<'_, BindingChange> {
+        self.changes.drain(..)
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// The unix second at which the next binding may expire.
+    pub fn next_expiry_unix(&self) -> Option<i64> {
+        self.expiry.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Removes bindings whose time is up, and forgets stale guard entries.
+    pub fn expire(&mut self, now: Instant, now_unix: i64) {
+        while let Some(Reverse((t, _))) = self.expiry.peek() {
+            if *t > now_unix {
+                break;
+            }
+            let Some(Reverse((_, aor))) = self.expiry.pop() else { break };
+            let current = self.location.bindings(&aor);
+            if current.iter().all(|b| b.expires_at_unix > now_unix) {
+                continue;
+            }
+            let (keep, gone): (Vec<Binding>, Vec<Binding>) =
+                current.iter().cloned().partition(|b| b.expires_at_unix > now_unix);
+            self.location.replace(&aor, keep);
+            for b in gone {
+                self.changes.push(BindingChange::Remove {
+                    aor: b.aor,
+                    contact_uri: b.contact_uri,
+                });
+            }
+        }
+        self.guard.sweep(now);
+    }
+
+    pub fn is_banned(&self, now: Instant, peer: &Peer) -> bool {
+        self.guard.is_banned(now, peer.addr.ip())
+    }
+
+    fn challenge_response(&mut self, req: &Request, now_unix_ms: u64, stale: bool) -> Response {
+        self.stats.challenges += 1;
+        let nonce = self.nonces.issue(now_unix_ms, &self.cfg.realm);
+        let mut resp = Response::for_request(req, 401, "Unauthorized");
+        for alg in &self.cfg.algorithms {
+            resp.headers
+                .push(HeaderName::WwwAuthenticate, challenge(&self.cfg.realm, &nonce, *alg, stale));
+        }
+        resp
+    }
+
+    fn fail(&mut self, now: Instant, req: &Request, peer: &Peer) -> AuthResult {
+        self.stats.auth_failures += 1;
+        if self.guard.record_failure(now, peer.addr.ip()) == FailureVerdict::Banned {
+            self.stats.bans += 1;
+            tracing::warn!(source = %peer.addr, "too many failed authentications: source banned");
+        }
+        AuthResult::Respond(Response::for_request(req, 403, "Forbidden"))
+    }
+
+    fn authenticate(&mut self, now: Instant, now_unix_ms: u64, req: &Request, peer: &Peer) -> AuthResult {
+        let creds = req
+            .authorization(&HeaderName::Authorization)
+            .iter()
+            .filter_map(DigestCredentials::from_header)
+            .find(|c| c.realm == self.cfg.realm && self.cfg.algorithms.contains(&c.algorithm));
+        let Some(creds) = creds else {
+            return AuthResult::Respond(self.challenge_response(req, now_unix_ms, false));
+        };
+        let check = self.nonces.check(&creds.nonce, now_unix_ms, &self.cfg.realm);
+        if check == NonceCheck::Invalid {
+            return AuthResult::Respond(self.challenge_response(req, now_unix_ms, false));
+        }
+        let Some(secrets) = self.users.get(&creds.username) else {
+            return self.fail(now, req, peer);
+        };
+        if !creds.verify(secrets, req.method.as_str()) {
+            return self.fail(now, req, peer);
+        }
+        if check == NonceCheck::Stale {
+            return AuthResult::Respond(self.challenge_response(req, now_unix_ms, true));
+        }
+        AuthResult::Ok(creds.username)
+    }
+
+    pub fn handle_register(&mut self, now: Instant, now_unix_ms: u64, req: &Request, peer: &Peer) -> RegisterOutcome {
+        if self.is_banned(now, peer) {
+            self.stats.ignored += 1;
+            return RegisterOutcome::Ignore;
+        }
+        let username = match self.authenticate(now, now_unix_ms, req, peer) {
+            AuthResult::Ok(u) => u,
+            AuthResult::Respond(r) => return RegisterOutcome::Respond(r),
+        };
+        let now_unix = (now_unix_ms / 1000) as i64;
+        RegisterOutcome::Respond(self.update_bindings(now_unix, req, peer, &username))
+    }
+
+    fn update_bindings(&mut self, now_unix: i64, req: &Request, peer: &Peer, username: &str) -> Response {
+        let to_user = req
+            .to()
+            .and_then(|t| t.uri.as_sip().and_then(|u| u.user_unescaped()))
+            .map(|u| String::from_utf8_lossy(&u).into_owned());
+        if to_user.as_deref() != Some(username) {
+            return Response::for_request(req, 403, "Forbidden (To does not match credentials)");
+        }
+        let aor = username.to_string();
+        let Ok(contacts) = req.contacts() else {
+            return Response::for_request(req, 400, "Bad Contact");
+        };
+        let call_id = req.call_id().unwrap_or("").to_string();
+        let cseq = req.cseq().map_or(0, |c| c.seq);
+        let header_expires = req.expires();
+        let mut current: Vec<Binding> = self.location.bindings(&aor).to_vec();
+        let before = current.clone();
+        match contacts {
+            Contacts::Star => {
+                if header_expires != Some(0) || req.headers.count(&HeaderName::Contact) != 1 {
+                    return Response::for_request(req, 400, "Contact * requires Expires: 0");
+                }
+                if current.iter().any(|b| b.call_id == call_id && b.cseq >= cseq) {
+                    return Response::for_request(req, 500, "Out of order CSeq");
+                }
+                current.clear();
+            }
+            Contacts::List(list) => {
+                for c in list {
+                    let expires = c
+                        .params
+                        .get_value("expires")
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .map(|v| v.min(u32::MAX as u64) as u32)
+                        .or(header_expires)
+                        .unwrap_or(self.cfg.default_expires);
+                    if expires != 0 && expires < self.cfg.min_expires {
+                        let mut r = Response::for_request(req, 423, "Interval Too Brief");
+                        r.headers.push(HeaderName::MinExpires, self.cfg.min_expires.to_string());
+                        return r;
+                    }
+                    let expires = expires.min(self.cfg.max_expires);
+                    let contact_uri = c.uri.to_string();
+                    let existing = current.iter().position(|b| b.contact_uri == contact_uri);
+                    if let Some(i) = existing {
+                        if current[i].call_id == call_id && current[i].cseq >= cseq {
+                            return Response::for_request(req, 500, "Out of order CSeq");
+                        }
+                    }
+                    if expires == 0 {
+                        if let Some(i) = existing {
+                            current.remove(i);
+                        }
+                        continue;
+                    }
+                    let q_milli = c
+                        .params
+                        .get_value("q")
+                        .and_then(|q| q.parse::<f64>().ok())
+                        .filter(|q| (0.0..=1.0).contains(q))
+                        .map_or(1000, |q| (q * 1000.0).round() as i64);
+                    let binding = Binding {
+                        aor: aor.clone(),
+                        contact_uri,
+                        contact_value: c.to_string(),
+                        expires_at_unix: now_unix + i64::from(expires),
+                        q_milli,
+                        call_id: call_id.clone(),
+                        cseq,
+                        transport: peer.transport.as_str().to_ascii_lowercase(),
+                        source: peer.addr.to_string(),
+                        user_agent: req
+                            .headers
+                            .get(&HeaderName::UserAgent)
+                            .and_then(|v| v.to_str())
+                            .map(str::to_string),
+                    };
+                    self.expiry.push(Reverse((binding.expires_at_unix, aor.clone())));
+                    match existing {
+                        Some(i) => current[i] = binding,
+                        None => current.push(binding),
+                    }
+                }
+                if current.len() > self.cfg.max_contacts_per_aor {
+                    return Response::for_request(req, 403, "Too many contacts");
+                }
+            }
+        }
+        for b in &before {
+            if !current.iter().any(|c| c.contact_uri == b.contact_uri) {
+                self.changes.push(BindingChange::Remove {
+                    aor: aor.clone(),
+                    contact_uri: b.contact_uri.clone(),
+                });
+            }
+        }
+        for b in &current {
+            if !before.contains(b) {
+                self.changes.push(BindingChange::Upsert(b.clone()));
+            }
+        }
+        let mut resp = Response::for_request(req, 200, "OK");
+        for b in &current {
+            let remaining = (b.expires_at_unix - now_unix).max(0);
+            resp.headers
+                .push(HeaderName::Contact, format!("<{}>;expires={remaining}", b.contact_uri));
+        }
+        self.location.replace(&aor, current);
+        self.stats.accepted += 1;
+        resp
+    }
+}
