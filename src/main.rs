@@ -1,1 +1,219 @@
-fn main() {}
+//! The `switchboard` binary: the only place that knows every part. See README.md.
+
+mod config;
+mod demo;
+mod persist;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use switchboard_schema::{Db, NewUser};
+
+use crate::config::Config;
+
+/// Errors that end the process with a message.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("database: {0}")]
+    Schema(#[from] switchboard_schema::SchemaError),
+    #[error("SIP transport: {0}")]
+    Transport(#[from] sip_transport::TransportError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("{0}")]
+    Usage(String),
+}
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "The municipality's switchboard, answered on staff mobiles")]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// TOML file with node settings.
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL (sqlx): sqlite://path/sb.db?mode=rwc, sqlite::memory:, postgres://…
+    #[arg(long, env = "SWITCHBOARD_DB")]
+    db: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run the switchboard node.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// SIP address for UDP and TCP (default 0.0.0.0:5060).
+        #[arg(long)]
+        sip: Option<SocketAddr>,
+        /// HTTP address for health, metrics and the API (default 127.0.0.1:8080).
+        #[arg(long)]
+        http: Option<SocketAddr>,
+        /// Load the demo municipality into an empty database.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage staff users.
+    User {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user (the extension is the SIP username).
+    Add {
+        extension: String,
+        #[arg(long)]
+        name: String,
+        /// Mobile number in E.164 (+4790000000).
+        #[arg(long)]
+        mobile: Option<String>,
+        /// SIP password; generated and printed when omitted.
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// List users.
+    List,
+    /// Set a new SIP password (generated and printed when omitted).
+    Passwd {
+        extension: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Remove a user and its registrations.
+    Remove { extension: String },
+}
+
+fn load_config(common: &Common) -> Result<Config, AppError> {
+    let mut cfg = Config::load(common.config.as_deref())?;
+    if let Some(db) = &common.db {
+        cfg.database.url = db.clone();
+    }
+    Ok(cfg)
+}
+
+fn generated_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..16).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
+async fn user_command(common: Common, action: UserAction) -> Result<(), AppError> {
+    let cfg = load_config(&common)?;
+    let db = Db::connect(&cfg.database.url).await?;
+    let realm = &cfg.sip.realm;
+    match action {
+        UserAction::Add {
+            extension,
+            name,
+            mobile,
+            password,
+        } => {
+            let shown = password.is_none();
+            let password = password.unwrap_or_else(generated_password);
+            if password.len() < 8 {
+                return Err(AppError::Usage("password must have at least 8 characters".into()));
+            }
+            let creds = mobile_api::users::hash_credentials(&extension, realm, &password);
+            let user = db
+                .create_user(
+                    &NewUser {
+                        username: extension,
+                        display_name: name,
+                        mobile,
+                    },
+                    &creds,
+                )
+                .await?;
+            println!("added {} ({})", user.username, user.display_name);
+            if shown {
+                println!("password: {password}");
+            }
+        }
+        UserAction::List => {
+            for u in db.list_users().await? {
+                println!("{}\t{}\t{}", u.username, u.display_name, u.mobile.as_deref().unwrap_or("-"));
+            }
+        }
+        UserAction::Passwd { extension, password } => {
+            let shown = password.is_none();
+            let password = password.unwrap_or_else(generated_password);
+            if password.len() < 8 {
+                return Err(AppError::Usage("password must have at least 8 characters".into()));
+            }
+            db.set_credentials(&extension, &mobile_api::users::hash_credentials(&extension, realm, &password))
+                .await?;
+            println!("password changed for {extension}");
+            if shown {
+                println!("password: {password}");
+            }
+        }
+        UserAction::Remove { extension } => {
+            if db.remove_user(&extension).await? {
+                println!("removed {extension}");
+            } else {
+                return Err(AppError::Usage(format!("no user {extension}")));
+            }
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Commands::Serve {
+                common,
+                sip,
+                http,
+                demo,
+            } => {
+                let mut cfg = load_config(&common)?;
+                if let Some(sip) = sip {
+                    cfg.sip.listen = sip;
+                }
+                if let Some(http) = http {
+                    cfg.http.listen = http;
+                }
+                serve::run(cfg, serve::ServeOptions { demo }).await
+            }
+            Commands::User { common, action } => user_command(common, action).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -13,7 +13,7 @@ use sip_message::{HeaderName, HeaderValue, Limits, Message, Method, Request, Res
 use crate::location::{BindingChange, LocationStore};
 use crate::registrar::{RegisterOutcome, Registrar, RegistrarConfig};
 use crate::transaction::{RequestDisposition, TimerConfig, TransactionLayer, TxKey};
-use crate::transport::{Peer, Transmit, TransportKind};
+use crate::transport::{Peer, Transmit};
 use crate::validate::{check_request, ACCEPT, ALLOW, SUPPORTED_EXTENSIONS};
 
 #[derive(Debug, Clone)]
@@ -291,9 +291,7 @@ fn stamp_via(req: &mut Request, via: &mut Via, peer: &Peer) -> Peer {
     let wants_rport = via.rport().is_some();
     let host_matches = via.host.ip() == Some(src_ip);
     if !host_matches || wants_rport {
-        if !host_matches || wants_rport {
-            via.params.set("received", Some(src_ip.to_string()));
-        }
+        via.params.set("received", Some(src_ip.to_string()));
         if wants_rport {
             via.params.set("rport", Some(peer.addr.port().to_string()));
         }
@@ -312,14 +310,8 @@ fn stamp_via(req: &mut Request, via: &mut Via, peer: &Peer) -> Peer {
     if peer.transport.is_reliable() {
         return *peer;
     }
-    let port = if wants_rport {
-        peer.addr.port()
-    } else {
-        via.port.unwrap_or(match TransportKind::from_via(&via.transport) {
-            Some(TransportKind::Tls) => 5061,
-            _ => 5060,
-        })
-    };
+    // The answer goes over UDP whatever the Via claims, so the UDP default port applies.
+    let port = if wants_rport { peer.addr.port() } else { via.port.unwrap_or(5060) };
     Peer {
         addr: SocketAddr::new(src_ip, port),
         ..*peer

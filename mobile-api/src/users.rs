@@ -1,0 +1,161 @@
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sip_core::auth::UserSecrets;
+use sip_transport::Command;
+use switchboard_schema::{HashedCredentials, NewUser, User};
+use tokio::sync::oneshot;
+
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CreateUser {
+    username: String,
+    display_name: String,
+    mobile: Option<String>,
+    password: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SetPassword {
+    password: String,
+}
+
+/// Hashes a password for the realm; the password itself is never stored.
+pub fn hash_credentials(username: &str, realm: &str, password: &str) -> HashedCredentials {
+    let s = UserSecrets::from_password(username, realm, password);
+    HashedCredentials {
+        realm: realm.to_string(),
+        ha1_md5: s.ha1_md5,
+        ha1_sha256: s.ha1_sha256,
+    }
+}
+
+fn check_password(p: &str) -> Result<(), ApiError> {
+    if p.len() < 8 {
+        return Err(ApiError::InvalidInput("password must have at least 8 characters".into()));
+    }
+    Ok(())
+}
+
+async fn tell_sip(state: &AppState, cmd: Command) {
+    // If the SIP core is down the database still holds the change; the next start loads it.
+    let _ = state.sip.send(cmd).await;
+}
+
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<User>>, ApiError> {
+    Ok(Json(state.db.list_users().await?))
+}
+
+pub(crate) async fn get(State(state): State<AppState>, Path(username): Path<String>) -> Result<Json<User>, ApiError> {
+    state
+        .db
+        .get_user(&username)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no user {username}")))
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Json(body): Json<CreateUser>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    check_password(&body.password)?;
+    let creds = hash_credentials(&body.username, &state.realm, &body.password);
+    let user = state
+        .db
+        .create_user(
+            &NewUser {
+                username: body.username.clone(),
+                display_name: body.display_name,
+                mobile: body.mobile,
+            },
+            &creds,
+        )
+        .await?;
+    tell_sip(
+        &state,
+        Command::SetUser {
+            username: body.username,
+            secrets: UserSecrets {
+                ha1_md5: creds.ha1_md5,
+                ha1_sha256: creds.ha1_sha256,
+            },
+        },
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+pub(crate) async fn set_password(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    Json(body): Json<SetPassword>,
+) -> Result<StatusCode, ApiError> {
+    check_password(&body.password)?;
+    let creds = hash_credentials(&username, &state.realm, &body.password);
+    state.db.set_credentials(&username, &creds).await?;
+    tell_sip(
+        &state,
+        Command::SetUser {
+            username,
+            secrets: UserSecrets {
+                ha1_md5: creds.ha1_md5,
+                ha1_sha256: creds.ha1_sha256,
+            },
+        },
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn remove(State(state): State<AppState>, Path(username): Path<String>) -> Result<StatusCode, ApiError> {
+    if !state.db.remove_user(&username).await? {
+        return Err(ApiError::NotFound(format!("no user {username}")));
+    }
+    tell_sip(&state, Command::RemoveUser { username }).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RegistrationQuery {
+    aor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct RegistrationView {
+    aor: String,
+    contact: String,
+    expires_at: i64,
+    q: f64,
+    transport: String,
+    source: String,
+    user_agent: Option<String>,
+}
+
+pub(crate) async fn registrations(
+    State(state): State<AppState>,
+    Query(q): Query<RegistrationQuery>,
+) -> Result<Json<Vec<RegistrationView>>, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    state
+        .sip
+        .send(Command::Bindings { aor: q.aor, reply: tx })
+        .await
+        .map_err(|_| ApiError::SipUnavailable)?;
+    let list = rx.await.map_err(|_| ApiError::SipUnavailable)?;
+    Ok(Json(
+        list.into_iter()
+            .map(|b| RegistrationView {
+                aor: b.aor,
+                contact: b.contact_value,
+                expires_at: b.expires_at_unix,
+                q: b.q_milli as f64 / 1000.0,
+                transport: b.transport,
+                source: b.source,
+                user_agent: b.user_agent,
+            })
+            .collect(),
+    ))
+}

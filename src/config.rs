@@ -1,0 +1,209 @@
+//! Node settings: addresses, ports, secrets paths. Everything an admin manages (users, numbers, queues)
+//! lives in the database instead.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid nonce secret in {0}: expected at least 32 bytes")]
+    Secret(PathBuf),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub sip: SipConfig,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub registrar: RegistrarSettings,
+    pub auth_guard: GuardSettings,
+    pub secrets: SecretsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipConfig {
+    /// UDP and TCP listen on this address and port.
+    pub listen: SocketAddr,
+    /// Digest realm and SIP domain. Changing it invalidates stored HA1 hashes (passwords must be reset).
+    pub realm: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// A sqlx URL: `sqlite://path?mode=rwc`, `sqlite::memory:` or `postgres://…`. Empty: `switchboard.db`
+    /// beside the config file (or in the working directory without one).
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrarSettings {
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
+    pub max_contacts_per_user: usize,
+    pub nonce_ttl_secs: u64,
+    /// Digest algorithms offered, in challenge order: "SHA-256", "MD5". Default: MD5 only, because
+    /// SIPp 3.6 and baresip 1.0 fail on a SHA-256 challenge (see sip_core::RegistrarConfig).
+    pub algorithms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuardSettings {
+    pub max_failures: u32,
+    pub window_secs: u64,
+    pub ban_secs: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// File with ≥ 32 bytes that key the digest nonces; nodes sharing it accept each other's nonces.
+    /// Without it a random key is made at start (clients then re-authenticate after a restart).
+    pub nonce_secret_file: Option<PathBuf>,
+    /// File holding the bearer token for the admin API. Without it the API is open to whoever reaches the
+    /// HTTP address (127.0.0.1 by default).
+    pub admin_token_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sip: SipConfig::default(),
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            registrar: RegistrarSettings::default(),
+            auth_guard: GuardSettings::default(),
+            secrets: SecretsConfig::default(),
+        }
+    }
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
+            realm: "switchboard".to_string(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: String::new() }
+    }
+}
+
+impl Default for RegistrarSettings {
+    fn default() -> Self {
+        RegistrarSettings {
+            min_expires: 60,
+            max_expires: 7200,
+            default_expires: 3600,
+            max_contacts_per_user: 10,
+            nonce_ttl_secs: 300,
+            algorithms: vec!["MD5".to_string()],
+        }
+    }
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        GuardSettings {
+            max_failures: 10,
+            window_secs: 60,
+            ban_secs: 300,
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut cfg = match path {
+            None => Config::default(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: p.to_path_buf(),
+                    source: Box::new(source),
+                })?
+            }
+        };
+        if cfg.database.url.is_empty() {
+            let dir = path.and_then(Path::parent).unwrap_or(Path::new("."));
+            let file = dir.join("switchboard.db");
+            cfg.database.url = format!("sqlite://{}?mode=rwc", file.display());
+        }
+        Ok(cfg)
+    }
+
+    pub fn nonce_secret(&self) -> Result<[u8; 32], ConfigError> {
+        match &self.secrets.nonce_secret_file {
+            None => Ok(rand::random()),
+            Some(p) => {
+                let bytes = std::fs::read(p).map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                if bytes.len() < 32 {
+                    return Err(ConfigError::Secret(p.clone()));
+                }
+                Ok(fold_key(&bytes))
+            }
+        }
+    }
+
+    pub fn admin_token(&self) -> Result<Option<String>, ConfigError> {
+        match &self.secrets.admin_token_file {
+            None => Ok(None),
+            Some(p) => std::fs::read_to_string(p)
+                .map(|t| Some(t.trim().to_string()))
+                .map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                }),
+        }
+    }
+}
+
+/// Folds a secret of any length ≥ 32 bytes into the 32 key bytes the nonce HMAC takes.
+fn fold_key(bytes: &[u8]) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    for (i, b) in bytes.iter().enumerate() {
+        key[i % 32] ^= b;
+    }
+    key
+}

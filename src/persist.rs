@@ -1,0 +1,77 @@
+//! Writes registration changes to the database in batches, so a REGISTER flood costs one transaction per
+//! batch instead of one per message. A crash loses at most the last batch window.
+
+use std::time::Duration;
+
+use sip_core::{Binding, BindingChange};
+use switchboard_schema::{Db, RegistrationChange, StoredRegistration};
+use tokio::sync::mpsc;
+
+pub const BATCH_WINDOW: Duration = Duration::from_millis(250);
+
+pub fn to_stored(b: &Binding) -> StoredRegistration {
+    StoredRegistration {
+        aor: b.aor.clone(),
+        contact_uri: b.contact_uri.clone(),
+        contact_value: b.contact_value.clone(),
+        expires_at: b.expires_at_unix,
+        q_milli: b.q_milli,
+        call_id: b.call_id.clone(),
+        cseq: i64::from(b.cseq),
+        transport: b.transport.clone(),
+        source: b.source.clone(),
+        user_agent: b.user_agent.clone(),
+    }
+}
+
+pub fn from_stored(r: StoredRegistration) -> Binding {
+    Binding {
+        aor: r.aor,
+        contact_uri: r.contact_uri,
+        contact_value: r.contact_value,
+        expires_at_unix: r.expires_at,
+        q_milli: r.q_milli,
+        call_id: r.call_id,
+        cseq: u32::try_from(r.cseq).unwrap_or(0),
+        transport: r.transport,
+        source: r.source,
+        user_agent: r.user_agent,
+    }
+}
+
+/// Runs until the sending side closes, then writes what is left.
+pub async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Vec<BindingChange>>) {
+    let mut pending: Vec<RegistrationChange> = Vec::new();
+    let mut tick = tokio::time::interval(BATCH_WINDOW);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            batch = rx.recv() => match batch {
+                Some(batch) => pending.extend(batch.iter().map(|c| match c {
+                    BindingChange::Upsert(b) => RegistrationChange::Upsert(to_stored(b)),
+                    BindingChange::Remove { aor, contact_uri } => RegistrationChange::Remove {
+                        aor: aor.clone(),
+                        contact_uri: contact_uri.clone(),
+                    },
+                })),
+                None => break,
+            },
+            _ = tick.tick() => flush(&db, &mut pending).await,
+        }
+    }
+    flush(&db, &mut pending).await;
+}
+
+async fn flush(db: &Db, pending: &mut Vec<RegistrationChange>) {
+    if pending.is_empty() {
+        return;
+    }
+    match db.apply_registration_changes(pending).await {
+        Ok(()) => {
+            tracing::debug!(changes = pending.len(), "registrations persisted");
+            pending.clear();
+        }
+        // Keep them and try again on the next tick; the live state in memory is unaffected.
+        Err(e) => tracing::error!(error = %e, pending = pending.len(), "persisting registrations failed"),
+    }
+}

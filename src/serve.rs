@@ -1,0 +1,209 @@
+//! `switchboard serve`: wires database, SIP core, persistence and HTTP together, and shuts them down in order.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use sip_core::auth::{DigestAlgorithm, UserSecrets};
+use sip_core::guard::GuardConfig;
+use sip_core::transaction::TimerConfig;
+use sip_core::{Endpoint, EndpointConfig, MemoryLocation, RegistrarConfig};
+use sip_transport::{Command, Listeners};
+use switchboard_schema::Db;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Config;
+use crate::{demo, persist, AppError};
+
+pub struct ServeOptions {
+    pub demo: bool,
+}
+
+fn endpoint_config(cfg: &Config, secret: [u8; 32]) -> Result<EndpointConfig, AppError> {
+    let r = &cfg.registrar;
+    let algorithms = r
+        .algorithms
+        .iter()
+        .map(|a| DigestAlgorithm::parse(a).ok_or_else(|| AppError::Usage(format!("unknown digest algorithm {a:?}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if algorithms.is_empty() {
+        return Err(AppError::Usage("registrar.algorithms must name at least one algorithm".into()));
+    }
+    Ok(EndpointConfig {
+        registrar: RegistrarConfig {
+            realm: cfg.sip.realm.clone(),
+            min_expires: r.min_expires,
+            max_expires: r.max_expires,
+            default_expires: r.default_expires,
+            max_contacts_per_aor: r.max_contacts_per_user,
+            nonce_ttl: Duration::from_secs(r.nonce_ttl_secs),
+            algorithms,
+            guard: GuardConfig {
+                max_failures: cfg.auth_guard.max_failures,
+                window: Duration::from_secs(cfg.auth_guard.window_secs),
+                ban: Duration::from_secs(cfg.auth_guard.ban_secs),
+            },
+        },
+        timers: TimerConfig::default(),
+        seed: rand::random(),
+        nonce_secret: secret,
+        ..EndpointConfig::default()
+    })
+}
+
+fn secrets_of(c: &switchboard_schema::HashedCredentials) -> UserSecrets {
+    UserSecrets {
+        ha1_md5: c.ha1_md5.clone(),
+        ha1_sha256: c.ha1_sha256.clone(),
+    }
+}
+
+pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
+    let db = Db::connect(&cfg.database.url).await?;
+    tracing::info!(url = %redact(&cfg.database.url), "database ready");
+    if opts.demo {
+        let n = demo::load(&db, &cfg.sip.realm).await?;
+        if n > 0 {
+            tracing::info!(users = n, "demo municipality loaded");
+        }
+    }
+    let listeners = Listeners::bind(cfg.sip.listen).await?;
+    let sip_addr = listeners.local_addr()?;
+    let http = tokio::net::TcpListener::bind(cfg.http.listen)
+        .await
+        .map_err(|e| AppError::Bind(cfg.http.listen, e))?;
+    let http_addr = http.local_addr().map_err(|e| AppError::Bind(cfg.http.listen, e))?;
+
+    let (now, now_unix_ms) = sip_transport::now_pair();
+    let mut endpoint = Endpoint::new(endpoint_config(&cfg, cfg.nonce_secret()?)?, MemoryLocation::default(), now, now_unix_ms);
+    let mut known_users = HashSet::new();
+    for (user, creds) in db.all_credentials().await? {
+        if creds.realm == cfg.sip.realm {
+            endpoint.registrar_mut().set_user(&user, secrets_of(&creds));
+            known_users.insert(user);
+        } else {
+            tracing::warn!(%user, realm = %creds.realm, "credentials are for another realm; reset the password");
+        }
+    }
+    let restored = db.load_registrations((now_unix_ms / 1000) as i64).await?;
+    let restored_count = restored.len();
+    endpoint.registrar_mut().restore(restored.into_iter().map(persist::from_stored).collect());
+    tracing::info!(users = known_users.len(), registrations = restored_count, "state loaded");
+
+    let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(1024);
+    let (changes_tx, changes_rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let writer = tokio::spawn(persist::writer(db.clone(), changes_rx));
+    let sip = tokio::spawn(sip_transport::run(endpoint, listeners, cmd_rx, changes_tx, wait_stop(stop_rx.clone())));
+    let sync = tokio::spawn(sync_users(db.clone(), cfg.sip.realm.clone(), cmd_tx.clone(), known_users, stop_rx.clone()));
+    let state = mobile_api::AppState {
+        db: db.clone(),
+        sip: cmd_tx,
+        realm: cfg.sip.realm.clone(),
+        admin_token: cfg.admin_token()?,
+    };
+    let http_task = tokio::spawn({
+        let stop = wait_stop(stop_rx.clone());
+        async move { axum::serve(http, mobile_api::app(state)).with_graceful_shutdown(stop).await }
+    });
+    tracing::info!(sip = %sip_addr, http = %http_addr, "switchboard serving");
+    if opts.demo {
+        demo::print_instructions(sip_addr, http_addr, &cfg.sip.realm);
+    }
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    match sip.await {
+        Ok(Err(e)) => tracing::error!(error = %e, "SIP transport failed"),
+        Err(e) => tracing::error!(error = %e, "SIP task panicked"),
+        Ok(Ok(())) => {}
+    }
+    let _ = sync.await;
+    let _ = http_task.await;
+    // The SIP task dropped its sender, so the writer flushes what is left and ends.
+    let _ = writer.await;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_stop(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Picks up users changed behind the server's back (the `switchboard user` CLI writes the database
+/// directly), so a password set on the command line works without a restart.
+async fn sync_users(
+    db: Db,
+    realm: String,
+    sip: mpsc::Sender<Command>,
+    mut known: HashSet<String>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut last: std::collections::HashMap<String, UserSecrets> = std::collections::HashMap::new();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let Ok(all) = db.all_credentials().await else { continue };
+        let mut seen = HashSet::new();
+        for (user, creds) in all {
+            if creds.realm != realm {
+                continue;
+            }
+            let secrets = secrets_of(&creds);
+            if last.get(&user) != Some(&secrets) {
+                let _ = sip
+                    .send(Command::SetUser {
+                        username: user.clone(),
+                        secrets: secrets.clone(),
+                    })
+                    .await;
+                last.insert(user.clone(), secrets);
+            }
+            seen.insert(user);
+        }
+        for gone in known.difference(&seen) {
+            let _ = sip.send(Command::RemoveUser { username: gone.clone() }).await;
+            last.remove(gone);
+        }
+        known = seen;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+fn redact(url: &str) -> String {
+    // Hide a password in postgres://user:pass@host URLs.
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

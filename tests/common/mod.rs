@@ -1,0 +1,280 @@
+//! Shared harness for the end-to-end tests: start the real `switchboard` binary, run real peers against it,
+//! and read its HTTP API. Everything talks over loopback (or a veth pair inside a private namespace).
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn sipp_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp")
+}
+
+/// Runs the calling test inside a fresh network namespace (only loopback, plus what `setup` adds), so
+/// messages that name other hosts can never leave the machine. Returns true in the inner run, where the
+/// test body executes; in the outer run it waits for the inner one and asserts it passed.
+pub fn in_private_netns(test_name: &str, setup: &str) -> bool {
+    if std::env::var("SB_NETNS_TEST").as_deref() == Ok(test_name) {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let script = format!(
+        "set -e; ip link set lo up; {setup}; exec \"$0\" --exact {test_name} --nocapture --test-threads=1"
+    );
+    let status = Command::new("unshare")
+        .args(["-n", "sh", "-c", &script])
+        .arg(&exe)
+        .env("SB_NETNS_TEST", test_name)
+        .status()
+        .expect("unshare runs (the tests need root for a private network namespace)");
+    assert!(status.success(), "{test_name} failed inside its network namespace");
+    false
+}
+
+/// A veth pair with 10.200.0.1 on `v0`: baresip refuses loopback-only hosts.
+pub const VETH_SETUP: &str = "ip link add v0 type veth peer name v1; ip addr add 10.200.0.1/24 dev v0; \
+                              ip link set v0 up; ip link set v1 up";
+
+pub struct Server {
+    child: Child,
+    pub sip: SocketAddr,
+    pub http: SocketAddr,
+    pub dir: PathBuf,
+    log: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+pub struct ServerOptions<'a> {
+    pub sip: &'a str,
+    pub db: Option<String>,
+    pub config_toml: Option<&'a str>,
+    pub demo: bool,
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for ServerOptions<'_> {
+    fn default() -> Self {
+        ServerOptions {
+            sip: "127.0.0.1:0",
+            db: None,
+            config_toml: None,
+            demo: true,
+            dir: None,
+        }
+    }
+}
+
+impl Server {
+    pub fn start(opts: ServerOptions<'_>) -> Server {
+        let (tmp, dir) = match opts.dir {
+            Some(d) => (None, d),
+            None => {
+                let t = tempfile::tempdir().expect("temp dir");
+                let p = t.path().to_path_buf();
+                (Some(t), p)
+            }
+        };
+        let log = dir.join(format!("switchboard-{}.log", std::process::id()));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        cmd.args(["serve", "--sip", opts.sip, "--http", "127.0.0.1:0"]);
+        let db = opts
+            .db
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.join("sb.db").display()));
+        cmd.args(["--db", &db]);
+        if let Some(toml) = opts.config_toml {
+            let path = dir.join("switchboard.toml");
+            std::fs::write(&path, toml).expect("write config");
+            cmd.arg("--config").arg(path);
+        }
+        if opts.demo {
+            cmd.arg("--demo");
+        }
+        let child = cmd
+            .env("SWITCHBOARD_LOG", "info,sip_core=debug")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("switchboard starts");
+        let mut server = Server {
+            child,
+            sip: "0.0.0.0:0".parse().expect("addr"),
+            http: "0.0.0.0:0".parse().expect("addr"),
+            dir,
+            log,
+            _tmp: tmp,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = server.log_text();
+            if let Some(line) = text.lines().find(|l| l.contains("switchboard serving")) {
+                server.sip = field(line, "sip=").expect("sip address in log");
+                server.http = field(line, "http=").expect("http address in log");
+                return server;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("switchboard exited with {status} before serving:\n{text}");
+            }
+            assert!(Instant::now() < deadline, "switchboard did not start:\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        let raw = std::fs::read(&self.log).unwrap_or_default();
+        strip_ansi(&String::from_utf8_lossy(&raw))
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.http, path)
+    }
+
+    /// SIGTERM and wait: the node flushes registrations and exits cleanly.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "switchboard did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn field(line: &str, key: &str) -> Option<SocketAddr> {
+    let start = line.find(key)? + key.len();
+    line[start..].split_whitespace().next()?.parse().ok()
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A minimal HTTP/1.1 GET (the tests need no HTTP client crate for this).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http_request(addr, "GET", path, None)
+}
+
+pub fn http_request(addr: SocketAddr, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect HTTP");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let body = json.unwrap_or("");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("send HTTP");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read HTTP");
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("HTTP status");
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// Runs sipp with a scenario from tests/sipp against `target`. Message and error logs land in `dir`.
+pub fn sipp(dir: &Path, scenario: &str, target: SocketAddr, extra: &[&str]) -> Output {
+    let name = scenario.trim_end_matches(".xml");
+    let out = Command::new("sipp")
+        .arg(target.to_string())
+        .arg("-sf")
+        .arg(sipp_dir().join(scenario))
+        .args(["-nostdin", "-trace_msg", "-trace_err"])
+        .arg("-message_file")
+        .arg(dir.join(format!("{name}.msg.log")))
+        .arg("-error_file")
+        .arg(dir.join(format!("{name}.err.log")))
+        .args(extra)
+        .output()
+        .expect("sipp runs (apt-get install sip-tester)");
+    out
+}
+
+pub fn sipp_messages(dir: &Path, scenario: &str) -> String {
+    let name = scenario.trim_end_matches(".xml");
+    std::fs::read_to_string(dir.join(format!("{name}.msg.log"))).unwrap_or_default()
+}
+
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Parses the JSON list from /api/v1/registrations.
+pub fn registrations(server: &Server) -> Vec<serde_json::Value> {
+    let (status, body) = server.get("/api/v1/registrations");
+    assert_eq!(status, 200, "registrations API: {body}");
+    serde_json::from_str(&body).expect("registrations JSON")
+}
+
+/// A PostgreSQL database of its own for one test, dropped at the end.
+pub struct PgDatabase {
+    admin: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub fn create() -> PgDatabase {
+        let admin = std::env::var("SWITCHBOARD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let name = format!(
+            "sb_e2e_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        let out = Command::new("psql")
+            .args([&admin, "-v", "ON_ERROR_STOP=1", "-qc", &format!("CREATE DATABASE {name}")])
+            .output()
+            .expect("psql runs");
+        assert!(out.status.success(), "cannot create database at {admin}: {}", String::from_utf8_lossy(&out.stderr));
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            admin,
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([&self.admin, "-qc", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
+            .output();
+    }
+}
