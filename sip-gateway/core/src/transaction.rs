@@ -47,8 +47,13 @@ impl TxKey {
         };
         let sent_by = format!("{}:{}", via.host, via.port.unwrap_or(0));
         match via.branch() {
+            // Call-ID and CSeq number are not part of §17.2.3 matching, but a retransmission always
+            // repeats them, and including them keeps clients that reuse a branch for new requests (the
+            // RFC 4475 messages do) from being answered with another request's response.
             Some(b) if b.starts_with("z9hG4bK") && b.len() > 7 => {
-                Some(TxKey(format!("{b}|{method}|{sent_by}").into()))
+                let seq = req.cseq().map(|c| c.seq).unwrap_or(0);
+                let call_id = req.call_id().unwrap_or("");
+                Some(TxKey(format!("{b}|{method}|{sent_by}|{seq}|{call_id}").into()))
             }
             _ => {
                 let from_tag = req.from().and_then(|f| f.tag().map(str::to_string)).unwrap_or_default();

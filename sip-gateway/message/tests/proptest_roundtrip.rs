@@ -633,10 +633,30 @@ fn check_typed(msg: &Message, hs: &[GenHeader]) -> Result<(), TestCaseError> {
         let v = h.value.as_bytes();
         match &h.typed {
             Typed::Opaque => {}
-            Typed::Via(vias) => prop_assert_eq!(&Via::parse_list(v).expect("Via parses"), vias),
-            Typed::NameAddr(na) => prop_assert_eq!(&NameAddr::parse(v, "To").expect("name-addr parses"), na),
-            Typed::Contacts(c) => prop_assert_eq!(&Contacts::parse(v).expect("Contact parses"), c),
-            Typed::CSeq(c) => prop_assert_eq!(&CSeq::parse(v).expect("CSeq parses"), c),
+            Typed::Via(vias) => {
+                prop_assert_eq!(&Via::parse_list(v).expect("Via parses"), vias);
+                // The typed printer (used when a core builds a Via, e.g. for an ACK) round-trips too.
+                for via in vias {
+                    prop_assert_eq!(&Via::parse_list(via.to_string().as_bytes()).expect("printed Via"), &[via.clone()]);
+                }
+            }
+            Typed::NameAddr(na) => {
+                prop_assert_eq!(&NameAddr::parse(v, "To").expect("name-addr parses"), na);
+                prop_assert_eq!(&NameAddr::parse(na.to_string().as_bytes(), "To").expect("printed name-addr"), na);
+            }
+            Typed::Contacts(c) => {
+                prop_assert_eq!(&Contacts::parse(v).expect("Contact parses"), c);
+                if let Contacts::List(l) = c {
+                    for na in l {
+                        let printed = na.to_string();
+                        prop_assert_eq!(&NameAddr::parse(printed.as_bytes(), "Contact").expect("printed Contact"), na);
+                    }
+                }
+            }
+            Typed::CSeq(c) => {
+                prop_assert_eq!(&CSeq::parse(v).expect("CSeq parses"), c);
+                prop_assert_eq!(&CSeq::parse(c.to_string().as_bytes()).expect("printed CSeq"), c);
+            }
             Typed::CallId(c) => prop_assert_eq!(msg.call_id(), Some(c.as_str())),
             Typed::Number(n) => prop_assert_eq!(h.value.parse::<u64>().ok(), Some(*n)),
         }
@@ -1054,25 +1074,3 @@ proptest! {
     }
 }
 
-#[test]
-fn zz_debug_samples() {
-    use proptest::strategy::ValueTree;
-    let mut runner = proptest::test_runner::TestRunner::deterministic();
-    let s = message(false);
-    let p = presentation();
-    for _ in 0..4 {
-        let g = s.new_tree(&mut runner).unwrap().current();
-        let pr = p.new_tree(&mut runner).unwrap().current();
-        println!("=====\n{}", String::from_utf8_lossy(&render(&g, &pr)));
-    }
-    let mut ok = 0;
-    let mut st = std::collections::HashMap::new();
-    let m = vec(mutation(), 1..6);
-    for i in 0..3000 {
-        let seeds = seeds();
-        let mut buf = seeds[i % seeds.len()].clone();
-        for mu in &m.new_tree(&mut runner).unwrap().current() { apply(&mut buf, mu); }
-        match parse_slice(&buf, &Limits::default()) { Ok(_) => ok += 1, Err(e) => *st.entry(format!("{e:?}").chars().take(40).collect::<String>()).or_insert(0) += 1 }
-    }
-    println!("ok {ok} / 3000; {st:#?}");
-}
