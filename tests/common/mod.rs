@@ -23,8 +23,15 @@ pub fn in_private_netns(test_name: &str, setup: &str) -> bool {
     let script = format!(
         "set -e; ip link set lo up; {setup}; exec \"$0\" --exact {test_name} --nocapture --test-threads=1"
     );
+    // As root a new network namespace is enough; otherwise a user namespace makes us root inside it.
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let ns_args: &[&str] = if is_root { &["-n"] } else { &["-r", "-n"] };
     let status = Command::new("unshare")
-        .args(["-n", "sh", "-c", &script])
+        .args(ns_args)
+        .args(["sh", "-c", &script])
         .arg(&exe)
         .env("SB_NETNS_TEST", test_name)
         .status()
