@@ -67,6 +67,9 @@ pub struct RegistrarSettings {
     /// Digest algorithms offered, in challenge order: "SHA-256", "MD5". Default: MD5 only, because
     /// SIPp 3.6 and baresip 1.0 fail on a SHA-256 challenge (see sip_core::RegistrarConfig).
     pub algorithms: Vec<String>,
+    /// CIDRs whose REGISTERs are accepted without digest (an SBC in front that authenticates), e.g.
+    /// "10.0.0.0/8". Empty by default: every REGISTER is challenged.
+    pub trusted_sources: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +136,7 @@ impl Default for RegistrarSettings {
             max_contacts_per_user: 10,
             nonce_ttl_secs: 300,
             algorithms: vec!["MD5".to_string()],
+            trusted_sources: Vec::new(),
         }
     }
 }

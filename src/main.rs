@@ -38,10 +38,10 @@ struct Cli {
 #[derive(Args, Clone)]
 struct Common {
     /// TOML file with node settings.
-    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    #[arg(long, env = "SWITCHBOARD_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Database URL (sqlx): sqlite://path/sb.db?mode=rwc, sqlite::memory:, postgres://…
-    #[arg(long, env = "SWITCHBOARD_DB")]
+    #[arg(long, env = "SWITCHBOARD_DB", global = true)]
     db: Option<String>,
 }
 

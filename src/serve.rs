@@ -28,6 +28,11 @@ fn endpoint_config(cfg: &Config, secret: [u8; 32]) -> Result<EndpointConfig, App
     if algorithms.is_empty() {
         return Err(AppError::Usage("registrar.algorithms must name at least one algorithm".into()));
     }
+    let trusted_sources = r
+        .trusted_sources
+        .iter()
+        .map(|c| parse_cidr(c).ok_or_else(|| AppError::Usage(format!("bad CIDR in registrar.trusted_sources: {c:?}"))))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(EndpointConfig {
         registrar: RegistrarConfig {
             realm: cfg.sip.realm.clone(),
@@ -42,12 +47,25 @@ fn endpoint_config(cfg: &Config, secret: [u8; 32]) -> Result<EndpointConfig, App
                 window: Duration::from_secs(cfg.auth_guard.window_secs),
                 ban: Duration::from_secs(cfg.auth_guard.ban_secs),
             },
+            trusted_sources,
         },
         timers: TimerConfig::default(),
         seed: rand::random(),
         nonce_secret: secret,
         ..EndpointConfig::default()
     })
+}
+
+fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (ip, len) = match text.split_once('/') {
+        Some((ip, len)) => (ip.parse().ok()?, len.parse().ok()?),
+        None => {
+            let ip: std::net::IpAddr = text.parse().ok()?;
+            (ip, if ip.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (len <= max).then_some((ip, len))
 }
 
 fn secrets_of(c: &switchboard_schema::HashedCredentials) -> UserSecrets {
@@ -75,11 +93,11 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
 
     let (now, now_unix_ms) = sip_transport::now_pair();
     let mut endpoint = Endpoint::new(endpoint_config(&cfg, cfg.nonce_secret()?)?, MemoryLocation::default(), now, now_unix_ms);
-    let mut known_users = HashSet::new();
+    let mut known_users = std::collections::HashMap::new();
     for (user, creds) in db.all_credentials().await? {
         if creds.realm == cfg.sip.realm {
             endpoint.registrar_mut().set_user(&user, secrets_of(&creds));
-            known_users.insert(user);
+            known_users.insert(user, secrets_of(&creds));
         } else {
             tracing::warn!(%user, realm = %creds.realm, "credentials are for another realm; reset the password");
         }
@@ -138,10 +156,9 @@ async fn sync_users(
     db: Db,
     realm: String,
     sip: mpsc::Sender<Command>,
-    mut known: HashSet<String>,
+    mut last: std::collections::HashMap<String, UserSecrets>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut last: std::collections::HashMap<String, UserSecrets> = std::collections::HashMap::new();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -155,6 +172,7 @@ async fn sync_users(
             }
             let secrets = secrets_of(&creds);
             if last.get(&user) != Some(&secrets) {
+                tracing::info!(%user, "credentials changed in the database: applied");
                 let _ = sip
                     .send(Command::SetUser {
                         username: user.clone(),
@@ -165,11 +183,12 @@ async fn sync_users(
             }
             seen.insert(user);
         }
-        for gone in known.difference(&seen) {
-            let _ = sip.send(Command::RemoveUser { username: gone.clone() }).await;
-            last.remove(gone);
+        let gone: Vec<String> = last.keys().filter(|u| !seen.contains(*u)).cloned().collect();
+        for user in gone {
+            tracing::info!(%user, "user removed from the database: applied");
+            let _ = sip.send(Command::RemoveUser { username: user.clone() }).await;
+            last.remove(&user);
         }
-        known = seen;
     }
 }
 

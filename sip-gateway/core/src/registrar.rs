@@ -27,6 +27,33 @@ pub struct RegistrarConfig {
     /// phones all handle RFC 8760 turn SHA-256 on in the node settings.
     pub algorithms: Vec<DigestAlgorithm>,
     pub guard: GuardConfig,
+    /// Sources whose REGISTERs need no digest (an SBC or edge proxy that authenticated them already):
+    /// (network, prefix length).
+    pub trusted_sources: Vec<(std::net::IpAddr, u8)>,
+}
+
+impl RegistrarConfig {
+    fn is_trusted(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_sources.iter().any(|(net, len)| in_network(ip, *net, *len))
+    }
+}
+
+/// Whether `ip` lies in `net/len` (IPv4 and IPv6; a family mismatch never matches).
+pub fn in_network(ip: std::net::IpAddr, net: std::net::IpAddr, len: u8) -> bool {
+    use std::net::IpAddr::{V4, V6};
+    match (ip, net) {
+        (V4(a), V4(n)) => {
+            let len = u32::from(len.min(32));
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (V6(a), V6(n)) => {
+            let len = u32::from(len.min(128));
+            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
 }
 
 impl Default for RegistrarConfig {
@@ -40,6 +67,7 @@ impl Default for RegistrarConfig {
             nonce_ttl: Duration::from_secs(300),
             algorithms: vec![DigestAlgorithm::Md5],
             guard: GuardConfig::default(),
+            trusted_sources: Vec::new(),
         }
     }
 }
@@ -226,9 +254,20 @@ impl<L: LocationStore> Registrar<L> {
             self.stats.ignored += 1;
             return RegisterOutcome::Ignore;
         }
-        let username = match self.authenticate(now, now_unix_ms, req, peer) {
-            AuthResult::Ok(u) => u,
-            AuthResult::Respond(r) => return RegisterOutcome::Respond(r),
+        let username = if self.cfg.is_trusted(peer.addr.ip()) {
+            let to_user = req
+                .to()
+                .and_then(|t| t.uri.as_sip().and_then(|u| u.user_unescaped()))
+                .map(|u| String::from_utf8_lossy(&u).into_owned());
+            match to_user {
+                Some(u) if self.users.contains_key(&u) => u,
+                _ => return RegisterOutcome::Respond(Response::for_request(req, 404, "Not Found")),
+            }
+        } else {
+            match self.authenticate(now, now_unix_ms, req, peer) {
+                AuthResult::Ok(u) => u,
+                AuthResult::Respond(r) => return RegisterOutcome::Respond(r),
+            }
         };
         let now_unix = (now_unix_ms / 1000) as i64;
         RegisterOutcome::Respond(self.update_bindings(now_unix, req, peer, &username))

@@ -259,12 +259,18 @@ impl TransactionLayer {
     }
 
     /// Sends a response within a server transaction and moves it along its state machine.
-    /// Returns false if the transaction no longer exists (the response is not sent).
+    /// Returns false if the transaction no longer exists or takes no more responses (the response is not sent).
     pub fn respond(&mut self, now: Instant, key: &TxKey, status: u16, payload: Bytes) -> bool {
         let cfg = self.timers_cfg;
         let Some(tx) = self.server.get_mut(key) else { return false };
-        if matches!(tx.state, ServerState::Completed | ServerState::Confirmed | ServerState::Accepted) {
-            return false;
+        match tx.state {
+            // RFC 6026 §8.5: in Accepted, the TU's 2xx retransmissions (§13.3.1.4) go to the transport.
+            ServerState::Accepted if (200..300).contains(&status) => {
+                self.transmits.push_back(Transmit { peer: tx.peer, payload });
+                return true;
+            }
+            ServerState::Completed | ServerState::Confirmed | ServerState::Accepted => return false,
+            ServerState::Trying | ServerState::Proceeding => {}
         }
         self.transmits.push_back(Transmit {
             peer: tx.peer,
@@ -350,15 +356,12 @@ impl TransactionLayer {
             ClientState::Calling | ClientState::Trying | ClientState::Proceeding => {}
         }
         if provisional {
-            if tx.invite {
-                // Timer A stops once anything arrives (§17.1.1.2).
+            if tx.invite && tx.state == ClientState::Calling {
+                // Timers A and B stop once a provisional arrives (§17.1.1.2): Timer B guards only Calling,
+                // and in Proceeding an INVITE may ring for as long as the callee lets it.
                 tx.generation += 1;
-                let generation = tx.generation;
-                tx.state = ClientState::Proceeding;
-                self.arm(now + 64 * cfg.t1, false, &key, TimerKind::Timeout, generation);
-            } else {
-                tx.state = ClientState::Proceeding;
             }
+            tx.state = ClientState::Proceeding;
             self.events.push_back(TxEvent::Response { key, response: resp });
             return true;
         }

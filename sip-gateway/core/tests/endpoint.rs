@@ -361,3 +361,19 @@ fn crlf_ping_on_a_stream_gets_a_pong() {
     assert_eq!(&t.payload[..], b"\r\n");
     assert_eq!(t.peer, peer);
 }
+
+#[test]
+fn trusted_source_registers_without_digest() {
+    let mut h = Harness::new(RegistrarConfig {
+        trusted_sources: vec![("192.0.2.0".parse().expect("ip"), 24)],
+        ..RegistrarConfig::default()
+    });
+    let (_, r) = h.one(udp(PHONE), &register("1001", 1, "t1", "<sip:1001@192.0.2.50>", None, None));
+    assert_eq!(r.status, 200);
+    let (_, r) = h.one(udp(PHONE), &register("7777", 1, "t2", "<sip:7777@192.0.2.50>", None, None));
+    assert_eq!(r.status, 404, "unknown users are still refused");
+    let (_, r) = h.one(udp("198.51.100.1:5060"), &register("1001", 1, "t3", "<sip:1001@x>", None, None));
+    assert_eq!(r.status, 401, "outside the trusted network the challenge stays");
+    assert!(sip_core::registrar::in_network("2001:db8::1".parse().expect("ip"), "2001:db8::".parse().expect("ip"), 32));
+    assert!(!sip_core::registrar::in_network("10.0.0.1".parse().expect("ip"), "2001:db8::".parse().expect("ip"), 0));
+}
