@@ -37,7 +37,13 @@ fn peer(transport: TransportKind) -> Peer {
 // Messages
 
 /// A request as a phone would send it. `via` is the whole top Via value; ACK and CANCEL keep `cseq`'s number.
-fn request_with(method: &str, via: &str, from_tag: &str, to_tag: Option<&str>, cseq: u32) -> Request {
+fn request_with(
+    method: &str,
+    via: &str,
+    from_tag: &str,
+    to_tag: Option<&str>,
+    cseq: u32,
+) -> Request {
     let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
     let text = format!(
         "{method} sip:bob@pbx.example.org SIP/2.0\r\n\
@@ -68,7 +74,8 @@ fn response(req: &Request, status: u16) -> Response {
     let mut resp = Response::for_request(req, status, sip_message::default_reason(status));
     if status != 100 {
         let to = resp.to().expect("To").to_string();
-        resp.headers.set(sip_message::HeaderName::To, format!("{to};tag=uas-1"));
+        resp.headers
+            .set(sip_message::HeaderName::To, format!("{to};tag=uas-1"));
     }
     resp
 }
@@ -117,7 +124,11 @@ impl Sim {
     fn drain(&mut self) {
         let at = self.elapsed();
         while let Some(t) = self.tl.poll_transmit() {
-            assert_eq!(t.peer, peer(t.peer.transport), "sent to the transaction's peer");
+            assert_eq!(
+                t.peer,
+                peer(t.peer.transport),
+                "sent to the transaction's peer"
+            );
             self.sent.push((at, t.payload));
         }
         while let Some(e) = self.tl.poll_event() {
@@ -157,7 +168,10 @@ impl Sim {
     }
 
     fn send(&mut self, req: &Request, transport: TransportKind) -> TxKey {
-        let key = self.tl.send_request(self.now, req, peer(transport)).expect("client transaction");
+        let key = self
+            .tl
+            .send_request(self.now, req, peer(transport))
+            .expect("client transaction");
         self.drain();
         key
     }
@@ -172,11 +186,11 @@ impl Sim {
 
     /// Offsets of the transmissions whose bytes equal `payload`.
     fn times_sent(&self, payload: &[u8]) -> Vec<Duration> {
-        self.sent.iter().filter(|(_, b)| b == payload).map(|(t, _)| *t).collect()
-    }
-
-    fn sent_since(&self, from: Duration) -> usize {
-        self.sent.iter().filter(|(t, _)| *t >= from).count()
+        self.sent
+            .iter()
+            .filter(|(_, b)| b == payload)
+            .map(|(t, _)| *t)
+            .collect()
     }
 
     fn timeouts(&self) -> Vec<(Duration, TxEvent)> {
@@ -219,7 +233,10 @@ fn non_invite_server_udp_trying_proceeding_completed_then_timer_j() {
     let req = request("OPTIONS", UDP, "z9hG4bKnis1");
     let key = new_key(sim.incoming(&req, UDP));
     assert_eq!(sim.tl.server_state(&key), Some(ServerState::Trying));
-    assert!(sim.sent.is_empty(), "the transaction itself answers nothing");
+    assert!(
+        sim.sent.is_empty(),
+        "the transaction itself answers nothing"
+    );
 
     // Trying: a retransmission is absorbed and there is nothing to send back yet.
     sim.run_until(ms(400));
@@ -246,9 +263,19 @@ fn non_invite_server_udp_trying_proceeding_completed_then_timer_j() {
     assert_eq!(sim.incoming(&req, UDP), RequestDisposition::Retransmission);
     sim.run_until(secs(20));
     assert_eq!(sim.incoming(&req, UDP), RequestDisposition::Retransmission);
-    assert!(!sim.respond(&key, &response(&req, 500)), "no second final response");
-    assert_eq!(sim.times_sent(&bytes_of(&ok)), vec![secs(1), secs(5), secs(20)]);
-    assert_eq!(sim.sent.len(), 5, "non-INVITE servers never retransmit on their own");
+    assert!(
+        !sim.respond(&key, &response(&req, 500)),
+        "no second final response"
+    );
+    assert_eq!(
+        sim.times_sent(&bytes_of(&ok)),
+        vec![secs(1), secs(5), secs(20)]
+    );
+    assert_eq!(
+        sim.sent.len(),
+        5,
+        "non-INVITE servers never retransmit on their own"
+    );
 
     // Timer J: still there just before 33 s, gone at 33 s.
     sim.run_until(secs(33) - ms(1));
@@ -259,8 +286,14 @@ fn non_invite_server_udp_trying_proceeding_completed_then_timer_j() {
 
     // Afterwards the same request is new again (the TU sees it, as §17.2.2 intends for a late copy).
     sim.run_until(secs(40));
-    assert!(matches!(sim.incoming(&req, UDP), RequestDisposition::New(_)));
-    assert!(sim.events.is_empty(), "server transactions raise no events here");
+    assert!(matches!(
+        sim.incoming(&req, UDP),
+        RequestDisposition::New(_)
+    ));
+    assert!(
+        sim.events.is_empty(),
+        "server transactions raise no events here"
+    );
 }
 
 #[test]
@@ -271,12 +304,18 @@ fn non_invite_server_final_response_from_trying() {
     let unauthorized = response(&req, 401);
     assert!(sim.respond(&key, &unauthorized));
     assert_eq!(sim.tl.server_state(&key), Some(ServerState::Completed));
-    assert!(!sim.respond(&key, &response(&req, 180)), "nothing after a final response");
+    assert!(
+        !sim.respond(&key, &response(&req, 180)),
+        "nothing after a final response"
+    );
     sim.run_until(secs(31));
     assert_eq!(sim.incoming(&req, UDP), RequestDisposition::Retransmission);
     sim.run_until(secs(32));
     assert_eq!(sim.tl.server_count(), 0);
-    assert_eq!(sim.times_sent(&bytes_of(&unauthorized)), vec![secs(0), secs(31)]);
+    assert_eq!(
+        sim.times_sent(&bytes_of(&unauthorized)),
+        vec![secs(0), secs(31)]
+    );
 }
 
 #[test]
@@ -305,7 +344,10 @@ fn invite_server_proceeding_resends_the_last_provisional() {
     assert_eq!(sim.tl.server_state(&key), Some(ServerState::Proceeding));
     // No provisional yet: a retransmitted INVITE is absorbed silently.
     sim.run_until(ms(500));
-    assert_eq!(sim.incoming(&invite, UDP), RequestDisposition::Retransmission);
+    assert_eq!(
+        sim.incoming(&invite, UDP),
+        RequestDisposition::Retransmission
+    );
     assert!(sim.sent.is_empty());
 
     let trying = response(&invite, 100);
@@ -315,7 +357,10 @@ fn invite_server_proceeding_resends_the_last_provisional() {
     assert!(sim.respond(&key, &ringing));
     assert_eq!(sim.tl.server_state(&key), Some(ServerState::Proceeding));
     sim.run_until(ms(3500));
-    assert_eq!(sim.incoming(&invite, UDP), RequestDisposition::Retransmission);
+    assert_eq!(
+        sim.incoming(&invite, UDP),
+        RequestDisposition::Retransmission
+    );
     assert_eq!(sim.times_sent(&bytes_of(&trying)), at_ms(&[500]));
     assert_eq!(sim.times_sent(&bytes_of(&ringing)), at_ms(&[1500, 3500]));
     // Provisional responses are never retransmitted by the transaction, however long it rings.
@@ -339,13 +384,18 @@ fn invite_server_failure_timer_g_doubles_to_t2_until_timer_h() {
 
     sim.run_until(secs(60));
     // Sent at 10 s, then Timer G: +0.5, +1.5, +3.5, +7.5, then every T2 = 4 s: +11.5 … +31.5; H at +32 s.
-    let expected: Vec<Duration> = [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
-        .iter()
-        .map(|&m| secs(10) + ms(m))
-        .collect();
+    let expected: Vec<Duration> = [
+        0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500,
+    ]
+    .iter()
+    .map(|&m| secs(10) + ms(m))
+    .collect();
     assert_eq!(sim.times_sent(&bytes_of(&busy)), expected);
     assert_eq!(sim.sent.len(), 11);
-    assert_eq!(sim.timeouts(), vec![(secs(42), TxEvent::AckTimeout { key: key.clone() })]);
+    assert_eq!(
+        sim.timeouts(),
+        vec![(secs(42), TxEvent::AckTimeout { key: key.clone() })]
+    );
     assert_eq!(sim.tl.server_state(&key), None);
 }
 
@@ -359,19 +409,38 @@ fn invite_server_ack_confirms_then_timer_i() {
 
     // A retransmitted INVITE in Completed gets the final response again, besides Timer G.
     sim.run_until(ms(1000));
-    assert_eq!(sim.incoming(&invite, UDP), RequestDisposition::Retransmission);
+    assert_eq!(
+        sim.incoming(&invite, UDP),
+        RequestDisposition::Retransmission
+    );
     sim.run_until(ms(2000));
     // §17.1.1.3: the ACK for a non-2xx has the INVITE's branch and the response's To tag.
-    let ack = request_with("ACK", &via(UDP, "z9hG4bKinv3"), "a73kszlfl", Some("uas-1"), 1);
-    assert_eq!(TxKey::for_request(&ack), Some(key.clone()), "ACK matches its INVITE");
+    let ack = request_with(
+        "ACK",
+        &via(UDP, "z9hG4bKinv3"),
+        "a73kszlfl",
+        Some("uas-1"),
+        1,
+    );
+    assert_eq!(
+        TxKey::for_request(&ack),
+        Some(key.clone()),
+        "ACK matches its INVITE"
+    );
     assert_eq!(sim.incoming(&ack, UDP), RequestDisposition::AckAbsorbed);
     assert_eq!(sim.tl.server_state(&key), Some(ServerState::Confirmed));
-    assert_eq!(sim.times_sent(&bytes_of(&busy)), at_ms(&[0, 500, 1000, 1500]));
+    assert_eq!(
+        sim.times_sent(&bytes_of(&busy)),
+        at_ms(&[0, 500, 1000, 1500])
+    );
 
     // Confirmed: ACK copies and INVITE copies are absorbed, nothing is sent, Timer G and H are off.
     sim.run_until(ms(3000));
     assert_eq!(sim.incoming(&ack, UDP), RequestDisposition::AckAbsorbed);
-    assert_eq!(sim.incoming(&invite, UDP), RequestDisposition::Retransmission);
+    assert_eq!(
+        sim.incoming(&invite, UDP),
+        RequestDisposition::Retransmission
+    );
     assert!(!sim.respond(&key, &response(&invite, 500)));
 
     // Timer I = T4 = 5 s after the ACK.
@@ -397,20 +466,44 @@ fn invite_server_2xx_accepted_then_timer_l() {
 
     // RFC 6026 §8.5: the transaction does not retransmit the 2xx itself and absorbs INVITE copies...
     sim.run_until(secs(4));
-    assert_eq!(sim.incoming(&invite, UDP), RequestDisposition::Retransmission);
+    assert_eq!(
+        sim.incoming(&invite, UDP),
+        RequestDisposition::Retransmission
+    );
     assert_eq!(sim.times_sent(&bytes_of(&ok)), vec![secs(3)]);
     // ...but passes the TU's own 2xx retransmissions (§13.3.1.4) to the transport.
     sim.run_until(secs(5));
-    assert!(sim.respond(&key, &ok), "a 2xx retransmission from the TU is sent in Accepted");
+    assert!(
+        sim.respond(&key, &ok),
+        "a 2xx retransmission from the TU is sent in Accepted"
+    );
     assert_eq!(sim.times_sent(&bytes_of(&ok)), vec![secs(3), secs(5)]);
-    assert!(!sim.respond(&key, &response(&invite, 486)), "no non-2xx after a 2xx");
+    assert!(
+        !sim.respond(&key, &response(&invite, 486)),
+        "no non-2xx after a 2xx"
+    );
     assert_eq!(sim.tl.server_state(&key), Some(ServerState::Accepted));
 
     // The ACK for a 2xx belongs to the dialog: it goes to the TU, every copy of it.
-    let ack = request_with("ACK", &via(UDP, "z9hG4bKack4"), "a73kszlfl", Some("uas-1"), 1);
+    let ack = request_with(
+        "ACK",
+        &via(UDP, "z9hG4bKack4"),
+        "a73kszlfl",
+        Some("uas-1"),
+        1,
+    );
     assert_eq!(sim.incoming(&ack, UDP), RequestDisposition::AckForTu);
-    let same_branch_ack = request_with("ACK", &via(UDP, "z9hG4bKinv4"), "a73kszlfl", Some("uas-1"), 1);
-    assert_eq!(sim.incoming(&same_branch_ack, UDP), RequestDisposition::AckForTu);
+    let same_branch_ack = request_with(
+        "ACK",
+        &via(UDP, "z9hG4bKinv4"),
+        "a73kszlfl",
+        Some("uas-1"),
+        1,
+    );
+    assert_eq!(
+        sim.incoming(&same_branch_ack, UDP),
+        RequestDisposition::AckForTu
+    );
     assert_eq!(sim.tl.server_state(&key), Some(ServerState::Accepted));
 
     // Timer L = 64*T1 after the 2xx.
@@ -443,7 +536,10 @@ fn invite_server_reliable_no_timer_g_and_timer_i_is_zero() {
     assert!(sim.respond(&key, &response(&invite, 603)));
     sim.run_until(secs(100));
     assert_eq!(sim.sent.len(), 1, "no Timer G over TCP");
-    assert_eq!(sim.timeouts(), vec![(secs(32), TxEvent::AckTimeout { key: key.clone() })]);
+    assert_eq!(
+        sim.timeouts(),
+        vec![(secs(32), TxEvent::AckTimeout { key: key.clone() })]
+    );
     assert_eq!(sim.tl.server_count(), 0);
 
     // With an ACK: Confirmed, and Timer I = 0 ends it at once.
@@ -451,7 +547,13 @@ fn invite_server_reliable_no_timer_g_and_timer_i_is_zero() {
     let key = new_key(sim.incoming(&invite, TCP));
     assert!(sim.respond(&key, &response(&invite, 603)));
     sim.run_until(secs(1));
-    let ack = request_with("ACK", &via(TCP, "z9hG4bKinv6"), "a73kszlfl", Some("uas-1"), 1);
+    let ack = request_with(
+        "ACK",
+        &via(TCP, "z9hG4bKinv6"),
+        "a73kszlfl",
+        Some("uas-1"),
+        1,
+    );
     assert_eq!(sim.incoming(&ack, TCP), RequestDisposition::AckAbsorbed);
     assert_eq!(sim.tl.server_state(&key), Some(ServerState::Confirmed));
     assert_eq!(sim.tl.poll_timeout(), Some(sim.now));
@@ -479,7 +581,10 @@ fn non_invite_client_timer_e_doubles_to_t2_until_timer_f() {
         at_ms(&[0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500])
     );
     assert_eq!(sim.sent.len(), 11);
-    assert_eq!(sim.timeouts(), vec![(secs(32), TxEvent::ClientTimeout { key: key.clone() })]);
+    assert_eq!(
+        sim.timeouts(),
+        vec![(secs(32), TxEvent::ClientTimeout { key: key.clone() })]
+    );
     assert_eq!(sim.tl.client_state(&key), None);
     // A response after Timer F matches nothing.
     assert!(!sim.receive(&response(&req, 200)));
@@ -501,7 +606,10 @@ fn non_invite_client_proceeding_retransmits_every_t2() {
     );
     assert_eq!(sim.responses(), vec![(ms(700), 100)]);
     // Timer F runs in Proceeding too.
-    assert_eq!(sim.timeouts(), vec![(secs(32), TxEvent::ClientTimeout { key })]);
+    assert_eq!(
+        sim.timeouts(),
+        vec![(secs(32), TxEvent::ClientTimeout { key })]
+    );
 }
 
 #[test]
@@ -525,10 +633,16 @@ fn non_invite_client_completed_absorbs_copies_until_timer_k() {
     assert!(!sim.receive(&ok), "after Timer K a copy is a stray");
 
     sim.run_until(secs(100));
-    assert_eq!(sim.times_sent(&sim.sent[0].1.clone()), at_ms(&[0, 500, 1500]));
+    assert_eq!(
+        sim.times_sent(&sim.sent[0].1.clone()),
+        at_ms(&[0, 500, 1500])
+    );
     assert_eq!(sim.sent.len(), 3);
     assert_eq!(sim.responses(), vec![(ms(2000), 200)]);
-    assert!(sim.timeouts().is_empty(), "no Timer F after a final response");
+    assert!(
+        sim.timeouts().is_empty(),
+        "no Timer F after a final response"
+    );
 }
 
 #[test]
@@ -538,7 +652,10 @@ fn non_invite_client_reliable_sends_once_and_k_is_zero() {
     let key = sim.send(&req, TCP);
     sim.run_until(secs(100));
     assert_eq!(sim.sent.len(), 1, "no Timer E over TCP");
-    assert_eq!(sim.timeouts(), vec![(secs(32), TxEvent::ClientTimeout { key })]);
+    assert_eq!(
+        sim.timeouts(),
+        vec![(secs(32), TxEvent::ClientTimeout { key })]
+    );
 
     let mut sim = Sim::new();
     let key = sim.send(&req, TCP);
@@ -569,7 +686,10 @@ fn invite_client_timer_a_doubles_until_timer_b() {
         at_ms(&[0, 500, 1500, 3500, 7500, 15500, 31500])
     );
     assert_eq!(sim.sent.len(), 7);
-    assert_eq!(sim.timeouts(), vec![(secs(32), TxEvent::ClientTimeout { key: key.clone() })]);
+    assert_eq!(
+        sim.timeouts(),
+        vec![(secs(32), TxEvent::ClientTimeout { key: key.clone() })]
+    );
     assert_eq!(sim.tl.client_state(&key), None);
 }
 
@@ -592,9 +712,16 @@ fn invite_client_provisional_stops_timer_a_and_b() {
     // The answer after two minutes of ringing still reaches the TU, and a 2xx ends the transaction.
     let ok = response(&invite, 200);
     assert!(sim.receive(&ok));
-    assert_eq!(sim.responses(), vec![(ms(1000), 100), (ms(4000), 180), (secs(120), 200)]);
+    assert_eq!(
+        sim.responses(),
+        vec![(ms(1000), 100), (ms(4000), 180), (secs(120), 200)]
+    );
     assert_eq!(sim.tl.client_state(&key), None);
-    assert_eq!(sim.sent.len(), 2, "the ACK for a 2xx is the TU's (dialog's) job");
+    assert_eq!(
+        sim.sent.len(),
+        2,
+        "the ACK for a 2xx is the TU's (dialog's) job"
+    );
     // Copies of the 2xx are strays for the transaction layer: the dialog answers them with its ACK.
     assert!(!sim.receive(&ok));
     assert_eq!(sim.tl.client_count(), 0);
@@ -622,7 +749,12 @@ fn invite_client_failure_acks_and_timer_d_absorbs_copies() {
     assert_eq!(ack.from(), invite.from());
     assert_eq!(ack.call_id(), invite.call_id());
     assert_eq!(ack.to(), busy.to());
-    assert_eq!(ack.to().and_then(|t| t.tag().map(str::to_string)).as_deref(), Some("uas-1"));
+    assert_eq!(
+        ack.to()
+            .and_then(|t| t.tag().map(str::to_string))
+            .as_deref(),
+        Some("uas-1")
+    );
     let cseq = ack.cseq().expect("CSeq");
     assert_eq!((cseq.seq, cseq.method), (1, Method::Ack));
     assert_eq!(ack.max_forwards(), Some(70));
@@ -641,11 +773,21 @@ fn invite_client_failure_acks_and_timer_d_absorbs_copies() {
     assert!(!sim.receive(&busy), "after Timer D a copy is a stray");
 
     sim.run_until(secs(100));
-    assert_eq!(sim.times_sent(&invite_bytes), at_ms(&[0, 500, 1500]), "Timer A stops at the final response");
-    assert_eq!(sim.times_sent(&ack_bytes), vec![ms(2000), ms(2600), secs(20), secs(34) - ms(1)]);
+    assert_eq!(
+        sim.times_sent(&invite_bytes),
+        at_ms(&[0, 500, 1500]),
+        "Timer A stops at the final response"
+    );
+    assert_eq!(
+        sim.times_sent(&ack_bytes),
+        vec![ms(2000), ms(2600), secs(20), secs(34) - ms(1)]
+    );
     assert_eq!(sim.sent.len(), 7);
     assert_eq!(sim.responses(), vec![(ms(2000), 486)]);
-    assert!(sim.timeouts().is_empty(), "no Timer B after a final response");
+    assert!(
+        sim.timeouts().is_empty(),
+        "no Timer B after a final response"
+    );
 }
 
 #[test]
@@ -677,7 +819,11 @@ fn invite_client_2xx_in_calling_ends_the_transaction() {
     assert!(sim.receive(&response(&invite, 200)));
     assert_eq!(sim.tl.client_state(&key), None);
     sim.run_until(secs(100));
-    assert_eq!(sim.sent.len(), 2, "INVITE at 0 and 0.5 s, no ACK from the transaction");
+    assert_eq!(
+        sim.sent.len(),
+        2,
+        "INVITE at 0 and 0.5 s, no ACK from the transaction"
+    );
     assert!(sim.timeouts().is_empty());
     assert_eq!(sim.responses(), vec![(ms(800), 200)]);
 }
@@ -689,7 +835,10 @@ fn invite_client_reliable_no_timer_a_and_d_is_zero() {
     let key = sim.send(&invite, TCP);
     sim.run_until(secs(100));
     assert_eq!(sim.sent.len(), 1, "no Timer A over TCP");
-    assert_eq!(sim.timeouts(), vec![(secs(32), TxEvent::ClientTimeout { key })]);
+    assert_eq!(
+        sim.timeouts(),
+        vec![(secs(32), TxEvent::ClientTimeout { key })]
+    );
 
     let mut sim = Sim::new();
     let key = sim.send(&invite, TCP);
@@ -716,7 +865,10 @@ fn client_responses_match_on_branch_and_cseq_method() {
 
     // 200 to the CANCEL completes the CANCEL transaction only.
     assert!(sim.receive(&response(&cancel, 200)));
-    assert_eq!(sim.tl.client_state(&cancel_key), Some(ClientState::Completed));
+    assert_eq!(
+        sim.tl.client_state(&cancel_key),
+        Some(ClientState::Completed)
+    );
     assert_eq!(sim.tl.client_state(&invite_key), Some(ClientState::Calling));
     // A response with another branch is a stray.
     let other = request("INVITE", UDP, "z9hG4bKother");
@@ -724,7 +876,10 @@ fn client_responses_match_on_branch_and_cseq_method() {
     assert_eq!(sim.tl.client_state(&invite_key), Some(ClientState::Calling));
     // 487 to the INVITE.
     assert!(sim.receive(&response(&invite, 487)));
-    assert_eq!(sim.tl.client_state(&invite_key), Some(ClientState::Completed));
+    assert_eq!(
+        sim.tl.client_state(&invite_key),
+        Some(ClientState::Completed)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -749,16 +904,25 @@ fn server_matching_with_the_magic_cookie() {
     assert!(matches!(sim.incoming(&cancel, UDP), RequestDisposition::New(k) if k != key));
     // A different branch: new. The same branch with another From tag: the same transaction (§17.2.3
     // compares branch, sent-by and method only).
-    assert!(matches!(sim.incoming(&request("INVITE", UDP, "z9hG4bKcookie2"), UDP), RequestDisposition::New(_)));
+    assert!(matches!(
+        sim.incoming(&request("INVITE", UDP, "z9hG4bKcookie2"), UDP),
+        RequestDisposition::New(_)
+    ));
     let other_from = request_with("INVITE", &via(UDP, "z9hG4bKcookie"), "other-tag", None, 1);
-    assert_eq!(sim.incoming(&other_from, UDP), RequestDisposition::Retransmission);
+    assert_eq!(
+        sim.incoming(&other_from, UDP),
+        RequestDisposition::Retransmission
+    );
     // The key also holds CSeq number and Call-ID, so a client that reuses a branch for a new request (as the
     // RFC 4475 messages do) gets a transaction of its own rather than another request's response.
     let reused_branch = request_with("INVITE", &via(UDP, "z9hG4bKcookie"), "a73kszlfl", None, 2);
     assert!(matches!(sim.incoming(&reused_branch, UDP), RequestDisposition::New(k) if k != key));
     assert_eq!(sim.tl.server_count(), 5);
     // An ACK matching no transaction goes to the TU.
-    assert_eq!(sim.incoming(&request("ACK", UDP, "z9hG4bKnone"), UDP), RequestDisposition::AckForTu);
+    assert_eq!(
+        sim.incoming(&request("ACK", UDP, "z9hG4bKnone"), UDP),
+        RequestDisposition::AckForTu
+    );
     assert_eq!(sim.tl.server_count(), 5);
 }
 
@@ -766,22 +930,35 @@ fn server_matching_with_the_magic_cookie() {
 fn server_matching_rfc_2543_without_magic_cookie() {
     let mut sim = Sim::new();
     // No branch at all, and a branch without the cookie: Call-ID, From tag, CSeq and sent-by identify them.
-    for (n, top_via) in ["SIP/2.0/UDP 127.0.0.1:5070", "SIP/2.0/UDP 127.0.0.1:5070;branch=1234abcd", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK"]
-        .iter()
-        .enumerate()
+    for (n, top_via) in [
+        "SIP/2.0/UDP 127.0.0.1:5070",
+        "SIP/2.0/UDP 127.0.0.1:5070;branch=1234abcd",
+        "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK",
+    ]
+    .iter()
+    .enumerate()
     {
         let cseq = 10 + n as u32;
         let invite = request_with("INVITE", top_via, "t2543", None, cseq);
         let key = new_key(sim.incoming(&invite, UDP));
         assert!(key.0.starts_with("2543|"), "{top_via}: {key:?}");
-        assert_eq!(sim.incoming(&invite, UDP), RequestDisposition::Retransmission);
+        assert_eq!(
+            sim.incoming(&invite, UDP),
+            RequestDisposition::Retransmission
+        );
 
         // What changes the transaction: CSeq number, From tag, sent-by, method.
         let other_cseq = request_with("INVITE", top_via, "t2543", None, cseq + 100);
         assert!(matches!(sim.incoming(&other_cseq, UDP), RequestDisposition::New(k) if k != key));
         let other_from = request_with("INVITE", top_via, "someone-else", None, cseq);
         assert!(matches!(sim.incoming(&other_from, UDP), RequestDisposition::New(k) if k != key));
-        let other_host = request_with("INVITE", &top_via.replace("127.0.0.1", "127.0.0.9"), "t2543", None, cseq);
+        let other_host = request_with(
+            "INVITE",
+            &top_via.replace("127.0.0.1", "127.0.0.9"),
+            "t2543",
+            None,
+            cseq,
+        );
         assert!(matches!(sim.incoming(&other_host, UDP), RequestDisposition::New(k) if k != key));
         let cancel = request_with("CANCEL", top_via, "t2543", None, cseq);
         assert!(matches!(sim.incoming(&cancel, UDP), RequestDisposition::New(k) if k != key));

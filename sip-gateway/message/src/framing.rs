@@ -1,9 +1,11 @@
 //! Finding message boundaries in a byte stream (TCP, TLS): RFC 3261 §18.3 requires Content-Length there.
 
+use std::borrow::Cow;
+
 use crate::error::ParseError;
 use crate::limits::Limits;
 use crate::message::find_header_end;
-use crate::scan::trim_wsp;
+use crate::scan::{is_wsp, trim_wsp};
 
 /// What the front of a stream buffer holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,20 +45,34 @@ pub fn next_frame(buf: &[u8], limits: &Limits) -> Result<Frame, ParseError> {
     };
     let head = &buf[..head_end];
     let mut length = None;
-    for line in head.split(|&b| b == b'\n') {
-        let Some(colon) = memchr::memchr(b':', line) else { continue };
-        let name = trim_wsp(&line[..colon]);
-        if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
-            let value = line[colon + 1..].strip_suffix(b"\r").unwrap_or(&line[colon + 1..]);
-            let n = crate::typed::parse_number(value, "Content-Length", limits.max_message_bytes as u64)?;
-            if length.is_some_and(|l| l != n) {
-                return Err(ParseError::Header {
-                    header: "Content-Length",
-                    reason: "conflicting values",
-                });
+    // Header lines as `parse` reads them: the start line holds none, and a line starting with SP/HTAB
+    // continues the header above it (a folded value, e.g. `Content-Length:` CRLF SP `150`).
+    let mut lines = head.split(|&b| b == b'\n').skip(1).peekable();
+    while let Some(line) = lines.next() {
+        let line = strip_cr(line);
+        let length_colon = memchr::memchr(b':', line).filter(|&colon| {
+            let name = trim_wsp(&line[..colon]);
+            name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")
+        });
+        let mut value = Cow::Borrowed(length_colon.map_or(&[][..], |colon| &line[colon + 1..]));
+        while let Some(more) = lines.next_if(|l| l.first().copied().is_some_and(is_wsp)) {
+            if length_colon.is_some() {
+                let v = value.to_mut();
+                v.push(b' ');
+                v.extend_from_slice(strip_cr(more));
             }
-            length = Some(n);
         }
+        if length_colon.is_none() {
+            continue;
+        }
+        let n = crate::typed::parse_number(&value, "Content-Length", limits.max_message_bytes as u64)?;
+        if length.is_some_and(|l| l != n) {
+            return Err(ParseError::Header {
+                header: "Content-Length",
+                reason: "conflicting values",
+            });
+        }
+        length = Some(n);
     }
     let length = length.ok_or(ParseError::MissingContentLength)? as usize;
     let total = head_end + length;
@@ -68,4 +84,8 @@ pub fn next_frame(buf: &[u8], limits: &Limits) -> Result<Frame, ParseError> {
     } else {
         Frame::NeedMore
     })
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
