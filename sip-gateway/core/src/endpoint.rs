@@ -149,10 +149,9 @@ impl<L: LocationStore> Endpoint<L> {
     }
 
     fn handle_request(&mut self, now: Instant, peer: Peer, mut req: Request) {
-        let Some(mut via) = req.top_via() else {
+        let Some(reply_peer) = stamp_via(&mut req, &peer) else {
             return; // No Via: nowhere to answer.
         };
-        let reply_peer = stamp_via(&mut req, &mut via, &peer);
         let Some(key) = TxKey::for_request(&req) else { return };
         let _span = tracing::debug_span!("sip", call_id = req.call_id().unwrap_or("")).entered();
         match self.transactions.handle_request(now, &req, key, reply_peer) {
@@ -285,35 +284,34 @@ impl<L: LocationStore> Endpoint<L> {
 
 /// RFC 3261 §18.2.1 and RFC 3581: record where the request really came from in the top Via, and work out
 /// where responses go (§18.2.2): back over the connection for streams; for UDP to the source address, at
-/// the source port when rport was asked for, else at the sent-by port.
-fn stamp_via(req: &mut Request, via: &mut Via, peer: &Peer) -> Peer {
+/// the source port when rport was asked for, else at the sent-by port. `None` without a Via.
+fn stamp_via(req: &mut Request, peer: &Peer) -> Option<Peer> {
     let src_ip = peer.addr.ip();
-    let wants_rport = via.rport().is_some();
-    let host_matches = via.host.ip() == Some(src_ip);
+    let (wants_rport, host_matches, via_port) = {
+        let via = req.top_via()?;
+        let host_ip = sip_message::Host::parse(via.host.as_bytes()).ok().and_then(|h| h.ip());
+        (via.rport().is_some(), host_ip == Some(src_ip), via.port)
+    };
     if !host_matches || wants_rport {
-        via.params.set("received", Some(src_ip.to_string()));
-        if wants_rport {
-            via.params.set("rport", Some(peer.addr.port().to_string()));
-        }
+        // Only now is the Via rebuilt; a client on its own address without rport costs nothing here.
         if let Some(first) = req.headers.0.iter_mut().find(|h| h.name == HeaderName::Via) {
-            let rest: Vec<Via> = Via::parse_list(first.value.as_bytes())
-                .map(|l| l.into_iter().skip(1).collect())
-                .unwrap_or_default();
-            let mut value = via.to_string();
-            for v in rest {
-                value.push_str(", ");
-                value.push_str(&v.to_string());
+            let mut entries = Via::parse_list(first.value.as_bytes()).ok()?;
+            let top = entries.first_mut()?;
+            top.params.set("received", Some(src_ip.to_string()));
+            if wants_rport {
+                top.params.set("rport", Some(peer.addr.port().to_string()));
             }
+            let value = entries.iter().map(Via::to_string).collect::<Vec<_>>().join(", ");
             first.value = HeaderValue::from(value);
         }
     }
     if peer.transport.is_reliable() {
-        return *peer;
+        return Some(*peer);
     }
     // The answer goes over UDP whatever the Via claims, so the UDP default port applies.
-    let port = if wants_rport { peer.addr.port() } else { via.port.unwrap_or(5060) };
-    Peer {
+    let port = if wants_rport { peer.addr.port() } else { via_port.unwrap_or(5060) };
+    Some(Peer {
         addr: SocketAddr::new(src_ip, port),
         ..*peer
-    }
+    })
 }

@@ -3,7 +3,7 @@ use std::fmt;
 use bytes::Bytes;
 
 macro_rules! header_names {
-    ($( $variant:ident => $long:literal $(, $compact:literal)? ;)*) => {
+    ($( $variant:ident => $long:literal, $lower:literal $(, $compact:literal)? ;)*) => {
         /// A header field name. Known names (and their RFC 3261 §7.3.3 compact forms) map to variants so
         /// lookups are comparisons of small integers; any other name is kept verbatim.
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -24,11 +24,21 @@ macro_rules! header_names {
 
             /// Maps a received name (any case, long or compact) to a `HeaderName`.
             pub fn from_bytes(name: &[u8]) -> HeaderName {
-                $(
-                    if name.eq_ignore_ascii_case($long.as_bytes()) $( || name.eq_ignore_ascii_case($compact.as_bytes()) )? {
-                        return HeaderName::$variant;
+                // Lower-case into a stack buffer once, then one `match`: the compiler dispatches on length
+                // and compares bytes, instead of trying every known name in turn.
+                let mut buf = [0u8; 24];
+                if let Some(lower) = buf.get_mut(..name.len()) {
+                    for (d, s) in lower.iter_mut().zip(name) {
+                        *d = s.to_ascii_lowercase();
                     }
-                )*
+                    let known = match &*lower {
+                        $( $lower $( | $compact )? => Some(HeaderName::$variant), )*
+                        _ => None,
+                    };
+                    if let Some(k) = known {
+                        return k;
+                    }
+                }
                 HeaderName::Other(String::from_utf8_lossy(name).into())
             }
         }
@@ -36,46 +46,46 @@ macro_rules! header_names {
 }
 
 header_names! {
-    Via => "Via", "v";
-    From => "From", "f";
-    To => "To", "t";
-    CallId => "Call-ID", "i";
-    CSeq => "CSeq";
-    Contact => "Contact", "m";
-    MaxForwards => "Max-Forwards";
-    ContentLength => "Content-Length", "l";
-    ContentType => "Content-Type", "c";
-    ContentEncoding => "Content-Encoding", "e";
-    Expires => "Expires";
-    MinExpires => "Min-Expires";
-    Authorization => "Authorization";
-    ProxyAuthorization => "Proxy-Authorization";
-    WwwAuthenticate => "WWW-Authenticate";
-    ProxyAuthenticate => "Proxy-Authenticate";
-    AuthenticationInfo => "Authentication-Info";
-    Require => "Require";
-    ProxyRequire => "Proxy-Require";
-    Supported => "Supported", "k";
-    Unsupported => "Unsupported";
-    Allow => "Allow";
-    Accept => "Accept";
-    AcceptEncoding => "Accept-Encoding";
-    AcceptLanguage => "Accept-Language";
-    Route => "Route";
-    RecordRoute => "Record-Route";
-    UserAgent => "User-Agent";
-    Server => "Server";
-    Subject => "Subject", "s";
-    Event => "Event", "o";
-    AllowEvents => "Allow-Events", "u";
-    ReferTo => "Refer-To", "r";
-    ReferredBy => "Referred-By", "b";
-    SessionExpires => "Session-Expires", "x";
-    RetryAfter => "Retry-After";
-    Date => "Date";
-    Timestamp => "Timestamp";
-    Warning => "Warning";
-    Path => "Path";
+    Via => "Via", b"via", b"v";
+    From => "From", b"from", b"f";
+    To => "To", b"to", b"t";
+    CallId => "Call-ID", b"call-id", b"i";
+    CSeq => "CSeq", b"cseq";
+    Contact => "Contact", b"contact", b"m";
+    MaxForwards => "Max-Forwards", b"max-forwards";
+    ContentLength => "Content-Length", b"content-length", b"l";
+    ContentType => "Content-Type", b"content-type", b"c";
+    ContentEncoding => "Content-Encoding", b"content-encoding", b"e";
+    Expires => "Expires", b"expires";
+    MinExpires => "Min-Expires", b"min-expires";
+    Authorization => "Authorization", b"authorization";
+    ProxyAuthorization => "Proxy-Authorization", b"proxy-authorization";
+    WwwAuthenticate => "WWW-Authenticate", b"www-authenticate";
+    ProxyAuthenticate => "Proxy-Authenticate", b"proxy-authenticate";
+    AuthenticationInfo => "Authentication-Info", b"authentication-info";
+    Require => "Require", b"require";
+    ProxyRequire => "Proxy-Require", b"proxy-require";
+    Supported => "Supported", b"supported", b"k";
+    Unsupported => "Unsupported", b"unsupported";
+    Allow => "Allow", b"allow";
+    Accept => "Accept", b"accept";
+    AcceptEncoding => "Accept-Encoding", b"accept-encoding";
+    AcceptLanguage => "Accept-Language", b"accept-language";
+    Route => "Route", b"route";
+    RecordRoute => "Record-Route", b"record-route";
+    UserAgent => "User-Agent", b"user-agent";
+    Server => "Server", b"server";
+    Subject => "Subject", b"subject", b"s";
+    Event => "Event", b"event", b"o";
+    AllowEvents => "Allow-Events", b"allow-events", b"u";
+    ReferTo => "Refer-To", b"refer-to", b"r";
+    ReferredBy => "Referred-By", b"referred-by", b"b";
+    SessionExpires => "Session-Expires", b"session-expires", b"x";
+    RetryAfter => "Retry-After", b"retry-after";
+    Date => "Date", b"date";
+    Timestamp => "Timestamp", b"timestamp";
+    Warning => "Warning", b"warning";
+    Path => "Path", b"path";
 }
 
 impl fmt::Display for HeaderName {

@@ -33,10 +33,10 @@ pub use header::{Header, HeaderName, HeaderValue, Headers};
 pub use limits::Limits;
 pub use message::{default_reason, parse, Message, Request, Response, SipHeaders, Version};
 pub use method::Method;
-pub use params::{Param, Params};
+pub use params::{Param, Params, ParamsRef};
 pub use scan::unescape;
-pub use typed::{AuthHeader, CSeq, Contacts, NameAddr, Via};
-pub use uri::{Host, SipUri, Uri};
+pub use typed::{AuthHeader, CSeq, Contacts, NameAddr, NameAddrRef, Via, ViaRef};
+pub use uri::{Host, SipUri, SipUriRef, Uri, UriRef};
 
 /// Parses from a borrowed slice (copies it once into a shared buffer).
 pub fn parse_slice(buf: &[u8], limits: &Limits) -> Result<Message, ParseError> {

@@ -7,7 +7,7 @@ use crate::header::{Header, HeaderName, HeaderValue, Headers};
 use crate::limits::Limits;
 use crate::method::Method;
 use crate::scan::{is_token, is_wsp, trim_wsp};
-use crate::typed::{parse_number, validate_call_id, AuthHeader, CSeq, Contacts, NameAddr, Via};
+use crate::typed::{parse_number, validate_call_id, AuthHeader, CSeq, Contacts, NameAddrRef, ViaRef};
 use crate::uri::Uri;
 
 /// The protocol version of a start line. Only 2.0 is served, but others parse so a server can answer 505.
@@ -58,22 +58,23 @@ pub trait SipHeaders {
     fn cseq(&self) -> Option<CSeq> {
         self.headers().get(&HeaderName::CSeq).and_then(|v| CSeq::parse(v.as_bytes()).ok())
     }
-    fn from(&self) -> Option<NameAddr> {
+    /// From, borrowed from the message (no allocation; `.to_owned()` for a changeable copy).
+    fn from(&self) -> Option<NameAddrRef<'_>> {
         self.headers()
             .get(&HeaderName::From)
-            .and_then(|v| NameAddr::parse(v.as_bytes(), "From").ok())
+            .and_then(|v| NameAddrRef::parse(v.as_bytes(), "From").ok())
     }
-    fn to(&self) -> Option<NameAddr> {
+    /// To, borrowed from the message.
+    fn to(&self) -> Option<NameAddrRef<'_>> {
         self.headers()
             .get(&HeaderName::To)
-            .and_then(|v| NameAddr::parse(v.as_bytes(), "To").ok())
+            .and_then(|v| NameAddrRef::parse(v.as_bytes(), "To").ok())
     }
-    /// The topmost Via entry.
-    fn top_via(&self) -> Option<Via> {
+    /// The topmost Via entry, borrowed from the message.
+    fn top_via(&self) -> Option<ViaRef<'_>> {
         self.headers()
             .get(&HeaderName::Via)
-            .and_then(|v| Via::parse_list(v.as_bytes()).ok())
-            .and_then(|mut l| (!l.is_empty()).then(|| l.swap_remove(0)))
+            .and_then(|v| ViaRef::parse_first(v.as_bytes()).ok())
     }
     /// All Contact values across all Contact headers; `Star` if any is `*`.
     fn contacts(&self) -> Result<Contacts, ParseError> {
@@ -180,10 +181,10 @@ fn parse_version(s: &[u8]) -> Result<Version, ParseError> {
 /// Headers a core relies on are checked here, once, so a message that parses can be trusted by accessors.
 fn validate_header(name: &HeaderName, value: &[u8]) -> Result<(), ParseError> {
     match name {
-        HeaderName::Via => Via::parse_list(value).map(drop),
-        HeaderName::From => NameAddr::parse(value, "From").map(drop),
-        HeaderName::To => NameAddr::parse(value, "To").map(drop),
-        HeaderName::Contact => Contacts::parse(value).map(drop),
+        HeaderName::Via => ViaRef::for_each(value, drop),
+        HeaderName::From => NameAddrRef::parse(value, "From").map(drop),
+        HeaderName::To => NameAddrRef::parse(value, "To").map(drop),
+        HeaderName::Contact => Contacts::validate(value),
         HeaderName::CSeq => CSeq::parse(value).map(drop),
         HeaderName::CallId => validate_call_id(value),
         HeaderName::MaxForwards => parse_number(value, "Max-Forwards", 255).map(drop),
@@ -218,7 +219,7 @@ pub fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
         return Err(ParseError::LineTooLong(limits.max_line_bytes));
     }
 
-    let mut headers = Vec::with_capacity(16);
+    let mut headers = Vec::with_capacity(24);
     let mut pos = first_nl + 1;
     // Collect (name, value start, value end, folded?) line by line; a folded value is rebuilt once.
     while pos < head.len() {

@@ -25,11 +25,7 @@ impl Params {
 
     /// Value with surrounding quotes removed, if the parameter has a value.
     pub fn get_value(&self, name: &str) -> Option<&str> {
-        self.get(name).flatten().map(|v| {
-            v.strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(v)
-        })
+        self.get(name).flatten().map(strip_quotes)
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -73,38 +69,94 @@ impl fmt::Display for Params {
     }
 }
 
+/// Header or URI parameters as a validated slice of the message (`;a=b;c`, whitespace as received).
+/// Lookups scan it; nothing is allocated until [`ParamsRef::to_owned`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParamsRef<'a>(pub(crate) &'a str);
+
+impl<'a> ParamsRef<'a> {
+    /// Each parameter as (name, value as written).
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
+        let mut c = Cursor::new(self.0);
+        std::iter::from_fn(move || {
+            if !c.eat_sep(b';') {
+                return None;
+            }
+            let start = c.pos();
+            c.take_while(|b| b != b'=' && b != b';' && !crate::scan::is_wsp(b));
+            let name = c.slice(start, c.pos());
+            let value = if c.eat_sep(b'=') {
+                if c.peek() == Some(b'"') {
+                    c.quoted_string()
+                } else {
+                    Some(c.take_while(|b| b != b';' && !crate::scan::is_wsp(b)))
+                }
+            } else {
+                None
+            };
+            Some((name, value))
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
+        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// Value with surrounding quotes removed, if the parameter has a value.
+    pub fn get_value(&self, name: &str) -> Option<&'a str> {
+        self.get(name).flatten().map(strip_quotes)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    pub fn to_owned(&self) -> Params {
+        Params(
+            self.iter()
+                .map(|(n, v)| Param {
+                    name: n.to_string(),
+                    value: v.map(str::to_string),
+                })
+                .collect(),
+        )
+    }
+}
+
+fn strip_quotes(v: &str) -> &str {
+    v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v)
+}
+
 fn is_gen_value_char(b: u8) -> bool {
     // token, host (including IPv6 references) and the extra characters carriers put in branch values.
     is_token(b) || matches!(b, b':' | b'[' | b']')
 }
 
-/// Parses `*( SEMI generic-param )` of a header (SEMI and EQUAL allow whitespace around them).
-/// Stops before a `,` or the end; anything else is an error.
-pub(crate) fn parse_header_params(c: &mut Cursor<'_>) -> Option<Params> {
-    let mut params = Vec::new();
+/// Validates `*( SEMI generic-param )` of a header (SEMI and EQUAL allow whitespace around them) and
+/// returns it as a slice. Stops before a `,` or the end.
+pub(crate) fn parse_header_params<'a>(c: &mut Cursor<'a>) -> Option<ParamsRef<'a>> {
+    let start = c.pos();
+    let mut count = 0;
+    let mut end = start;
     while c.eat_sep(b';') {
-        let name = c.token()?;
-        let value = if c.eat_sep(b'=') {
-            let v = if c.peek() == Some(b'"') {
-                c.quoted_string()?
-            } else {
-                let v = c.take_while(is_gen_value_char);
-                if v.is_empty() {
-                    return None;
-                }
-                v
-            };
-            Some(String::from_utf8_lossy(v).into_owned())
-        } else {
-            None
-        };
-        params.push(Param {
-            name: String::from_utf8_lossy(name).into_owned(),
-            value,
-        });
-        if params.len() > 64 {
+        c.token()?;
+        if c.eat_sep(b'=') {
+            if c.peek() == Some(b'"') {
+                c.quoted_string()?;
+            } else if c.take_while(is_gen_value_char).is_empty() {
+                return None;
+            }
+        }
+        count += 1;
+        if count > 64 {
             return None;
         }
+        end = c.pos();
     }
-    Some(Params(params))
+    c.set_pos(end);
+    Some(ParamsRef(c.slice(start, end)))
 }

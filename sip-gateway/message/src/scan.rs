@@ -1,13 +1,21 @@
 //! Byte-level scanning shared by the header grammars. Every function is bounds-checked: out-of-range reads
 //! return `None`/errors instead of panicking.
 
-/// RFC 3261 `token` characters.
+/// RFC 3261 `token` characters, as a table: this test runs for nearly every byte of a message.
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+        i += 1;
+    }
+    t
+};
+
 pub(crate) fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[b as usize]
 }
 
 pub(crate) fn is_wsp(b: u8) -> bool {
@@ -20,19 +28,20 @@ pub(crate) fn trim_wsp(s: &[u8]) -> &[u8] {
     s.get(start..end).unwrap_or(&[])
 }
 
-/// A read position over an unfolded header value (only SP/HTAB whitespace remains).
+/// A read position over an unfolded header value (only SP/HTAB whitespace remains). It works on `&str` so
+/// the slices it hands out are text without a copy; delimiters are ASCII, so every cut is a char boundary.
 pub(crate) struct Cursor<'a> {
-    s: &'a [u8],
+    s: &'a str,
     pos: usize,
 }
 
 impl<'a> Cursor<'a> {
-    pub(crate) fn new(s: &'a [u8]) -> Self {
+    pub(crate) fn new(s: &'a str) -> Self {
         Cursor { s, pos: 0 }
     }
 
     pub(crate) fn peek(&self) -> Option<u8> {
-        self.s.get(self.pos).copied()
+        self.s.as_bytes().get(self.pos).copied()
     }
 
     pub(crate) fn at_end(&self) -> bool {
@@ -47,8 +56,8 @@ impl<'a> Cursor<'a> {
         self.pos = pos.min(self.s.len());
     }
 
-    pub(crate) fn slice(&self, from: usize, to: usize) -> &'a [u8] {
-        self.s.get(from..to).unwrap_or(&[])
+    pub(crate) fn slice(&self, from: usize, to: usize) -> &'a str {
+        self.s.get(from..to).unwrap_or("")
     }
 
     pub(crate) fn skip_ws(&mut self) {
@@ -80,7 +89,9 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    pub(crate) fn take_while(&mut self, mut f: impl FnMut(u8) -> bool) -> &'a [u8] {
+    /// Takes bytes while `f` holds. `f` must reject every non-ASCII byte or accept whole characters, so
+    /// the cut stays on a char boundary; `slice` returns "" otherwise rather than panicking.
+    pub(crate) fn take_while(&mut self, mut f: impl FnMut(u8) -> bool) -> &'a str {
         let start = self.pos;
         while self.peek().is_some_and(&mut f) {
             self.pos += 1;
@@ -88,13 +99,13 @@ impl<'a> Cursor<'a> {
         self.slice(start, self.pos)
     }
 
-    pub(crate) fn token(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn token(&mut self) -> Option<&'a str> {
         let t = self.take_while(is_token);
         (!t.is_empty()).then_some(t)
     }
 
     /// A quoted-string including its quotes; backslash escapes any byte except CR and LF.
-    pub(crate) fn quoted_string(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn quoted_string(&mut self) -> Option<&'a str> {
         let start = self.pos;
         if !self.eat(b'"') {
             return None;

@@ -1,20 +1,145 @@
-//! Typed views of the headers a SIP core must understand. Each `parse` works on an unfolded value and
-//! returns an error for anything outside the grammar; the message parser runs them once at parse time so a
-//! malformed Via or CSeq is rejected up front.
+//! Typed views of the headers a SIP core must understand.
+//!
+//! Each grammar is parsed once into a borrowed view (`ViaRef`, `NameAddrRef`) that points into the
+//! message: validating a header at parse time and reading it later cost no allocation. The owned types
+//! (`Via`, `NameAddr`, `Contacts`) are for building and changing messages.
 
 use std::fmt;
 
 use crate::error::ParseError;
 use crate::method::Method;
-use crate::params::{parse_header_params, Params};
+use crate::params::{parse_header_params, Params, ParamsRef};
 use crate::scan::{is_token, parse_decimal, Cursor};
-use crate::uri::{split_host_port, Host, Uri};
+use crate::uri::{split_host_port, Host, Uri, UriRef};
 
 fn bad(header: &'static str, reason: &'static str) -> ParseError {
     ParseError::Header { header, reason }
 }
 
-/// One Via entry (a Via header may hold several, comma-separated).
+fn text<'a>(value: &'a [u8], header: &'static str) -> Result<&'a str, ParseError> {
+    std::str::from_utf8(value).map_err(|_| bad(header, "not UTF-8"))
+}
+
+/// Parses a comma-separated list, handing each element to `each`.
+fn for_each_in_list<'a, T>(
+    value: &'a str,
+    header: &'static str,
+    mut parse_one: impl FnMut(&mut Cursor<'a>) -> Result<T, ParseError>,
+    mut each: impl FnMut(T),
+) -> Result<(), ParseError> {
+    let mut c = Cursor::new(value);
+    let mut n = 0;
+    loop {
+        c.skip_ws();
+        each(parse_one(&mut c)?);
+        n += 1;
+        if n > 64 {
+            return Err(bad(header, "too many entries"));
+        }
+        if !c.eat_sep(b',') {
+            break;
+        }
+    }
+    c.skip_ws();
+    if !c.at_end() {
+        return Err(bad(header, "junk after value"));
+    }
+    Ok(())
+}
+
+/// One Via entry, borrowed from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViaRef<'a> {
+    pub protocol_name: &'a str,
+    pub protocol_version: &'a str,
+    pub transport: &'a str,
+    /// Host text as written.
+    pub host: &'a str,
+    pub port: Option<u16>,
+    pub params: ParamsRef<'a>,
+}
+
+impl<'a> ViaRef<'a> {
+    /// The first entry of a Via header value.
+    pub fn parse_first(value: &'a [u8]) -> Result<ViaRef<'a>, ParseError> {
+        let mut c = Cursor::new(text(value, "Via")?);
+        c.skip_ws();
+        Self::parse_one(&mut c)
+    }
+
+    /// Every entry of a Via header value.
+    pub fn for_each(value: &'a [u8], each: impl FnMut(ViaRef<'a>)) -> Result<(), ParseError> {
+        for_each_in_list(text(value, "Via")?, "Via", Self::parse_one, each)
+    }
+
+    fn parse_one(c: &mut Cursor<'a>) -> Result<ViaRef<'a>, ParseError> {
+        let name = c.token().ok_or(bad("Via", "no protocol name"))?;
+        if !c.eat_sep(b'/') {
+            return Err(bad("Via", "no protocol version"));
+        }
+        let version = c.token().ok_or(bad("Via", "no protocol version"))?;
+        if !c.eat_sep(b'/') {
+            return Err(bad("Via", "no transport"));
+        }
+        let transport = c.token().ok_or(bad("Via", "no transport"))?;
+        c.skip_ws();
+        let start = c.pos();
+        let mut in_v6 = false;
+        c.take_while(|b| {
+            if b == b'[' {
+                in_v6 = true;
+            }
+            let keep = in_v6 || b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b']');
+            if b == b']' {
+                in_v6 = false;
+            }
+            keep
+        });
+        let host = c.slice(start, c.pos());
+        crate::uri::validate_host(host.as_bytes()).map_err(|_| bad("Via", "bad sent-by host"))?;
+        let port = if c.eat_sep(b':') {
+            let p = c.take_while(|b| b.is_ascii_digit());
+            Some(parse_decimal(p.as_bytes(), 65535).ok_or(bad("Via", "bad port"))? as u16)
+        } else {
+            None
+        };
+        let params = parse_header_params(c).ok_or(bad("Via", "bad parameter"))?;
+        Ok(ViaRef {
+            protocol_name: name,
+            protocol_version: version,
+            transport,
+            host,
+            port,
+            params,
+        })
+    }
+
+    pub fn branch(&self) -> Option<&'a str> {
+        self.params.get_value("branch")
+    }
+
+    pub fn received(&self) -> Option<&'a str> {
+        self.params.get_value("received")
+    }
+
+    /// `Some(None)` when the client asked for rport (RFC 3581) without a value.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.params.get("rport").map(|v| v.and_then(|v| v.parse().ok()))
+    }
+
+    pub fn to_owned(&self) -> Via {
+        Via {
+            protocol: format!("{}/{}", self.protocol_name, self.protocol_version),
+            transport: self.transport.to_ascii_uppercase(),
+            // Validated while parsing, so this parse succeeds; a domain is the fallback either way.
+            host: Host::parse(self.host.as_bytes()).unwrap_or_else(|_| Host::Domain(self.host.to_string())),
+            port: self.port,
+            params: self.params.to_owned(),
+        }
+    }
+}
+
+/// One Via entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Via {
     /// `SIP/2.0` as written (other versions are kept so a server can answer 505).
@@ -28,70 +153,9 @@ pub struct Via {
 
 impl Via {
     pub fn parse_list(value: &[u8]) -> Result<Vec<Via>, ParseError> {
-        let mut c = Cursor::new(value);
         let mut out = Vec::new();
-        loop {
-            c.skip_ws();
-            out.push(Self::parse_one(&mut c)?);
-            if out.len() > 64 {
-                return Err(bad("Via", "too many entries"));
-            }
-            if !c.eat_sep(b',') {
-                break;
-            }
-        }
-        c.skip_ws();
-        if !c.at_end() {
-            return Err(bad("Via", "junk after value"));
-        }
+        ViaRef::for_each(value, |v| out.push(v.to_owned()))?;
         Ok(out)
-    }
-
-    fn parse_one(c: &mut Cursor<'_>) -> Result<Via, ParseError> {
-        let name = c.token().ok_or(bad("Via", "no protocol name"))?;
-        if !c.eat_sep(b'/') {
-            return Err(bad("Via", "no protocol version"));
-        }
-        let version = c.token().ok_or(bad("Via", "no protocol version"))?;
-        if !c.eat_sep(b'/') {
-            return Err(bad("Via", "no transport"));
-        }
-        let transport = c.token().ok_or(bad("Via", "no transport"))?;
-        c.skip_ws();
-        let start = c.pos();
-        let host_end = {
-            let mut in_v6 = false;
-            c.take_while(|b| {
-                if b == b'[' {
-                    in_v6 = true;
-                }
-                let keep = in_v6 || b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b']');
-                if b == b']' {
-                    in_v6 = false;
-                }
-                keep
-            });
-            c.pos()
-        };
-        let host = Host::parse(c.slice(start, host_end)).map_err(|_| bad("Via", "bad sent-by host"))?;
-        let port = if c.eat_sep(b':') {
-            let p = c.take_while(|b| b.is_ascii_digit());
-            Some(parse_decimal(p, 65535).ok_or(bad("Via", "bad port"))? as u16)
-        } else {
-            None
-        };
-        let params = parse_header_params(c).ok_or(bad("Via", "bad parameter"))?;
-        Ok(Via {
-            protocol: format!(
-                "{}/{}",
-                String::from_utf8_lossy(name),
-                String::from_utf8_lossy(version)
-            ),
-            transport: String::from_utf8_lossy(transport).to_ascii_uppercase(),
-            host,
-            port,
-            params,
-        })
     }
 
     pub fn branch(&self) -> Option<&str> {
@@ -120,6 +184,96 @@ impl fmt::Display for Via {
     }
 }
 
+/// `name-addr` or `addr-spec` with header parameters, borrowed from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameAddrRef<'a> {
+    /// Display name as written: a quoted string keeps its quotes.
+    pub display_name: Option<&'a str>,
+    pub uri: UriRef<'a>,
+    pub params: ParamsRef<'a>,
+}
+
+impl<'a> NameAddrRef<'a> {
+    /// Parses a single-valued header (From, To).
+    pub fn parse(value: &'a [u8], header: &'static str) -> Result<NameAddrRef<'a>, ParseError> {
+        let mut c = Cursor::new(text(value, header)?);
+        c.skip_ws();
+        let na = Self::parse_one(&mut c, header)?;
+        c.skip_ws();
+        if !c.at_end() {
+            return Err(bad(header, "junk after value"));
+        }
+        Ok(na)
+    }
+
+    /// Every element of a comma-separated list (Contact, Route, Record-Route).
+    pub fn for_each(value: &'a [u8], header: &'static str, each: impl FnMut(NameAddrRef<'a>)) -> Result<(), ParseError> {
+        for_each_in_list(text(value, header)?, header, |c| Self::parse_one(c, header), each)
+    }
+
+    fn parse_one(c: &mut Cursor<'a>, header: &'static str) -> Result<NameAddrRef<'a>, ParseError> {
+        let mut display_name = None;
+        if c.peek() == Some(b'"') {
+            let q = c.quoted_string().ok_or(bad(header, "unterminated quoted string"))?;
+            display_name = Some(q);
+            c.skip_ws();
+        } else {
+            // Either `token *(LWS token) <uri>` or an addr-spec: look ahead for '<' before a separator.
+            let start = c.pos();
+            let mut words_end = start;
+            loop {
+                c.skip_ws();
+                if c.token().is_none() {
+                    break;
+                }
+                words_end = c.pos();
+            }
+            c.skip_ws();
+            if c.peek() == Some(b'<') {
+                if words_end > start {
+                    display_name = Some(c.slice(start, words_end));
+                }
+            } else {
+                c.set_pos(start);
+                let uri_text = c.take_while(|b| !matches!(b, b';' | b',' | b' ' | b'\t'));
+                let uri = UriRef::parse(uri_text)?;
+                let params = parse_header_params(c).ok_or(bad(header, "bad parameter"))?;
+                return Ok(NameAddrRef {
+                    display_name: None,
+                    uri,
+                    params,
+                });
+            }
+        }
+        if !c.eat(b'<') {
+            return Err(bad(header, "expected '<'"));
+        }
+        let uri_text = c.take_while(|b| b != b'>');
+        if !c.eat(b'>') {
+            return Err(bad(header, "expected '>'"));
+        }
+        let uri = UriRef::parse(uri_text)?;
+        let params = parse_header_params(c).ok_or(bad(header, "bad parameter"))?;
+        Ok(NameAddrRef {
+            display_name,
+            uri,
+            params,
+        })
+    }
+
+    pub fn tag(&self) -> Option<&'a str> {
+        self.params.get_value("tag")
+    }
+
+    pub fn to_owned(&self) -> Result<NameAddr, ParseError> {
+        Ok(NameAddr {
+            display_name: self.display_name.map(str::to_string),
+            uri: self.uri.to_owned()?,
+            params: self.params.to_owned(),
+        })
+    }
+}
+
 /// `name-addr` or `addr-spec` with header parameters: the value of From, To, Contact, Route, Record-Route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameAddr {
@@ -140,85 +294,14 @@ impl NameAddr {
 
     /// Parses a single-valued header (From, To).
     pub fn parse(value: &[u8], header: &'static str) -> Result<NameAddr, ParseError> {
-        let mut c = Cursor::new(value);
-        c.skip_ws();
-        let na = Self::parse_one(&mut c, header)?;
-        c.skip_ws();
-        if !c.at_end() {
-            return Err(bad(header, "junk after value"));
-        }
-        Ok(na)
+        NameAddrRef::parse(value, header)?.to_owned()
     }
 
     /// Parses a comma-separated list (Contact, Route, Record-Route).
     pub fn parse_list(value: &[u8], header: &'static str) -> Result<Vec<NameAddr>, ParseError> {
-        let mut c = Cursor::new(value);
-        let mut out = Vec::new();
-        loop {
-            c.skip_ws();
-            out.push(Self::parse_one(&mut c, header)?);
-            if out.len() > 64 {
-                return Err(bad(header, "too many entries"));
-            }
-            if !c.eat_sep(b',') {
-                break;
-            }
-        }
-        c.skip_ws();
-        if !c.at_end() {
-            return Err(bad(header, "junk after value"));
-        }
-        Ok(out)
-    }
-
-    fn parse_one(c: &mut Cursor<'_>, header: &'static str) -> Result<NameAddr, ParseError> {
-        let mut display_name = None;
-        if c.peek() == Some(b'"') {
-            let q = c.quoted_string().ok_or(bad(header, "unterminated quoted string"))?;
-            display_name = Some(String::from_utf8_lossy(q).into_owned());
-            c.skip_ws();
-        } else {
-            // Either `token *(LWS token) <uri>` or an addr-spec: look ahead for '<' before a separator.
-            let start = c.pos();
-            let mut words_end = start;
-            loop {
-                c.skip_ws();
-                if c.token().is_none() {
-                    break;
-                }
-                words_end = c.pos();
-            }
-            c.skip_ws();
-            if c.peek() == Some(b'<') {
-                if words_end > start {
-                    display_name = Some(String::from_utf8_lossy(c.slice(start, words_end)).into_owned());
-                }
-            } else {
-                c.set_pos(start);
-                let uri_bytes = c.take_while(|b| !matches!(b, b';' | b',' | b' ' | b'\t'));
-                let uri = Uri::parse(uri_bytes)?;
-                let params = parse_header_params(c).ok_or(bad(header, "bad parameter"))?;
-                return Ok(NameAddr {
-                    display_name: None,
-                    uri,
-                    params,
-                });
-            }
-        }
-        if !c.eat(b'<') {
-            return Err(bad(header, "expected '<'"));
-        }
-        let uri_bytes = c.take_while(|b| b != b'>');
-        if !c.eat(b'>') {
-            return Err(bad(header, "expected '>'"));
-        }
-        let uri = Uri::parse(uri_bytes)?;
-        let params = parse_header_params(c).ok_or(bad(header, "bad parameter"))?;
-        Ok(NameAddr {
-            display_name,
-            uri,
-            params,
-        })
+        let mut refs = Vec::new();
+        NameAddrRef::for_each(value, header, |n| refs.push(n))?;
+        refs.iter().map(NameAddrRef::to_owned).collect()
     }
 
     pub fn tag(&self) -> Option<&str> {
@@ -250,6 +333,15 @@ impl Contacts {
             NameAddr::parse_list(value, "Contact").map(Contacts::List)
         }
     }
+
+    /// Checks a Contact value without building anything.
+    pub fn validate(value: &[u8]) -> Result<(), ParseError> {
+        if crate::scan::trim_wsp(value) == b"*" {
+            Ok(())
+        } else {
+            NameAddrRef::for_each(value, "Contact", drop)
+        }
+    }
 }
 
 /// `CSeq: <number> <method>`.
@@ -261,11 +353,11 @@ pub struct CSeq {
 
 impl CSeq {
     pub fn parse(value: &[u8]) -> Result<CSeq, ParseError> {
-        let mut c = Cursor::new(value);
+        let mut c = Cursor::new(text(value, "CSeq")?);
         c.skip_ws();
         let digits = c.take_while(|b| b.is_ascii_digit());
         // RFC 3261 §8.1.1.5: less than 2**31.
-        let seq = parse_decimal(digits, (1 << 31) - 1).ok_or(bad("CSeq", "number out of range"))?;
+        let seq = parse_decimal(digits.as_bytes(), (1 << 31) - 1).ok_or(bad("CSeq", "number out of range"))?;
         let before = c.pos();
         c.skip_ws();
         if c.pos() == before {
@@ -276,7 +368,7 @@ impl CSeq {
         if !c.at_end() {
             return Err(bad("CSeq", "junk after method"));
         }
-        let method = Method::from_bytes(m).ok_or(bad("CSeq", "bad method"))?;
+        let method = Method::from_bytes(m.as_bytes()).ok_or(bad("CSeq", "bad method"))?;
         Ok(CSeq {
             seq: seq as u32,
             method,
@@ -332,7 +424,7 @@ pub struct AuthHeader {
 
 impl AuthHeader {
     pub fn parse(value: &[u8]) -> Result<AuthHeader, ParseError> {
-        let mut c = Cursor::new(value);
+        let mut c = Cursor::new(text(value, "Authorization")?);
         c.skip_ws();
         let scheme = c.token().ok_or(bad("Authorization", "no scheme"))?;
         let mut params = Vec::new();
@@ -344,7 +436,7 @@ impl AuthHeader {
             }
             let v = if c.peek() == Some(b'"') {
                 let q = c.quoted_string().ok_or(bad("Authorization", "bad quoted string"))?;
-                let inner = q.get(1..q.len().saturating_sub(1)).unwrap_or(&[]);
+                let inner = q.get(1..q.len().saturating_sub(1)).unwrap_or("").as_bytes();
                 let mut out = Vec::with_capacity(inner.len());
                 let mut esc = false;
                 for &b in inner {
@@ -361,9 +453,9 @@ impl AuthHeader {
                 if t.is_empty() {
                     return Err(bad("Authorization", "empty value"));
                 }
-                String::from_utf8_lossy(t).into_owned()
+                t.to_string()
             };
-            params.push((String::from_utf8_lossy(name).into_owned(), v));
+            params.push((name.to_string(), v));
             if params.len() > 32 {
                 return Err(bad("Authorization", "too many parameters"));
             }
@@ -375,7 +467,7 @@ impl AuthHeader {
             }
         }
         Ok(AuthHeader {
-            scheme: String::from_utf8_lossy(scheme).into_owned(),
+            scheme: scheme.to_string(),
             params,
         })
     }

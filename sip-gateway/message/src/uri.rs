@@ -2,8 +2,9 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::error::ParseError;
-use crate::params::{Param, Params};
+use crate::params::{Params, ParamsRef};
 use crate::scan::{escapes_valid, unescape};
+
 
 /// A host as it appears in a SIP URI or Via `sent-by`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -130,84 +131,166 @@ impl Uri {
 
     /// Parses a complete URI (no surrounding `<>`, no trailing header parameters).
     pub fn parse(s: &[u8]) -> Result<Uri, ParseError> {
-        let colon = memchr::memchr(b':', s).ok_or(ParseError::Uri("no scheme"))?;
-        let scheme = s.get(..colon).unwrap_or(&[]);
-        let rest = s.get(colon + 1..).unwrap_or(&[]);
-        let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        let text = std::str::from_utf8(s).map_err(|_| ParseError::Uri("not UTF-8"))?;
+        UriRef::parse(text)?.to_owned()
+    }
+}
+
+/// A validated SIP/SIPS URI borrowed from a message: no allocation until [`SipUriRef::to_owned`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SipUriRef<'a> {
+    pub secure: bool,
+    pub user: Option<&'a str>,
+    pub password: Option<&'a str>,
+    /// Host text as written (domain, IPv4, or `[IPv6]`).
+    pub host: &'a str,
+    pub port: Option<u16>,
+    pub params: ParamsRef<'a>,
+    pub headers: Option<&'a str>,
+}
+
+impl<'a> SipUriRef<'a> {
+    pub fn user_unescaped(&self) -> Option<Vec<u8>> {
+        self.user.map(unescape)
+    }
+
+    pub fn to_owned(&self) -> Result<SipUri, ParseError> {
+        Ok(SipUri {
+            secure: self.secure,
+            user: self.user.map(str::to_string),
+            password: self.password.map(str::to_string),
+            host: Host::parse(self.host.as_bytes())?,
+            port: self.port,
+            params: self.params.to_owned(),
+            headers: self.headers.map(str::to_string),
+        })
+    }
+}
+
+/// A validated URI borrowed from a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriRef<'a> {
+    Sip(SipUriRef<'a>),
+    Other { scheme: &'a str, opaque: &'a str },
+}
+
+impl<'a> UriRef<'a> {
+    pub fn as_sip(&self) -> Option<&SipUriRef<'a>> {
+        match self {
+            UriRef::Sip(u) => Some(u),
+            UriRef::Other { .. } => None,
+        }
+    }
+
+    pub fn to_owned(&self) -> Result<Uri, ParseError> {
+        Ok(match self {
+            UriRef::Sip(u) => Uri::Sip(u.to_owned()?),
+            UriRef::Other { scheme, opaque } => Uri::Other {
+                scheme: scheme.to_string(),
+                opaque: opaque.to_string(),
+            },
+        })
+    }
+
+    pub fn parse(s: &'a str) -> Result<UriRef<'a>, ParseError> {
+        let colon = memchr::memchr(b':', s.as_bytes()).ok_or(ParseError::Uri("no scheme"))?;
+        let (scheme, rest) = (s.get(..colon).unwrap_or(""), s.get(colon + 1..).unwrap_or(""));
+        let scheme_ok = scheme.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
             && scheme
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
         if !scheme_ok {
             return Err(ParseError::Uri("bad scheme"));
         }
-        if scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips") {
-            parse_sip(rest, scheme.len() == 4).map(Uri::Sip)
+        if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+            parse_sip(rest, scheme.len() == 4).map(UriRef::Sip)
         } else {
             if rest.is_empty()
                 || rest
-                    .iter()
-                    .any(|&b| b <= b' ' || matches!(b, b'<' | b'>' | b'"') || b == 0x7f)
+                    .bytes()
+                    .any(|b| b <= b' ' || matches!(b, b'<' | b'>' | b'"') || b == 0x7f)
             {
                 return Err(ParseError::Uri("bad opaque URI"));
             }
-            Ok(Uri::Other {
-                scheme: String::from_utf8_lossy(scheme).into_owned(),
-                opaque: String::from_utf8_lossy(rest).into_owned(),
-            })
+            Ok(UriRef::Other { scheme, opaque: rest })
         }
     }
 }
 
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+/// Builds a 256-entry table from a predicate, at compile time: the URI character classes are tested for
+/// every byte of every URI.
+const fn class(extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        // unreserved = alphanum / mark
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' | b'%');
+        i += 1;
+    }
+    let mut j = 0;
+    while j < extra.len() {
+        t[extra[j] as usize] = true;
+        j += 1;
+    }
+    t
 }
 
+static USER: [bool; 256] = class(b"&=+$,;?/");
+static PASSWORD: [bool; 256] = class(b"&=+$,");
+static PARAM: [bool; 256] = class(b"[]/:&+$");
+static HEADER: [bool; 256] = class(b"[]/?:+$=&");
+
 fn is_user_char(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'%' | b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+    USER[b as usize]
 }
 
 fn is_password_char(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'%' | b'&' | b'=' | b'+' | b'$' | b',')
+    PASSWORD[b as usize]
 }
 
 fn is_param_char(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'%' | b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+    PARAM[b as usize]
 }
 
 fn is_header_char(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'%' | b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$' | b'=' | b'&')
+    HEADER[b as usize]
 }
 
-fn parse_sip(s: &[u8], secure: bool) -> Result<SipUri, ParseError> {
-    let (userinfo, hostpart) = match memchr::memchr(b'@', s) {
-        Some(at) => (s.get(..at), s.get(at + 1..).unwrap_or(&[])),
+/// Splits at the first `sep` byte (memchr, not a char searcher).
+fn split_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = memchr::memchr(sep, s.as_bytes())?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+fn parse_sip(s: &str, secure: bool) -> Result<SipUriRef<'_>, ParseError> {
+    let (userinfo, hostpart) = match memchr::memchr(b'@', s.as_bytes()) {
+        Some(at) => (s.get(..at), s.get(at + 1..).unwrap_or("")),
         None => (None, s),
     };
     let (user, password) = match userinfo {
         None => (None, None),
         Some(ui) => {
-            let (u, p) = match memchr::memchr(b':', ui) {
-                Some(c) => (ui.get(..c).unwrap_or(&[]), ui.get(c + 1..)),
+            let (u, p) = match split_byte(ui, b':') {
+                Some((u, p)) => (u, Some(p)),
                 None => (ui, None),
             };
-            if u.is_empty() || !u.iter().all(|&b| is_user_char(b)) || !escapes_valid(u) {
+            if u.is_empty() || !u.bytes().all(is_user_char) || !escapes_valid(u.as_bytes()) {
                 return Err(ParseError::Uri("bad user part"));
             }
             if let Some(p) = p {
-                if !p.iter().all(|&b| is_password_char(b)) || !escapes_valid(p) {
+                if !p.bytes().all(is_password_char) || !escapes_valid(p.as_bytes()) {
                     return Err(ParseError::Uri("bad password"));
                 }
             }
-            (
-                Some(String::from_utf8_lossy(u).into_owned()),
-                p.map(|p| String::from_utf8_lossy(p).into_owned()),
-            )
+            (Some(u), p)
         }
     };
     // hostport ends at the first ';' or '?' outside an IPv6 reference.
     let mut end = hostpart.len();
     let mut in_v6 = false;
-    for (i, &b) in hostpart.iter().enumerate() {
+    for (i, b) in hostpart.bytes().enumerate() {
         match b {
             b'[' => in_v6 = true,
             b']' => in_v6 = false,
@@ -218,46 +301,60 @@ fn parse_sip(s: &[u8], secure: bool) -> Result<SipUri, ParseError> {
             _ => {}
         }
     }
-    let hostport = hostpart.get(..end).unwrap_or(&[]);
-    let tail = hostpart.get(end..).unwrap_or(&[]);
-    let (host_bytes, port) = split_host_port(hostport)?;
-    let host = Host::parse(host_bytes)?;
-    let (param_part, headers) = match memchr::memchr(b'?', tail) {
-        Some(q) => (tail.get(..q).unwrap_or(&[]), tail.get(q + 1..)),
+    let (hostport, tail) = hostpart.split_at(end);
+    let (host, port) = split_host_port(hostport.as_bytes())?;
+    validate_host(host)?;
+    let (param_part, headers) = match split_byte(tail, b'?') {
+        Some((p, h)) => (p, Some(h)),
         None => (tail, None),
     };
-    let mut params = Vec::new();
-    for raw in param_part.split(|&b| b == b';').skip(1) {
-        let (name, value) = match memchr::memchr(b'=', raw) {
-            Some(eq) => (raw.get(..eq).unwrap_or(&[]), raw.get(eq + 1..)),
+    let mut count = 0;
+    for raw in param_part.as_bytes().split(|&b| b == b';').skip(1) {
+        let raw = std::str::from_utf8(raw).unwrap_or("");
+        let (name, value) = match split_byte(raw, b'=') {
+            Some((n, v)) => (n, Some(v)),
             None => (raw, None),
         };
-        let valid = |v: &[u8]| !v.is_empty() && v.iter().all(|&b| is_param_char(b)) && escapes_valid(v);
+        let valid = |v: &str| !v.is_empty() && v.bytes().all(is_param_char) && escapes_valid(v.as_bytes());
         if !valid(name) || value.is_some_and(|v| !valid(v)) {
             return Err(ParseError::Uri("bad URI parameter"));
         }
-        params.push(Param {
-            name: String::from_utf8_lossy(name).into_owned(),
-            value: value.map(|v| String::from_utf8_lossy(v).into_owned()),
-        });
-        if params.len() > 64 {
+        count += 1;
+        if count > 64 {
             return Err(ParseError::Uri("too many URI parameters"));
         }
     }
     if let Some(h) = headers {
-        if h.is_empty() || !h.iter().all(|&b| is_header_char(b)) || !escapes_valid(h) {
+        if h.is_empty() || !h.bytes().all(is_header_char) || !escapes_valid(h.as_bytes()) {
             return Err(ParseError::Uri("bad URI headers"));
         }
     }
-    Ok(SipUri {
+    Ok(SipUriRef {
         secure,
         user,
         password,
-        host,
+        host: hostport.get(..host.len()).unwrap_or(""),
         port,
-        params: Params(params),
-        headers: headers.map(|h| String::from_utf8_lossy(h).into_owned()),
+        params: ParamsRef(param_part),
+        headers,
     })
+}
+
+/// Checks host syntax without building a [`Host`]: an IPv6 reference, or domain/IPv4 characters.
+pub(crate) fn validate_host(s: &[u8]) -> Result<(), ParseError> {
+    if s.first() == Some(&b'[') {
+        return Host::parse(s).map(drop);
+    }
+    if s.is_empty() || s.len() > 255 {
+        return Err(ParseError::Uri("bad host length"));
+    }
+    if !s
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+    {
+        return Err(ParseError::Uri("bad character in host"));
+    }
+    Ok(())
 }
 
 /// Splits `host[:port]` (host may be an IPv6 reference) and validates the port.
