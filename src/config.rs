@@ -22,7 +22,7 @@ pub enum ConfigError {
     Secret(PathBuf),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub sip: SipConfig,
@@ -48,7 +48,7 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// A sqlx URL: `sqlite://path?mode=rwc`, `sqlite::memory:` or `postgres://…`. Empty: `switchboard.db`
@@ -91,19 +91,6 @@ pub struct SecretsConfig {
     pub admin_token_file: Option<PathBuf>,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            sip: SipConfig::default(),
-            http: HttpConfig::default(),
-            database: DatabaseConfig::default(),
-            registrar: RegistrarSettings::default(),
-            auth_guard: GuardSettings::default(),
-            secrets: SecretsConfig::default(),
-        }
-    }
-}
-
 impl Default for SipConfig {
     fn default() -> Self {
         SipConfig {
@@ -118,12 +105,6 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
         }
-    }
-}
-
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        DatabaseConfig { url: String::new() }
     }
 }
 

@@ -29,7 +29,11 @@ pub enum AppError {
 }
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "The municipality's switchboard, answered on staff mobiles")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "The municipality's switchboard, answered on staff mobiles"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Commands,
@@ -108,7 +112,9 @@ fn generated_password() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::thread_rng();
-    (0..16).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..16)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 async fn user_command(common: Common, action: UserAction) -> Result<(), AppError> {
@@ -125,7 +131,9 @@ async fn user_command(common: Common, action: UserAction) -> Result<(), AppError
             let shown = password.is_none();
             let password = password.unwrap_or_else(generated_password);
             if password.len() < 8 {
-                return Err(AppError::Usage("password must have at least 8 characters".into()));
+                return Err(AppError::Usage(
+                    "password must have at least 8 characters".into(),
+                ));
             }
             let creds = mobile_api::users::hash_credentials(&extension, realm, &password);
             let user = db
@@ -145,17 +153,30 @@ async fn user_command(common: Common, action: UserAction) -> Result<(), AppError
         }
         UserAction::List => {
             for u in db.list_users().await? {
-                println!("{}\t{}\t{}", u.username, u.display_name, u.mobile.as_deref().unwrap_or("-"));
+                println!(
+                    "{}\t{}\t{}",
+                    u.username,
+                    u.display_name,
+                    u.mobile.as_deref().unwrap_or("-")
+                );
             }
         }
-        UserAction::Passwd { extension, password } => {
+        UserAction::Passwd {
+            extension,
+            password,
+        } => {
             let shown = password.is_none();
             let password = password.unwrap_or_else(generated_password);
             if password.len() < 8 {
-                return Err(AppError::Usage("password must have at least 8 characters".into()));
+                return Err(AppError::Usage(
+                    "password must have at least 8 characters".into(),
+                ));
             }
-            db.set_credentials(&extension, &mobile_api::users::hash_credentials(&extension, realm, &password))
-                .await?;
+            db.set_credentials(
+                &extension,
+                &mobile_api::users::hash_credentials(&extension, realm, &password),
+            )
+            .await?;
             println!("password changed for {extension}");
             if shown {
                 println!("password: {password}");
@@ -182,7 +203,10 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -72,6 +72,8 @@ async fn flush(db: &Db, pending: &mut Vec<RegistrationChange>) {
             pending.clear();
         }
         // Keep them and try again on the next tick; the live state in memory is unaffected.
-        Err(e) => tracing::error!(error = %e, pending = pending.len(), "persisting registrations failed"),
+        Err(e) => {
+            tracing::error!(error = %e, pending = pending.len(), "persisting registrations failed")
+        }
     }
 }

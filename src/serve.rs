@@ -23,15 +23,24 @@ fn endpoint_config(cfg: &Config, secret: [u8; 32]) -> Result<EndpointConfig, App
     let algorithms = r
         .algorithms
         .iter()
-        .map(|a| DigestAlgorithm::parse(a).ok_or_else(|| AppError::Usage(format!("unknown digest algorithm {a:?}"))))
+        .map(|a| {
+            DigestAlgorithm::parse(a)
+                .ok_or_else(|| AppError::Usage(format!("unknown digest algorithm {a:?}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if algorithms.is_empty() {
-        return Err(AppError::Usage("registrar.algorithms must name at least one algorithm".into()));
+        return Err(AppError::Usage(
+            "registrar.algorithms must name at least one algorithm".into(),
+        ));
     }
     let trusted_sources = r
         .trusted_sources
         .iter()
-        .map(|c| parse_cidr(c).ok_or_else(|| AppError::Usage(format!("bad CIDR in registrar.trusted_sources: {c:?}"))))
+        .map(|c| {
+            parse_cidr(c).ok_or_else(|| {
+                AppError::Usage(format!("bad CIDR in registrar.trusted_sources: {c:?}"))
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(EndpointConfig {
         registrar: RegistrarConfig {
@@ -89,10 +98,17 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     let http = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .map_err(|e| AppError::Bind(cfg.http.listen, e))?;
-    let http_addr = http.local_addr().map_err(|e| AppError::Bind(cfg.http.listen, e))?;
+    let http_addr = http
+        .local_addr()
+        .map_err(|e| AppError::Bind(cfg.http.listen, e))?;
 
     let (now, now_unix_ms) = sip_transport::now_pair();
-    let mut endpoint = Endpoint::new(endpoint_config(&cfg, cfg.nonce_secret()?)?, MemoryLocation::default(), now, now_unix_ms);
+    let mut endpoint = Endpoint::new(
+        endpoint_config(&cfg, cfg.nonce_secret()?)?,
+        MemoryLocation::default(),
+        now,
+        now_unix_ms,
+    );
     let mut known_users = std::collections::HashMap::new();
     for (user, creds) in db.all_credentials().await? {
         if creds.realm == cfg.sip.realm {
@@ -104,16 +120,34 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     }
     let restored = db.load_registrations((now_unix_ms / 1000) as i64).await?;
     let restored_count = restored.len();
-    endpoint.registrar_mut().restore(restored.into_iter().map(persist::from_stored).collect());
-    tracing::info!(users = known_users.len(), registrations = restored_count, "state loaded");
+    endpoint
+        .registrar_mut()
+        .restore(restored.into_iter().map(persist::from_stored).collect());
+    tracing::info!(
+        users = known_users.len(),
+        registrations = restored_count,
+        "state loaded"
+    );
 
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(1024);
     let (changes_tx, changes_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let writer = tokio::spawn(persist::writer(db.clone(), changes_rx));
-    let sip = tokio::spawn(sip_transport::run(endpoint, listeners, cmd_rx, changes_tx, wait_stop(stop_rx.clone())));
-    let sync = tokio::spawn(sync_users(db.clone(), cfg.sip.realm.clone(), cmd_tx.clone(), known_users, stop_rx.clone()));
+    let sip = tokio::spawn(sip_transport::run(
+        endpoint,
+        listeners,
+        cmd_rx,
+        changes_tx,
+        wait_stop(stop_rx.clone()),
+    ));
+    let sync = tokio::spawn(sync_users(
+        db.clone(),
+        cfg.sip.realm.clone(),
+        cmd_tx.clone(),
+        known_users,
+        stop_rx.clone(),
+    ));
     let state = mobile_api::AppState {
         db: db.clone(),
         sip: cmd_tx,
@@ -122,7 +156,11 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     };
     let http_task = tokio::spawn({
         let stop = wait_stop(stop_rx.clone());
-        async move { axum::serve(http, mobile_api::app(state)).with_graceful_shutdown(stop).await }
+        async move {
+            axum::serve(http, mobile_api::app(state))
+                .with_graceful_shutdown(stop)
+                .await
+        }
     });
     tracing::info!(sip = %sip_addr, http = %http_addr, "switchboard serving");
     if opts.demo {
@@ -164,7 +202,9 @@ async fn sync_users(
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        let Ok(all) = db.all_credentials().await else { continue };
+        let Ok(all) = db.all_credentials().await else {
+            continue;
+        };
         let mut seen = HashSet::new();
         for (user, creds) in all {
             if creds.realm != realm {
@@ -183,10 +223,18 @@ async fn sync_users(
             }
             seen.insert(user);
         }
-        let gone: Vec<String> = last.keys().filter(|u| !seen.contains(*u)).cloned().collect();
+        let gone: Vec<String> = last
+            .keys()
+            .filter(|u| !seen.contains(*u))
+            .cloned()
+            .collect();
         for user in gone {
             tracing::info!(%user, "user removed from the database: applied");
-            let _ = sip.send(Command::RemoveUser { username: user.clone() }).await;
+            let _ = sip
+                .send(Command::RemoveUser {
+                    username: user.clone(),
+                })
+                .await;
             last.remove(&user);
         }
     }

@@ -13,7 +13,18 @@ fn register(server: &Server, user: &str, password: &str) -> bool {
         &server.dir,
         "register_only.xml",
         server.sip,
-        &["-s", user, "-au", user, "-ap", password, "-m", "1", "-i", "127.0.0.1"],
+        &[
+            "-s",
+            user,
+            "-au",
+            user,
+            "-ap",
+            password,
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+        ],
     )
     .status
     .success()
@@ -26,7 +37,9 @@ fn admin_api_creates_changes_and_removes_users() {
         server.http,
         "POST",
         "/api/v1/users",
-        Some(r#"{"username":"2001","display_name":"Nora Berg","mobile":"+4790002001","password":"first-pass-1"}"#),
+        Some(
+            r#"{"username":"2001","display_name":"Nora Berg","mobile":"+4790002001","password":"first-pass-1"}"#,
+        ),
     );
     assert_eq!(status, 201, "{body}");
     let (status, body) = http_request(
@@ -44,7 +57,10 @@ fn admin_api_creates_changes_and_removes_users() {
         Some(r#"{"username":"2002","display_name":"Short","password":"short"}"#),
     );
     assert_eq!(status, 422);
-    assert!(register(&server, "2001", "first-pass-1"), "new user registers at once");
+    assert!(
+        register(&server, "2001", "first-pass-1"),
+        "new user registers at once"
+    );
 
     let (status, _) = http_request(
         server.http,
@@ -53,12 +69,21 @@ fn admin_api_creates_changes_and_removes_users() {
         Some(r#"{"password":"second-pass-2"}"#),
     );
     assert_eq!(status, 204);
-    assert!(!register(&server, "2001", "first-pass-1"), "old password refused");
-    assert!(register(&server, "2001", "second-pass-2"), "new password accepted");
+    assert!(
+        !register(&server, "2001", "first-pass-1"),
+        "old password refused"
+    );
+    assert!(
+        register(&server, "2001", "second-pass-2"),
+        "new password accepted"
+    );
 
     let (status, _) = http_request(server.http, "DELETE", "/api/v1/users/2001", None);
     assert_eq!(status, 204);
-    assert!(registrations(&server).is_empty(), "removing a user removes its registrations");
+    assert!(
+        registrations(&server).is_empty(),
+        "removing a user removes its registrations"
+    );
     let (status, body) = http_request(server.http, "GET", "/api/v1/users/2001", None);
     assert_eq!(status, 404);
     assert!(body.contains("not_found"), "{body}");
@@ -75,20 +100,44 @@ fn cli_changes_reach_the_running_node() {
             .args(["--db", &db])
             .output()
             .expect("switchboard user runs");
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let listed = cli(&["list"]);
-    assert!(listed.contains("1001\tKari Nordmann\t+47900001001"), "{listed}");
-    cli(&["add", "3001", "--name", "Per Dahl", "--password", "cli-pass-1"]);
+    assert!(
+        listed.contains("1001\tKari Nordmann\t+47900001001"),
+        "{listed}"
+    );
+    cli(&[
+        "add",
+        "3001",
+        "--name",
+        "Per Dahl",
+        "--password",
+        "cli-pass-1",
+    ]);
     cli(&["passwd", "1002", "--password", "cli-pass-2"]);
     // The node re-reads credentials every 5 s. Wait for that rather than retrying REGISTERs: failed
     // attempts would (rightly) get this source banned.
     let applied = |server: &Server, what: &str| server.log_text().matches(what).count();
-    wait_until("the CLI's changes to be applied", Duration::from_secs(15), || {
-        applied(&server, "credentials changed in the database: applied user=3001") == 1
-            && applied(&server, "credentials changed in the database: applied user=1002") == 1
-    });
+    wait_until(
+        "the CLI's changes to be applied",
+        Duration::from_secs(15),
+        || {
+            applied(
+                &server,
+                "credentials changed in the database: applied user=3001",
+            ) == 1
+                && applied(
+                    &server,
+                    "credentials changed in the database: applied user=1002",
+                ) == 1
+        },
+    );
     assert!(register(&server, "3001", "cli-pass-1"));
     assert!(register(&server, "1002", "cli-pass-2"));
     let generated = cli(&["add", "3002", "--name", "Eva Lie"]);
@@ -98,14 +147,27 @@ fn cli_changes_reach_the_running_node() {
         .expect("generated password printed")
         .to_string();
     assert!(password.len() >= 16);
-    wait_until("the generated password to be applied", Duration::from_secs(15), || {
-        applied(&server, "credentials changed in the database: applied user=3002") == 1
-    });
+    wait_until(
+        "the generated password to be applied",
+        Duration::from_secs(15),
+        || {
+            applied(
+                &server,
+                "credentials changed in the database: applied user=3002",
+            ) == 1
+        },
+    );
     assert!(register(&server, "3002", &password));
     cli(&["remove", "3001"]);
     wait_until("the removal to be applied", Duration::from_secs(15), || {
         applied(&server, "user removed from the database: applied user=3001") == 1
     });
-    assert!(registrations(&server).iter().all(|r| r["aor"] != "3001"), "the removed user's binding is gone");
-    assert!(!register(&server, "3001", "cli-pass-1"), "removed user refused");
+    assert!(
+        registrations(&server).iter().all(|r| r["aor"] != "3001"),
+        "the removed user's binding is gone"
+    );
+    assert!(
+        !register(&server, "3001", "cli-pass-1"),
+        "removed user refused"
+    );
 }

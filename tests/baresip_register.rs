@@ -26,7 +26,9 @@ fn baresip_registers(test: &str, user: &str, transport: &str) {
     .expect("baresip config");
     std::fs::write(
         dir.path().join("accounts"),
-        format!("<sip:{user}@10.200.0.1:5070;transport={transport}>;auth_pass=demo-{user};regint=60\n"),
+        format!(
+            "<sip:{user}@10.200.0.1:5070;transport={transport}>;auth_pass=demo-{user};regint=60\n"
+        ),
     )
     .expect("baresip accounts");
     let log = std::fs::File::create(dir.path().join("baresip.log")).expect("log");
@@ -40,7 +42,8 @@ fn baresip_registers(test: &str, user: &str, transport: &str) {
         .stderr(log)
         .spawn()
         .expect("baresip runs (apt-get install baresip-core)");
-    let baresip_log = || std::fs::read_to_string(dir.path().join("baresip.log")).unwrap_or_default();
+    let baresip_log =
+        || std::fs::read_to_string(dir.path().join("baresip.log")).unwrap_or_default();
     wait_until("baresip's registration", Duration::from_secs(5), || {
         registrations(&server)
             .iter()
@@ -48,14 +51,18 @@ fn baresip_registers(test: &str, user: &str, transport: &str) {
     });
     let regs = registrations(&server);
     assert!(
-        regs[0]["user_agent"].as_str().is_some_and(|ua| ua.contains("baresip")),
+        regs[0]["user_agent"]
+            .as_str()
+            .is_some_and(|ua| ua.contains("baresip")),
         "{regs:?}"
     );
     let status = baresip.wait().expect("baresip exits");
     assert!(status.success(), "baresip failed: {}", baresip_log());
     assert!(baresip_log().contains("200 OK"), "{}", baresip_log());
     // On exit baresip unregisters.
-    wait_until("baresip's unregistration", Duration::from_secs(3), || registrations(&server).is_empty());
+    wait_until("baresip's unregistration", Duration::from_secs(3), || {
+        registrations(&server).is_empty()
+    });
 }
 
 #[test]

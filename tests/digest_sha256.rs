@@ -9,7 +9,10 @@ use common::{Server, ServerOptions};
 
 fn client(server: &Server, user: &str, password: &str, algorithm: &str) -> std::process::Output {
     Command::new("python3")
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/digest_register.py"))
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/clients/digest_register.py"),
+        )
         .args([
             &server.sip.ip().to_string(),
             &server.sip.port().to_string(),
@@ -44,8 +47,15 @@ fn sha256_digest_registers_when_enabled() {
 fn default_node_offers_md5_only() {
     let server = Server::start(ServerOptions::default());
     let out = client(&server, "1007", "demo-1007", "SHA-256");
-    assert!(!out.status.success(), "SHA-256 must not be offered by default");
+    assert!(
+        !out.status.success(),
+        "SHA-256 must not be offered by default"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("offered no SHA-256 challenge"));
     let out = client(&server, "1007", "demo-1007", "MD5");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -22,12 +22,29 @@ fn sipp_registers_refreshes_and_unregisters_over_udp() {
         &server.dir,
         "register_unregister.xml",
         server.sip,
-        &["-s", "1001", "-au", "1001", "-ap", "demo-1001", "-m", "1", "-i", "127.0.0.1"],
+        &[
+            "-s",
+            "1001",
+            "-au",
+            "1001",
+            "-ap",
+            "demo-1001",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+        ],
     );
     assert_sipp_ok(&out, "register/refresh/unregister over UDP", &server);
     let msgs = sipp_messages(&server.dir, "register_unregister.xml");
-    assert!(msgs.contains("algorithm=MD5"), "MD5 challenge expected:\n{msgs}");
-    assert!(registrations(&server).is_empty(), "unregistered user still bound");
+    assert!(
+        msgs.contains("algorithm=MD5"),
+        "MD5 challenge expected:\n{msgs}"
+    );
+    assert!(
+        registrations(&server).is_empty(),
+        "unregistered user still bound"
+    );
 }
 
 #[test]
@@ -37,7 +54,20 @@ fn sipp_registers_over_tcp() {
         &server.dir,
         "register_only.xml",
         server.sip,
-        &["-t", "t1", "-s", "1002", "-au", "1002", "-ap", "demo-1002", "-m", "1", "-i", "127.0.0.1"],
+        &[
+            "-t",
+            "t1",
+            "-s",
+            "1002",
+            "-au",
+            "1002",
+            "-ap",
+            "demo-1002",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+        ],
     );
     assert_sipp_ok(&out, "register over TCP", &server);
     let regs = registrations(&server);
@@ -53,7 +83,18 @@ fn wrong_password_gets_403() {
         &server.dir,
         "register_wrong_password.xml",
         server.sip,
-        &["-s", "1003", "-au", "1003", "-ap", "not-the-password", "-m", "1", "-i", "127.0.0.1"],
+        &[
+            "-s",
+            "1003",
+            "-au",
+            "1003",
+            "-ap",
+            "not-the-password",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+        ],
     );
     assert_sipp_ok(&out, "wrong password answered 401 then 403", &server);
     assert!(registrations(&server).is_empty());
@@ -65,21 +106,59 @@ fn repeated_failures_ban_the_source() {
         config_toml: Some("[auth_guard]\nmax_failures = 3\nwindow_secs = 60\nban_secs = 300\n"),
         ..Default::default()
     });
-    let args = ["-s", "1004", "-au", "1004", "-ap", "wrong-password", "-m", "3", "-i", "127.0.0.1"];
-    let out = sipp(&server.dir, "register_wrong_password.xml", server.sip, &args);
+    let args = [
+        "-s",
+        "1004",
+        "-au",
+        "1004",
+        "-ap",
+        "wrong-password",
+        "-m",
+        "3",
+        "-i",
+        "127.0.0.1",
+    ];
+    let out = sipp(
+        &server.dir,
+        "register_wrong_password.xml",
+        server.sip,
+        &args,
+    );
     assert_sipp_ok(&out, "three failures, each answered 403", &server);
     // Now even the right password from this source goes unanswered.
     let out = sipp(
         &server.dir,
         "register_only.xml",
         server.sip,
-        &["-s", "1004", "-au", "1004", "-ap", "demo-1004", "-m", "1", "-i", "127.0.0.1", "-recv_timeout", "3000"],
+        &[
+            "-s",
+            "1004",
+            "-au",
+            "1004",
+            "-ap",
+            "demo-1004",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-recv_timeout",
+            "3000",
+        ],
     );
-    assert!(!out.status.success(), "a banned source must not be answered");
+    assert!(
+        !out.status.success(),
+        "a banned source must not be answered"
+    );
     let msgs = sipp_messages(&server.dir, "register_only.xml");
-    assert!(!msgs.contains("SIP/2.0 "), "banned source got a reply:\n{msgs}");
+    assert!(
+        !msgs.contains("SIP/2.0 "),
+        "banned source got a reply:\n{msgs}"
+    );
     let (_, metrics) = server.get("/metrics");
-    assert!(metrics.contains("switchboard_registrar_bans_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("switchboard_registrar_bans_total 1"),
+        "{metrics}"
+    );
     assert!(registrations(&server).is_empty());
 }
 
@@ -95,7 +174,18 @@ fn registration_survives_restart(db: Option<String>) {
         &server.dir,
         "register_only.xml",
         server.sip,
-        &["-s", "1005", "-au", "1005", "-ap", "demo-1005", "-m", "1", "-i", "127.0.0.1"],
+        &[
+            "-s",
+            "1005",
+            "-au",
+            "1005",
+            "-ap",
+            "demo-1005",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+        ],
     );
     assert_sipp_ok(&out, "register before restart", &server);
     let before = registrations(&server);
@@ -105,7 +195,12 @@ fn registration_survives_restart(db: Option<String>) {
 
     let server = Server::start(opts());
     let after = registrations(&server);
-    assert_eq!(after.len(), 1, "registration lost across restart: {after:?}\n{}", server.log_text());
+    assert_eq!(
+        after.len(),
+        1,
+        "registration lost across restart: {after:?}\n{}",
+        server.log_text()
+    );
     assert_eq!(after[0]["aor"], "1005");
     assert_eq!(after[0]["contact"], before[0]["contact"]);
     assert_eq!(after[0]["expires_at"], before[0]["expires_at"]);
@@ -125,8 +220,16 @@ fn registration_survives_restart_on_postgres() {
 #[test]
 fn options_is_answered_with_capabilities() {
     let server = Server::start(ServerOptions::default());
-    let out = sipp(&server.dir, "options.xml", server.sip, &["-m", "1", "-i", "127.0.0.1"]);
+    let out = sipp(
+        &server.dir,
+        "options.xml",
+        server.sip,
+        &["-m", "1", "-i", "127.0.0.1"],
+    );
     assert_sipp_ok(&out, "OPTIONS ping", &server);
     let msgs = sipp_messages(&server.dir, "options.xml");
-    assert!(msgs.contains("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"), "{msgs}");
+    assert!(
+        msgs.contains("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"),
+        "{msgs}"
+    );
 }

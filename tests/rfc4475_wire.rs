@@ -20,7 +20,8 @@ fn call_id(raw: &[u8]) -> Option<String> {
     String::from_utf8_lossy(raw).lines().find_map(|l| {
         let (name, value) = l.split_once(':')?;
         let name = name.trim();
-        (name.eq_ignore_ascii_case("call-id") || name.eq_ignore_ascii_case("i")).then(|| value.trim().to_string())
+        (name.eq_ignore_ascii_case("call-id") || name.eq_ignore_ascii_case("i"))
+            .then(|| value.trim().to_string())
     })
 }
 
@@ -64,7 +65,8 @@ fn options_ping(sock: &UdpSocket, server: std::net::SocketAddr, n: usize) -> boo
          Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
     );
     let _ = sock.send_to(msg.as_bytes(), server);
-    receive(&[sock], &format!("alive-{n}"), Duration::from_secs(2)).and_then(|l| status_of(&l)) == Some(200)
+    receive(&[sock], &format!("alive-{n}"), Duration::from_secs(2)).and_then(|l| status_of(&l))
+        == Some(200)
 }
 
 #[test]
@@ -81,12 +83,16 @@ fn rfc4475_server_replies_over_udp() {
     let s5050 = UdpSocket::bind("127.0.0.1:5050").expect("bind 5050");
     let alive = UdpSocket::bind("127.0.0.1:0").expect("bind");
     for s in [&s5060, &s5050, &alive] {
-        s.set_read_timeout(Some(Duration::from_millis(20))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_millis(20)))
+            .expect("timeout");
     }
     let manifest = std::fs::read_to_string(corpus().join("MANIFEST.tsv")).expect("manifest");
     let mut failures = Vec::new();
     let mut count = 0;
-    for line in manifest.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in manifest
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let cols: Vec<&str> = line.split('\t').collect();
         let (file, expect) = (cols[0], cols[4]);
         let bytes = std::fs::read(corpus().join(file)).expect("corpus file");
@@ -99,10 +105,17 @@ fn rfc4475_server_replies_over_udp() {
             failures.push(format!("{file}: expected {expect}, got {reply:?}"));
         }
         if !options_ping(&alive, server.sip, count) {
-            failures.push(format!("{file}: server stopped answering OPTIONS afterwards"));
+            failures.push(format!(
+                "{file}: server stopped answering OPTIONS afterwards"
+            ));
         }
         count += 1;
     }
     assert_eq!(count, 49);
-    assert!(failures.is_empty(), "{}\n\nserver log:\n{}", failures.join("\n"), server.log_text());
+    assert!(
+        failures.is_empty(),
+        "{}\n\nserver log:\n{}",
+        failures.join("\n"),
+        server.log_text()
+    );
 }

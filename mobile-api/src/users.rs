@@ -34,7 +34,9 @@ pub fn hash_credentials(username: &str, realm: &str, password: &str) -> HashedCr
 
 fn check_password(p: &str) -> Result<(), ApiError> {
     if p.len() < 8 {
-        return Err(ApiError::InvalidInput("password must have at least 8 characters".into()));
+        return Err(ApiError::InvalidInput(
+            "password must have at least 8 characters".into(),
+        ));
     }
     Ok(())
 }
@@ -48,7 +50,10 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<User>
     Ok(Json(state.db.list_users().await?))
 }
 
-pub(crate) async fn get(State(state): State<AppState>, Path(username): Path<String>) -> Result<Json<User>, ApiError> {
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+) -> Result<Json<User>, ApiError> {
     state
         .db
         .get_user(&username)
@@ -110,7 +115,10 @@ pub(crate) async fn set_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(crate) async fn remove(State(state): State<AppState>, Path(username): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+) -> Result<StatusCode, ApiError> {
     if !state.db.remove_user(&username).await? {
         return Err(ApiError::NotFound(format!("no user {username}")));
     }
@@ -141,7 +149,10 @@ pub(crate) async fn registrations(
     let (tx, rx) = oneshot::channel();
     state
         .sip
-        .send(Command::Bindings { aor: q.aor, reply: tx })
+        .send(Command::Bindings {
+            aor: q.aor,
+            reply: tx,
+        })
         .await
         .map_err(|_| ApiError::SipUnavailable)?;
     let list = rx.await.map_err(|_| ApiError::SipUnavailable)?;

@@ -36,12 +36,16 @@ pub fn in_private_netns(test_name: &str, setup: &str) -> bool {
         .env("SB_NETNS_TEST", test_name)
         .status()
         .expect("unshare runs (the tests need root for a private network namespace)");
-    assert!(status.success(), "{test_name} failed inside its network namespace");
+    assert!(
+        status.success(),
+        "{test_name} failed inside its network namespace"
+    );
     false
 }
 
 /// A veth pair with 10.200.0.1 on `v0`: baresip refuses loopback-only hosts.
-pub const VETH_SETUP: &str = "ip link add v0 type veth peer name v1; ip addr add 10.200.0.1/24 dev v0; \
+pub const VETH_SETUP: &str =
+    "ip link add v0 type veth peer name v1; ip addr add 10.200.0.1/24 dev v0; \
                               ip link set v0 up; ip link set v1 up";
 
 pub struct Server {
@@ -125,7 +129,10 @@ impl Server {
             if let Ok(Some(status)) = server.child.try_wait() {
                 panic!("switchboard exited with {status} before serving:\n{text}");
             }
-            assert!(Instant::now() < deadline, "switchboard did not start:\n{text}");
+            assert!(
+                Instant::now() < deadline,
+                "switchboard did not start:\n{text}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -148,7 +155,10 @@ impl Server {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "switchboard did not stop on SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "switchboard did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -188,9 +198,15 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     http_request(addr, "GET", path, None)
 }
 
-pub fn http_request(addr: SocketAddr, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect HTTP");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let body = json.unwrap_or("");
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -204,7 +220,10 @@ pub fn http_request(addr: SocketAddr, method: &str, path: &str, json: Option<&st
         .nth(1)
         .and_then(|c| c.parse().ok())
         .expect("HTTP status");
-    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -255,7 +274,8 @@ pub struct PgDatabase {
 
 impl PgDatabase {
     pub fn create() -> PgDatabase {
-        let admin = std::env::var("SWITCHBOARD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let admin = std::env::var("SWITCHBOARD_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let name = format!(
             "sb_e2e_{}_{}",
             std::process::id(),
@@ -265,10 +285,20 @@ impl PgDatabase {
                 .unwrap_or(0)
         );
         let out = Command::new("psql")
-            .args([&admin, "-v", "ON_ERROR_STOP=1", "-qc", &format!("CREATE DATABASE {name}")])
+            .args([
+                &admin,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qc",
+                &format!("CREATE DATABASE {name}"),
+            ])
             .output()
             .expect("psql runs");
-        assert!(out.status.success(), "cannot create database at {admin}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "cannot create database at {admin}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
         PgDatabase {
             url: format!("{base}/{name}"),
@@ -281,7 +311,11 @@ impl PgDatabase {
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         let _ = Command::new("psql")
-            .args([&self.admin, "-qc", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
+            .args([
+                &self.admin,
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
             .output();
     }
 }

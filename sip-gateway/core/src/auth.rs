@@ -117,7 +117,9 @@ impl NonceFactory {
             return NonceCheck::Invalid;
         }
         let (ts, mac) = nonce.split_at(12);
-        let Ok(issued) = u64::from_str_radix(ts, 16) else { return NonceCheck::Invalid };
+        let Ok(issued) = u64::from_str_radix(ts, 16) else {
+            return NonceCheck::Invalid;
+        };
         // Constant-time comparison is unnecessary for a MAC we recompute, but keep it cheap and exact.
         if self.mac(issued, realm) != mac {
             return NonceCheck::Invalid;
@@ -184,7 +186,11 @@ impl DigestCredentials {
             Some(q) if q.eq_ignore_ascii_case("auth") => {
                 let nc = self.nc.as_deref()?;
                 let cnonce = self.cnonce.as_deref()?;
-                Some(alg.hash_hex(format!("{ha1}:{}:{nc}:{cnonce}:auth:{ha2}", self.nonce).as_bytes()))
+                Some(
+                    alg.hash_hex(
+                        format!("{ha1}:{}:{nc}:{cnonce}:auth:{ha2}", self.nonce).as_bytes(),
+                    ),
+                )
             }
             // RFC 2069 compatibility: no qop.
             None => Some(alg.hash_hex(format!("{ha1}:{}:{ha2}", self.nonce).as_bytes())),
@@ -236,7 +242,8 @@ mod tests {
             nc: Some("00000001".into()),
             cnonce: Some("f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ".into()),
         };
-        let secrets = UserSecrets::from_password("Mufasa", "http-auth@example.org", "Circle of Life");
+        let secrets =
+            UserSecrets::from_password("Mufasa", "http-auth@example.org", "Circle of Life");
         assert!(creds.verify(&secrets, "GET"));
     }
 

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use sip_message::{HeaderName, HeaderValue, Limits, Message, Method, Request, Response, SipHeaders, Via};
+use sip_message::{
+    HeaderName, HeaderValue, Limits, Message, Method, Request, Response, SipHeaders, Via,
+};
 
 use crate::location::{BindingChange, LocationStore};
 use crate::registrar::{RegisterOutcome, Registrar, RegistrarConfig};
@@ -124,7 +126,9 @@ impl<L: LocationStore> Endpoint<L> {
                     return;
                 }
                 let reason = format!("Bad Request ({e})");
-                if let Some((payload, dest)) = crate::salvage::bad_request_reply(&data, peer.addr, &reason) {
+                if let Some((payload, dest)) =
+                    crate::salvage::bad_request_reply(&data, peer.addr, &reason)
+                {
                     let dest_peer = if peer.transport.is_reliable() {
                         peer
                     } else {
@@ -152,7 +156,9 @@ impl<L: LocationStore> Endpoint<L> {
         let Some(reply_peer) = stamp_via(&mut req, &peer) else {
             return; // No Via: nowhere to answer.
         };
-        let Some(key) = TxKey::for_request(&req) else { return };
+        let Some(key) = TxKey::for_request(&req) else {
+            return;
+        };
         let _span = tracing::debug_span!("sip", call_id = req.call_id().unwrap_or("")).entered();
         match self.transactions.handle_request(now, &req, key, reply_peer) {
             RequestDisposition::New(key) => self.dispatch(now, &peer, key, &req),
@@ -171,15 +177,21 @@ impl<L: LocationStore> Endpoint<L> {
             return self.respond(now, &key, req, resp);
         }
         let resp = match &req.method {
-            Method::Register => match self.registrar.handle_register(now, self.unix_ms(now), req, peer) {
-                RegisterOutcome::Respond(r) => r,
-                RegisterOutcome::Ignore => return,
-            },
+            Method::Register => {
+                match self
+                    .registrar
+                    .handle_register(now, self.unix_ms(now), req, peer)
+                {
+                    RegisterOutcome::Respond(r) => r,
+                    RegisterOutcome::Ignore => return,
+                }
+            }
             Method::Options => {
                 let mut r = Response::for_request(req, 200, "OK");
                 r.headers.push(HeaderName::Allow, ALLOW);
                 r.headers.push(HeaderName::Accept, ACCEPT);
-                r.headers.push(HeaderName::Supported, SUPPORTED_EXTENSIONS.join(", "));
+                r.headers
+                    .push(HeaderName::Supported, SUPPORTED_EXTENSIONS.join(", "));
                 r
             }
             Method::Invite => {
@@ -189,7 +201,8 @@ impl<L: LocationStore> Endpoint<L> {
                     .as_sip()
                     .and_then(|u| u.user_unescaped())
                     .map(|u| String::from_utf8_lossy(&u).into_owned());
-                let known = user.is_some_and(|u| !self.registrar.location().bindings(&u).is_empty());
+                let known =
+                    user.is_some_and(|u| !self.registrar.location().bindings(&u).is_empty());
                 if known {
                     Response::for_request(req, 480, "Temporarily Unavailable")
                 } else {
@@ -200,7 +213,9 @@ impl<L: LocationStore> Endpoint<L> {
                 // The INVITE (if any) was answered finally at once, so CANCEL has nothing left to stop.
                 let mut invite_key = req.clone();
                 invite_key.method = Method::Invite;
-                match TxKey::for_request(&invite_key).and_then(|k| self.transactions.server_state(&k)) {
+                match TxKey::for_request(&invite_key)
+                    .and_then(|k| self.transactions.server_state(&k))
+                {
                     Some(_) => Response::for_request(req, 200, "OK"),
                     None => Response::for_request(req, 481, "Call/Transaction Does Not Exist"),
                 }
@@ -237,16 +252,19 @@ impl<L: LocationStore> Endpoint<L> {
                     let tag: u64 = self.rng.gen();
                     let mut v = to.as_bytes().to_vec();
                     v.extend_from_slice(format!(";tag={tag:016x}").as_bytes());
-                    resp.headers.set(HeaderName::To, HeaderValue::from_bytes(Bytes::from(v)));
+                    resp.headers
+                        .set(HeaderName::To, HeaderValue::from_bytes(Bytes::from(v)));
                 }
             }
         }
-        resp.headers.push(HeaderName::Server, self.cfg.server_name.clone());
+        resp.headers
+            .push(HeaderName::Server, self.cfg.server_name.clone());
         resp.headers
             .push(HeaderName::ContentLength, resp.body.len().to_string());
         let mut buf = Vec::with_capacity(512);
         resp.write_to(&mut buf);
-        self.transactions.respond(now, key, resp.status, Bytes::from(buf));
+        self.transactions
+            .respond(now, key, resp.status, Bytes::from(buf));
     }
 
     fn drain_transactions(&mut self) {
@@ -289,7 +307,9 @@ fn stamp_via(req: &mut Request, peer: &Peer) -> Option<Peer> {
     let src_ip = peer.addr.ip();
     let (wants_rport, host_matches, via_port) = {
         let via = req.top_via()?;
-        let host_ip = sip_message::Host::parse(via.host.as_bytes()).ok().and_then(|h| h.ip());
+        let host_ip = sip_message::Host::parse(via.host.as_bytes())
+            .ok()
+            .and_then(|h| h.ip());
         (via.rport().is_some(), host_ip == Some(src_ip), via.port)
     };
     if !host_matches || wants_rport {
@@ -301,7 +321,11 @@ fn stamp_via(req: &mut Request, peer: &Peer) -> Option<Peer> {
             if wants_rport {
                 top.params.set("rport", Some(peer.addr.port().to_string()));
             }
-            let value = entries.iter().map(Via::to_string).collect::<Vec<_>>().join(", ");
+            let value = entries
+                .iter()
+                .map(Via::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
             first.value = HeaderValue::from(value);
         }
     }
@@ -309,7 +333,11 @@ fn stamp_via(req: &mut Request, peer: &Peer) -> Option<Peer> {
         return Some(*peer);
     }
     // The answer goes over UDP whatever the Via claims, so the UDP default port applies.
-    let port = if wants_rport { peer.addr.port() } else { via_port.unwrap_or(5060) };
+    let port = if wants_rport {
+        peer.addr.port()
+    } else {
+        via_port.unwrap_or(5060)
+    };
     Some(Peer {
         addr: SocketAddr::new(src_ip, port),
         ..*peer

@@ -86,7 +86,8 @@ impl AuthGuard {
     pub fn sweep(&mut self, now: Instant) {
         let cfg = self.config;
         self.sources.retain(|_, r| {
-            r.banned_until.is_some_and(|u| now < u) || now.duration_since(r.window_start) <= cfg.window
+            r.banned_until.is_some_and(|u| now < u)
+                || now.duration_since(r.window_start) <= cfg.window
         });
     }
 

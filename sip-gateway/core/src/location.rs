@@ -55,7 +55,10 @@ impl LocationStore for MemoryLocation {
             self.by_aor.remove(aor).map_or(0, |v| v.len())
         } else {
             let n = bindings.len();
-            let old = self.by_aor.insert(aor.to_string(), bindings).map_or(0, |v| v.len());
+            let old = self
+                .by_aor
+                .insert(aor.to_string(), bindings)
+                .map_or(0, |v| v.len());
             self.count += n;
             old
         };

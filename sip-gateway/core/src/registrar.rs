@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use sip_message::{Contacts, HeaderName, Request, Response, SipHeaders};
 
-use crate::auth::{challenge, DigestAlgorithm, DigestCredentials, NonceCheck, NonceFactory, UserSecrets};
+use crate::auth::{
+    challenge, DigestAlgorithm, DigestCredentials, NonceCheck, NonceFactory, UserSecrets,
+};
 use crate::guard::{AuthGuard, FailureVerdict, GuardConfig};
 use crate::location::{Binding, BindingChange, LocationStore};
 use crate::transport::Peer;
@@ -34,7 +36,9 @@ pub struct RegistrarConfig {
 
 impl RegistrarConfig {
     fn is_trusted(&self, ip: std::net::IpAddr) -> bool {
-        self.trusted_sources.iter().any(|(net, len)| in_network(ip, *net, *len))
+        self.trusted_sources
+            .iter()
+            .any(|(net, len)| in_network(ip, *net, *len))
     }
 }
 
@@ -49,7 +53,11 @@ pub fn in_network(ip: std::net::IpAddr, net: std::net::IpAddr, len: u8) -> bool 
         }
         (V6(a), V6(n)) => {
             let len = u32::from(len.min(128));
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
             u128::from(a) & mask == u128::from(n) & mask
         }
         _ => false,
@@ -155,7 +163,8 @@ impl<L: LocationStore> Registrar<L> {
     pub fn restore(&mut self, bindings: Vec<Binding>) {
         let mut by_aor: HashMap<String, Vec<Binding>> = HashMap::new();
         for b in bindings {
-            self.expiry.push(Reverse((b.expires_at_unix, b.aor.clone())));
+            self.expiry
+                .push(Reverse((b.expires_at_unix, b.aor.clone())));
             by_aor.entry(b.aor.clone()).or_default().push(b);
         }
         for (aor, list) in by_aor {
@@ -182,13 +191,17 @@ impl<L: LocationStore> Registrar<L> {
             if *t > now_unix {
                 break;
             }
-            let Some(Reverse((_, aor))) = self.expiry.pop() else { break };
+            let Some(Reverse((_, aor))) = self.expiry.pop() else {
+                break;
+            };
             let current = self.location.bindings(&aor);
             if current.iter().all(|b| b.expires_at_unix > now_unix) {
                 continue;
             }
-            let (keep, gone): (Vec<Binding>, Vec<Binding>) =
-                current.iter().cloned().partition(|b| b.expires_at_unix > now_unix);
+            let (keep, gone): (Vec<Binding>, Vec<Binding>) = current
+                .iter()
+                .cloned()
+                .partition(|b| b.expires_at_unix > now_unix);
             self.location.replace(&aor, keep);
             for b in gone {
                 self.changes.push(BindingChange::Remove {
@@ -209,8 +222,10 @@ impl<L: LocationStore> Registrar<L> {
         let nonce = self.nonces.issue(now_unix_ms, &self.cfg.realm);
         let mut resp = Response::for_request(req, 401, "Unauthorized");
         for alg in &self.cfg.algorithms {
-            resp.headers
-                .push(HeaderName::WwwAuthenticate, challenge(&self.cfg.realm, &nonce, *alg, stale));
+            resp.headers.push(
+                HeaderName::WwwAuthenticate,
+                challenge(&self.cfg.realm, &nonce, *alg, stale),
+            );
         }
         resp
     }
@@ -224,7 +239,13 @@ impl<L: LocationStore> Registrar<L> {
         AuthResult::Respond(Response::for_request(req, 403, "Forbidden"))
     }
 
-    fn authenticate(&mut self, now: Instant, now_unix_ms: u64, req: &Request, peer: &Peer) -> AuthResult {
+    fn authenticate(
+        &mut self,
+        now: Instant,
+        now_unix_ms: u64,
+        req: &Request,
+        peer: &Peer,
+    ) -> AuthResult {
         let creds = req
             .authorization(&HeaderName::Authorization)
             .iter()
@@ -233,7 +254,9 @@ impl<L: LocationStore> Registrar<L> {
         let Some(creds) = creds else {
             return AuthResult::Respond(self.challenge_response(req, now_unix_ms, false));
         };
-        let check = self.nonces.check(&creds.nonce, now_unix_ms, &self.cfg.realm);
+        let check = self
+            .nonces
+            .check(&creds.nonce, now_unix_ms, &self.cfg.realm);
         if check == NonceCheck::Invalid {
             return AuthResult::Respond(self.challenge_response(req, now_unix_ms, false));
         }
@@ -249,7 +272,13 @@ impl<L: LocationStore> Registrar<L> {
         AuthResult::Ok(creds.username)
     }
 
-    pub fn handle_register(&mut self, now: Instant, now_unix_ms: u64, req: &Request, peer: &Peer) -> RegisterOutcome {
+    pub fn handle_register(
+        &mut self,
+        now: Instant,
+        now_unix_ms: u64,
+        req: &Request,
+        peer: &Peer,
+    ) -> RegisterOutcome {
         if self.is_banned(now, peer) {
             self.stats.ignored += 1;
             return RegisterOutcome::Ignore;
@@ -273,7 +302,13 @@ impl<L: LocationStore> Registrar<L> {
         RegisterOutcome::Respond(self.update_bindings(now_unix, req, peer, &username))
     }
 
-    fn update_bindings(&mut self, now_unix: i64, req: &Request, peer: &Peer, username: &str) -> Response {
+    fn update_bindings(
+        &mut self,
+        now_unix: i64,
+        req: &Request,
+        peer: &Peer,
+        username: &str,
+    ) -> Response {
         let to_user = req
             .to()
             .and_then(|t| t.uri.as_sip().and_then(|u| u.user_unescaped()))
@@ -295,7 +330,10 @@ impl<L: LocationStore> Registrar<L> {
                 if header_expires != Some(0) || req.headers.count(&HeaderName::Contact) != 1 {
                     return Response::for_request(req, 400, "Contact * requires Expires: 0");
                 }
-                if current.iter().any(|b| b.call_id == call_id && b.cseq >= cseq) {
+                if current
+                    .iter()
+                    .any(|b| b.call_id == call_id && b.cseq >= cseq)
+                {
                     return Response::for_request(req, 500, "Out of order CSeq");
                 }
                 current.clear();
@@ -311,7 +349,8 @@ impl<L: LocationStore> Registrar<L> {
                         .unwrap_or(self.cfg.default_expires);
                     if expires != 0 && expires < self.cfg.min_expires {
                         let mut r = Response::for_request(req, 423, "Interval Too Brief");
-                        r.headers.push(HeaderName::MinExpires, self.cfg.min_expires.to_string());
+                        r.headers
+                            .push(HeaderName::MinExpires, self.cfg.min_expires.to_string());
                         return r;
                     }
                     let expires = expires.min(self.cfg.max_expires);
@@ -350,7 +389,8 @@ impl<L: LocationStore> Registrar<L> {
                             .and_then(|v| v.to_str())
                             .map(str::to_string),
                     };
-                    self.expiry.push(Reverse((binding.expires_at_unix, aor.clone())));
+                    self.expiry
+                        .push(Reverse((binding.expires_at_unix, aor.clone())));
                     match existing {
                         Some(i) => current[i] = binding,
                         None => current.push(binding),
@@ -377,8 +417,10 @@ impl<L: LocationStore> Registrar<L> {
         let mut resp = Response::for_request(req, 200, "OK");
         for b in &current {
             let remaining = (b.expires_at_unix - now_unix).max(0);
-            resp.headers
-                .push(HeaderName::Contact, format!("<{}>;expires={remaining}", b.contact_uri));
+            resp.headers.push(
+                HeaderName::Contact,
+                format!("<{}>;expires={remaining}", b.contact_uri),
+            );
         }
         self.location.replace(&aor, current);
         self.stats.accepted += 1;

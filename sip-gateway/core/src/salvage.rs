@@ -7,7 +7,11 @@ use bytes::Bytes;
 
 /// A minimal `400 Bad Request` for a datagram that failed to parse, and the port it should go to, or
 /// `None` if it is a response (never answered) or lacks a Via.
-pub fn bad_request_reply(data: &[u8], source: SocketAddr, reason: &str) -> Option<(Bytes, SocketAddr)> {
+pub fn bad_request_reply(
+    data: &[u8],
+    source: SocketAddr,
+    reason: &str,
+) -> Option<(Bytes, SocketAddr)> {
     let text = data.get(..data.len().min(16 * 1024))?;
     if text.starts_with(b"SIP/") {
         return None;
@@ -24,7 +28,9 @@ pub fn bad_request_reply(data: &[u8], source: SocketAddr, reason: &str) -> Optio
         if line.is_empty() {
             break;
         }
-        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
         let name = line[..colon].trim_ascii();
         let value = line[colon + 1..].trim_ascii();
         let canonical = match name.to_ascii_lowercase().as_slice() {
@@ -59,6 +65,10 @@ pub fn bad_request_reply(data: &[u8], source: SocketAddr, reason: &str) -> Optio
         return None;
     }
     out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-    let port = if rport { source.port() } else { via_port.unwrap_or(5060) };
+    let port = if rport {
+        source.port()
+    } else {
+        via_port.unwrap_or(5060)
+    };
     Some((Bytes::from(out), SocketAddr::new(source.ip(), port)))
 }

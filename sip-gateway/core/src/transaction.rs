@@ -53,13 +53,22 @@ impl TxKey {
             Some(b) if b.starts_with("z9hG4bK") && b.len() > 7 => {
                 let seq = req.cseq().map(|c| c.seq).unwrap_or(0);
                 let call_id = req.call_id().unwrap_or("");
-                Some(TxKey(format!("{b}|{method}|{sent_by}|{seq}|{call_id}").into()))
+                Some(TxKey(
+                    format!("{b}|{method}|{sent_by}|{seq}|{call_id}").into(),
+                ))
             }
             _ => {
-                let from_tag = req.from().and_then(|f| f.tag().map(str::to_string)).unwrap_or_default();
+                let from_tag = req
+                    .from()
+                    .and_then(|f| f.tag().map(str::to_string))
+                    .unwrap_or_default();
                 let cseq = req.cseq().map(|c| c.seq).unwrap_or(0);
                 Some(TxKey(
-                    format!("2543|{}|{from_tag}|{cseq}|{method}|{sent_by}", req.call_id().unwrap_or("")).into(),
+                    format!(
+                        "2543|{}|{from_tag}|{cseq}|{method}|{sent_by}",
+                        req.call_id().unwrap_or("")
+                    )
+                    .into(),
                 ))
             }
         }
@@ -215,7 +224,13 @@ impl TransactionLayer {
     }
 
     /// Matches an incoming request against the server transactions (§17.2.3).
-    pub fn handle_request(&mut self, now: Instant, req: &Request, key: TxKey, peer: Peer) -> RequestDisposition {
+    pub fn handle_request(
+        &mut self,
+        now: Instant,
+        req: &Request,
+        key: TxKey,
+        peer: Peer,
+    ) -> RequestDisposition {
         let is_ack = req.method == Method::Ack;
         if let Some(tx) = self.server.get_mut(&key) {
             if is_ack {
@@ -224,7 +239,11 @@ impl TransactionLayer {
                         tx.state = ServerState::Confirmed;
                         tx.generation += 1;
                         let generation = tx.generation;
-                        let linger = if peer.transport.is_reliable() { Duration::ZERO } else { self.timers_cfg.t4 };
+                        let linger = if peer.transport.is_reliable() {
+                            Duration::ZERO
+                        } else {
+                            self.timers_cfg.t4
+                        };
                         self.arm(now + linger, true, &key, TimerKind::Linger, generation);
                         RequestDisposition::AckAbsorbed
                     }
@@ -232,7 +251,9 @@ impl TransactionLayer {
                     _ => RequestDisposition::AckForTu,
                 };
             }
-            if let (Some(resp), ServerState::Proceeding | ServerState::Completed) = (&tx.last_response, tx.state) {
+            if let (Some(resp), ServerState::Proceeding | ServerState::Completed) =
+                (&tx.last_response, tx.state)
+            {
                 self.transmits.push_back(Transmit {
                     peer: tx.peer,
                     payload: resp.clone(),
@@ -248,7 +269,11 @@ impl TransactionLayer {
             key.clone(),
             ServerTx {
                 invite,
-                state: if invite { ServerState::Proceeding } else { ServerState::Trying },
+                state: if invite {
+                    ServerState::Proceeding
+                } else {
+                    ServerState::Trying
+                },
                 peer,
                 last_response: None,
                 retransmit_interval: self.timers_cfg.t1,
@@ -262,14 +287,21 @@ impl TransactionLayer {
     /// Returns false if the transaction no longer exists or takes no more responses (the response is not sent).
     pub fn respond(&mut self, now: Instant, key: &TxKey, status: u16, payload: Bytes) -> bool {
         let cfg = self.timers_cfg;
-        let Some(tx) = self.server.get_mut(key) else { return false };
+        let Some(tx) = self.server.get_mut(key) else {
+            return false;
+        };
         match tx.state {
             // RFC 6026 §8.5: in Accepted, the TU's 2xx retransmissions (§13.3.1.4) go to the transport.
             ServerState::Accepted if (200..300).contains(&status) => {
-                self.transmits.push_back(Transmit { peer: tx.peer, payload });
+                self.transmits.push_back(Transmit {
+                    peer: tx.peer,
+                    payload,
+                });
                 return true;
             }
-            ServerState::Completed | ServerState::Confirmed | ServerState::Accepted => return false,
+            ServerState::Completed | ServerState::Confirmed | ServerState::Accepted => {
+                return false
+            }
             ServerState::Trying | ServerState::Proceeding => {}
         }
         self.transmits.push_back(Transmit {
@@ -297,7 +329,11 @@ impl TransactionLayer {
             }
         } else {
             tx.state = ServerState::Completed;
-            let linger = if reliable { Duration::ZERO } else { 64 * cfg.t1 };
+            let linger = if reliable {
+                Duration::ZERO
+            } else {
+                64 * cfg.t1
+            };
             self.arm(now + linger, true, key, TimerKind::Linger, generation);
         }
         true
@@ -320,7 +356,11 @@ impl TransactionLayer {
             key.clone(),
             ClientTx {
                 invite,
-                state: if invite { ClientState::Calling } else { ClientState::Trying },
+                state: if invite {
+                    ClientState::Calling
+                } else {
+                    ClientState::Trying
+                },
                 peer,
                 request: payload,
                 ack: None,
@@ -337,9 +377,13 @@ impl TransactionLayer {
 
     /// Matches a response to a client transaction (§17.1.3). Returns false for a stray response.
     pub fn handle_response(&mut self, now: Instant, resp: Response) -> bool {
-        let Some(key) = TxKey::for_response(&resp) else { return false };
+        let Some(key) = TxKey::for_response(&resp) else {
+            return false;
+        };
         let cfg = self.timers_cfg;
-        let Some(tx) = self.client.get_mut(&key) else { return false };
+        let Some(tx) = self.client.get_mut(&key) else {
+            return false;
+        };
         let provisional = resp.status < 200;
         let reliable = tx.peer.transport.is_reliable();
         match tx.state {
@@ -362,7 +406,10 @@ impl TransactionLayer {
                 tx.generation += 1;
             }
             tx.state = ClientState::Proceeding;
-            self.events.push_back(TxEvent::Response { key, response: resp });
+            self.events.push_back(TxEvent::Response {
+                key,
+                response: resp,
+            });
             return true;
         }
         tx.generation += 1;
@@ -381,7 +428,11 @@ impl TransactionLayer {
                 }
                 tx.ack = ack;
                 tx.state = ClientState::Completed;
-                let linger = if reliable { Duration::ZERO } else { Duration::from_secs(32) };
+                let linger = if reliable {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs(32)
+                };
                 self.arm(now + linger, false, &key, TimerKind::Linger, generation);
             }
         } else {
@@ -389,7 +440,10 @@ impl TransactionLayer {
             let linger = if reliable { Duration::ZERO } else { cfg.t4 };
             self.arm(now + linger, false, &key, TimerKind::Linger, generation);
         }
-        self.events.push_back(TxEvent::Response { key, response: resp });
+        self.events.push_back(TxEvent::Response {
+            key,
+            response: resp,
+        });
         true
     }
 
@@ -398,7 +452,9 @@ impl TransactionLayer {
             if entry.at > now {
                 break;
             }
-            let Some(Reverse(entry)) = self.timers.pop() else { break };
+            let Some(Reverse(entry)) = self.timers.pop() else {
+                break;
+            };
             if entry.server {
                 self.fire_server(now, entry);
             } else {
@@ -409,7 +465,9 @@ impl TransactionLayer {
 
     fn fire_server(&mut self, now: Instant, e: TimerEntry) {
         let cfg = self.timers_cfg;
-        let Some(tx) = self.server.get_mut(&e.key) else { return };
+        let Some(tx) = self.server.get_mut(&e.key) else {
+            return;
+        };
         if tx.generation != e.generation {
             return;
         }
@@ -438,12 +496,19 @@ impl TransactionLayer {
 
     fn fire_client(&mut self, now: Instant, e: TimerEntry) {
         let cfg = self.timers_cfg;
-        let Some(tx) = self.client.get_mut(&e.key) else { return };
+        let Some(tx) = self.client.get_mut(&e.key) else {
+            return;
+        };
         if tx.generation != e.generation {
             return;
         }
         match e.kind {
-            TimerKind::Retransmit if matches!(tx.state, ClientState::Calling | ClientState::Trying | ClientState::Proceeding) => {
+            TimerKind::Retransmit
+                if matches!(
+                    tx.state,
+                    ClientState::Calling | ClientState::Trying | ClientState::Proceeding
+                ) =>
+            {
                 self.transmits.push_back(Transmit {
                     peer: tx.peer,
                     payload: tx.request.clone(),
@@ -486,14 +551,18 @@ impl TransactionLayer {
 /// §17.1.1.3: the ACK for a non-2xx final response reuses the INVITE's Request-URI, top Via, From, Call-ID
 /// and CSeq number, and takes the To of the response (with its tag).
 fn build_ack_for_failure(invite_bytes: &Bytes, resp: &Response) -> Option<Bytes> {
-    let Ok(sip_message::Message::Request(invite)) = sip_message::parse(invite_bytes.clone(), &Default::default())
+    let Ok(sip_message::Message::Request(invite)) =
+        sip_message::parse(invite_bytes.clone(), &Default::default())
     else {
         return None;
     };
     use sip_message::{CSeq, HeaderName, Headers};
     let mut headers = Headers::default();
     if let Some(v) = invite.headers.get(&HeaderName::Via) {
-        let top = sip_message::Via::parse_list(v.as_bytes()).ok()?.into_iter().next()?;
+        let top = sip_message::Via::parse_list(v.as_bytes())
+            .ok()?
+            .into_iter()
+            .next()?;
         headers.push(HeaderName::Via, top.to_string());
     }
     for name in [HeaderName::MaxForwards, HeaderName::From] {
@@ -509,7 +578,14 @@ fn build_ack_for_failure(invite_bytes: &Bytes, resp: &Response) -> Option<Bytes>
         headers.push(HeaderName::Route, v.clone());
     }
     let seq = invite.cseq()?.seq;
-    headers.push(HeaderName::CSeq, CSeq { seq, method: Method::Ack }.to_string());
+    headers.push(
+        HeaderName::CSeq,
+        CSeq {
+            seq,
+            method: Method::Ack,
+        }
+        .to_string(),
+    );
     headers.push(HeaderName::ContentLength, "0");
     let ack = Request {
         method: Method::Ack,

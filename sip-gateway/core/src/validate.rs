@@ -28,7 +28,12 @@ pub fn check_request(req: &Request) -> Option<Rejection> {
     if req.version != sip_message::Version::SIP_2_0 {
         return reject(505, "Version Not Supported");
     }
-    for name in [HeaderName::From, HeaderName::To, HeaderName::CallId, HeaderName::CSeq] {
+    for name in [
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+    ] {
         match req.headers.count(&name) {
             0 => return reject(400, "Missing Required Header"),
             1 => {}
@@ -64,7 +69,11 @@ pub fn check_request(req: &Request) -> Option<Rejection> {
         .headers
         .get_all(&HeaderName::Require)
         .flat_map(|v| sip_message::typed::parse_token_list(v.as_bytes()))
-        .filter(|t| !SUPPORTED_EXTENSIONS.iter().any(|s| s.as_bytes().eq_ignore_ascii_case(t)))
+        .filter(|t| {
+            !SUPPORTED_EXTENSIONS
+                .iter()
+                .any(|s| s.as_bytes().eq_ignore_ascii_case(t))
+        })
         .map(|t| String::from_utf8_lossy(t).into_owned())
         .collect();
     if !unsupported.is_empty() {
@@ -81,7 +90,10 @@ pub fn check_request(req: &Request) -> Option<Rejection> {
             .map(|v| v.as_bytes())
             .unwrap_or(b"");
         let base = ctype.split(|&b| b == b';').next().unwrap_or(b"");
-        let base = sip_message::typed::parse_token_list(base).first().copied().unwrap_or(b"");
+        let base = sip_message::typed::parse_token_list(base)
+            .first()
+            .copied()
+            .unwrap_or(b"");
         let understood = base.eq_ignore_ascii_case(b"application/sdp")
             || base.eq_ignore_ascii_case(b"multipart/mixed")
             || base.eq_ignore_ascii_case(b"multipart/alternative");

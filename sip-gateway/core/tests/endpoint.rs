@@ -8,7 +8,8 @@ use bytes::Bytes;
 use sip_core::auth::{DigestAlgorithm, DigestCredentials, UserSecrets};
 use sip_core::guard::GuardConfig;
 use sip_core::{
-    BindingChange, Endpoint, EndpointConfig, LocationStore, MemoryLocation, Peer, RegistrarConfig, TransportKind,
+    BindingChange, Endpoint, EndpointConfig, LocationStore, MemoryLocation, Peer, RegistrarConfig,
+    TransportKind,
 };
 use sip_message::{parse_slice, HeaderName, Limits, Message, Response, SipHeaders};
 
@@ -37,8 +38,10 @@ impl Harness {
             ..EndpointConfig::default()
         };
         let mut ep = Endpoint::new(cfg, MemoryLocation::default(), now, 1_800_000_000_000);
-        ep.registrar_mut()
-            .set_user("1001", UserSecrets::from_password("1001", REALM, "demo-1001"));
+        ep.registrar_mut().set_user(
+            "1001",
+            UserSecrets::from_password("1001", REALM, "demo-1001"),
+        );
         Harness { ep, now }
     }
 
@@ -61,7 +64,8 @@ impl Harness {
     }
 
     fn send(&mut self, peer: Peer, text: &str) -> Vec<(SocketAddr, Response)> {
-        self.ep.handle_input(self.now, peer, Bytes::from(text.replace('\n', "\r\n")));
+        self.ep
+            .handle_input(self.now, peer, Bytes::from(text.replace('\n', "\r\n")));
         self.drain()
     }
 
@@ -83,7 +87,14 @@ impl Harness {
     }
 }
 
-fn register(user: &str, cseq: u32, branch: &str, contact: &str, expires: Option<u32>, auth: Option<&str>) -> String {
+fn register(
+    user: &str,
+    cseq: u32,
+    branch: &str,
+    contact: &str,
+    expires: Option<u32>,
+    auth: Option<&str>,
+) -> String {
     let mut m = format!(
         "REGISTER sip:switchboard.test SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.50:5062;branch=z9hG4bK{branch};rport\n\
          Max-Forwards: 70\nFrom: <sip:{user}@switchboard.test>;tag=f1\nTo: <sip:{user}@switchboard.test>\n\
@@ -100,7 +111,13 @@ fn register(user: &str, cseq: u32, branch: &str, contact: &str, expires: Option<
 }
 
 /// Answers a challenge the way a client would.
-fn answer(challenge: &Response, user: &str, password: &str, alg: DigestAlgorithm, nc: u32) -> String {
+fn answer(
+    challenge: &Response,
+    user: &str,
+    password: &str,
+    alg: DigestAlgorithm,
+    nc: u32,
+) -> String {
     let www = challenge
         .authorization(&HeaderName::WwwAuthenticate)
         .into_iter()
@@ -147,19 +164,34 @@ fn register_with_digest_then_expire() {
     let via = r.top_via().expect("via");
     assert_eq!(via.received(), Some("192.0.2.50"));
     assert_eq!(via.params.get_value("rport"), Some("40000"));
-    assert!(r.to().and_then(|t| t.tag().map(str::to_string)).is_some(), "401 needs a To tag");
+    assert!(
+        r.to().and_then(|t| t.tag().map(str::to_string)).is_some(),
+        "401 needs a To tag"
+    );
 
     let auth = answer(&r, "1001", "demo-1001", DigestAlgorithm::Md5, 1);
-    let (_, ok) = h.one(udp(PHONE), &register("1001", 2, "a2", c, Some(60), Some(&auth)));
+    let (_, ok) = h.one(
+        udp(PHONE),
+        &register("1001", 2, "a2", c, Some(60), Some(&auth)),
+    );
     assert_eq!(ok.status, 200);
-    assert_eq!(contacts_of(&ok), vec!["<sip:1001@192.0.2.50:5062>;expires=60".to_string()]);
+    assert_eq!(
+        contacts_of(&ok),
+        vec!["<sip:1001@192.0.2.50:5062>;expires=60".to_string()]
+    );
     let changes = h.ep.drain_binding_changes();
-    assert!(matches!(&changes[..], [BindingChange::Upsert(b)] if b.aor == "1001" && b.source == PHONE));
+    assert!(
+        matches!(&changes[..], [BindingChange::Upsert(b)] if b.aor == "1001" && b.source == PHONE)
+    );
 
     h.advance(Duration::from_secs(59));
     assert_eq!(h.ep.registrar().location().binding_count(), 1);
     h.advance(Duration::from_secs(2));
-    assert_eq!(h.ep.registrar().location().binding_count(), 0, "binding expired");
+    assert_eq!(
+        h.ep.registrar().location().binding_count(),
+        0,
+        "binding expired"
+    );
     let changes = h.ep.drain_binding_changes();
     assert!(matches!(&changes[..], [BindingChange::Remove { aor, .. }] if aor == "1001"));
 }
@@ -214,14 +246,30 @@ fn sha256_when_offered() {
     let auth = answer(&r, "1001", "demo-1001", DigestAlgorithm::Sha256, 1);
     let (_, ok) = h.one(udp(PHONE), &register("1001", 2, "h2", c, None, Some(&auth)));
     assert_eq!(ok.status, 200);
-    assert_eq!(contacts_of(&ok), vec!["<sip:1001@192.0.2.50>;expires=3600".to_string()]);
+    assert_eq!(
+        contacts_of(&ok),
+        vec!["<sip:1001@192.0.2.50>;expires=3600".to_string()]
+    );
 }
 
 fn authed(h: &mut Harness, cseq: u32, contact: &str, expires: Option<u32>) -> Response {
-    let (_, r) = h.one(udp(PHONE), &register("1001", cseq, &format!("c{cseq}"), contact, expires, None));
+    let (_, r) = h.one(
+        udp(PHONE),
+        &register("1001", cseq, &format!("c{cseq}"), contact, expires, None),
+    );
     let auth = answer(&r, "1001", "demo-1001", DigestAlgorithm::Md5, 1);
-    h.one(udp(PHONE), &register("1001", cseq + 1, &format!("d{cseq}"), contact, expires, Some(&auth)))
-        .1
+    h.one(
+        udp(PHONE),
+        &register(
+            "1001",
+            cseq + 1,
+            &format!("d{cseq}"),
+            contact,
+            expires,
+            Some(&auth),
+        ),
+    )
+    .1
 }
 
 #[test]
@@ -229,7 +277,12 @@ fn contact_rules_min_expires_star_and_q() {
     let mut h = Harness::default();
     let r = authed(&mut h, 1, "<sip:1001@192.0.2.50>", Some(10));
     assert_eq!(r.status, 423);
-    assert_eq!(r.headers.get(&HeaderName::MinExpires).and_then(|v| v.to_str()), Some("60"));
+    assert_eq!(
+        r.headers
+            .get(&HeaderName::MinExpires)
+            .and_then(|v| v.to_str()),
+        Some("60")
+    );
 
     let r = authed(
         &mut h,
@@ -242,12 +295,22 @@ fn contact_rules_min_expires_star_and_q() {
     got.sort();
     assert_eq!(
         got,
-        vec!["<sip:1001@192.0.2.50;transport=tcp>;expires=600", "<sip:1001@198.51.100.9>;expires=120"]
+        vec![
+            "<sip:1001@192.0.2.50;transport=tcp>;expires=600",
+            "<sip:1001@198.51.100.9>;expires=120"
+        ]
     );
     let bindings = h.ep.registrar().location().bindings("1001").to_vec();
-    let app = bindings.iter().find(|b| b.contact_uri.contains("tcp")).expect("binding");
+    let app = bindings
+        .iter()
+        .find(|b| b.contact_uri.contains("tcp"))
+        .expect("binding");
     assert_eq!(app.q_milli, 700);
-    assert!(app.contact_value.contains("+sip.instance=\"<urn:uuid:1>\""), "{}", app.contact_value);
+    assert!(
+        app.contact_value.contains("+sip.instance=\"<urn:uuid:1>\""),
+        "{}",
+        app.contact_value
+    );
 
     // `*` needs Expires: 0.
     let r = authed(&mut h, 20, "*", Some(30));
@@ -261,20 +324,34 @@ fn contact_rules_min_expires_star_and_q() {
 #[test]
 fn older_cseq_for_the_same_call_id_is_refused() {
     let mut h = Harness::default();
-    assert_eq!(authed(&mut h, 10, "<sip:1001@192.0.2.50>", None).status, 200);
+    assert_eq!(
+        authed(&mut h, 10, "<sip:1001@192.0.2.50>", None).status,
+        200
+    );
     // CSeq 6 < 11 with the same Call-ID: out of order, the binding stays.
-    assert_eq!(authed(&mut h, 5, "<sip:1001@192.0.2.50>", Some(0)).status, 500);
+    assert_eq!(
+        authed(&mut h, 5, "<sip:1001@192.0.2.50>", Some(0)).status,
+        500
+    );
     assert_eq!(h.ep.registrar().location().binding_count(), 1);
 }
 
 #[test]
 fn credentials_for_another_user_are_refused() {
     let mut h = Harness::default();
-    h.ep.registrar_mut()
-        .set_user("1002", UserSecrets::from_password("1002", REALM, "demo-1002"));
-    let (_, r) = h.one(udp(PHONE), &register("1001", 1, "x1", "<sip:1001@192.0.2.50>", None, None));
+    h.ep.registrar_mut().set_user(
+        "1002",
+        UserSecrets::from_password("1002", REALM, "demo-1002"),
+    );
+    let (_, r) = h.one(
+        udp(PHONE),
+        &register("1001", 1, "x1", "<sip:1001@192.0.2.50>", None, None),
+    );
     let auth = answer(&r, "1002", "demo-1002", DigestAlgorithm::Md5, 1);
-    let (_, r) = h.one(udp(PHONE), &register("1001", 2, "x2", "<sip:1001@192.0.2.50>", None, Some(&auth)));
+    let (_, r) = h.one(
+        udp(PHONE),
+        &register("1001", 2, "x2", "<sip:1001@192.0.2.50>", None, Some(&auth)),
+    );
     assert_eq!(r.status, 403);
 }
 
@@ -290,16 +367,39 @@ fn failing_source_is_banned_then_forgiven() {
     });
     let c = "<sip:1001@192.0.2.50>";
     for i in 0..3 {
-        let (_, r) = h.one(udp(PHONE), &register("1001", i * 2 + 1, &format!("b{i}"), c, None, None));
+        let (_, r) = h.one(
+            udp(PHONE),
+            &register("1001", i * 2 + 1, &format!("b{i}"), c, None, None),
+        );
         let bad = answer(&r, "1001", "guess", DigestAlgorithm::Md5, 1);
-        let (_, r) = h.one(udp(PHONE), &register("1001", i * 2 + 2, &format!("bb{i}"), c, None, Some(&bad)));
+        let (_, r) = h.one(
+            udp(PHONE),
+            &register("1001", i * 2 + 2, &format!("bb{i}"), c, None, Some(&bad)),
+        );
         assert_eq!(r.status, 403);
     }
-    assert!(h.send(udp(PHONE), &register("1001", 9, "b9", c, None, None)).is_empty(), "banned: silence");
+    assert!(
+        h.send(udp(PHONE), &register("1001", 9, "b9", c, None, None))
+            .is_empty(),
+        "banned: silence"
+    );
     // Another source is unaffected.
-    assert_eq!(h.one(udp("192.0.2.51:40000"), &register("1001", 9, "o9", c, None, None)).1.status, 401);
+    assert_eq!(
+        h.one(
+            udp("192.0.2.51:40000"),
+            &register("1001", 9, "o9", c, None, None)
+        )
+        .1
+        .status,
+        401
+    );
     h.advance(Duration::from_secs(301));
-    assert_eq!(h.one(udp(PHONE), &register("1001", 11, "b11", c, None, None)).1.status, 401);
+    assert_eq!(
+        h.one(udp(PHONE), &register("1001", 11, "b11", c, None, None))
+            .1
+            .status,
+        401
+    );
 }
 
 #[test]
@@ -315,21 +415,87 @@ fn uas_checks_in_rfc_order() {
         )
     };
     let mut status = |m: String| h.one(udp(PHONE), &m).1.status;
-    assert_eq!(status(req("OPTIONS", "OPTIONS", "sip:switchboard.test", "")), 200);
-    assert_eq!(status(req("OPTIONS", "OPTIONS", "sip:switchboard.test", "Max-Forwards: 0\n")), 200);
+    assert_eq!(
+        status(req("OPTIONS", "OPTIONS", "sip:switchboard.test", "")),
+        200
+    );
+    assert_eq!(
+        status(req(
+            "OPTIONS",
+            "OPTIONS",
+            "sip:switchboard.test",
+            "Max-Forwards: 0\n"
+        )),
+        200
+    );
     assert_eq!(status(req("OPTIONS", "OPTIONS", "mailto:a@b", "")), 416);
-    assert_eq!(status(req("OPTIONS", "OPTIONS", "sip:switchboard.test", "Require: 100rel\n")), 420);
-    assert_eq!(status(req("OPTIONS", "INVITE", "sip:switchboard.test", "")), 400);
-    assert_eq!(status(req("OPTIONS", "OPTIONS", "sip:a@b", "Max-Forwards: 1\nMax-Forwards: 2\n")), 400);
-    assert_eq!(status(req("INVITE", "INVITE", "sip:1001@switchboard.test", "Max-Forwards: 0\n")), 483);
-    assert_eq!(status(req("INVITE", "INVITE", "sip:9999@switchboard.test", "")), 404);
-    assert_eq!(status(req("SUBSCRIBE", "SUBSCRIBE", "sip:1001@switchboard.test", "")), 405);
-    assert_eq!(status(req("FROBNICATE", "FROBNICATE", "sip:1001@switchboard.test", "")), 501);
-    assert_eq!(status(req("BYE", "BYE", "sip:1001@switchboard.test", "")), 481);
-    let v3 = req("OPTIONS", "OPTIONS", "sip:switchboard.test", "").replace(" SIP/2.0\n", " SIP/3.0\n");
+    assert_eq!(
+        status(req(
+            "OPTIONS",
+            "OPTIONS",
+            "sip:switchboard.test",
+            "Require: 100rel\n"
+        )),
+        420
+    );
+    assert_eq!(
+        status(req("OPTIONS", "INVITE", "sip:switchboard.test", "")),
+        400
+    );
+    assert_eq!(
+        status(req(
+            "OPTIONS",
+            "OPTIONS",
+            "sip:a@b",
+            "Max-Forwards: 1\nMax-Forwards: 2\n"
+        )),
+        400
+    );
+    assert_eq!(
+        status(req(
+            "INVITE",
+            "INVITE",
+            "sip:1001@switchboard.test",
+            "Max-Forwards: 0\n"
+        )),
+        483
+    );
+    assert_eq!(
+        status(req("INVITE", "INVITE", "sip:9999@switchboard.test", "")),
+        404
+    );
+    assert_eq!(
+        status(req(
+            "SUBSCRIBE",
+            "SUBSCRIBE",
+            "sip:1001@switchboard.test",
+            ""
+        )),
+        405
+    );
+    assert_eq!(
+        status(req(
+            "FROBNICATE",
+            "FROBNICATE",
+            "sip:1001@switchboard.test",
+            ""
+        )),
+        501
+    );
+    assert_eq!(
+        status(req("BYE", "BYE", "sip:1001@switchboard.test", "")),
+        481
+    );
+    let v3 =
+        req("OPTIONS", "OPTIONS", "sip:switchboard.test", "").replace(" SIP/2.0\n", " SIP/3.0\n");
     assert_eq!(status(v3), 505);
-    let with_body = req("INVITE", "INVITE", "sip:1001@switchboard.test", "Content-Type: text/x-unknown\n")
-        .replace("Content-Length: 0\n\n", "Content-Length: 5\n\nhello");
+    let with_body = req(
+        "INVITE",
+        "INVITE",
+        "sip:1001@switchboard.test",
+        "Content-Type: text/x-unknown\n",
+    )
+    .replace("Content-Length: 0\n\n", "Content-Length: 5\n\nhello");
     assert_eq!(status(with_body), 415);
 }
 
@@ -341,11 +507,18 @@ fn garbage_gets_400_at_the_via_port_and_responses_are_never_answered() {
     h.ep.handle_input(h.now, udp(PHONE), Bytes::from(bad.replace('\n', "\r\n")));
     let t = h.ep.poll_transmit().expect("a 400");
     assert!(t.payload.starts_with(b"SIP/2.0 400 "), "{:?}", t.payload);
-    assert_eq!(t.peer.addr, "192.0.2.50:5099".parse().expect("addr"), "source address, Via port");
+    assert_eq!(
+        t.peer.addr,
+        "192.0.2.50:5099".parse().expect("addr"),
+        "source address, Via port"
+    );
     let stray = "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKx\nCall-ID: s\nCSeq: 1 INVITE\nFrom: <sip:a@b>;tag=1\nTo: <sip:c@d>;tag=2\nContent-Length: 0\n\n";
     assert!(h.send(udp(PHONE), stray).is_empty());
     assert!(h.send(udp(PHONE), "SIP/2.0 99999 broken\n\n").is_empty());
-    assert!(h.send(udp(PHONE), "\u{0}\u{1}binary junk").is_empty(), "no Via, no answer");
+    assert!(
+        h.send(udp(PHONE), "\u{0}\u{1}binary junk").is_empty(),
+        "no Via, no answer"
+    );
 }
 
 #[test]
@@ -368,12 +541,32 @@ fn trusted_source_registers_without_digest() {
         trusted_sources: vec![("192.0.2.0".parse().expect("ip"), 24)],
         ..RegistrarConfig::default()
     });
-    let (_, r) = h.one(udp(PHONE), &register("1001", 1, "t1", "<sip:1001@192.0.2.50>", None, None));
+    let (_, r) = h.one(
+        udp(PHONE),
+        &register("1001", 1, "t1", "<sip:1001@192.0.2.50>", None, None),
+    );
     assert_eq!(r.status, 200);
-    let (_, r) = h.one(udp(PHONE), &register("7777", 1, "t2", "<sip:7777@192.0.2.50>", None, None));
+    let (_, r) = h.one(
+        udp(PHONE),
+        &register("7777", 1, "t2", "<sip:7777@192.0.2.50>", None, None),
+    );
     assert_eq!(r.status, 404, "unknown users are still refused");
-    let (_, r) = h.one(udp("198.51.100.1:5060"), &register("1001", 1, "t3", "<sip:1001@x>", None, None));
-    assert_eq!(r.status, 401, "outside the trusted network the challenge stays");
-    assert!(sip_core::registrar::in_network("2001:db8::1".parse().expect("ip"), "2001:db8::".parse().expect("ip"), 32));
-    assert!(!sip_core::registrar::in_network("10.0.0.1".parse().expect("ip"), "2001:db8::".parse().expect("ip"), 0));
+    let (_, r) = h.one(
+        udp("198.51.100.1:5060"),
+        &register("1001", 1, "t3", "<sip:1001@x>", None, None),
+    );
+    assert_eq!(
+        r.status, 401,
+        "outside the trusted network the challenge stays"
+    );
+    assert!(sip_core::registrar::in_network(
+        "2001:db8::1".parse().expect("ip"),
+        "2001:db8::".parse().expect("ip"),
+        32
+    ));
+    assert!(!sip_core::registrar::in_network(
+        "10.0.0.1".parse().expect("ip"),
+        "2001:db8::".parse().expect("ip"),
+        0
+    ));
 }

@@ -73,7 +73,12 @@ fn request(method: &str, transport: TransportKind, branch: &str) -> Request {
 fn response(req: &Request, status: u16) -> Response {
     let mut resp = Response::for_request(req, status, sip_message::default_reason(status));
     if status != 100 {
-        let to = resp.to().expect("To").to_owned().expect("owned To").to_string();
+        let to = resp
+            .to()
+            .expect("To")
+            .to_owned()
+            .expect("owned To")
+            .to_string();
         resp.headers
             .set(sip_message::HeaderName::To, format!("{to};tag=uas-1"));
     }

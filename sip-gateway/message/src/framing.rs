@@ -65,7 +65,8 @@ pub fn next_frame(buf: &[u8], limits: &Limits) -> Result<Frame, ParseError> {
         if length_colon.is_none() {
             continue;
         }
-        let n = crate::typed::parse_number(&value, "Content-Length", limits.max_message_bytes as u64)?;
+        let n =
+            crate::typed::parse_number(&value, "Content-Length", limits.max_message_bytes as u64)?;
         if length.is_some_and(|l| l != n) {
             return Err(ParseError::Header {
                 header: "Content-Length",

@@ -146,8 +146,14 @@ impl Headers {
         self.0.iter().find(|h| &h.name == name).map(|h| &h.value)
     }
 
-    pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a HeaderValue> + 'a {
-        self.0.iter().filter(move |h| &h.name == name).map(|h| &h.value)
+    pub fn get_all<'a>(
+        &'a self,
+        name: &'a HeaderName,
+    ) -> impl Iterator<Item = &'a HeaderValue> + 'a {
+        self.0
+            .iter()
+            .filter(move |h| &h.name == name)
+            .map(|h| &h.value)
     }
 
     pub fn count(&self, name: &HeaderName) -> usize {

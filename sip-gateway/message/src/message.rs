@@ -7,7 +7,9 @@ use crate::header::{Header, HeaderName, HeaderValue, Headers};
 use crate::limits::Limits;
 use crate::method::Method;
 use crate::scan::{is_token, is_wsp, trim_wsp};
-use crate::typed::{parse_number, validate_call_id, AuthHeader, CSeq, Contacts, NameAddrRef, ViaRef};
+use crate::typed::{
+    parse_number, validate_call_id, AuthHeader, CSeq, Contacts, NameAddrRef, ViaRef,
+};
 use crate::uri::Uri;
 
 /// The protocol version of a start line. Only 2.0 is served, but others parse so a server can answer 505.
@@ -53,10 +55,14 @@ pub trait SipHeaders {
     fn body(&self) -> &Bytes;
 
     fn call_id(&self) -> Option<&str> {
-        self.headers().get(&HeaderName::CallId).and_then(HeaderValue::to_str)
+        self.headers()
+            .get(&HeaderName::CallId)
+            .and_then(HeaderValue::to_str)
     }
     fn cseq(&self) -> Option<CSeq> {
-        self.headers().get(&HeaderName::CSeq).and_then(|v| CSeq::parse(v.as_bytes()).ok())
+        self.headers()
+            .get(&HeaderName::CSeq)
+            .and_then(|v| CSeq::parse(v.as_bytes()).ok())
     }
     /// From, borrowed from the message (no allocation; `.to_owned()` for a changeable copy).
     fn from(&self) -> Option<NameAddrRef<'_>> {
@@ -190,10 +196,17 @@ fn validate_header(name: &HeaderName, value: &[u8]) -> Result<(), ParseError> {
         HeaderName::MaxForwards => parse_number(value, "Max-Forwards", 255).map(drop),
         HeaderName::Expires => parse_number(value, "Expires", u32::MAX as u64).map(drop),
         HeaderName::MinExpires => parse_number(value, "Min-Expires", u32::MAX as u64).map(drop),
-        HeaderName::ContentLength => parse_number(value, "Content-Length", u32::MAX as u64).map(drop),
+        HeaderName::ContentLength => {
+            parse_number(value, "Content-Length", u32::MAX as u64).map(drop)
+        }
         HeaderName::RetryAfter => {
             let digits = value.iter().take_while(|b| b.is_ascii_digit()).count();
-            parse_number(value.get(..digits).unwrap_or(&[]), "Retry-After", u32::MAX as u64).map(drop)
+            parse_number(
+                value.get(..digits).unwrap_or(&[]),
+                "Retry-After",
+                u32::MAX as u64,
+            )
+            .map(drop)
         }
         _ => Ok(()),
     }
@@ -209,8 +222,12 @@ pub fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
         return Err(ParseError::TooLarge(limits.max_message_bytes));
     }
     // RFC 3261 §7.5: ignore CRLFs before the start line.
-    let lead = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
-    let head_end = lead + find_header_end(buf.get(lead..).unwrap_or(&[])).ok_or(ParseError::Incomplete)?;
+    let lead = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let head_end =
+        lead + find_header_end(buf.get(lead..).unwrap_or(&[])).ok_or(ParseError::Incomplete)?;
     let head = buf.slice(lead..head_end);
 
     let first_nl = memchr::memchr(b'\n', &head).ok_or(ParseError::Incomplete)?;
@@ -286,7 +303,10 @@ pub fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
         Some(v) => {
             let declared = parse_number(v.as_bytes(), "Content-Length", u32::MAX as u64)? as usize;
             if declared > available {
-                return Err(ParseError::BodyTooShort { declared, available });
+                return Err(ParseError::BodyTooShort {
+                    declared,
+                    available,
+                });
             }
             buf.slice(head_end..head_end + declared)
         }
@@ -304,11 +324,14 @@ fn parse_start_line(line: &[u8], headers: Headers, body: Bytes) -> Result<Messag
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
         let mut parts = line.splitn(3, |&b| b == b' ');
         let version = parse_version(parts.next().unwrap_or(&[]))?;
-        let code = parts.next().ok_or(ParseError::StartLine("no status code"))?;
+        let code = parts
+            .next()
+            .ok_or(ParseError::StartLine("no status code"))?;
         if code.len() != 3 {
             return Err(ParseError::StartLine("status code is not 3 digits"));
         }
-        let status = crate::scan::parse_decimal(code, 699).ok_or(ParseError::StartLine("bad status code"))? as u16;
+        let status = crate::scan::parse_decimal(code, 699)
+            .ok_or(ParseError::StartLine("bad status code"))? as u16;
         if status < 100 {
             return Err(ParseError::StartLine("bad status code"));
         }
@@ -326,7 +349,9 @@ fn parse_start_line(line: &[u8], headers: Headers, body: Bytes) -> Result<Messag
     }
     let mut parts = line.split(|&b| b == b' ');
     let method = parts.next().ok_or(ParseError::StartLine("empty"))?;
-    let uri = parts.next().ok_or(ParseError::StartLine("no Request-URI"))?;
+    let uri = parts
+        .next()
+        .ok_or(ParseError::StartLine("no Request-URI"))?;
     let version = parts.next().ok_or(ParseError::StartLine("no version"))?;
     if parts.next().is_some() {
         return Err(ParseError::StartLine("extra spaces in request line"));
@@ -387,7 +412,11 @@ impl Response {
         for h in req.headers.iter() {
             if matches!(
                 h.name,
-                HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq
+                HeaderName::Via
+                    | HeaderName::From
+                    | HeaderName::To
+                    | HeaderName::CallId
+                    | HeaderName::CSeq
             ) {
                 headers.0.push(h.clone());
             }

@@ -39,7 +39,10 @@ impl Method {
             b"MESSAGE" => Method::Message,
             b"PUBLISH" => Method::Publish,
             other => {
-                if other.is_empty() || other.len() > 64 || !other.iter().all(|&c| crate::scan::is_token(c)) {
+                if other.is_empty()
+                    || other.len() > 64
+                    || !other.iter().all(|&c| crate::scan::is_token(c))
+                {
                     return None;
                 }
                 Method::Other(String::from_utf8_lossy(other).into())

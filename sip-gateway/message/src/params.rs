@@ -99,7 +99,9 @@ impl<'a> ParamsRef<'a> {
     }
 
     pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
-        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// Value with surrounding quotes removed, if the parameter has a value.
@@ -128,7 +130,9 @@ impl<'a> ParamsRef<'a> {
 }
 
 fn strip_quotes(v: &str) -> &str {
-    v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v)
+    v.strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(v)
 }
 
 fn is_gen_value_char(b: u8) -> bool {

@@ -124,7 +124,9 @@ impl<'a> ViaRef<'a> {
 
     /// `Some(None)` when the client asked for rport (RFC 3581) without a value.
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.params.get("rport").map(|v| v.and_then(|v| v.parse().ok()))
+        self.params
+            .get("rport")
+            .map(|v| v.and_then(|v| v.parse().ok()))
     }
 
     pub fn to_owned(&self) -> Via {
@@ -132,7 +134,8 @@ impl<'a> ViaRef<'a> {
             protocol: format!("{}/{}", self.protocol_name, self.protocol_version),
             transport: self.transport.to_ascii_uppercase(),
             // Validated while parsing, so this parse succeeds; a domain is the fallback either way.
-            host: Host::parse(self.host.as_bytes()).unwrap_or_else(|_| Host::Domain(self.host.to_string())),
+            host: Host::parse(self.host.as_bytes())
+                .unwrap_or_else(|_| Host::Domain(self.host.to_string())),
             port: self.port,
             params: self.params.to_owned(),
         }
@@ -207,14 +210,25 @@ impl<'a> NameAddrRef<'a> {
     }
 
     /// Every element of a comma-separated list (Contact, Route, Record-Route).
-    pub fn for_each(value: &'a [u8], header: &'static str, each: impl FnMut(NameAddrRef<'a>)) -> Result<(), ParseError> {
-        for_each_in_list(text(value, header)?, header, |c| Self::parse_one(c, header), each)
+    pub fn for_each(
+        value: &'a [u8],
+        header: &'static str,
+        each: impl FnMut(NameAddrRef<'a>),
+    ) -> Result<(), ParseError> {
+        for_each_in_list(
+            text(value, header)?,
+            header,
+            |c| Self::parse_one(c, header),
+            each,
+        )
     }
 
     fn parse_one(c: &mut Cursor<'a>, header: &'static str) -> Result<NameAddrRef<'a>, ParseError> {
         let mut display_name = None;
         if c.peek() == Some(b'"') {
-            let q = c.quoted_string().ok_or(bad(header, "unterminated quoted string"))?;
+            let q = c
+                .quoted_string()
+                .ok_or(bad(header, "unterminated quoted string"))?;
             display_name = Some(q);
             c.skip_ws();
         } else {
@@ -357,7 +371,8 @@ impl CSeq {
         c.skip_ws();
         let digits = c.take_while(|b| b.is_ascii_digit());
         // RFC 3261 §8.1.1.5: less than 2**31.
-        let seq = parse_decimal(digits.as_bytes(), (1 << 31) - 1).ok_or(bad("CSeq", "number out of range"))?;
+        let seq = parse_decimal(digits.as_bytes(), (1 << 31) - 1)
+            .ok_or(bad("CSeq", "number out of range"))?;
         let before = c.pos();
         c.skip_ws();
         if c.pos() == before {
@@ -393,7 +408,18 @@ pub fn validate_call_id(value: &[u8]) -> Result<(), ParseError> {
         is_token(b)
             || matches!(
                 b,
-                b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+                b'(' | b')'
+                    | b'<'
+                    | b'>'
+                    | b':'
+                    | b'\\'
+                    | b'"'
+                    | b'/'
+                    | b'['
+                    | b']'
+                    | b'?'
+                    | b'{'
+                    | b'}'
             )
     };
     let mut parts = value.splitn(2, |&b| b == b'@');
@@ -430,12 +456,16 @@ impl AuthHeader {
         let mut params = Vec::new();
         c.skip_ws();
         while !c.at_end() {
-            let name = c.token().ok_or(bad("Authorization", "bad parameter name"))?;
+            let name = c
+                .token()
+                .ok_or(bad("Authorization", "bad parameter name"))?;
             if !c.eat_sep(b'=') {
                 return Err(bad("Authorization", "expected '='"));
             }
             let v = if c.peek() == Some(b'"') {
-                let q = c.quoted_string().ok_or(bad("Authorization", "bad quoted string"))?;
+                let q = c
+                    .quoted_string()
+                    .ok_or(bad("Authorization", "bad quoted string"))?;
                 let inner = q.get(1..q.len().saturating_sub(1)).unwrap_or("").as_bytes();
                 let mut out = Vec::with_capacity(inner.len());
                 let mut esc = false;

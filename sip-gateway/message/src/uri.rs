@@ -5,7 +5,6 @@ use crate::error::ParseError;
 use crate::params::{Params, ParamsRef};
 use crate::scan::{escapes_valid, unescape};
 
-
 /// A host as it appears in a SIP URI or Via `sent-by`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Host {
@@ -194,8 +193,14 @@ impl<'a> UriRef<'a> {
 
     pub fn parse(s: &'a str) -> Result<UriRef<'a>, ParseError> {
         let colon = memchr::memchr(b':', s.as_bytes()).ok_or(ParseError::Uri("no scheme"))?;
-        let (scheme, rest) = (s.get(..colon).unwrap_or(""), s.get(colon + 1..).unwrap_or(""));
-        let scheme_ok = scheme.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+        let (scheme, rest) = (
+            s.get(..colon).unwrap_or(""),
+            s.get(colon + 1..).unwrap_or(""),
+        );
+        let scheme_ok = scheme
+            .as_bytes()
+            .first()
+            .is_some_and(u8::is_ascii_alphabetic)
             && scheme
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
@@ -212,7 +217,10 @@ impl<'a> UriRef<'a> {
             {
                 return Err(ParseError::Uri("bad opaque URI"));
             }
-            Ok(UriRef::Other { scheme, opaque: rest })
+            Ok(UriRef::Other {
+                scheme,
+                opaque: rest,
+            })
         }
     }
 }
@@ -226,7 +234,10 @@ const fn class(extra: &[u8]) -> [bool; 256] {
         let b = i as u8;
         // unreserved = alphanum / mark
         t[i] = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' | b'%');
+            || matches!(
+                b,
+                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' | b'%'
+            );
         i += 1;
     }
     let mut j = 0;
@@ -315,7 +326,8 @@ fn parse_sip(s: &str, secure: bool) -> Result<SipUriRef<'_>, ParseError> {
             Some((n, v)) => (n, Some(v)),
             None => (raw, None),
         };
-        let valid = |v: &str| !v.is_empty() && v.bytes().all(is_param_char) && escapes_valid(v.as_bytes());
+        let valid =
+            |v: &str| !v.is_empty() && v.bytes().all(is_param_char) && escapes_valid(v.as_bytes());
         if !valid(name) || value.is_some_and(|v| !valid(v)) {
             return Err(ParseError::Uri("bad URI parameter"));
         }
@@ -360,7 +372,8 @@ pub(crate) fn validate_host(s: &[u8]) -> Result<(), ParseError> {
 /// Splits `host[:port]` (host may be an IPv6 reference) and validates the port.
 pub(crate) fn split_host_port(s: &[u8]) -> Result<(&[u8], Option<u16>), ParseError> {
     let colon = if s.first() == Some(&b'[') {
-        let close = memchr::memchr(b']', s).ok_or(ParseError::Uri("unterminated IPv6 reference"))?;
+        let close =
+            memchr::memchr(b']', s).ok_or(ParseError::Uri("unterminated IPv6 reference"))?;
         match s.get(close + 1) {
             None => None,
             Some(b':') => Some(close + 1),
@@ -373,7 +386,8 @@ pub(crate) fn split_host_port(s: &[u8]) -> Result<(&[u8], Option<u16>), ParseErr
         None => Ok((s, None)),
         Some(c) => {
             let port = s.get(c + 1..).unwrap_or(&[]);
-            let port = crate::scan::parse_decimal(port, 65535).ok_or(ParseError::Uri("bad port"))?;
+            let port =
+                crate::scan::parse_decimal(port, 65535).ok_or(ParseError::Uri("bad port"))?;
             Ok((s.get(..c).unwrap_or(&[]), Some(port as u16)))
         }
     }

@@ -781,15 +781,21 @@ fn check_typed(msg: &Message, hs: &[GenHeader]) -> Result<(), TestCaseError> {
     // The accessors see the first of each header and all Contacts.
     let first = |name: HeaderName| hs.iter().find(|h| h.name == name).map(|h| h.typed.clone());
     match first(HeaderName::Via) {
-        Some(Typed::Via(v)) => prop_assert_eq!(msg.top_via().map(|r| r.to_owned()), v.first().cloned()),
+        Some(Typed::Via(v)) => {
+            prop_assert_eq!(msg.top_via().map(|r| r.to_owned()), v.first().cloned())
+        }
         _ => prop_assert!(false, "no Via generated"),
     }
     match first(HeaderName::From) {
-        Some(Typed::NameAddr(na)) => prop_assert_eq!(msg.from().and_then(|r| r.to_owned().ok()), Some(na)),
+        Some(Typed::NameAddr(na)) => {
+            prop_assert_eq!(msg.from().and_then(|r| r.to_owned().ok()), Some(na))
+        }
         _ => prop_assert!(false, "no From generated"),
     }
     match first(HeaderName::To) {
-        Some(Typed::NameAddr(na)) => prop_assert_eq!(msg.to().and_then(|r| r.to_owned().ok()), Some(na)),
+        Some(Typed::NameAddr(na)) => {
+            prop_assert_eq!(msg.to().and_then(|r| r.to_owned().ok()), Some(na))
+        }
         _ => prop_assert!(false, "no To generated"),
     }
     match first(HeaderName::CSeq) {

@@ -7,7 +7,8 @@ fn corpus_dir() -> std::path::PathBuf {
 }
 
 fn manifest() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(corpus_dir().join("MANIFEST.tsv")).expect("MANIFEST.tsv readable");
+    let text =
+        std::fs::read_to_string(corpus_dir().join("MANIFEST.tsv")).expect("MANIFEST.tsv readable");
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
@@ -50,14 +51,24 @@ fn accepted_messages_keep_their_meaning() {
     let read = |f: &str| std::fs::read(corpus_dir().join(f)).expect("corpus file");
     use sip_message::{Contacts, SipHeaders};
     // wsinv: folded lines, compact forms, odd spacing.
-    let Message::Request(r) = parse_slice(&read("wsinv.dat"), &Limits::default()).expect("wsinv parses") else {
+    let Message::Request(r) =
+        parse_slice(&read("wsinv.dat"), &Limits::default()).expect("wsinv parses")
+    else {
         panic!("wsinv is a request")
     };
     assert_eq!(r.call_id(), Some("wsinv.ndaksdj@192.0.2.1"));
     assert_eq!(r.cseq().map(|c| c.seq), Some(9));
     assert_eq!(r.max_forwards(), Some(68));
-    assert_eq!(r.to().and_then(|t| t.tag().map(str::to_string)).as_deref(), Some("1918181833n"));
-    assert_eq!(r.from().and_then(|t| t.tag().map(str::to_string)).as_deref(), Some("98asjd8"));
+    assert_eq!(
+        r.to().and_then(|t| t.tag().map(str::to_string)).as_deref(),
+        Some("1918181833n")
+    );
+    assert_eq!(
+        r.from()
+            .and_then(|t| t.tag().map(str::to_string))
+            .as_deref(),
+        Some("98asjd8")
+    );
     let vias: Vec<_> = r
         .headers
         .get_all(&sip_message::HeaderName::Via)
@@ -66,26 +77,43 @@ fn accepted_messages_keep_their_meaning() {
     assert_eq!(vias.len(), 3);
     assert_eq!(vias[1].branch(), Some("z9hG4bK9ikj8"));
     assert_eq!(vias[2].branch(), Some("z9hG4bK30239"));
-    let Contacts::List(c) = r.contacts().expect("contacts") else { panic!("list") };
+    let Contacts::List(c) = r.contacts().expect("contacts") else {
+        panic!("list")
+    };
     assert_eq!(c[0].params.get_value("q"), Some("0.33"));
     assert_eq!(r.body.len(), 150);
     // dblreq: only Content-Length bytes form the body.
-    let Message::Request(r) = parse_slice(&read("dblreq.dat"), &Limits::default()).expect("dblreq") else {
+    let Message::Request(r) = parse_slice(&read("dblreq.dat"), &Limits::default()).expect("dblreq")
+    else {
         panic!()
     };
     assert_eq!(r.method, sip_message::Method::Register);
     // escnull: escaped NULs survive and decode.
-    let Message::Request(r) = parse_slice(&read("escnull.dat"), &Limits::default()).expect("escnull") else {
+    let Message::Request(r) =
+        parse_slice(&read("escnull.dat"), &Limits::default()).expect("escnull")
+    else {
         panic!()
     };
-    let Contacts::List(c) = r.contacts().expect("contacts") else { panic!() };
+    let Contacts::List(c) = r.contacts().expect("contacts") else {
+        panic!()
+    };
     assert_eq!(c.len(), 2);
-    assert_eq!(c[1].uri.as_sip().and_then(|u| u.user_unescaped()), Some(vec![0, 0]));
+    assert_eq!(
+        c[1].uri.as_sip().and_then(|u| u.user_unescaped()),
+        Some(vec![0, 0])
+    );
     // intmeth: the extension header with non-ASCII bytes is kept verbatim.
-    let Message::Request(r) = parse_slice(&read("intmeth.dat"), &Limits::default()).expect("intmeth") else {
+    let Message::Request(r) =
+        parse_slice(&read("intmeth.dat"), &Limits::default()).expect("intmeth")
+    else {
         panic!()
     };
-    assert_eq!(r.method.as_str(), "!interesting-Method0123456789_*+`.%indeed'~");
-    assert!(r.headers.iter().any(|h| h.name.as_str() == "extensionHeader-!.%*+_`'~"));
+    assert_eq!(
+        r.method.as_str(),
+        "!interesting-Method0123456789_*+`.%indeed'~"
+    );
+    assert!(r
+        .headers
+        .iter()
+        .any(|h| h.name.as_str() == "extensionHeader-!.%*+_`'~"));
 }
-

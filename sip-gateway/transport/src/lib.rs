@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use sip_core::{BindingChange, ConnectionId, Endpoint, EndpointStats, LocationStore, Peer, TransportKind};
+use sip_core::{
+    BindingChange, ConnectionId, Endpoint, EndpointStats, LocationStore, Peer, TransportKind,
+};
 use sip_message::framing::{next_frame, Frame};
 use sip_message::Limits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -205,9 +207,15 @@ pub async fn run<L: LocationStore + 'static>(
     Ok(())
 }
 
-fn handle_command<L: LocationStore>(endpoint: &mut Endpoint<L>, cmd: Command, tcp_connections: usize) {
+fn handle_command<L: LocationStore>(
+    endpoint: &mut Endpoint<L>,
+    cmd: Command,
+    tcp_connections: usize,
+) {
     match cmd {
-        Command::SetUser { username, secrets } => endpoint.registrar_mut().set_user(&username, secrets),
+        Command::SetUser { username, secrets } => {
+            endpoint.registrar_mut().set_user(&username, secrets)
+        }
         Command::RemoveUser { username } => endpoint.registrar_mut().remove_user(&username),
         Command::Snapshot(reply) => {
             let _ = reply.send(Snapshot {
@@ -273,7 +281,12 @@ async fn accept_loop(tcp: TcpListener, inputs: mpsc::Sender<Input>, next_conn: A
     }
 }
 
-async fn connection(stream: TcpStream, from: SocketAddr, id: ConnectionId, inputs: mpsc::Sender<Input>) {
+async fn connection(
+    stream: TcpStream,
+    from: SocketAddr,
+    id: ConnectionId,
+    inputs: mpsc::Sender<Input>,
+) {
     let (mut reader, mut writer) = stream.into_split();
     let (wtx, mut wrx) = mpsc::channel::<Bytes>(256);
     if inputs.send(Input::Connected(id, wtx)).await.is_err() {
