@@ -117,6 +117,18 @@ fn generated_password() -> String {
         .collect()
 }
 
+/// The password given on the command line, or a generated one (then `true`: it must be shown once).
+fn chosen_password(given: Option<String>) -> Result<(String, bool), AppError> {
+    let shown = given.is_none();
+    let password = given.unwrap_or_else(generated_password);
+    if password.len() < 8 {
+        return Err(AppError::Usage(
+            "password must have at least 8 characters".into(),
+        ));
+    }
+    Ok((password, shown))
+}
+
 async fn user_command(common: Common, action: UserAction) -> Result<(), AppError> {
     let cfg = load_config(&common)?;
     let db = Db::connect(&cfg.database.url).await?;
@@ -128,13 +140,7 @@ async fn user_command(common: Common, action: UserAction) -> Result<(), AppError
             mobile,
             password,
         } => {
-            let shown = password.is_none();
-            let password = password.unwrap_or_else(generated_password);
-            if password.len() < 8 {
-                return Err(AppError::Usage(
-                    "password must have at least 8 characters".into(),
-                ));
-            }
+            let (password, shown) = chosen_password(password)?;
             let creds = mobile_api::users::hash_credentials(&extension, realm, &password);
             let user = db
                 .create_user(
@@ -165,13 +171,7 @@ async fn user_command(common: Common, action: UserAction) -> Result<(), AppError
             extension,
             password,
         } => {
-            let shown = password.is_none();
-            let password = password.unwrap_or_else(generated_password);
-            if password.len() < 8 {
-                return Err(AppError::Usage(
-                    "password must have at least 8 characters".into(),
-                ));
-            }
+            let (password, shown) = chosen_password(password)?;
             db.set_credentials(
                 &extension,
                 &mobile_api::users::hash_credentials(&extension, realm, &password),

@@ -1,21 +1,25 @@
 //! Byte-level scanning shared by the header grammars. Every function is bounds-checked: out-of-range reads
 //! return `None`/errors instead of panicking.
 
-/// RFC 3261 `token` characters, as a table: this test runs for nearly every byte of a message.
-static TOKEN: [bool; 256] = {
+/// A 256-entry membership table of ASCII letters and digits plus `extra`, built at compile time: the
+/// character classes of the grammar are tested for nearly every byte of a message.
+pub(crate) const fn alnum_and(extra: &[u8]) -> [bool; 256] {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-            );
+        t[i] = (i as u8).is_ascii_alphanumeric();
         i += 1;
     }
+    let mut j = 0;
+    while j < extra.len() {
+        t[extra[j] as usize] = true;
+        j += 1;
+    }
     t
-};
+}
+
+/// RFC 3261 `token` characters.
+static TOKEN: [bool; 256] = alnum_and(b"-.!%*_+`'~");
 
 pub(crate) fn is_token(b: u8) -> bool {
     TOKEN[b as usize]

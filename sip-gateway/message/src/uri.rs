@@ -3,7 +3,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::error::ParseError;
 use crate::params::{Params, ParamsRef};
-use crate::scan::{escapes_valid, unescape};
+use crate::scan::{alnum_and, escapes_valid, unescape};
 
 /// A host as it appears in a SIP URI or Via `sent-by`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -26,15 +26,7 @@ impl Host {
                 .map(Host::Ipv6)
                 .map_err(|_| ParseError::Uri("bad IPv6 address"));
         }
-        if s.is_empty() || s.len() > 255 {
-            return Err(ParseError::Uri("bad host length"));
-        }
-        if !s
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-        {
-            return Err(ParseError::Uri("bad character in host"));
-        }
+        validate_host(s)?;
         // Only ASCII is left, so the conversion cannot fail.
         let text = String::from_utf8_lossy(s);
         if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
@@ -225,33 +217,11 @@ impl<'a> UriRef<'a> {
     }
 }
 
-/// Builds a 256-entry table from a predicate, at compile time: the URI character classes are tested for
-/// every byte of every URI.
-const fn class(extra: &[u8]) -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        // unreserved = alphanum / mark
-        t[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' | b'%'
-            );
-        i += 1;
-    }
-    let mut j = 0;
-    while j < extra.len() {
-        t[extra[j] as usize] = true;
-        j += 1;
-    }
-    t
-}
-
-static USER: [bool; 256] = class(b"&=+$,;?/");
-static PASSWORD: [bool; 256] = class(b"&=+$,");
-static PARAM: [bool; 256] = class(b"[]/:&+$");
-static HEADER: [bool; 256] = class(b"[]/?:+$=&");
+// URI character classes: unreserved (alphanum / mark), escapes, and each part's extra characters.
+static USER: [bool; 256] = alnum_and(b"-_.!~*'()%&=+$,;?/");
+static PASSWORD: [bool; 256] = alnum_and(b"-_.!~*'()%&=+$,");
+static PARAM: [bool; 256] = alnum_and(b"-_.!~*'()%[]/:&+$");
+static HEADER: [bool; 256] = alnum_and(b"-_.!~*'()%[]/?:+$=&");
 
 fn is_user_char(b: u8) -> bool {
     USER[b as usize]
