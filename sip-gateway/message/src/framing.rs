@@ -20,6 +20,14 @@ pub enum Frame {
     Message(usize),
 }
 
+/// Whether the header section of the message at the front of `buf` ends somewhere at or after `from`
+/// (a byte offset already known to hold no end). Lets a stream reader that receives a message in small
+/// pieces look only at the new bytes instead of rescanning the buffer on every read.
+pub fn header_end_after(buf: &[u8], from: usize) -> bool {
+    let start = from.saturating_sub(3).min(buf.len());
+    find_header_end(&buf[start..]).is_some()
+}
+
 /// Looks at the front of `buf` and says how much of it forms the next frame.
 pub fn next_frame(buf: &[u8], limits: &Limits) -> Result<Frame, ParseError> {
     if buf.starts_with(b"\r\n\r\n") {
@@ -89,4 +97,21 @@ pub fn next_frame(buf: &[u8], limits: &Limits) -> Result<Frame, ParseError> {
 
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_end_after;
+
+    #[test]
+    fn resumed_search_finds_an_end_that_straddles_the_resume_point() {
+        let msg = b"OPTIONS sip:a SIP/2.0\r\nl: 0\r\n\r\n";
+        // Every split point: the part before held no end, the whole does.
+        for cut in 0..msg.len() {
+            assert!(header_end_after(msg, cut), "cut at {cut}");
+        }
+        assert!(!header_end_after(b"OPTIONS sip:a SIP/2.0\r\nl: 0\r\n", 0));
+        assert!(header_end_after(b"A\n\n", 2), "bare LF");
+        assert!(!header_end_after(b"", 10), "resume point past the end");
+    }
 }

@@ -17,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 use sip_core::{
     BindingChange, ConnectionId, Endpoint, EndpointStats, LocationStore, Peer, TransportKind,
 };
-use sip_message::framing::{next_frame, Frame};
+use sip_message::framing::{header_end_after, next_frame, Frame};
 use sip_message::Limits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -265,13 +265,30 @@ async fn flush<L: LocationStore>(
     }
 }
 
+/// Open SIP stream connections this node accepts; more are closed at once (each costs two tasks and
+/// buffers, and a municipality's phones need a few thousand).
+const MAX_TCP_CONNECTIONS: usize = 20_000;
+/// A connection that sends nothing (not even an RFC 5626 keep-alive) for this long is closed.
+const TCP_IDLE: std::time::Duration = std::time::Duration::from_secs(900);
+
 async fn accept_loop(tcp: TcpListener, inputs: mpsc::Sender<Input>, next_conn: Arc<AtomicU64>) {
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     loop {
         match tcp.accept().await {
             Ok((stream, from)) => {
+                if open.load(Ordering::Relaxed) >= MAX_TCP_CONNECTIONS {
+                    tracing::warn!(%from, "too many TCP connections: refusing one");
+                    continue;
+                }
                 let id = ConnectionId(next_conn.fetch_add(1, Ordering::Relaxed));
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(connection(stream, from, id, inputs.clone()));
+                let open = open.clone();
+                open.fetch_add(1, Ordering::Relaxed);
+                let inputs = inputs.clone();
+                tokio::spawn(async move {
+                    connection(stream, from, id, inputs).await;
+                    open.fetch_sub(1, Ordering::Relaxed);
+                });
             }
             Err(e) => {
                 tracing::warn!(error = %e, "TCP accept failed");
@@ -306,12 +323,24 @@ async fn connection(
     };
     let limits = Limits::default();
     let mut buf = BytesMut::with_capacity(8192);
+    // Bytes at the front known to hold no end of headers: a message trickling in byte by byte is then
+    // scanned once, not once per read.
+    let mut no_header_end_below = 0;
     'conn: loop {
-        match reader.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+        match tokio::time::timeout(TCP_IDLE, reader.read_buf(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(_)) => {}
         }
         loop {
+            let starts_with_line_end = buf.first().is_some_and(|&b| b == b'\r' || b == b'\n');
+            if !starts_with_line_end && !header_end_after(&buf, no_header_end_below) {
+                if buf.len() > limits.max_message_bytes {
+                    break 'conn;
+                }
+                no_header_end_below = buf.len();
+                break;
+            }
+            no_header_end_below = 0;
             match next_frame(&buf, &limits) {
                 Ok(Frame::NeedMore) => break,
                 Ok(Frame::Skip(n)) => {
