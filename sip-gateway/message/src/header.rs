@@ -86,6 +86,15 @@ header_names! {
     Timestamp => "Timestamp", b"timestamp";
     Warning => "Warning", b"warning";
     Path => "Path", b"path";
+    MinSe => "Min-SE", b"min-se";
+    Reason => "Reason", b"reason";
+    Privacy => "Privacy", b"privacy";
+    PAssertedIdentity => "P-Asserted-Identity", b"p-asserted-identity";
+    PPreferredIdentity => "P-Preferred-Identity", b"p-preferred-identity";
+    Rseq => "RSeq", b"rseq";
+    Rack => "RAck", b"rack";
+    ReplacesHeader => "Replaces", b"replaces";
+    SubscriptionState => "Subscription-State", b"subscription-state";
 }
 
 impl fmt::Display for HeaderName {

@@ -10,7 +10,7 @@ use crate::scan::{is_token, is_wsp, trim_wsp};
 use crate::typed::{
     parse_number, validate_call_id, AuthHeader, CSeq, Contacts, NameAddrRef, ViaRef,
 };
-use crate::uri::Uri;
+use crate::uri::{Check, Uri};
 
 /// The protocol version of a start line. Only 2.0 is served, but others parse so a server can answer 505.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +47,10 @@ pub enum Message {
     Response(Response),
 }
 
-/// Accessors shared by requests and responses. They re-parse on each call; the message parser has already
-/// validated these headers, so on a parsed message they only fail if the header is absent.
+/// Accessors shared by requests and responses. They read the header again on each call, without
+/// allocating. The message parser validated these headers, so the accessors check only the structure they
+/// need: on a parsed message they fail only if the header is absent, and a header set by hand that breaks
+/// the grammar may read oddly but never panics.
 pub trait SipHeaders {
     fn headers(&self) -> &Headers;
     fn headers_mut(&mut self) -> &mut Headers;
@@ -68,13 +70,13 @@ pub trait SipHeaders {
     fn from(&self) -> Option<NameAddrRef<'_>> {
         self.headers()
             .get(&HeaderName::From)
-            .and_then(|v| NameAddrRef::parse(v.as_bytes(), "From").ok())
+            .and_then(|v| NameAddrRef::parse_with(v.as_bytes(), "From", Check::Structure).ok())
     }
     /// To, borrowed from the message.
     fn to(&self) -> Option<NameAddrRef<'_>> {
         self.headers()
             .get(&HeaderName::To)
-            .and_then(|v| NameAddrRef::parse(v.as_bytes(), "To").ok())
+            .and_then(|v| NameAddrRef::parse_with(v.as_bytes(), "To", Check::Structure).ok())
     }
     /// The topmost Via entry, borrowed from the message.
     fn top_via(&self) -> Option<ViaRef<'_>> {

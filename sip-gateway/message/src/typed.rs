@@ -10,7 +10,7 @@ use crate::error::ParseError;
 use crate::method::Method;
 use crate::params::{parse_header_params, Params, ParamsRef};
 use crate::scan::{is_token, parse_decimal, Cursor};
-use crate::uri::{split_host_port, Host, Uri, UriRef};
+use crate::uri::{split_host_port, Check, Host, Uri, UriRef};
 
 fn bad(header: &'static str, reason: &'static str) -> ParseError {
     ParseError::Header { header, reason }
@@ -197,11 +197,20 @@ pub struct NameAddrRef<'a> {
 }
 
 impl<'a> NameAddrRef<'a> {
-    /// Parses a single-valued header (From, To).
+    /// Parses and validates a single-valued header (From, To).
     pub fn parse(value: &'a [u8], header: &'static str) -> Result<NameAddrRef<'a>, ParseError> {
+        Self::parse_with(value, header, Check::Grammar)
+    }
+
+    /// Reads a header the message parser has validated: the URI's character classes are not checked again.
+    pub(crate) fn parse_with(
+        value: &'a [u8],
+        header: &'static str,
+        check: Check,
+    ) -> Result<NameAddrRef<'a>, ParseError> {
         let mut c = Cursor::new(text(value, header)?);
         c.skip_ws();
-        let na = Self::parse_one(&mut c, header)?;
+        let na = Self::parse_one(&mut c, header, check)?;
         c.skip_ws();
         if !c.at_end() {
             return Err(bad(header, "junk after value"));
@@ -218,12 +227,16 @@ impl<'a> NameAddrRef<'a> {
         for_each_in_list(
             text(value, header)?,
             header,
-            |c| Self::parse_one(c, header),
+            |c| Self::parse_one(c, header, Check::Grammar),
             each,
         )
     }
 
-    fn parse_one(c: &mut Cursor<'a>, header: &'static str) -> Result<NameAddrRef<'a>, ParseError> {
+    fn parse_one(
+        c: &mut Cursor<'a>,
+        header: &'static str,
+        check: Check,
+    ) -> Result<NameAddrRef<'a>, ParseError> {
         let mut display_name = None;
         if c.peek() == Some(b'"') {
             let q = c
@@ -250,7 +263,7 @@ impl<'a> NameAddrRef<'a> {
             } else {
                 c.set_pos(start);
                 let uri_text = c.take_while(|b| !matches!(b, b';' | b',' | b' ' | b'\t'));
-                let uri = UriRef::parse(uri_text)?;
+                let uri = UriRef::parse_with(uri_text, check)?;
                 let params = parse_header_params(c).ok_or(bad(header, "bad parameter"))?;
                 return Ok(NameAddrRef {
                     display_name: None,
@@ -266,7 +279,7 @@ impl<'a> NameAddrRef<'a> {
         if !c.eat(b'>') {
             return Err(bad(header, "expected '>'"));
         }
-        let uri = UriRef::parse(uri_text)?;
+        let uri = UriRef::parse_with(uri_text, check)?;
         let params = parse_header_params(c).ok_or(bad(header, "bad parameter"))?;
         Ok(NameAddrRef {
             display_name,

@@ -183,7 +183,12 @@ impl<'a> UriRef<'a> {
         })
     }
 
+    /// Parses and validates a URI.
     pub fn parse(s: &'a str) -> Result<UriRef<'a>, ParseError> {
+        Self::parse_with(s, Check::Grammar)
+    }
+
+    pub(crate) fn parse_with(s: &'a str, check: Check) -> Result<UriRef<'a>, ParseError> {
         let colon = memchr::memchr(b':', s.as_bytes()).ok_or(ParseError::Uri("no scheme"))?;
         let (scheme, rest) = (
             s.get(..colon).unwrap_or(""),
@@ -200,7 +205,7 @@ impl<'a> UriRef<'a> {
             return Err(ParseError::Uri("bad scheme"));
         }
         if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
-            parse_sip(rest, scheme.len() == 4).map(UriRef::Sip)
+            parse_sip(rest, scheme.len() == 4, check).map(UriRef::Sip)
         } else {
             if rest.is_empty()
                 || rest
@@ -245,7 +250,16 @@ fn split_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
     Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
-fn parse_sip(s: &str, secure: bool) -> Result<SipUriRef<'_>, ParseError> {
+/// How much a parse checks: the full grammar (a message as it arrives), or only the structure needed to
+/// find the parts (a header the message parser has already validated, read again by an accessor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    Grammar,
+    Structure,
+}
+
+fn parse_sip(s: &str, secure: bool, check: Check) -> Result<SipUriRef<'_>, ParseError> {
+    let full = check == Check::Grammar;
     let (userinfo, hostpart) = match memchr::memchr(b'@', s.as_bytes()) {
         Some(at) => (s.get(..at), s.get(at + 1..).unwrap_or("")),
         None => (None, s),
@@ -257,11 +271,13 @@ fn parse_sip(s: &str, secure: bool) -> Result<SipUriRef<'_>, ParseError> {
                 Some((u, p)) => (u, Some(p)),
                 None => (ui, None),
             };
-            if u.is_empty() || !u.bytes().all(is_user_char) || !escapes_valid(u.as_bytes()) {
+            if full
+                && (u.is_empty() || !u.bytes().all(is_user_char) || !escapes_valid(u.as_bytes()))
+            {
                 return Err(ParseError::Uri("bad user part"));
             }
             if let Some(p) = p {
-                if !p.bytes().all(is_password_char) || !escapes_valid(p.as_bytes()) {
+                if full && (!p.bytes().all(is_password_char) || !escapes_valid(p.as_bytes())) {
                     return Err(ParseError::Uri("bad password"));
                 }
             }
@@ -284,11 +300,31 @@ fn parse_sip(s: &str, secure: bool) -> Result<SipUriRef<'_>, ParseError> {
     }
     let (hostport, tail) = hostpart.split_at(end);
     let (host, port) = split_host_port(hostport.as_bytes())?;
-    validate_host(host)?;
+    if full {
+        validate_host(host)?;
+    }
     let (param_part, headers) = match split_byte(tail, b'?') {
         Some((p, h)) => (p, Some(h)),
         None => (tail, None),
     };
+    if full {
+        validate_uri_params_and_headers(param_part, headers)?;
+    }
+    Ok(SipUriRef {
+        secure,
+        user,
+        password,
+        host: hostport.get(..host.len()).unwrap_or(""),
+        port,
+        params: ParamsRef(param_part),
+        headers,
+    })
+}
+
+fn validate_uri_params_and_headers(
+    param_part: &str,
+    headers: Option<&str>,
+) -> Result<(), ParseError> {
     let mut count = 0;
     for raw in param_part.as_bytes().split(|&b| b == b';').skip(1) {
         let raw = std::str::from_utf8(raw).unwrap_or("");
@@ -311,15 +347,7 @@ fn parse_sip(s: &str, secure: bool) -> Result<SipUriRef<'_>, ParseError> {
             return Err(ParseError::Uri("bad URI headers"));
         }
     }
-    Ok(SipUriRef {
-        secure,
-        user,
-        password,
-        host: hostport.get(..host.len()).unwrap_or(""),
-        port,
-        params: ParamsRef(param_part),
-        headers,
-    })
+    Ok(())
 }
 
 /// Checks host syntax without building a [`Host`]: an IPv6 reference, or domain/IPv4 characters.
