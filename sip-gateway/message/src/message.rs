@@ -228,9 +228,10 @@ pub fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
         .iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')
         .count();
-    let head_end =
-        lead + find_header_end(buf.get(lead..).unwrap_or(&[])).ok_or(ParseError::Incomplete)?;
-    let head = buf.slice(lead..head_end);
+    // One pass finds the lines and the blank line that ends them; `head` runs to the end of the input
+    // until that blank line is found.
+    let head = buf.slice(lead..);
+    let mut head_end = None;
 
     let first_nl = memchr::memchr(b'\n', &head).ok_or(ParseError::Incomplete)?;
     let start_line = strip_cr(head.get(..first_nl).unwrap_or(&[]));
@@ -242,9 +243,10 @@ pub fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
     let mut pos = first_nl + 1;
     // Collect (name, value start, value end, folded?) line by line; a folded value is rebuilt once.
     while pos < head.len() {
-        let nl = memchr::memchr(b'\n', &head[pos..]).map_or(head.len(), |p| pos + p);
+        let nl = pos + memchr::memchr(b'\n', &head[pos..]).ok_or(ParseError::Incomplete)?;
         let line = strip_cr(&head[pos..nl]);
         if line.is_empty() {
+            head_end = Some(lead + nl + 1);
             break;
         }
         let line_start = pos;
@@ -253,10 +255,8 @@ pub fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
         let mut end = nl;
         let mut folded = false;
         while pos < head.len() && head.get(pos).copied().is_some_and(is_wsp) {
-            let nl2 = memchr::memchr(b'\n', &head[pos..]).map_or(head.len(), |p| pos + p);
-            if trim_wsp(strip_cr(&head[pos..nl2])).is_empty() {
-                // A whitespace-only line ends the headers only if it is empty; treat it as folding noise.
-            }
+            // A whitespace-only line is folding noise: only an empty line ends the headers.
+            let nl2 = pos + memchr::memchr(b'\n', &head[pos..]).ok_or(ParseError::Incomplete)?;
             folded = true;
             end = nl2;
             pos = nl2 + 1;
@@ -264,7 +264,11 @@ pub fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
         if end - line_start > limits.max_line_bytes {
             return Err(ParseError::LineTooLong(limits.max_line_bytes));
         }
-        let colon = memchr::memchr(b':', line).ok_or(ParseError::HeaderName)?;
+        // Header names are short: a plain loop beats memchr's setup here.
+        let colon = line
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or(ParseError::HeaderName)?;
         let name = trim_wsp(&line[..colon]);
         if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
             return Err(ParseError::HeaderName);
@@ -298,6 +302,7 @@ pub fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
             return Err(ParseError::TooManyHeaders(limits.max_headers));
         }
     }
+    let head_end = head_end.ok_or(ParseError::Incomplete)?;
     let headers = Headers(headers);
 
     let available = buf.len() - head_end;

@@ -189,7 +189,7 @@ impl<'a> UriRef<'a> {
     }
 
     pub(crate) fn parse_with(s: &'a str, check: Check) -> Result<UriRef<'a>, ParseError> {
-        let colon = memchr::memchr(b':', s.as_bytes()).ok_or(ParseError::Uri("no scheme"))?;
+        let colon = find(b':', s.as_bytes()).ok_or(ParseError::Uri("no scheme"))?;
         let (scheme, rest) = (
             s.get(..colon).unwrap_or(""),
             s.get(colon + 1..).unwrap_or(""),
@@ -244,9 +244,14 @@ fn is_header_char(b: u8) -> bool {
     HEADER[b as usize]
 }
 
-/// Splits at the first `sep` byte (memchr, not a char searcher).
+/// The first `b` in `s`. URIs are short, where a plain loop beats memchr's setup.
+fn find(b: u8, s: &[u8]) -> Option<usize> {
+    s.iter().position(|&c| c == b)
+}
+
+/// Splits at the first `sep` byte (a byte search, not a char searcher).
 fn split_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
-    let i = memchr::memchr(sep, s.as_bytes())?;
+    let i = find(sep, s.as_bytes())?;
     Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
@@ -260,7 +265,7 @@ pub(crate) enum Check {
 
 fn parse_sip(s: &str, secure: bool, check: Check) -> Result<SipUriRef<'_>, ParseError> {
     let full = check == Check::Grammar;
-    let (userinfo, hostpart) = match memchr::memchr(b'@', s.as_bytes()) {
+    let (userinfo, hostpart) = match find(b'@', s.as_bytes()) {
         Some(at) => (s.get(..at), s.get(at + 1..).unwrap_or("")),
         None => (None, s),
     };
@@ -370,15 +375,14 @@ pub(crate) fn validate_host(s: &[u8]) -> Result<(), ParseError> {
 /// Splits `host[:port]` (host may be an IPv6 reference) and validates the port.
 pub(crate) fn split_host_port(s: &[u8]) -> Result<(&[u8], Option<u16>), ParseError> {
     let colon = if s.first() == Some(&b'[') {
-        let close =
-            memchr::memchr(b']', s).ok_or(ParseError::Uri("unterminated IPv6 reference"))?;
+        let close = find(b']', s).ok_or(ParseError::Uri("unterminated IPv6 reference"))?;
         match s.get(close + 1) {
             None => None,
             Some(b':') => Some(close + 1),
             Some(_) => return Err(ParseError::Uri("junk after IPv6 reference")),
         }
     } else {
-        memchr::memchr(b':', s)
+        find(b':', s)
     };
     match colon {
         None => Ok((s, None)),
