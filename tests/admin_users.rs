@@ -35,7 +35,10 @@ fn admin_api_creates_changes_and_removes_users() {
     let server = Server::start(ServerOptions::default());
     let (status, body) = server.get("/healthz");
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"status\":\"ok\"") && body.contains("\"database\":\"ok\""), "{body}");
+    assert!(
+        body.contains("\"status\":\"ok\"") && body.contains("\"database\":\"ok\""),
+        "{body}"
+    );
     let (status, body) = http_request(
         server.http,
         "POST",

@@ -286,7 +286,11 @@ impl<L: LocationStore> Registrar<L> {
         let username = if self.cfg.is_trusted(peer.addr.ip()) {
             let to_user = req
                 .to()
-                .and_then(|t| t.uri.as_sip().and_then(|u| u.user_unescaped()))
+                .and_then(|t| {
+                    t.uri()
+                        .ok()
+                        .and_then(|u| u.as_sip().and_then(|u| u.user_unescaped()))
+                })
                 .map(|u| String::from_utf8_lossy(&u).into_owned());
             match to_user {
                 Some(u) if self.users.contains_key(&u) => u,
@@ -311,7 +315,11 @@ impl<L: LocationStore> Registrar<L> {
     ) -> Response {
         let to_user = req
             .to()
-            .and_then(|t| t.uri.as_sip().and_then(|u| u.user_unescaped()))
+            .and_then(|t| {
+                t.uri()
+                    .ok()
+                    .and_then(|u| u.as_sip().and_then(|u| u.user_unescaped()))
+            })
             .map(|u| String::from_utf8_lossy(&u).into_owned());
         if to_user.as_deref() != Some(username) {
             return Response::for_request(req, 403, "Forbidden (To does not match credentials)");

@@ -8,9 +8,9 @@ use crate::limits::Limits;
 use crate::method::Method;
 use crate::scan::{is_token, is_wsp, trim_wsp};
 use crate::typed::{
-    parse_number, validate_call_id, AuthHeader, CSeq, Contacts, NameAddrRef, ViaRef,
+    parse_number, validate_call_id, AuthHeader, CSeq, Check, Contacts, NameAddrRef, ViaRef,
 };
-use crate::uri::{Check, Uri};
+use crate::uri::Uri;
 
 /// The protocol version of a start line. Only 2.0 is served, but others parse so a server can answer 505.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,15 @@ use crate::error::ParseError;
 use crate::method::Method;
 use crate::params::{parse_header_params, Params, ParamsRef};
 use crate::scan::{is_token, parse_decimal, Cursor};
-use crate::uri::{split_host_port, Check, Host, Uri, UriRef};
+use crate::uri::{split_host_port, Host, Uri, UriRef};
+
+/// How much a parse checks: the full grammar (a message as it arrives), or only the structure needed to
+/// find the parts (a header the message parser has already validated, read again by an accessor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    Grammar,
+    Structure,
+}
 
 fn bad(header: &'static str, reason: &'static str) -> ParseError {
     ParseError::Header { header, reason }
@@ -192,7 +200,9 @@ impl fmt::Display for Via {
 pub struct NameAddrRef<'a> {
     /// Display name as written: a quoted string keeps its quotes.
     pub display_name: Option<&'a str>,
-    pub uri: UriRef<'a>,
+    /// The URI text between `<` and `>` (or the addr-spec); [`NameAddrRef::uri`] parses it. Reading a tag
+    /// — what transaction and dialog matching do on every message — then never parses the URI.
+    pub uri_text: &'a str,
     pub params: ParamsRef<'a>,
 }
 
@@ -263,11 +273,13 @@ impl<'a> NameAddrRef<'a> {
             } else {
                 c.set_pos(start);
                 let uri_text = c.take_while(|b| !matches!(b, b';' | b',' | b' ' | b'\t'));
-                let uri = UriRef::parse_with(uri_text, check)?;
+                if check == Check::Grammar {
+                    UriRef::parse(uri_text)?;
+                }
                 let params = parse_header_params(c).ok_or(bad(header, "bad parameter"))?;
                 return Ok(NameAddrRef {
                     display_name: None,
-                    uri,
+                    uri_text,
                     params,
                 });
             }
@@ -279,11 +291,13 @@ impl<'a> NameAddrRef<'a> {
         if !c.eat(b'>') {
             return Err(bad(header, "expected '>'"));
         }
-        let uri = UriRef::parse_with(uri_text, check)?;
+        if check == Check::Grammar {
+            UriRef::parse(uri_text)?;
+        }
         let params = parse_header_params(c).ok_or(bad(header, "bad parameter"))?;
         Ok(NameAddrRef {
             display_name,
-            uri,
+            uri_text,
             params,
         })
     }
@@ -292,10 +306,15 @@ impl<'a> NameAddrRef<'a> {
         self.params.get_value("tag")
     }
 
+    /// The URI, parsed and validated.
+    pub fn uri(&self) -> Result<UriRef<'a>, ParseError> {
+        UriRef::parse(self.uri_text)
+    }
+
     pub fn to_owned(&self) -> Result<NameAddr, ParseError> {
         Ok(NameAddr {
             display_name: self.display_name.map(str::to_string),
-            uri: self.uri.to_owned()?,
+            uri: self.uri()?.to_owned()?,
             params: self.params.to_owned(),
         })
     }

@@ -185,10 +185,6 @@ impl<'a> UriRef<'a> {
 
     /// Parses and validates a URI.
     pub fn parse(s: &'a str) -> Result<UriRef<'a>, ParseError> {
-        Self::parse_with(s, Check::Grammar)
-    }
-
-    pub(crate) fn parse_with(s: &'a str, check: Check) -> Result<UriRef<'a>, ParseError> {
         let colon = find(b':', s.as_bytes()).ok_or(ParseError::Uri("no scheme"))?;
         let (scheme, rest) = (
             s.get(..colon).unwrap_or(""),
@@ -205,7 +201,7 @@ impl<'a> UriRef<'a> {
             return Err(ParseError::Uri("bad scheme"));
         }
         if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
-            parse_sip(rest, scheme.len() == 4, check).map(UriRef::Sip)
+            parse_sip(rest, scheme.len() == 4).map(UriRef::Sip)
         } else {
             if rest.is_empty()
                 || rest
@@ -255,16 +251,7 @@ fn split_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
     Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
-/// How much a parse checks: the full grammar (a message as it arrives), or only the structure needed to
-/// find the parts (a header the message parser has already validated, read again by an accessor).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Check {
-    Grammar,
-    Structure,
-}
-
-fn parse_sip(s: &str, secure: bool, check: Check) -> Result<SipUriRef<'_>, ParseError> {
-    let full = check == Check::Grammar;
+fn parse_sip(s: &str, secure: bool) -> Result<SipUriRef<'_>, ParseError> {
     let (userinfo, hostpart) = match find(b'@', s.as_bytes()) {
         Some(at) => (s.get(..at), s.get(at + 1..).unwrap_or("")),
         None => (None, s),
@@ -276,13 +263,11 @@ fn parse_sip(s: &str, secure: bool, check: Check) -> Result<SipUriRef<'_>, Parse
                 Some((u, p)) => (u, Some(p)),
                 None => (ui, None),
             };
-            if full
-                && (u.is_empty() || !u.bytes().all(is_user_char) || !escapes_valid(u.as_bytes()))
-            {
+            if u.is_empty() || !u.bytes().all(is_user_char) || !escapes_valid(u.as_bytes()) {
                 return Err(ParseError::Uri("bad user part"));
             }
             if let Some(p) = p {
-                if full && (!p.bytes().all(is_password_char) || !escapes_valid(p.as_bytes())) {
+                if !p.bytes().all(is_password_char) || !escapes_valid(p.as_bytes()) {
                     return Err(ParseError::Uri("bad password"));
                 }
             }
@@ -305,16 +290,12 @@ fn parse_sip(s: &str, secure: bool, check: Check) -> Result<SipUriRef<'_>, Parse
     }
     let (hostport, tail) = hostpart.split_at(end);
     let (host, port) = split_host_port(hostport.as_bytes())?;
-    if full {
-        validate_host(host)?;
-    }
+    validate_host(host)?;
     let (param_part, headers) = match split_byte(tail, b'?') {
         Some((p, h)) => (p, Some(h)),
         None => (tail, None),
     };
-    if full {
-        validate_uri_params_and_headers(param_part, headers)?;
-    }
+    validate_uri_params_and_headers(param_part, headers)?;
     Ok(SipUriRef {
         secure,
         user,
