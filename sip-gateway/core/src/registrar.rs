@@ -109,6 +109,13 @@ pub struct Registrar<L: LocationStore> {
     stats: RegistrarStats,
 }
 
+/// The user part of the To URI: the address-of-record a REGISTER is about (§10.3 step 5).
+fn aor_user(req: &Request) -> Option<String> {
+    let to = req.to()?;
+    let user = to.uri().ok()?.as_sip()?.user_unescaped()?;
+    Some(String::from_utf8_lossy(&user).into_owned())
+}
+
 enum AuthResult {
     Ok(String),
     Respond(Response),
@@ -284,14 +291,7 @@ impl<L: LocationStore> Registrar<L> {
             return RegisterOutcome::Ignore;
         }
         let username = if self.cfg.is_trusted(peer.addr.ip()) {
-            let to_user = req
-                .to()
-                .and_then(|t| {
-                    t.uri()
-                        .ok()
-                        .and_then(|u| u.as_sip().and_then(|u| u.user_unescaped()))
-                })
-                .map(|u| String::from_utf8_lossy(&u).into_owned());
+            let to_user = aor_user(req);
             match to_user {
                 Some(u) if self.users.contains_key(&u) => u,
                 _ => return RegisterOutcome::Respond(Response::for_request(req, 404, "Not Found")),
@@ -313,14 +313,7 @@ impl<L: LocationStore> Registrar<L> {
         peer: &Peer,
         username: &str,
     ) -> Response {
-        let to_user = req
-            .to()
-            .and_then(|t| {
-                t.uri()
-                    .ok()
-                    .and_then(|u| u.as_sip().and_then(|u| u.user_unescaped()))
-            })
-            .map(|u| String::from_utf8_lossy(&u).into_owned());
+        let to_user = aor_user(req);
         if to_user.as_deref() != Some(username) {
             return Response::for_request(req, 403, "Forbidden (To does not match credentials)");
         }
