@@ -4,10 +4,12 @@
 //! What exists so far is the packet and codec groundwork the relay will stand on, pure and IO-free:
 //! - [`rtp`]: RTP header parsing and writing (RFC 3550 §5.1) that never panics, never allocates for a
 //!   packet it only inspects, and rejects what is not RTP;
-//! - [`g711`]: μ-law and A-law (ITU-T G.711) sample conversion by table.
+//! - [`g711`]: μ-law and A-law (ITU-T G.711) sample conversion by table;
+//! - [`dtmf`]: RFC 4733 telephone-event payloads and an in-band (Goertzel) digit detector.
 //!
 //! Nothing here opens a socket yet: calls cannot be anchored through this node until the relay lands.
 
+pub mod dtmf;
 pub mod g711;
 pub mod rtp;
 
