@@ -6,28 +6,12 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{http_request, registrations, sipp, wait_until, Server, ServerOptions};
+use common::{http_request, registrations, sipp_as, wait_until, Server, ServerOptions};
 
 fn register(server: &Server, user: &str, password: &str) -> bool {
-    sipp(
-        &server.dir,
-        "register_only.xml",
-        server.sip,
-        &[
-            "-s",
-            user,
-            "-au",
-            user,
-            "-ap",
-            password,
-            "-m",
-            "1",
-            "-i",
-            "127.0.0.1",
-        ],
-    )
-    .status
-    .success()
+    sipp_as(server, "register_only.xml", (user, password), 1, &[])
+        .status
+        .success()
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{registrations, sipp, sipp_messages, PgDatabase, Server, ServerOptions};
+use common::{registrations, sipp, sipp_as, sipp_messages, PgDatabase, Server, ServerOptions};
 
 fn assert_sipp_ok(out: &std::process::Output, what: &str, server: &Server) {
     assert!(
@@ -18,22 +18,12 @@ fn assert_sipp_ok(out: &std::process::Output, what: &str, server: &Server) {
 #[test]
 fn sipp_registers_refreshes_and_unregisters_over_udp() {
     let server = Server::start(ServerOptions::default());
-    let out = sipp(
-        &server.dir,
+    let out = sipp_as(
+        &server,
         "register_unregister.xml",
-        server.sip,
-        &[
-            "-s",
-            "1001",
-            "-au",
-            "1001",
-            "-ap",
-            "demo-1001",
-            "-m",
-            "1",
-            "-i",
-            "127.0.0.1",
-        ],
+        ("1001", "demo-1001"),
+        1,
+        &[],
     );
     assert_sipp_ok(&out, "register/refresh/unregister over UDP", &server);
     let msgs = sipp_messages(&server.dir, "register_unregister.xml");
@@ -50,24 +40,12 @@ fn sipp_registers_refreshes_and_unregisters_over_udp() {
 #[test]
 fn sipp_registers_over_tcp() {
     let server = Server::start(ServerOptions::default());
-    let out = sipp(
-        &server.dir,
+    let out = sipp_as(
+        &server,
         "register_only.xml",
-        server.sip,
-        &[
-            "-t",
-            "t1",
-            "-s",
-            "1002",
-            "-au",
-            "1002",
-            "-ap",
-            "demo-1002",
-            "-m",
-            "1",
-            "-i",
-            "127.0.0.1",
-        ],
+        ("1002", "demo-1002"),
+        1,
+        &["-t", "t1"],
     );
     assert_sipp_ok(&out, "register over TCP", &server);
     let regs = registrations(&server);
@@ -79,22 +57,12 @@ fn sipp_registers_over_tcp() {
 #[test]
 fn wrong_password_gets_403() {
     let server = Server::start(ServerOptions::default());
-    let out = sipp(
-        &server.dir,
+    let out = sipp_as(
+        &server,
         "register_wrong_password.xml",
-        server.sip,
-        &[
-            "-s",
-            "1003",
-            "-au",
-            "1003",
-            "-ap",
-            "not-the-password",
-            "-m",
-            "1",
-            "-i",
-            "127.0.0.1",
-        ],
+        ("1003", "not-the-password"),
+        1,
+        &[],
     );
     assert_sipp_ok(&out, "wrong password answered 401 then 403", &server);
     assert!(registrations(&server).is_empty());
@@ -106,44 +74,21 @@ fn repeated_failures_ban_the_source() {
         config_toml: Some("[auth_guard]\nmax_failures = 3\nwindow_secs = 60\nban_secs = 300\n"),
         ..Default::default()
     });
-    let args = [
-        "-s",
-        "1004",
-        "-au",
-        "1004",
-        "-ap",
-        "wrong-password",
-        "-m",
-        "3",
-        "-i",
-        "127.0.0.1",
-    ];
-    let out = sipp(
-        &server.dir,
+    let out = sipp_as(
+        &server,
         "register_wrong_password.xml",
-        server.sip,
-        &args,
+        ("1004", "wrong-password"),
+        3,
+        &[],
     );
     assert_sipp_ok(&out, "three failures, each answered 403", &server);
     // Now even the right password from this source goes unanswered.
-    let out = sipp(
-        &server.dir,
+    let out = sipp_as(
+        &server,
         "register_only.xml",
-        server.sip,
-        &[
-            "-s",
-            "1004",
-            "-au",
-            "1004",
-            "-ap",
-            "demo-1004",
-            "-m",
-            "1",
-            "-i",
-            "127.0.0.1",
-            "-recv_timeout",
-            "3000",
-        ],
+        ("1004", "demo-1004"),
+        1,
+        &["-recv_timeout", "3000"],
     );
     assert!(
         !out.status.success(),
@@ -170,23 +115,7 @@ fn registration_survives_restart(db: Option<String>) {
         ..Default::default()
     };
     let server = Server::start(opts());
-    let out = sipp(
-        &server.dir,
-        "register_only.xml",
-        server.sip,
-        &[
-            "-s",
-            "1005",
-            "-au",
-            "1005",
-            "-ap",
-            "demo-1005",
-            "-m",
-            "1",
-            "-i",
-            "127.0.0.1",
-        ],
-    );
+    let out = sipp_as(&server, "register_only.xml", ("1005", "demo-1005"), 1, &[]);
     assert_sipp_ok(&out, "register before restart", &server);
     let before = registrations(&server);
     assert_eq!(before.len(), 1);

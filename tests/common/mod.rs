@@ -245,6 +245,31 @@ pub fn sipp(dir: &Path, scenario: &str, target: SocketAddr, extra: &[&str]) -> O
     out
 }
 
+/// Runs `scenario` `calls` times as `user` (SIPp's `-s`, `-au`) with `password` (`-ap`) from 127.0.0.1.
+pub fn sipp_as(
+    server: &Server,
+    scenario: &str,
+    (user, password): (&str, &str),
+    calls: u32,
+    extra: &[&str],
+) -> Output {
+    let calls = calls.to_string();
+    let mut args = vec![
+        "-s",
+        user,
+        "-au",
+        user,
+        "-ap",
+        password,
+        "-m",
+        &calls,
+        "-i",
+        "127.0.0.1",
+    ];
+    args.extend_from_slice(extra);
+    sipp(&server.dir, scenario, server.sip, &args)
+}
+
 pub fn sipp_messages(dir: &Path, scenario: &str) -> String {
     let name = scenario.trim_end_matches(".xml");
     std::fs::read_to_string(dir.join(format!("{name}.msg.log"))).unwrap_or_default()

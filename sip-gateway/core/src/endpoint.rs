@@ -211,9 +211,7 @@ impl<L: LocationStore> Endpoint<L> {
             }
             Method::Cancel => {
                 // The INVITE (if any) was answered finally at once, so CANCEL has nothing left to stop.
-                let mut invite_key = req.clone();
-                invite_key.method = Method::Invite;
-                match TxKey::for_request(&invite_key)
+                match TxKey::for_request_as(req, &Method::Invite)
                     .and_then(|k| self.transactions.server_state(&k))
                 {
                     Some(_) => Response::for_request(req, 200, "OK"),
@@ -307,9 +305,13 @@ fn stamp_via(req: &mut Request, peer: &Peer) -> Option<Peer> {
     let src_ip = peer.addr.ip();
     let (wants_rport, host_matches, via_port) = {
         let via = req.top_via()?;
-        let host_ip = sip_message::Host::parse(via.host.as_bytes())
-            .ok()
-            .and_then(|h| h.ip());
+        // An IP literal (IPv6 in brackets); a domain never matches, and costs no allocation here.
+        let host_ip: Option<std::net::IpAddr> = via
+            .host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .ok();
         (via.rport().is_some(), host_ip == Some(src_ip), via.port)
     };
     if !host_matches || wants_rport {

@@ -104,7 +104,11 @@ pub struct Registrar<L: LocationStore> {
     users: HashMap<String, UserSecrets>,
     location: L,
     guard: AuthGuard,
+    /// Expiry wake-ups: (unix second, AOR). One live entry per AOR, at its earliest binding's expiry
+    /// (`scheduled` says which); a refresh that moves expiry later pushes nothing, so a REGISTER storm does
+    /// not grow the heap. Entries that no longer match `scheduled` are skipped when popped.
     expiry: BinaryHeap<Reverse<(i64, String)>>,
+    scheduled: HashMap<String, i64>,
     changes: Vec<BindingChange>,
     stats: RegistrarStats,
 }
@@ -132,6 +136,7 @@ impl<L: LocationStore> Registrar<L> {
             location,
             guard,
             expiry: BinaryHeap::new(),
+            scheduled: HashMap::new(),
             changes: Vec::new(),
             stats: RegistrarStats::default(),
         }
@@ -158,6 +163,7 @@ impl<L: LocationStore> Registrar<L> {
         self.users.remove(username);
         let old: Vec<Binding> = self.location.bindings(username).to_vec();
         self.location.replace(username, Vec::new());
+        self.scheduled.remove(username);
         for b in old {
             self.changes.push(BindingChange::Remove {
                 aor: b.aor,
@@ -170,12 +176,31 @@ impl<L: LocationStore> Registrar<L> {
     pub fn restore(&mut self, bindings: Vec<Binding>) {
         let mut by_aor: HashMap<String, Vec<Binding>> = HashMap::new();
         for b in bindings {
-            self.expiry
-                .push(Reverse((b.expires_at_unix, b.aor.clone())));
             by_aor.entry(b.aor.clone()).or_default().push(b);
         }
         for (aor, list) in by_aor {
             self.location.replace(&aor, list);
+            self.schedule(&aor);
+        }
+    }
+
+    /// Makes sure the AOR's earliest expiry has a wake-up, pushing only when it moved earlier.
+    fn schedule(&mut self, aor: &str) {
+        let earliest = self
+            .location
+            .bindings(aor)
+            .iter()
+            .map(|b| b.expires_at_unix)
+            .min();
+        match earliest {
+            None => {
+                self.scheduled.remove(aor);
+            }
+            Some(t) if self.scheduled.get(aor).is_some_and(|&s| s <= t) => {}
+            Some(t) => {
+                self.scheduled.insert(aor.to_string(), t);
+                self.expiry.push(Reverse((t, aor.to_string())));
+            }
         }
     }
 
@@ -187,9 +212,9 @@ impl<L: LocationStore> Registrar<L> {
         !self.changes.is_empty()
     }
 
-    /// The unix second at which the next binding may expire.
-    pub fn next_expiry_unix(&self) -> Option<i64> {
-        self.expiry.peek().map(|Reverse((t, _))| *t)
+    /// Wake-ups queued for binding expiry (at most about one per AOR, whatever the REGISTER rate).
+    pub fn pending_expiries(&self) -> usize {
+        self.expiry.len()
     }
 
     /// Removes bindings whose time is up, and forgets stale guard entries.
@@ -198,11 +223,16 @@ impl<L: LocationStore> Registrar<L> {
             if *t > now_unix {
                 break;
             }
-            let Some(Reverse((_, aor))) = self.expiry.pop() else {
+            let Some(Reverse((t, aor))) = self.expiry.pop() else {
                 break;
             };
+            if self.scheduled.get(&aor) != Some(&t) {
+                continue; // Superseded by an earlier wake-up, or the AOR is gone.
+            }
+            self.scheduled.remove(&aor);
             let current = self.location.bindings(&aor);
             if current.iter().all(|b| b.expires_at_unix > now_unix) {
+                self.schedule(&aor);
                 continue;
             }
             let (keep, gone): (Vec<Binding>, Vec<Binding>) = current
@@ -210,6 +240,7 @@ impl<L: LocationStore> Registrar<L> {
                 .cloned()
                 .partition(|b| b.expires_at_unix > now_unix);
             self.location.replace(&aor, keep);
+            self.schedule(&aor);
             for b in gone {
                 self.changes.push(BindingChange::Remove {
                     aor: b.aor,
@@ -390,8 +421,6 @@ impl<L: LocationStore> Registrar<L> {
                             .and_then(|v| v.to_str())
                             .map(str::to_string),
                     };
-                    self.expiry
-                        .push(Reverse((binding.expires_at_unix, aor.clone())));
                     match existing {
                         Some(i) => current[i] = binding,
                         None => current.push(binding),
@@ -424,6 +453,7 @@ impl<L: LocationStore> Registrar<L> {
             );
         }
         self.location.replace(&aor, current);
+        self.schedule(&aor);
         self.stats.accepted += 1;
         resp
     }

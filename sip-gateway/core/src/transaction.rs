@@ -40,38 +40,33 @@ pub struct TxKey(pub Box<str>);
 impl TxKey {
     /// The key of the server transaction a request belongs to (`ACK` maps to its INVITE).
     pub fn for_request(req: &Request) -> Option<TxKey> {
-        let via = req.top_via()?;
         let method = match &req.method {
-            Method::Ack => "INVITE",
-            m => m.as_str(),
+            Method::Ack => &Method::Invite,
+            m => m,
         };
-        let sent_by = format!("{}:{}", via.host, via.port.unwrap_or(0));
-        match via.branch() {
+        Self::for_request_as(req, method)
+    }
+
+    /// The key `req` would have if it carried `method`: a CANCEL finds its INVITE with it.
+    pub fn for_request_as(req: &Request, method: &Method) -> Option<TxKey> {
+        let via = req.top_via()?;
+        let (host, port) = (via.host, via.port.unwrap_or(0));
+        let seq = req.cseq().map(|c| c.seq).unwrap_or(0);
+        let call_id = req.call_id().unwrap_or("");
+        let key = match via.branch() {
             // Call-ID and CSeq number are not part of §17.2.3 matching, but a retransmission always
             // repeats them, and including them keeps clients that reuse a branch for new requests (the
             // RFC 4475 messages do) from being answered with another request's response.
             Some(b) if b.starts_with("z9hG4bK") && b.len() > 7 => {
-                let seq = req.cseq().map(|c| c.seq).unwrap_or(0);
-                let call_id = req.call_id().unwrap_or("");
-                Some(TxKey(
-                    format!("{b}|{method}|{sent_by}|{seq}|{call_id}").into(),
-                ))
+                format!("{b}|{method}|{host}:{port}|{seq}|{call_id}")
             }
             _ => {
-                let from_tag = req
-                    .from()
-                    .and_then(|f| f.tag().map(str::to_string))
-                    .unwrap_or_default();
-                let cseq = req.cseq().map(|c| c.seq).unwrap_or(0);
-                Some(TxKey(
-                    format!(
-                        "2543|{}|{from_tag}|{cseq}|{method}|{sent_by}",
-                        req.call_id().unwrap_or("")
-                    )
-                    .into(),
-                ))
+                let from = req.from();
+                let from_tag = from.as_ref().and_then(|f| f.tag()).unwrap_or("");
+                format!("2543|{call_id}|{from_tag}|{seq}|{method}|{host}:{port}")
             }
-        }
+        };
+        Some(TxKey(key.into()))
     }
 
     /// The key of the client transaction a response belongs to.

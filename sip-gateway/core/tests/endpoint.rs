@@ -570,3 +570,49 @@ fn trusted_source_registers_without_digest() {
         0
     ));
 }
+
+#[test]
+fn refreshes_move_expiry_without_growing_the_wakeup_queue() {
+    let mut h = Harness::default();
+    let c = "<sip:1001@192.0.2.50>";
+    let (_, r) = h.one(udp(PHONE), &register("1001", 1, "e0", c, Some(60), None));
+    let auth = answer(&r, "1001", "demo-1001", DigestAlgorithm::Md5, 1);
+    for i in 0..50u32 {
+        let expires = if i == 49 { 300 } else { 60 + i };
+        let (_, ok) = h.one(
+            udp(PHONE),
+            &register(
+                "1001",
+                i + 2,
+                &format!("e{}", i + 1),
+                c,
+                Some(expires),
+                Some(&auth),
+            ),
+        );
+        assert_eq!(ok.status, 200);
+    }
+    assert_eq!(
+        h.ep.registrar().pending_expiries(),
+        1,
+        "refreshes that extend expiry queue nothing"
+    );
+    // The first registration's 60 s are long past the refresh: the binding must stay until 300 s.
+    h.advance(Duration::from_secs(200));
+    assert_eq!(h.ep.registrar().location().binding_count(), 1);
+    h.advance(Duration::from_secs(101));
+    assert_eq!(h.ep.registrar().location().binding_count(), 0);
+    // A refresh that shortens expiry takes effect at the shorter time.
+    let (_, r) = h.one(udp(PHONE), &register("1001", 100, "s0", c, Some(600), None));
+    let auth = answer(&r, "1001", "demo-1001", DigestAlgorithm::Md5, 1);
+    h.one(
+        udp(PHONE),
+        &register("1001", 101, "s1", c, Some(600), Some(&auth)),
+    );
+    h.one(
+        udp(PHONE),
+        &register("1001", 102, "s2", c, Some(60), Some(&auth)),
+    );
+    h.advance(Duration::from_secs(61));
+    assert_eq!(h.ep.registrar().location().binding_count(), 0);
+}
