@@ -243,12 +243,12 @@ impl<L: LocationStore> Endpoint<L> {
 
     fn respond(&mut self, now: Instant, key: &TxKey, req: &Request, mut resp: Response) {
         if resp.status > 100 {
-            let to = resp.headers.get(&HeaderName::To).cloned();
+            let to = resp.headers.get(&HeaderName::To).map(<[u8]>::to_vec);
             if let Some(to) = to {
                 let has_tag = req.to().is_some_and(|t| t.tag().is_some());
                 if !has_tag {
                     let tag: u64 = self.rng.gen();
-                    let mut v = to.as_bytes().to_vec();
+                    let mut v = to;
                     v.extend_from_slice(format!(";tag={tag:016x}").as_bytes());
                     resp.headers
                         .set(HeaderName::To, HeaderValue::from_bytes(Bytes::from(v)));
@@ -316,8 +316,8 @@ fn stamp_via(req: &mut Request, peer: &Peer) -> Option<Peer> {
     };
     if !host_matches || wants_rport {
         // Only now is the Via rebuilt; a client on its own address without rport costs nothing here.
-        if let Some(first) = req.headers.0.iter_mut().find(|h| h.name == HeaderName::Via) {
-            let mut entries = Via::parse_list(first.value.as_bytes()).ok()?;
+        if let Some(first) = req.headers.get(&HeaderName::Via) {
+            let mut entries = Via::parse_list(first).ok()?;
             let top = entries.first_mut()?;
             top.params.set("received", Some(src_ip.to_string()));
             if wants_rport {
@@ -328,7 +328,8 @@ fn stamp_via(req: &mut Request, peer: &Peer) -> Option<Peer> {
                 .map(Via::to_string)
                 .collect::<Vec<_>>()
                 .join(", ");
-            first.value = HeaderValue::from(value);
+            req.headers
+                .replace_first(&HeaderName::Via, HeaderValue::from(value));
         }
     }
     if peer.transport.is_reliable() {

@@ -418,7 +418,7 @@ impl<L: LocationStore> Registrar<L> {
                         user_agent: req
                             .headers
                             .get(&HeaderName::UserAgent)
-                            .and_then(|v| v.to_str())
+                            .and_then(|v| std::str::from_utf8(v).ok())
                             .map(str::to_string),
                     };
                     match existing {

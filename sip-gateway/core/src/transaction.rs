@@ -554,23 +554,20 @@ fn build_ack_for_failure(invite_bytes: &Bytes, resp: &Response) -> Option<Bytes>
     use sip_message::{CSeq, HeaderName, Headers};
     let mut headers = Headers::default();
     if let Some(v) = invite.headers.get(&HeaderName::Via) {
-        let top = sip_message::Via::parse_list(v.as_bytes())
-            .ok()?
-            .into_iter()
-            .next()?;
+        let top = sip_message::Via::parse_list(v).ok()?.into_iter().next()?;
         headers.push(HeaderName::Via, top.to_string());
     }
     for name in [HeaderName::MaxForwards, HeaderName::From] {
         if let Some(v) = invite.headers.get(&name) {
-            headers.push(name.clone(), v.clone());
+            headers.push(name.clone(), v);
         }
     }
-    headers.push(HeaderName::To, resp.headers.get(&HeaderName::To)?.clone());
+    headers.push(HeaderName::To, resp.headers.get_shared(&HeaderName::To)?);
     if let Some(v) = invite.headers.get(&HeaderName::CallId) {
-        headers.push(HeaderName::CallId, v.clone());
+        headers.push(HeaderName::CallId, v);
     }
-    for v in invite.headers.get_all(&HeaderName::Route) {
-        headers.push(HeaderName::Route, v.clone());
+    for v in invite.headers.get_all_shared(&HeaderName::Route) {
+        headers.push(HeaderName::Route, v);
     }
     let seq = invite.cseq()?.seq;
     headers.push(

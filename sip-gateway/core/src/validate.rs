@@ -68,7 +68,7 @@ pub fn check_request(req: &Request) -> Option<Rejection> {
     let unsupported: Vec<String> = req
         .headers
         .get_all(&HeaderName::Require)
-        .flat_map(|v| sip_message::typed::parse_token_list(v.as_bytes()))
+        .flat_map(|v| sip_message::typed::parse_token_list(v))
         .filter(|t| {
             !SUPPORTED_EXTENSIONS
                 .iter()
@@ -84,11 +84,7 @@ pub fn check_request(req: &Request) -> Option<Rejection> {
         });
     }
     if !req.body.is_empty() {
-        let ctype = req
-            .headers
-            .get(&HeaderName::ContentType)
-            .map(|v| v.as_bytes())
-            .unwrap_or(b"");
+        let ctype = req.headers.get(&HeaderName::ContentType).unwrap_or(b"");
         let base = ctype.split(|&b| b == b';').next().unwrap_or(b"");
         let base = sip_message::typed::parse_token_list(base)
             .first()

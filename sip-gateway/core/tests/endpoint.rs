@@ -147,7 +147,7 @@ fn answer(
 fn contacts_of(r: &Response) -> Vec<String> {
     r.headers
         .get_all(&HeaderName::Contact)
-        .map(|v| v.to_str().unwrap_or("").to_string())
+        .map(|v| String::from_utf8_lossy(v).into_owned())
         .collect()
 }
 
@@ -280,7 +280,7 @@ fn contact_rules_min_expires_star_and_q() {
     assert_eq!(
         r.headers
             .get(&HeaderName::MinExpires)
-            .and_then(|v| v.to_str()),
+            .and_then(|v| std::str::from_utf8(v).ok()),
         Some("60")
     );
 

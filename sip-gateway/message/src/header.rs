@@ -129,78 +129,209 @@ impl From<String> for HeaderValue {
     }
 }
 
+impl From<&[u8]> for HeaderValue {
+    /// Copies the bytes.
+    fn from(b: &[u8]) -> Self {
+        HeaderValue(Bytes::copy_from_slice(b))
+    }
+}
+
 impl From<&'static str> for HeaderValue {
     fn from(s: &'static str) -> Self {
         HeaderValue(Bytes::from_static(s.as_bytes()))
     }
 }
 
+/// One header field to add to a message (a name and an owned value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub name: HeaderName,
     pub value: HeaderValue,
 }
 
+/// Where a field's value lives: a range of the received message, or bytes of its own (a folded line
+/// rebuilt, or a field added after parsing). Ranges cost no reference count per header.
+#[derive(Debug, Clone)]
+enum Slot {
+    Received { start: u32, end: u32 },
+    Own(Bytes),
+}
+
+#[derive(Debug, Clone)]
+struct Field {
+    name: HeaderName,
+    slot: Slot,
+}
+
 /// Header fields in the order received. Multiple fields with one name stay separate entries; list-valued
 /// grammars (Via, Contact, Route…) split commas when they are parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Headers(pub Vec<Header>);
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    /// The received message the `Received` ranges point into (empty for a message built here).
+    received: Bytes,
+    fields: Vec<Field>,
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
+impl Eq for Headers {}
 
 impl Headers {
-    pub fn iter(&self) -> impl Iterator<Item = &Header> {
-        self.0.iter()
+    pub(crate) fn with_received(received: Bytes, capacity: usize) -> Self {
+        Headers {
+            received,
+            fields: Vec::with_capacity(capacity),
+        }
     }
 
-    pub fn get(&self, name: &HeaderName) -> Option<&HeaderValue> {
-        self.0.iter().find(|h| &h.name == name).map(|h| &h.value)
+    /// Adds a field whose value is `start..end` of the received message (the parser's fast path).
+    pub(crate) fn push_received(&mut self, name: HeaderName, start: usize, end: usize) {
+        let (Ok(start), Ok(end)) = (u32::try_from(start), u32::try_from(end)) else {
+            let value = self.received.slice(start..end);
+            return self.push(name, HeaderValue(value));
+        };
+        self.fields.push(Field {
+            name,
+            slot: Slot::Received { start, end },
+        });
     }
 
-    pub fn get_all<'a>(
+    fn value_of<'a>(&'a self, slot: &'a Slot) -> &'a [u8] {
+        match slot {
+            Slot::Received { start, end } => self
+                .received
+                .get(*start as usize..*end as usize)
+                .unwrap_or(&[]),
+            Slot::Own(b) => b,
+        }
+    }
+
+    /// Each field as (name, value), in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, &[u8])> {
+        self.fields
+            .iter()
+            .map(move |f| (&f.name, self.value_of(&f.slot)))
+    }
+
+    /// Each field as (name, owned value sharing the received message's memory), in order.
+    pub fn iter_shared(&self) -> impl Iterator<Item = (&HeaderName, HeaderValue)> {
+        self.fields
+            .iter()
+            .map(move |f| (&f.name, self.shared(&f.slot)))
+    }
+
+    /// The value of the first field named `name`.
+    pub fn get(&self, name: &HeaderName) -> Option<&[u8]> {
+        self.fields
+            .iter()
+            .find(|f| &f.name == name)
+            .map(|f| self.value_of(&f.slot))
+    }
+
+    /// The first field named `name` as an owned value that shares the received message's memory, for
+    /// copying a field into another message without copying its bytes.
+    pub fn get_shared(&self, name: &HeaderName) -> Option<HeaderValue> {
+        self.fields
+            .iter()
+            .find(|f| &f.name == name)
+            .map(|f| self.shared(&f.slot))
+    }
+
+    fn shared(&self, slot: &Slot) -> HeaderValue {
+        match slot {
+            Slot::Received { start, end } => {
+                let (start, end) = (*start as usize, *end as usize);
+                if start <= end && end <= self.received.len() {
+                    HeaderValue(self.received.slice(start..end))
+                } else {
+                    HeaderValue(Bytes::new())
+                }
+            }
+            Slot::Own(b) => HeaderValue(b.clone()),
+        }
+    }
+
+    /// Every field named `name`, as owned values sharing the received message's memory.
+    pub fn get_all_shared<'a>(
         &'a self,
         name: &'a HeaderName,
-    ) -> impl Iterator<Item = &'a HeaderValue> + 'a {
-        self.0
+    ) -> impl Iterator<Item = HeaderValue> + 'a {
+        self.fields
             .iter()
-            .filter(move |h| &h.name == name)
-            .map(|h| &h.value)
+            .filter(move |f| &f.name == name)
+            .map(move |f| self.shared(&f.slot))
+    }
+
+    /// The values of every field named `name`.
+    pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.fields
+            .iter()
+            .filter(move |f| &f.name == name)
+            .map(move |f| self.value_of(&f.slot))
     }
 
     pub fn count(&self, name: &HeaderName) -> usize {
-        self.0.iter().filter(|h| &h.name == name).count()
+        self.fields.iter().filter(|f| &f.name == name).count()
     }
 
     pub fn push(&mut self, name: HeaderName, value: impl Into<HeaderValue>) {
-        self.0.push(Header {
+        self.fields.push(Field {
             name,
-            value: value.into(),
+            slot: Slot::Own(value.into().0),
         });
     }
 
     /// Replaces every field named `name` with one field (appended if absent, in place of the first otherwise).
     pub fn set(&mut self, name: HeaderName, value: impl Into<HeaderValue>) {
         let value = value.into();
-        match self.0.iter().position(|h| h.name == name) {
+        match self.fields.iter().position(|f| f.name == name) {
             Some(i) => {
-                self.0[i].value = value;
+                self.fields[i].slot = Slot::Own(value.0);
                 let mut idx = 0;
-                self.0.retain(|h| {
+                self.fields.retain(|f| {
                     idx += 1;
-                    idx - 1 == i || h.name != name
+                    idx - 1 == i || f.name != name
                 });
             }
             None => self.push(name, value),
         }
     }
 
+    /// Replaces the value of the first field named `name`, keeping its place and any later fields of
+    /// that name. Returns false when there is none.
+    pub fn replace_first(&mut self, name: &HeaderName, value: impl Into<HeaderValue>) -> bool {
+        match self.fields.iter_mut().find(|f| &f.name == name) {
+            Some(f) => {
+                f.slot = Slot::Own(value.into().0);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn remove_all(&mut self, name: &HeaderName) {
-        self.0.retain(|h| &h.name != name);
+        self.fields.retain(|f| &f.name != name);
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.fields.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.fields.is_empty()
+    }
+}
+
+impl From<Vec<Header>> for Headers {
+    fn from(list: Vec<Header>) -> Self {
+        let mut h = Headers::with_received(Bytes::new(), list.len());
+        for Header { name, value } in list {
+            h.push(name, value);
+        }
+        h
     }
 }

@@ -3,7 +3,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 
 use crate::error::ParseError;
-use crate::header::{Header, HeaderName, HeaderValue, Headers};
+use crate::header::{HeaderName, HeaderValue, Headers};
 use crate::limits::Limits;
 use crate::method::Method;
 use crate::scan::{is_token, is_wsp, trim_wsp};
@@ -59,36 +59,36 @@ pub trait SipHeaders {
     fn call_id(&self) -> Option<&str> {
         self.headers()
             .get(&HeaderName::CallId)
-            .and_then(HeaderValue::to_str)
+            .and_then(|v| std::str::from_utf8(v).ok())
     }
     fn cseq(&self) -> Option<CSeq> {
         self.headers()
             .get(&HeaderName::CSeq)
-            .and_then(|v| CSeq::parse(v.as_bytes()).ok())
+            .and_then(|v| CSeq::parse(v).ok())
     }
     /// From, borrowed from the message (no allocation; `.to_owned()` for a changeable copy).
     fn from(&self) -> Option<NameAddrRef<'_>> {
         self.headers()
             .get(&HeaderName::From)
-            .and_then(|v| NameAddrRef::parse_with(v.as_bytes(), "From", Check::Structure).ok())
+            .and_then(|v| NameAddrRef::parse_with(v, "From", Check::Structure).ok())
     }
     /// To, borrowed from the message.
     fn to(&self) -> Option<NameAddrRef<'_>> {
         self.headers()
             .get(&HeaderName::To)
-            .and_then(|v| NameAddrRef::parse_with(v.as_bytes(), "To", Check::Structure).ok())
+            .and_then(|v| NameAddrRef::parse_with(v, "To", Check::Structure).ok())
     }
     /// The topmost Via entry, borrowed from the message.
     fn top_via(&self) -> Option<ViaRef<'_>> {
         self.headers()
             .get(&HeaderName::Via)
-            .and_then(|v| ViaRef::parse_first(v.as_bytes()).ok())
+            .and_then(|v| ViaRef::parse_first(v).ok())
     }
     /// All Contact values across all Contact headers; `Star` if any is `*`.
     fn contacts(&self) -> Result<Contacts, ParseError> {
         let mut all = Vec::new();
         for v in self.headers().get_all(&HeaderName::Contact) {
-            match Contacts::parse(v.as_bytes())? {
+            match Contacts::parse(v)? {
                 Contacts::Star => return Ok(Contacts::Star),
                 Contacts::List(l) => all.extend(l),
             }
@@ -98,19 +98,19 @@ pub trait SipHeaders {
     fn expires(&self) -> Option<u32> {
         self.headers()
             .get(&HeaderName::Expires)
-            .and_then(|v| parse_number(v.as_bytes(), "Expires", u32::MAX as u64).ok())
+            .and_then(|v| parse_number(v, "Expires", u32::MAX as u64).ok())
             .map(|v| v as u32)
     }
     fn max_forwards(&self) -> Option<u8> {
         self.headers()
             .get(&HeaderName::MaxForwards)
-            .and_then(|v| parse_number(v.as_bytes(), "Max-Forwards", 255).ok())
+            .and_then(|v| parse_number(v, "Max-Forwards", 255).ok())
             .map(|v| v as u8)
     }
     fn authorization(&self, name: &HeaderName) -> Vec<AuthHeader> {
         self.headers()
             .get_all(name)
-            .filter_map(|v| AuthHeader::parse(v.as_bytes()).ok())
+            .filter_map(|v| AuthHeader::parse(v).ok())
             .collect()
     }
 }
@@ -230,16 +230,16 @@ pub fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
         .count();
     // One pass finds the lines and the blank line that ends them; `head` runs to the end of the input
     // until that blank line is found.
-    let head = buf.slice(lead..);
+    let head = buf.get(lead..).unwrap_or(&[]);
     let mut head_end = None;
 
-    let first_nl = memchr::memchr(b'\n', &head).ok_or(ParseError::Incomplete)?;
+    let first_nl = memchr::memchr(b'\n', head).ok_or(ParseError::Incomplete)?;
     let start_line = strip_cr(head.get(..first_nl).unwrap_or(&[]));
     if start_line.len() > limits.max_line_bytes {
         return Err(ParseError::LineTooLong(limits.max_line_bytes));
     }
 
-    let mut headers = Vec::with_capacity(24);
+    let mut headers = Headers::with_received(buf.clone(), 24);
     let mut pos = first_nl + 1;
     // Collect (name, value start, value end, folded?) line by line; a folded value is rebuilt once.
     while pos < head.len() {
@@ -275,7 +275,7 @@ pub fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
         }
         let name = HeaderName::from_bytes(name);
         let value_start = line_start + colon + 1;
-        let value = if folded {
+        if folded {
             let raw = &head[value_start..end];
             let mut unfolded = Vec::with_capacity(raw.len());
             for piece in raw.split(|&b| b == b'\n') {
@@ -286,29 +286,25 @@ pub fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
                 unfolded.extend_from_slice(trim_wsp(piece));
             }
             let t = trim_wsp(&unfolded);
-            Bytes::copy_from_slice(t)
+            validate_header(&name, t)?;
+            headers.push(name, HeaderValue::from_bytes(Bytes::copy_from_slice(t)));
         } else {
             let raw = strip_cr(&head[value_start..nl]);
             let t = trim_wsp(raw);
-            let off = t.as_ptr() as usize - head.as_ptr() as usize;
-            head.slice(off..off + t.len())
-        };
-        validate_header(&name, &value)?;
-        headers.push(Header {
-            name,
-            value: HeaderValue::from_bytes(value),
-        });
+            validate_header(&name, t)?;
+            let off = lead + (t.as_ptr() as usize - head.as_ptr() as usize);
+            headers.push_received(name, off, off + t.len());
+        }
         if headers.len() > limits.max_headers {
             return Err(ParseError::TooManyHeaders(limits.max_headers));
         }
     }
     let head_end = head_end.ok_or(ParseError::Incomplete)?;
-    let headers = Headers(headers);
 
     let available = buf.len() - head_end;
     let body = match headers.get(&HeaderName::ContentLength) {
         Some(v) => {
-            let declared = parse_number(v.as_bytes(), "Content-Length", u32::MAX as u64)? as usize;
+            let declared = parse_number(v, "Content-Length", u32::MAX as u64)? as usize;
             if declared > available {
                 return Err(ParseError::BodyTooShort {
                     declared,
@@ -376,10 +372,10 @@ fn parse_start_line(line: &[u8], headers: Headers, body: Bytes) -> Result<Messag
 }
 
 fn write_headers(out: &mut Vec<u8>, headers: &Headers) {
-    for h in headers.iter() {
-        out.extend_from_slice(h.name.as_str().as_bytes());
+    for (name, value) in headers.iter() {
+        out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value.as_bytes());
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
@@ -415,17 +411,17 @@ impl Response {
     /// A response to `req` per RFC 3261 §8.2.6: Via, From, To, Call-ID and CSeq copied, empty body.
     /// The caller adds a To tag where the response needs one.
     pub fn for_request(req: &Request, status: u16, reason: &str) -> Response {
-        let mut headers = Headers(Vec::with_capacity(8));
-        for h in req.headers.iter() {
+        let mut headers = Headers::default();
+        for (name, value) in req.headers.iter_shared() {
             if matches!(
-                h.name,
+                name,
                 HeaderName::Via
                     | HeaderName::From
                     | HeaderName::To
                     | HeaderName::CallId
                     | HeaderName::CSeq
             ) {
-                headers.0.push(h.clone());
+                headers.push(name.clone(), value);
             }
         }
         Response {

@@ -106,8 +106,24 @@ impl<'a> Cursor<'a> {
         self.slice(start, self.pos)
     }
 
+    /// Takes bytes up to (not including) the next `b`, or to the end.
+    pub(crate) fn take_until(&mut self, b: u8) -> &'a str {
+        let start = self.pos;
+        let rest = self.s.as_bytes().get(start..).unwrap_or(&[]);
+        self.pos = start + memchr::memchr(b, rest).unwrap_or(rest.len());
+        self.slice(start, self.pos)
+    }
+
+    /// Takes the bytes of a class table (which must hold only ASCII bytes).
+    pub(crate) fn take_class(&mut self, class: &[bool; 256]) -> &'a str {
+        let start = self.pos;
+        let rest = self.s.as_bytes().get(start..).unwrap_or(&[]);
+        self.pos = start + rest.iter().take_while(|&&b| class[b as usize]).count();
+        self.slice(start, self.pos)
+    }
+
     pub(crate) fn token(&mut self) -> Option<&'a str> {
-        let t = self.take_while(is_token);
+        let t = self.take_class(&TOKEN);
         (!t.is_empty()).then_some(t)
     }
 
@@ -141,24 +157,6 @@ impl<'a> Cursor<'a> {
             }
         }
     }
-}
-
-/// Checks that every `%` starts a two-hex-digit escape.
-pub(crate) fn escapes_valid(s: &[u8]) -> bool {
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == b'%' {
-            let ok = s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
-            if !ok {
-                return false;
-            }
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    true
 }
 
 /// Decodes `%HH` escapes; invalid escapes are kept literally.

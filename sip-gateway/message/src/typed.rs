@@ -92,19 +92,20 @@ impl<'a> ViaRef<'a> {
         let transport = c.token().ok_or(bad("Via", "no transport"))?;
         c.skip_ws();
         let start = c.pos();
-        let mut in_v6 = false;
-        c.take_while(|b| {
-            if b == b'[' {
-                in_v6 = true;
+        let host = if c.peek() == Some(b'[') {
+            c.take_until(b']');
+            c.eat(b']');
+            let host = c.slice(start, c.pos());
+            crate::uri::validate_host(host.as_bytes())
+                .map_err(|_| bad("Via", "bad sent-by host"))?;
+            host
+        } else {
+            let host = c.take_class(&crate::uri::HOST);
+            if host.is_empty() || host.len() > 255 {
+                return Err(bad("Via", "bad sent-by host"));
             }
-            let keep = in_v6 || b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b']');
-            if b == b']' {
-                in_v6 = false;
-            }
-            keep
-        });
-        let host = c.slice(start, c.pos());
-        crate::uri::validate_host(host.as_bytes()).map_err(|_| bad("Via", "bad sent-by host"))?;
+            host
+        };
         let port = if c.eat_sep(b':') {
             let p = c.take_while(|b| b.is_ascii_digit());
             Some(parse_decimal(p.as_bytes(), 65535).ok_or(bad("Via", "bad port"))? as u16)
@@ -287,7 +288,7 @@ impl<'a> NameAddrRef<'a> {
         if !c.eat(b'<') {
             return Err(bad(header, "expected '<'"));
         }
-        let uri_text = c.take_while(|b| b != b'>');
+        let uri_text = c.take_until(b'>');
         if !c.eat(b'>') {
             return Err(bad(header, "expected '>'"));
         }

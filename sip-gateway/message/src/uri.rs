@@ -3,7 +3,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::error::ParseError;
 use crate::params::{Params, ParamsRef};
-use crate::scan::{alnum_and, escapes_valid, unescape};
+use crate::scan::{alnum_and, unescape};
 
 /// A host as it appears in a SIP URI or Via `sent-by`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -224,20 +224,25 @@ static PASSWORD: [bool; 256] = alnum_and(b"-_.!~*'()%&=+$,");
 static PARAM: [bool; 256] = alnum_and(b"-_.!~*'()%[]/:&+$");
 static HEADER: [bool; 256] = alnum_and(b"-_.!~*'()%[]/?:+$=&");
 
-fn is_user_char(b: u8) -> bool {
-    USER[b as usize]
-}
-
-fn is_password_char(b: u8) -> bool {
-    PASSWORD[b as usize]
-}
-
-fn is_param_char(b: u8) -> bool {
-    PARAM[b as usize]
-}
-
-fn is_header_char(b: u8) -> bool {
-    HEADER[b as usize]
+/// Whether every byte of `s` is in `class` or starts a `%HH` escape: the class check and the escape
+/// check in one pass.
+fn all_escaped_in(s: &[u8], class: &[bool; 256]) -> bool {
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == b'%' {
+            let hex = s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            if !hex {
+                return false;
+            }
+            i += 3;
+        } else if class[b as usize] {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// The first `b` in `s`. URIs are short, where a plain loop beats memchr's setup.
@@ -245,95 +250,121 @@ fn find(b: u8, s: &[u8]) -> Option<usize> {
     s.iter().position(|&c| c == b)
 }
 
-/// Splits at the first `sep` byte (a byte search, not a char searcher).
-fn split_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
-    let i = find(sep, s.as_bytes())?;
-    Some((s.get(..i)?, s.get(i + 1..)?))
-}
+pub(crate) static HOST: [bool; 256] = alnum_and(b"-._");
 
 fn parse_sip(s: &str, secure: bool) -> Result<SipUriRef<'_>, ParseError> {
-    let (userinfo, hostpart) = match find(b'@', s.as_bytes()) {
-        Some(at) => (s.get(..at), s.get(at + 1..).unwrap_or("")),
-        None => (None, s),
-    };
-    let (user, password) = match userinfo {
-        None => (None, None),
-        Some(ui) => {
-            let (u, p) = match split_byte(ui, b':') {
-                Some((u, p)) => (u, Some(p)),
-                None => (ui, None),
+    let bytes = s.as_bytes();
+    let (user, password, host_start) = match memchr::memchr(b'@', bytes) {
+        None => (None, None, 0),
+        Some(at) => {
+            let userinfo = bytes.get(..at).unwrap_or(&[]);
+            let (u, p) = match find(b':', userinfo) {
+                Some(c) => (
+                    userinfo.get(..c).unwrap_or(&[]),
+                    Some(userinfo.get(c + 1..).unwrap_or(&[])),
+                ),
+                None => (userinfo, None),
             };
-            if u.is_empty() || !u.bytes().all(is_user_char) || !escapes_valid(u.as_bytes()) {
+            if u.is_empty() || !all_escaped_in(u, &USER) {
                 return Err(ParseError::Uri("bad user part"));
             }
-            if let Some(p) = p {
-                if !p.bytes().all(is_password_char) || !escapes_valid(p.as_bytes()) {
-                    return Err(ParseError::Uri("bad password"));
-                }
+            if p.is_some_and(|p| !all_escaped_in(p, &PASSWORD)) {
+                return Err(ParseError::Uri("bad password"));
             }
-            (Some(u), p)
+            // Every cut is at an ASCII delimiter, so these are char boundaries.
+            let user = s.get(..u.len());
+            let password = p.and_then(|p| s.get(at - p.len()..at));
+            (user, password, at + 1)
         }
     };
-    // hostport ends at the first ';' or '?' outside an IPv6 reference.
-    let mut end = hostpart.len();
-    let mut in_v6 = false;
-    for (i, b) in hostpart.bytes().enumerate() {
-        match b {
-            b'[' => in_v6 = true,
-            b']' => in_v6 = false,
-            b';' | b'?' if !in_v6 => {
-                end = i;
-                break;
-            }
-            _ => {}
+    // host: an IPv6 reference, or domain/IPv4 characters up to ':', ';', '?' or the end.
+    let rest = bytes.get(host_start..).unwrap_or(&[]);
+    let host_len = if rest.first() == Some(&b'[') {
+        let close = find(b']', rest).ok_or(ParseError::Uri("unterminated IPv6 reference"))?;
+        validate_host(rest.get(..=close).unwrap_or(&[]))?;
+        close + 1
+    } else {
+        let n = rest.iter().take_while(|&&b| HOST[b as usize]).count();
+        if n == 0 || n > 255 {
+            return Err(ParseError::Uri("bad host length"));
         }
-    }
-    let (hostport, tail) = hostpart.split_at(end);
-    let (host, port) = split_host_port(hostport.as_bytes())?;
-    validate_host(host)?;
-    let (param_part, headers) = match split_byte(tail, b'?') {
-        Some((p, h)) => (p, Some(h)),
-        None => (tail, None),
+        n
     };
-    validate_uri_params_and_headers(param_part, headers)?;
-    Ok(SipUriRef {
-        secure,
-        user,
-        password,
-        host: hostport.get(..host.len()).unwrap_or(""),
-        port,
-        params: ParamsRef(param_part),
-        headers,
-    })
-}
-
-fn validate_uri_params_and_headers(
-    param_part: &str,
-    headers: Option<&str>,
-) -> Result<(), ParseError> {
+    let mut pos = host_start + host_len;
+    let port = if bytes.get(pos) == Some(&b':') {
+        let digits = bytes
+            .get(pos + 1..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let port =
+            crate::scan::parse_decimal(bytes.get(pos + 1..pos + 1 + digits).unwrap_or(&[]), 65535)
+                .ok_or(ParseError::Uri("bad port"))?;
+        pos += 1 + digits;
+        Some(port as u16)
+    } else {
+        None
+    };
+    let params_start = pos;
     let mut count = 0;
-    for raw in param_part.as_bytes().split(|&b| b == b';').skip(1) {
-        let raw = std::str::from_utf8(raw).unwrap_or("");
-        let (name, value) = match split_byte(raw, b'=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (raw, None),
-        };
-        let valid =
-            |v: &str| !v.is_empty() && v.bytes().all(is_param_char) && escapes_valid(v.as_bytes());
-        if !valid(name) || value.is_some_and(|v| !valid(v)) {
-            return Err(ParseError::Uri("bad URI parameter"));
+    while bytes.get(pos) == Some(&b';') {
+        pos += 1;
+        let name_len = param_run(bytes.get(pos..).unwrap_or(&[]))?;
+        pos += name_len;
+        if bytes.get(pos) == Some(&b'=') {
+            pos += 1;
+            pos += param_run(bytes.get(pos..).unwrap_or(&[]))?;
         }
         count += 1;
         if count > 64 {
             return Err(ParseError::Uri("too many URI parameters"));
         }
     }
-    if let Some(h) = headers {
-        if h.is_empty() || !h.bytes().all(is_header_char) || !escapes_valid(h.as_bytes()) {
-            return Err(ParseError::Uri("bad URI headers"));
+    let params_end = pos;
+    let headers = match bytes.get(pos) {
+        None => None,
+        Some(b'?') => {
+            let h = bytes.get(pos + 1..).unwrap_or(&[]);
+            if h.is_empty() || !all_escaped_in(h, &HEADER) {
+                return Err(ParseError::Uri("bad URI headers"));
+            }
+            s.get(pos + 1..)
+        }
+        Some(_) => return Err(ParseError::Uri("bad character in host or parameters")),
+    };
+    Ok(SipUriRef {
+        secure,
+        user,
+        password,
+        host: s.get(host_start..host_start + host_len).unwrap_or(""),
+        port,
+        params: ParamsRef(s.get(params_start..params_end).unwrap_or("")),
+        headers,
+    })
+}
+
+/// Length of a non-empty run of URI parameter characters (escapes included) at the start of `s`.
+fn param_run(s: &[u8]) -> Result<usize, ParseError> {
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == b'%' {
+            let hex = s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            if !hex {
+                return Err(ParseError::Uri("bad escape in URI parameter"));
+            }
+            i += 3;
+        } else if PARAM[b as usize] {
+            i += 1;
+        } else {
+            break;
         }
     }
-    Ok(())
+    if i == 0 {
+        return Err(ParseError::Uri("bad URI parameter"));
+    }
+    Ok(i)
 }
 
 /// Checks host syntax without building a [`Host`]: an IPv6 reference, or domain/IPv4 characters.
@@ -344,10 +375,7 @@ pub(crate) fn validate_host(s: &[u8]) -> Result<(), ParseError> {
     if s.is_empty() || s.len() > 255 {
         return Err(ParseError::Uri("bad host length"));
     }
-    if !s
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-    {
+    if !s.iter().all(|&b| HOST[b as usize]) {
         return Err(ParseError::Uri("bad character in host"));
     }
     Ok(())

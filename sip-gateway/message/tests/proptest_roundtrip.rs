@@ -622,13 +622,13 @@ fn headers_and_body(
 }
 
 fn to_headers(hs: &[GenHeader]) -> Headers {
-    Headers(
+    Headers::from(
         hs.iter()
             .map(|h| Header {
                 name: h.name.clone(),
                 value: HeaderValue::from(h.value.clone()),
             })
-            .collect(),
+            .collect::<Vec<_>>(),
     )
 }
 
@@ -1325,10 +1325,7 @@ Content-Length: 0\r\n\
     );
     let parsed = parse_slice(msg, &Limits::default()).expect("parses");
     assert_eq!(
-        parsed
-            .headers()
-            .get(&HeaderName::Subject)
-            .map(HeaderValue::as_bytes),
+        parsed.headers().get(&HeaderName::Subject),
         Some(&b"monthly totals l: 99"[..])
     );
     assert!(parsed.body().is_empty());
