@@ -74,8 +74,9 @@ pub fn detect_digit(samples: &[i16], rate: u32) -> Option<char> {
         return None;
     }
     let rate = rate as f32;
-    let row: Vec<f32> = ROWS.iter().map(|&f| goertzel(samples, f, rate)).collect();
-    let col: Vec<f32> = COLS.iter().map(|&f| goertzel(samples, f, rate)).collect();
+    // Arrays, not Vecs: the relay may run this on every packet of a leg without telephone-event.
+    let row: [f32; 4] = ROWS.map(|f| goertzel(samples, f, rate));
+    let col: [f32; 4] = COLS.map(|f| goertzel(samples, f, rate));
     let best = |v: &[f32]| -> (usize, f32, f32) {
         let mut idx = 0;
         for i in 1..v.len() {

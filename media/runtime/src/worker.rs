@@ -1,0 +1,254 @@
+//! One media thread: it owns its legs' sockets and a [`Relay`], waits in `epoll_wait`, drains each
+//! readable socket with `recvmmsg`, and sends what the relay forwards with one `sendmmsg` per batch.
+//! Commands from call control arrive on a channel with an eventfd to wake the thread; events leave on
+//! an unbounded channel, so neither side ever waits for the other.
+
+use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::Instant;
+
+use switchboard_media::relay::{Channel, Forward, LegCounters, LegId, Relay, RelayConfig};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::sys::{Batch, Epoll, EventFd};
+use crate::{Command, MediaEvent};
+
+const WAKE_TOKEN: u64 = u64::MAX;
+const BATCH: usize = 32;
+
+struct LegSockets {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+}
+
+pub(crate) struct Worker {
+    relay: Relay,
+    epoll: Epoll,
+    wake: Arc<EventFd>,
+    commands: Receiver<Command>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    sockets: Vec<Option<LegSockets>>,
+    recv: Batch,
+    send: Batch,
+    /// Packets the socket buffers refused (the far end or the kernel could not keep up).
+    send_drops: u64,
+}
+
+fn token(index: u32, channel: Channel) -> u64 {
+    (u64::from(index) << 1) | u64::from(channel == Channel::Rtcp)
+}
+
+impl Worker {
+    pub(crate) fn new(
+        config: RelayConfig,
+        wake: Arc<EventFd>,
+        commands: Receiver<Command>,
+        events: mpsc::UnboundedSender<MediaEvent>,
+    ) -> std::io::Result<Worker> {
+        let epoll = Epoll::new()?;
+        epoll.add(wake.raw(), WAKE_TOKEN)?;
+        Ok(Worker {
+            relay: Relay::new(config, Instant::now()),
+            epoll,
+            wake,
+            commands,
+            events,
+            sockets: Vec::new(),
+            recv: Batch::new(BATCH),
+            send: Batch::new(BATCH),
+            send_drops: 0,
+        })
+    }
+
+    /// Runs until the control side says stop or goes away.
+    pub(crate) fn run(mut self) {
+        let mut ready = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+        loop {
+            let now = Instant::now();
+            let wait = self
+                .relay
+                .poll_timeout()
+                .saturating_duration_since(now)
+                .as_millis()
+                .min(1000) as i32;
+            let n = match self.epoll.wait(&mut ready, wait) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "media thread: epoll_wait failed");
+                    return;
+                }
+            };
+            let now = Instant::now();
+            for ev in ready.iter().take(n) {
+                let tok = ev.u64;
+                if tok == WAKE_TOKEN {
+                    self.wake.drain();
+                    if !self.run_commands(now) {
+                        return;
+                    }
+                } else {
+                    self.drain_socket(tok, now);
+                }
+            }
+            self.relay.handle_timeout(now);
+            while let Some(e) = self.relay.poll_event() {
+                let _ = self.events.send(MediaEvent::Relay(e));
+            }
+        }
+    }
+
+    fn drain_socket(&mut self, tok: u64, now: Instant) {
+        let index = (tok >> 1) as u32;
+        let channel = if tok & 1 == 1 {
+            Channel::Rtcp
+        } else {
+            Channel::Rtp
+        };
+        let Some(Some(socks)) = self.sockets.get(index as usize) else {
+            return;
+        };
+        let fd = match channel {
+            Channel::Rtp => socks.rtp.as_raw_fd(),
+            Channel::Rtcp => socks.rtcp.as_raw_fd(),
+        };
+        loop {
+            let got = match self.recv.recv(fd) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::debug!(error = %e, "media socket receive error");
+                    return;
+                }
+            };
+            // Forwarded packets are grouped by the socket they leave from; a batch from one leg
+            // nearly always goes to one peer socket, so this is usually a single sendmmsg.
+            let mut pending = 0usize;
+            let mut out_fd = -1;
+            for i in 0..got {
+                let len = self.recv.lens[i];
+                let Some(src) = crate::sys::from_sockaddr(&self.recv.addrs[i]) else {
+                    continue;
+                };
+                let Some(buf) = self.recv.bufs.get_mut(i).and_then(|b| b.get_mut(..len)) else {
+                    continue;
+                };
+                if len == 0 {
+                    continue;
+                }
+                let Forward::To {
+                    leg,
+                    channel: out_channel,
+                    dst,
+                } = self.relay.handle_packet(index, channel, src, buf, now)
+                else {
+                    continue;
+                };
+                let Some(Some(peer)) = self.sockets.get(leg as usize) else {
+                    continue;
+                };
+                let fd = match out_channel {
+                    Channel::Rtp => peer.rtp.as_raw_fd(),
+                    Channel::Rtcp => peer.rtcp.as_raw_fd(),
+                };
+                if fd != out_fd && pending > 0 {
+                    self.send_drops += (pending - self.send.send(out_fd, 0, pending)) as u64;
+                    pending = 0;
+                }
+                out_fd = fd;
+                if let Some(slot) = self.send.bufs.get_mut(pending) {
+                    slot[..len].copy_from_slice(buf);
+                    self.send.prepare_send(pending, len, dst);
+                    pending += 1;
+                }
+            }
+            if pending > 0 {
+                self.send_drops += (pending - self.send.send(out_fd, 0, pending)) as u64;
+            }
+            if got < self.recv.capacity() {
+                return;
+            }
+        }
+    }
+
+    /// Applies queued commands; false when the thread must stop.
+    fn run_commands(&mut self, now: Instant) -> bool {
+        loop {
+            let cmd = match self.commands.try_recv() {
+                Ok(c) => c,
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
+            };
+            match cmd {
+                Command::AddLeg { id, rtp, rtcp } => self.add_leg(id, rtp, rtcp, now),
+                Command::RemoveLeg { id, reply } => {
+                    let counters = self.remove_leg(id);
+                    if let Some(reply) = reply {
+                        let _ = reply.send(counters);
+                    }
+                }
+                Command::SetRemote { id, remote } => {
+                    let _ = self.relay.set_remote(id, remote);
+                }
+                Command::SetPayloadMap { id, pairs } => {
+                    let _ = self.relay.set_payload_map(id, &pairs);
+                }
+                Command::SetDtmf {
+                    id,
+                    forward,
+                    inband,
+                } => {
+                    let _ = self.relay.set_dtmf(id, forward, inband);
+                }
+                Command::Bridge { a, b, reply } => {
+                    let _ = reply.send(self.relay.bridge(a, b));
+                }
+                Command::Unbridge { id } => {
+                    let _ = self.relay.unbridge(id);
+                }
+                Command::Counters { id, reply } => {
+                    let _ = reply.send(self.relay.counters(id));
+                }
+                Command::Load { reply } => {
+                    let _ = reply.send(crate::WorkerLoad {
+                        tid: crate::sys::gettid(),
+                        legs: self.relay.leg_count(),
+                        send_drops: self.send_drops,
+                    });
+                }
+                Command::Stop => return false,
+            }
+        }
+    }
+
+    fn add_leg(&mut self, id: LegId, rtp: UdpSocket, rtcp: UdpSocket, now: Instant) {
+        let index = self.relay.add_leg(id, now);
+        let ok = self
+            .epoll
+            .add(rtp.as_raw_fd(), token(index, Channel::Rtp))
+            .is_ok()
+            && self
+                .epoll
+                .add(rtcp.as_raw_fd(), token(index, Channel::Rtcp))
+                .is_ok();
+        if !ok {
+            tracing::error!(leg = id.0, "media thread: cannot watch the leg's sockets");
+        }
+        let slot = index as usize;
+        if self.sockets.len() <= slot {
+            self.sockets.resize_with(slot + 1, || None);
+        }
+        self.sockets[slot] = Some(LegSockets { rtp, rtcp });
+    }
+
+    fn remove_leg(&mut self, id: LegId) -> Option<LegCounters> {
+        let (index, counters) = self.relay.remove_leg(id)?;
+        if let Some(socks) = self.sockets.get_mut(index as usize).and_then(Option::take) {
+            self.epoll.delete(socks.rtp.as_raw_fd());
+            self.epoll.delete(socks.rtcp.as_raw_fd());
+        }
+        Some(counters)
+    }
+}
+
+pub(crate) type CountersReply = oneshot::Sender<Option<LegCounters>>;
