@@ -326,3 +326,129 @@ fn a_tone_reflected_by_sipp_comes_back_at_its_frequency() {
     assert!(at_tone > 0.8, "1100 Hz share {at_tone}");
     assert!(off_tone < 0.01, "700 Hz share {off_tone}");
 }
+
+#[test]
+fn a_pcmu_tone_from_sipp_reaches_an_opus_leg_at_its_frequency() {
+    use switchboard_media_rt::{Codec, CodecSpec};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (rt, _events) = runtime(22600);
+    let a = rt.allocate_leg().expect("leg A (G.711, SIPp)");
+    let b = rt.allocate_leg_near(a.id).expect("leg B (Opus)");
+    let opus_phone = UdpSocket::bind("127.0.0.1:0").expect("opus phone");
+    opus_phone
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    rt.set_remote(a.id, RemoteMedia::default()).expect("A");
+    rt.set_remote(
+        b.id,
+        RemoteMedia {
+            rtp: opus_phone.local_addr().ok(),
+            ..RemoteMedia::default()
+        },
+    )
+    .expect("B");
+    let pcmu = CodecSpec {
+        codec: Codec::Pcmu,
+        payload_type: 0,
+    };
+    let opus = CodecSpec {
+        codec: Codec::Opus,
+        payload_type: 111,
+    };
+    rt.set_transcode(a.id, Some((pcmu, opus))).expect("A→B");
+    rt.set_transcode(b.id, Some((opus, pcmu))).expect("B→A");
+    rt.bridge_blocking(a.id, b.id).expect("bridge");
+
+    // SIPp plays a 1 kHz μ-law tone into leg A; its peer's own stream goes to a socket nobody reads.
+    let sink = UdpSocket::bind("127.0.0.1:0").expect("sink");
+    let tone = dir.path().join("tone.wav");
+    write_tone_wav(&tone, 1000.0, 2.0);
+    let scenario = |name: &str, port: u16| {
+        let text = std::fs::read_to_string(common::sipp_dir().join(name)).expect("scenario");
+        let text = text
+            .replace("[$relay_port]", &port.to_string())
+            .replace("[$tone]", &tone.to_string_lossy());
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.to_string_lossy().into_owned()
+    };
+    let uas_sf = scenario("relay_uas.xml", a.rtp.port());
+    let uac_sf = scenario("relay_uac.xml", sink.local_addr().expect("sink").port());
+    let mut uas = spawn_sipp(
+        dir.path(),
+        "uas",
+        &[
+            "-sf",
+            &uas_sf,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "22700",
+            "-mp",
+            "22710",
+            "-m",
+            "1",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let mut uac = spawn_sipp(
+        dir.path(),
+        "uac",
+        &[
+            "127.0.0.1:22700",
+            "-sf",
+            &uac_sf,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "22701",
+            "-mp",
+            "22720",
+            "-m",
+            "1",
+        ],
+    );
+    let mut decoder = opus::Decoder::new(48000, opus::Channels::Mono).expect("decoder");
+    let mut pcm = Vec::new();
+    let mut buf = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while pcm.len() < 48000 * 3 / 2 && Instant::now() < deadline {
+        let Ok((len, from)) = opus_phone.recv_from(&mut buf) else {
+            break;
+        };
+        assert_eq!(from, b.rtp);
+        let p = RtpPacket::parse(&buf[..len]).expect("rtp");
+        assert_eq!(p.payload_type, 111, "Opus under the leg's payload type");
+        let mut frame = [0i16; 960];
+        let n = decoder
+            .decode(p.payload, &mut frame, false)
+            .expect("valid Opus");
+        pcm.extend_from_slice(&frame[..n]);
+    }
+    let uac_status = wait_exit(&mut uac, Duration::from_secs(20));
+    let _ = wait_exit(&mut uas, Duration::from_secs(5));
+    let errors = std::fs::read_to_string(dir.path().join("uac.err.log")).unwrap_or_default();
+    assert!(
+        uac_status.is_some_and(|s| s.success()),
+        "SIPp caller: {uac_status:?} {errors}"
+    );
+    assert!(pcm.len() >= 48000, "decoded Opus samples: {}", pcm.len());
+    // Half a second in, well past jitter-buffer and codec start-up.
+    let window = &pcm[24000..48000];
+    let at_tone = tone_share_at(window, 1000.0, 48000.0);
+    assert!(at_tone > 0.7, "1 kHz share {at_tone}");
+    assert!(tone_share_at(window, 1400.0, 48000.0) < 0.02);
+}
+
+fn tone_share_at(samples: &[i16], freq: f32, rate: f32) -> f32 {
+    let coeff = 2.0 * (2.0 * std::f64::consts::PI * f64::from(freq) / f64::from(rate)).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in samples {
+        let s = f64::from(x) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    let energy: f64 = samples.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+    (power / (energy * samples.len() as f64 / 2.0).max(1.0)) as f32
+}

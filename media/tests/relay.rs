@@ -447,3 +447,46 @@ proptest! {
         prop_assert_eq!(buf.len(), data.len());
     }
 }
+
+#[test]
+fn transcoded_legs_send_one_packet_per_frame() {
+    use switchboard_media::transcode::{Codec, CodecSpec, OpusSettings};
+    let t0 = Instant::now();
+    let (mut r, a, b) = bridged(t0);
+    let pcmu = CodecSpec {
+        codec: Codec::Pcmu,
+        payload_type: 0,
+    };
+    let opus = CodecSpec {
+        codec: Codec::Opus,
+        payload_type: 111,
+    };
+    r.set_transcode(A, Some((pcmu, opus)), &OpusSettings::default())
+        .expect("A");
+    let mut sent = Vec::new();
+    let mut buf = [0u8; 1500];
+    let mut now = t0;
+    for i in 0..100u32 {
+        let at = t0 + Duration::from_millis(20 * u64::from(i));
+        // Run the relay's timers up to this packet's arrival, as the media thread does.
+        while r.poll_timeout() <= at {
+            now = r.poll_timeout().max(now);
+            r.handle_timeout(now);
+            while let Some(t) = r.poll_transmit(now, &mut buf) {
+                sent.push((t, now));
+            }
+        }
+        now = at;
+        let mut p = rtp(0, i as u16, i * 160, 9, &[0xff; 160]);
+        assert_eq!(
+            r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, now),
+            Forward::Drop
+        );
+        while let Some(t) = r.poll_transmit(now, &mut buf) {
+            sent.push((t, now));
+        }
+    }
+    assert!(sent.len() >= 95, "transcoded packets: {}", sent.len());
+    assert!(sent.iter().all(|(t, _)| t.leg == b && t.dst == addr(AGENT)));
+    assert_eq!(r.counters(A).expect("A").transcoded_in, 100);
+}

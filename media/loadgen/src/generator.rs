@@ -81,9 +81,12 @@ impl Generator {
 
     /// Sends for `warmup + window`, then drains for half a second. `relay_ticks` reads the relay's CPU
     /// time at the window's start and end.
+    /// With `opus_b`, side B of every call sends this Opus payload (PT 111) instead of PCMU, for a
+    /// relay that transcodes; its output carries no send times, so only counts are kept.
     pub fn run(
         &self,
         targets: &[(SocketAddr, SocketAddr)],
+        opus_b: Option<&[u8]>,
         warmup: Duration,
         window: Duration,
         relay_ticks: impl Fn() -> u64,
@@ -92,7 +95,7 @@ impl Generator {
         let streams = targets.len() * 2;
         let dest = |s: usize| {
             let (a, b) = targets[s / 2];
-            if s % 2 == 0 {
+            if s.is_multiple_of(2) {
                 a
             } else {
                 b
@@ -130,9 +133,15 @@ impl Generator {
             while streams > 0 && now < send_end && due(next_stream, cycle) <= now {
                 let s = next_stream;
                 let buf = &mut send.bufs[n];
-                write_packet(buf, s as u32, seq[s], wall_ns());
+                let len = match opus_b {
+                    Some(opus) if s % 2 == 1 => write_opus(buf, s as u32, seq[s], opus),
+                    _ => {
+                        write_packet(buf, s as u32, seq[s], wall_ns());
+                        PACKET
+                    }
+                };
                 seq[s] = seq[s].wrapping_add(1);
-                send.prepare_send(n, PACKET, dest(s));
+                send.prepare_send(n, len, dest(s));
                 n += 1;
                 next_stream += 1;
                 if next_stream == streams {
@@ -153,6 +162,13 @@ impl Generator {
                 let in_window = now >= window_start && now < send_end;
                 for i in 0..got {
                     let len = recv.lens[i];
+                    if opus_b.is_some() {
+                        if len > 12 {
+                            received += 1;
+                            received_in_window += u64::from(in_window);
+                        }
+                        continue;
+                    }
                     let Some(sent_ns) = read_send_time(&recv.bufs[i][..len]) else {
                         continue;
                     };
@@ -203,6 +219,18 @@ fn write_packet(buf: &mut [u8], stream: u32, seq: u16, sent_ns: u64) {
     buf[12..20].copy_from_slice(&sent_ns.to_be_bytes());
     buf[20..24].copy_from_slice(&stream.to_be_bytes());
     buf[24..PACKET].fill(0xff);
+}
+
+/// An Opus packet (PT 111, 48 kHz clock) with a fixed payload.
+fn write_opus(buf: &mut [u8], stream: u32, seq: u16, payload: &[u8]) -> usize {
+    buf[0] = 0x80;
+    buf[1] = 111;
+    buf[2..4].copy_from_slice(&seq.to_be_bytes());
+    buf[4..8].copy_from_slice(&(u32::from(seq) * 960).to_be_bytes());
+    buf[8..12].copy_from_slice(&stream.to_be_bytes());
+    let n = payload.len().min(buf.len() - 12);
+    buf[12..12 + n].copy_from_slice(&payload[..n]);
+    12 + n
 }
 
 fn read_send_time(packet: &[u8]) -> Option<u64> {

@@ -57,6 +57,12 @@ struct MediaArgs {
     /// rtpengine's process id (for its CPU time and memory).
     #[arg(long)]
     rtpengine_pid: Option<u32>,
+    /// Side B of each call speaks Opus and Switchboard transcodes Opus ⇄ PCMU (Switchboard only).
+    #[arg(long)]
+    transcode: bool,
+    /// libopus encoder complexity for transcoded legs (0–10).
+    #[arg(long, default_value_t = switchboard_media_rt::OpusSettings::default().complexity)]
+    opus_complexity: i32,
     /// First port of Switchboard's RTP range in this run.
     #[arg(long, default_value_t = 20000)]
     port_min: u16,
@@ -99,6 +105,32 @@ impl RelayProcess {
     }
 }
 
+/// One 20 ms Opus frame of a voiced, speech-like signal (a 200 Hz buzz with harmonics), encoded
+/// the way a softphone would (VoIP, 24 kb/s), so decoding costs what real speech costs.
+fn opus_speech_frame() -> Result<Vec<u8>, String> {
+    let mut enc = opus::Encoder::new(48000, opus::Channels::Mono, opus::Application::Voip)
+        .map_err(|e| e.to_string())?;
+    enc.set_bitrate(opus::Bitrate::Bits(24000))
+        .map_err(|e| e.to_string())?;
+    let mut out = vec![0u8; 400];
+    let mut n = 0;
+    // Encode a few frames so the encoder leaves its start-up; keep the last.
+    for f in 0..5 {
+        let pcm: Vec<i16> = (0..960)
+            .map(|i| {
+                let t = (f * 960 + i) as f32 / 48000.0;
+                let v: f32 = (1..8)
+                    .map(|h| (2.0 * std::f32::consts::PI * 200.0 * h as f32 * t).sin() / h as f32)
+                    .sum();
+                (v * 6000.0) as i16
+            })
+            .collect();
+        n = enc.encode(&pcm, &mut out).map_err(|e| e.to_string())?;
+    }
+    out.truncate(n);
+    Ok(out)
+}
+
 fn main() {
     let cli = Cli::parse();
     let Command::Media(args) = cli.command;
@@ -118,6 +150,8 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
     let process;
     let mut _keep_switchboard = None;
     let mut _keep_bare = None;
+    let mut legs_of_first_call = (None, None);
+    let mut first_legs = None;
     match args.target {
         Target::Switchboard => {
             let config = switchboard_media_rt::MediaConfig {
@@ -126,12 +160,16 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
                 port_max: args.port_min.saturating_add(9999),
                 threads: 1,
                 cpus: vec![args.relay_cpu],
+                opus: switchboard_media_rt::OpusSettings {
+                    complexity: args.opus_complexity,
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             let (rt, events) = switchboard_media_rt::MediaRuntime::start(config)
                 .map_err(|e| format!("media runtime: {e}"))?;
             before_kib = RelayProcess::Threads(vec![]).rss_kib();
-            for _ in 0..args.calls {
+            for i in 0..args.calls {
                 let a = rt.allocate_leg().map_err(|e| e.to_string())?;
                 let b = rt.allocate_leg_near(a.id).map_err(|e| e.to_string())?;
                 for leg in [a.id, b.id] {
@@ -144,11 +182,30 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
                     )
                     .map_err(|e| e.to_string())?;
                 }
+                if args.transcode {
+                    use switchboard_media_rt::{Codec, CodecSpec};
+                    let pcmu = CodecSpec {
+                        codec: Codec::Pcmu,
+                        payload_type: 0,
+                    };
+                    let opus = CodecSpec {
+                        codec: Codec::Opus,
+                        payload_type: 111,
+                    };
+                    rt.set_transcode(a.id, Some((pcmu, opus)))
+                        .map_err(|e| e.to_string())?;
+                    rt.set_transcode(b.id, Some((opus, pcmu)))
+                        .map_err(|e| e.to_string())?;
+                }
                 rt.bridge_blocking(a.id, b.id).map_err(|e| e.to_string())?;
                 targets.push((a.rtp, b.rtp));
+                if i == 0 {
+                    legs_of_first_call = (Some(a.id), Some(b.id));
+                }
             }
             let tids = rt.load_blocking().iter().map(|l| l.tid).collect();
             process = RelayProcess::Threads(tids);
+            first_legs = Some((legs_of_first_call.0, legs_of_first_call.1));
             _keep_switchboard = Some((rt, events));
         }
         Target::Bare => {
@@ -209,8 +266,17 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
     }
     let after_kib = process.rss_kib();
     sys::pin_to_cpu(args.gen_cpu).map_err(|e| format!("pin generator: {e}"))?;
+    let opus_frame = if args.transcode {
+        if args.target != Target::Switchboard {
+            return Err("--transcode is for --target switchboard".into());
+        }
+        Some(opus_speech_frame()?)
+    } else {
+        None
+    };
     let report = gen.run(
         &targets,
+        opus_frame.as_deref(),
         Duration::from_secs(args.warmup),
         Duration::from_secs(args.seconds),
         || process.cpu_ticks(),
@@ -225,6 +291,27 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
     } else {
         f64::NAN
     };
+    if let (Some((Some(a), Some(b))), Some((rt, _))) = (first_legs, &_keep_switchboard) {
+        eprintln!("first call, leg A: {:?}", rt.counters_blocking(a));
+        eprintln!("first call, leg B: {:?}", rt.counters_blocking(b));
+    }
+    if args.transcode {
+        let expected = (args.calls * 2) as f64 * 50.0 * window_s;
+        println!("| target | calls | packets/s out of the relay | expected | loss % | relay CPU % of a core | CPU µs per packet | calls per core (CPU per packet × 100 packets/s) | memory KiB/call |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!(
+            "| switchboard, Opus⇄PCMU | {} | {:.0} | {:.0} | {:.3} | {:.1} | {:.2} | {:.0} | {:.1} |",
+            args.calls,
+            relayed_pps,
+            expected / window_s,
+            100.0 * (1.0 - report.received_in_window as f64 / expected).max(0.0),
+            cpu_share * 100.0,
+            us_per_packet,
+            1e6 / (us_per_packet * 100.0),
+            after_kib.saturating_sub(before_kib) as f64 / args.calls as f64,
+        );
+        return Ok(());
+    }
     let name = match args.target {
         Target::Switchboard => "switchboard",
         Target::Rtpengine => "rtpengine",

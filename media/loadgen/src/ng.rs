@@ -148,11 +148,7 @@ impl NgClient {
             self.socket
                 .send_to(&msg, self.server)
                 .map_err(|e| e.to_string())?;
-            loop {
-                let n = match self.socket.recv(&mut buf) {
-                    Ok(n) => n,
-                    Err(_) => break,
-                };
+            while let Ok(n) = self.socket.recv(&mut buf) {
                 let reply = &buf[..n];
                 let Some(space) = reply.iter().position(|&b| b == b' ') else {
                     continue;

@@ -21,6 +21,7 @@ use std::thread::JoinHandle;
 pub use switchboard_media::relay::{
     Direction, InbandLaw, LegCounters, LegId, RelayConfig, RelayEvent, RemoteMedia,
 };
+pub use switchboard_media::transcode::{Codec, CodecSpec, OpusSettings};
 use tokio::sync::{mpsc, oneshot};
 
 use ports::PortPool;
@@ -41,6 +42,8 @@ pub struct MediaConfig {
     /// Pin media thread i to CPU `cpus[i % len]` (benchmarks; empty = let the kernel place them).
     pub cpus: Vec<usize>,
     pub relay: RelayConfig,
+    /// Encoder settings for legs that receive transcoded Opus.
+    pub opus: OpusSettings,
 }
 
 impl Default for MediaConfig {
@@ -53,6 +56,7 @@ impl Default for MediaConfig {
             threads: 0,
             cpus: Vec::new(),
             relay: RelayConfig::default(),
+            opus: OpusSettings::default(),
         }
     }
 }
@@ -113,6 +117,11 @@ pub(crate) enum Command {
     SetPayloadMap {
         id: LegId,
         pairs: Vec<(u8, u8)>,
+    },
+    SetTranscode {
+        id: LegId,
+        spec: Option<(CodecSpec, CodecSpec)>,
+        opus: OpusSettings,
     },
     SetDtmf {
         id: LegId,
@@ -301,6 +310,17 @@ impl MediaRuntime {
         self.send_to_home(id, Command::SetPayloadMap { id, pairs })
     }
 
+    /// Transcodes what this leg's far end sends (`input`, this leg's codec) into the peer's codec
+    /// (`output`) — for legs that share no codec; `None` relays packets as they are again.
+    pub fn set_transcode(
+        &self,
+        id: LegId,
+        spec: Option<(CodecSpec, CodecSpec)>,
+    ) -> Result<(), MediaRtError> {
+        let opus = self.config.opus;
+        self.send_to_home(id, Command::SetTranscode { id, spec, opus })
+    }
+
     pub fn set_dtmf(
         &self,
         id: LegId,
@@ -347,6 +367,13 @@ impl MediaRuntime {
         let (reply, rx) = oneshot::channel();
         self.send_to_home(id, Command::Counters { id, reply })?;
         rx.await.map_err(|_| MediaRtError::Stopped)
+    }
+
+    /// The same as [`MediaRuntime::counters`] outside an async runtime.
+    pub fn counters_blocking(&self, id: LegId) -> Result<Option<LegCounters>, MediaRtError> {
+        let (reply, rx) = oneshot::channel();
+        self.send_to_home(id, Command::Counters { id, reply })?;
+        rx.blocking_recv().map_err(|_| MediaRtError::Stopped)
     }
 
     /// Releases a leg: its sockets close and its ports return to the pool. The final counters come

@@ -67,11 +67,14 @@ impl Worker {
         let mut ready = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
         loop {
             let now = Instant::now();
+            // Rounded up: epoll counts whole milliseconds, and waking early only to find nothing
+            // due would spin.
             let wait = self
                 .relay
                 .poll_timeout()
                 .saturating_duration_since(now)
-                .as_millis()
+                .as_micros()
+                .div_ceil(1000)
                 .min(1000) as i32;
             let n = match self.epoll.wait(&mut ready, wait) {
                 Ok(n) => n,
@@ -93,6 +96,7 @@ impl Worker {
                 }
             }
             self.relay.handle_timeout(now);
+            self.send_generated(now);
             while let Some(e) = self.relay.poll_event() {
                 let _ = self.events.send(MediaEvent::Relay(e));
             }
@@ -171,6 +175,23 @@ impl Worker {
         }
     }
 
+    /// Sends what the relay produced itself (transcoded packets) that is due by `now`.
+    fn send_generated(&mut self, now: Instant) {
+        let mut buf = [0u8; crate::sys::MAX_PACKET];
+        while let Some(t) = self.relay.poll_transmit(now, &mut buf) {
+            let Some(Some(socks)) = self.sockets.get(t.leg as usize) else {
+                continue;
+            };
+            let socket = match t.channel {
+                Channel::Rtp => &socks.rtp,
+                Channel::Rtcp => &socks.rtcp,
+            };
+            if socket.send_to(&buf[..t.len], t.dst).is_err() {
+                self.send_drops += 1;
+            }
+        }
+    }
+
     /// Applies queued commands; false when the thread must stop.
     fn run_commands(&mut self, now: Instant) -> bool {
         loop {
@@ -192,6 +213,11 @@ impl Worker {
                 }
                 Command::SetPayloadMap { id, pairs } => {
                     let _ = self.relay.set_payload_map(id, &pairs);
+                }
+                Command::SetTranscode { id, spec, opus } => {
+                    if let Err(e) = self.relay.set_transcode(id, spec, &opus) {
+                        tracing::warn!(leg = id.0, error = %e, "cannot transcode this leg");
+                    }
                 }
                 Command::SetDtmf {
                     id,

@@ -8,13 +8,15 @@
 
 pub mod latch;
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::dtmf::{detect_digit, TelephoneEvent};
 use crate::g711;
 use crate::rtp::RtpPacket;
+use crate::transcode::{CodecSpec, OpusSettings, Transcoder};
 use crate::MediaError;
 use latch::Latch;
 
@@ -116,6 +118,12 @@ pub struct LegCounters {
     pub dropped_payload_type: u64,
     /// RFC 4733 packets kept from the other side because call control consumes the digits.
     pub dtmf_consumed: u64,
+    /// Packets taken by this leg's transcoder (what it sends on counts as `rtp_out` of the peer).
+    pub transcoded_in: u64,
+    /// Transcoder input that arrived after its frame had been played (counted by the jitter buffer).
+    pub transcode_late: u64,
+    /// Frames the transcoder concealed (lost, late, or to grow its delay).
+    pub transcode_concealed: u64,
 }
 
 /// What happened in the relay that call control should know.
@@ -134,6 +142,17 @@ pub enum RelayEvent {
     },
     /// No media from the leg for the configured time (reported once until media resumes).
     MediaTimeout { leg: LegId },
+}
+
+/// A packet the relay made itself (transcoded), ready to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Send from this leg's `channel` socket…
+    pub leg: LegIndex,
+    pub channel: Channel,
+    /// …to here, the first `len` bytes of the buffer given to [`Relay::poll_transmit`].
+    pub dst: SocketAddr,
+    pub len: usize,
 }
 
 /// Where a datagram goes.
@@ -176,6 +195,10 @@ struct Leg {
     last_activity: Instant,
     timed_out: bool,
     counters: LegCounters,
+    /// Transcodes what this leg's far end sends before it goes to the peer.
+    transcoder: Option<Box<Transcoder>>,
+    /// The deadline this leg has in the timer heap (entries that differ are stale).
+    timer_at: Option<Instant>,
 }
 
 /// One media thread's relay state.
@@ -186,6 +209,7 @@ pub struct Relay {
     by_id: HashMap<LegId, LegIndex>,
     events: VecDeque<RelayEvent>,
     next_sweep: Instant,
+    timers: BinaryHeap<Reverse<(Instant, LegIndex)>>,
 }
 
 fn identity_map() -> [u8; 128] {
@@ -201,6 +225,7 @@ impl Relay {
             by_id: HashMap::new(),
             events: VecDeque::new(),
             next_sweep: now + config.sweep_interval,
+            timers: BinaryHeap::new(),
         }
     }
 
@@ -223,6 +248,8 @@ impl Relay {
             last_activity: now,
             timed_out: false,
             counters: LegCounters::default(),
+            transcoder: None,
+            timer_at: None,
         };
         let index = match self.free.pop() {
             Some(i) => {
@@ -315,6 +342,24 @@ impl Relay {
         Ok(())
     }
 
+    /// Transcodes what this leg's far end sends (`input`, as negotiated on this leg) into the peer's
+    /// codec (`output`), or stops transcoding with `None`. Telephone-events still pass by mapping.
+    pub fn set_transcode(
+        &mut self,
+        id: LegId,
+        spec: Option<(CodecSpec, CodecSpec)>,
+        opus: &OpusSettings,
+    ) -> Result<(), MediaError> {
+        let transcoder = match spec {
+            Some((input, output)) => Some(Box::new(Transcoder::new(input, output, opus, None)?)),
+            None => None,
+        };
+        let leg = self.by_id_mut(id)?;
+        leg.transcoder = transcoder;
+        leg.timer_at = None;
+        Ok(())
+    }
+
     /// Connects two legs both ways (each leg's earlier peer is unbridged).
     pub fn bridge(&mut self, a: LegId, b: LegId) -> Result<(), MediaError> {
         let ia = self.index_of(a).ok_or(MediaError::UnknownLeg)?;
@@ -342,10 +387,14 @@ impl Relay {
 
     pub fn counters(&self, id: LegId) -> Option<LegCounters> {
         let index = self.index_of(id)?;
-        self.legs
-            .get(index as usize)
-            .and_then(Option::as_ref)
-            .map(|l| l.counters)
+        let leg = self.legs.get(index as usize).and_then(Option::as_ref)?;
+        let mut c = leg.counters;
+        if let Some(t) = &leg.transcoder {
+            let j = t.jitter_counters();
+            c.transcode_late = j.late;
+            c.transcode_concealed = t.counters().frames_concealed;
+        }
+        Some(c)
     }
 
     /// Decides where a datagram that arrived on leg `index`'s `channel` socket from `src` goes, and
@@ -417,6 +466,22 @@ impl Relay {
             }
         }
 
+        let is_dtmf = leg.remote.telephone_event_pt == Some(pt);
+        if let (false, Some(t)) = (is_dtmf, leg.transcoder.as_mut()) {
+            if pt != t.input().payload_type {
+                leg.counters.dropped_payload_type += 1;
+                return Forward::Drop;
+            }
+            t.push(&rtp, now);
+            leg.counters.transcoded_in += 1;
+            if let Some(at) = t.poll_timeout() {
+                if leg.timer_at.is_none_or(|cur| at < cur) {
+                    leg.timer_at = Some(at);
+                    self.timers.push(Reverse((at, index)));
+                }
+            }
+            return Forward::Drop;
+        }
         let out_pt = leg.pt_map.get(usize::from(pt)).copied().unwrap_or(NO_PT);
         if out_pt == NO_PT {
             leg.counters.dropped_payload_type += 1;
@@ -553,8 +618,69 @@ impl Relay {
         }
     }
 
+    /// The next time [`Relay::handle_timeout`] or [`Relay::poll_transmit`] has work.
     pub fn poll_timeout(&self) -> Instant {
-        self.next_sweep
+        match self.timers.peek() {
+            Some(Reverse((at, _))) => (*at).min(self.next_sweep),
+            None => self.next_sweep,
+        }
+    }
+
+    /// Produces the next packet a transcoder has due by `now` into `buf`; call until `None`.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        while let Some(&Reverse((at, index))) = self.timers.peek() {
+            if at > now {
+                return None;
+            }
+            self.timers.pop();
+            let Some(leg) = self.legs.get_mut(index as usize).and_then(Option::as_mut) else {
+                continue;
+            };
+            if leg.timer_at != Some(at) {
+                continue;
+            }
+            leg.timer_at = None;
+            let Some(t) = leg.transcoder.as_mut() else {
+                continue;
+            };
+            let produced = t.poll_packet(now, buf);
+            // Schedule what comes next: at once if more may be due, else the buffer's next frame.
+            let next = if produced.is_some() {
+                Some(now)
+            } else {
+                t.poll_timeout()
+            };
+            if let Some(next) = next {
+                leg.timer_at = Some(next);
+                self.timers.push(Reverse((next, index)));
+            }
+            let Some(len) = produced else {
+                continue;
+            };
+            let sends = leg.remote.direction.far_end_sends();
+            let Some(peer_index) = leg.peer.filter(|_| sends) else {
+                leg.counters.dropped_unrouted += 1;
+                continue;
+            };
+            let dst = match self.leg_mut(peer_index) {
+                Some(peer) if peer.remote.direction.far_end_receives() => {
+                    peer.rtp.destination().inspect(|_| {
+                        peer.counters.rtp_out += 1;
+                        peer.counters.rtp_bytes_out += len as u64;
+                    })
+                }
+                _ => None,
+            };
+            if let Some(dst) = dst {
+                return Some(Transmit {
+                    leg: peer_index,
+                    channel: Channel::Rtp,
+                    dst,
+                    len,
+                });
+            }
+        }
+        None
     }
 
     pub fn poll_event(&mut self) -> Option<RelayEvent> {
