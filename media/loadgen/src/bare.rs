@@ -57,7 +57,7 @@ impl Drop for BareRelay {
 }
 
 fn relay_loop(epoll: &Epoll, sockets: &[UdpSocket], far_end: SocketAddr, stop: &AtomicBool) {
-    let mut ready = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+    let mut ready = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
     let mut recv = Batch::new(32);
     let mut send = Batch::new(32);
     while !stop.load(Ordering::Relaxed) {

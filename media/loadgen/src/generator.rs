@@ -18,6 +18,8 @@ pub struct Generator {
 }
 
 pub struct Report {
+    /// The generator's own CPU time in the window: near a whole core, its pacing suffers.
+    pub generator_ticks: u64,
     pub sent: u64,
     pub received: u64,
     pub received_in_window: u64,
@@ -86,7 +88,7 @@ impl Generator {
     pub fn run(
         &self,
         targets: &[(SocketAddr, SocketAddr)],
-        opus_b: Option<&[u8]>,
+        opus_b: Option<(&[u8], u8)>,
         warmup: Duration,
         window: Duration,
         relay_ticks: impl Fn() -> u64,
@@ -113,6 +115,8 @@ impl Generator {
         let drain_end = send_end + Duration::from_millis(500);
         let mut ticks_start = None;
         let mut ticks_end = None;
+        let my_tid = sys::gettid();
+        let (mut gen_start, mut gen_end) = (None, None);
         let (mut next_stream, mut cycle) = (0usize, 0u32);
         // Stream s of cycle c is due at start + c·20 ms + s·20 ms / streams.
         let due =
@@ -121,9 +125,11 @@ impl Generator {
             let now = Instant::now();
             if ticks_start.is_none() && now >= window_start {
                 ticks_start = Some(relay_ticks());
+                gen_start = sys::thread_cpu_ticks(my_tid);
             }
             if ticks_end.is_none() && now >= send_end {
                 ticks_end = Some(relay_ticks());
+                gen_end = sys::thread_cpu_ticks(my_tid);
             }
             if now >= drain_end {
                 break;
@@ -134,7 +140,7 @@ impl Generator {
                 let s = next_stream;
                 let buf = &mut send.bufs[n];
                 let len = match opus_b {
-                    Some(opus) if s % 2 == 1 => write_opus(buf, s as u32, seq[s], opus),
+                    Some((opus, pt)) if s % 2 == 1 => write_opus(buf, s as u32, seq[s], opus, pt),
                     _ => {
                         write_packet(buf, s as u32, seq[s], wall_ns());
                         PACKET
@@ -148,9 +154,10 @@ impl Generator {
                     next_stream = 0;
                     cycle += 1;
                 }
+                // One batch per turn, then drain what came back: sending everything that fell due
+                // in one go would hand the relay bursts no real set of phones produces.
                 if n == send.capacity() {
-                    sent += send.send(fd, 0, n) as u64;
-                    n = 0;
+                    break;
                 }
             }
             if n > 0 {
@@ -192,6 +199,7 @@ impl Generator {
             .unwrap_or(0)
             .saturating_sub(ticks_start.unwrap_or(0));
         Report {
+            generator_ticks: gen_end.unwrap_or(0).saturating_sub(gen_start.unwrap_or(0)),
             sent,
             received,
             received_in_window,
@@ -221,10 +229,10 @@ fn write_packet(buf: &mut [u8], stream: u32, seq: u16, sent_ns: u64) {
     buf[24..PACKET].fill(0xff);
 }
 
-/// An Opus packet (PT 111, 48 kHz clock) with a fixed payload.
-fn write_opus(buf: &mut [u8], stream: u32, seq: u16, payload: &[u8]) -> usize {
+/// An Opus packet (48 kHz clock) with a fixed payload.
+fn write_opus(buf: &mut [u8], stream: u32, seq: u16, payload: &[u8], pt: u8) -> usize {
     buf[0] = 0x80;
-    buf[1] = 111;
+    buf[1] = pt & 0x7f;
     buf[2..4].copy_from_slice(&seq.to_be_bytes());
     buf[4..8].copy_from_slice(&(u32::from(seq) * 960).to_be_bytes());
     buf[8..12].copy_from_slice(&stream.to_be_bytes());

@@ -151,6 +151,7 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
     let mut _keep_switchboard = None;
     let mut _keep_bare = None;
     let mut legs_of_first_call = (None, None);
+    let mut opus_pt = 111u8;
     let mut first_legs = None;
     match args.target {
         Target::Switchboard => {
@@ -223,11 +224,17 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
             let p = RelayProcess::Pid(pid);
             before_kib = p.rss_kib();
             let mut ng = ng::NgClient::new(args.ng).map_err(|e| e.to_string())?;
-            let sdp = format!(
-                "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n",
-                ip = gen_addr.ip(),
-                port = gen_addr.port()
-            );
+            let sdp_with = |media: &str| {
+                format!(
+                    "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {media}\r\na=sendrecv\r\n",
+                    ip = gen_addr.ip(),
+                    port = gen_addr.port()
+                )
+            };
+            let sdp = sdp_with("0\r\na=rtpmap:0 PCMU/8000");
+            // With --transcode, side B answers Opus only (under the payload type rtpengine's offer
+            // gave it) and rtpengine must transcode: the `codec: {transcode: [opus]}` option makes
+            // it add Opus to the offer it passes on.
             for i in 0..args.calls {
                 let call_id = format!("bench-{i}-{}", std::process::id());
                 let common = |cmd: &str| {
@@ -242,8 +249,35 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
                         ),
                     ]
                 };
-                let offer = ng.call(&common("offer"))?;
+                let mut offer_cmd = common("offer");
+                if args.transcode {
+                    offer_cmd.push((
+                        "codec",
+                        ng::Bencode::Dict(
+                            [(
+                                b"transcode".to_vec(),
+                                ng::Bencode::List(vec![ng::Bencode::str("opus")]),
+                            )]
+                            .into_iter()
+                            .collect(),
+                        ),
+                    ));
+                }
+                let offer = ng.call(&offer_cmd)?;
+                let answer_sdp = if args.transcode {
+                    let pt = offer
+                        .get("sdp")
+                        .and_then(ng::Bencode::as_str)
+                        .and_then(|s| ng::sdp_payload_type(s, "opus"))
+                        .ok_or("rtpengine's offer has no Opus: is it built with transcoding?")?;
+                    opus_pt = pt;
+                    sdp_with(&format!("{pt}\r\na=rtpmap:{pt} opus/48000/2"))
+                } else {
+                    sdp.clone()
+                };
                 let mut answer_cmd = common("answer");
+                answer_cmd.retain(|(k, _)| *k != "sdp");
+                answer_cmd.push(("sdp", ng::Bencode::str(&answer_sdp)));
                 answer_cmd.push(("to-tag", ng::Bencode::str("b")));
                 let answer = ng.call(&answer_cmd)?;
                 let port = |reply: &ng::Bencode| {
@@ -267,8 +301,8 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
     let after_kib = process.rss_kib();
     sys::pin_to_cpu(args.gen_cpu).map_err(|e| format!("pin generator: {e}"))?;
     let opus_frame = if args.transcode {
-        if args.target != Target::Switchboard {
-            return Err("--transcode is for --target switchboard".into());
+        if args.target == Target::Bare {
+            return Err("the bare relay does not transcode".into());
         }
         Some(opus_speech_frame()?)
     } else {
@@ -276,7 +310,7 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
     };
     let report = gen.run(
         &targets,
-        opus_frame.as_deref(),
+        opus_frame.as_deref().map(|f| (f, opus_pt)),
         Duration::from_secs(args.warmup),
         Duration::from_secs(args.seconds),
         || process.cpu_ticks(),
@@ -292,6 +326,7 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
         f64::NAN
     };
     if let (Some((Some(a), Some(b))), Some((rt, _))) = (first_legs, &_keep_switchboard) {
+        // The relay's own view of one call, to tell relay loss from generator loss.
         eprintln!("first call, leg A: {:?}", rt.counters_blocking(a));
         eprintln!("first call, leg B: {:?}", rt.counters_blocking(b));
     }
@@ -300,7 +335,12 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
         println!("| target | calls | packets/s out of the relay | expected | loss % | relay CPU % of a core | CPU µs per packet | calls per core (CPU per packet × 100 packets/s) | memory KiB/call |");
         println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         println!(
-            "| switchboard, Opus⇄PCMU | {} | {:.0} | {:.0} | {:.3} | {:.1} | {:.2} | {:.0} | {:.1} |",
+            "| {}, Opus⇄PCMU | {} | {:.0} | {:.0} | {:.3} | {:.1} | {:.2} | {:.0} | {:.1} |",
+            if args.target == Target::Rtpengine {
+                "rtpengine"
+            } else {
+                "switchboard"
+            },
             args.calls,
             relayed_pps,
             expected / window_s,
@@ -318,11 +358,11 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
         Target::Bare => "bare relay",
     };
     println!(
-        "| target | calls | relayed pps | sent | received | loss % | latency p50 µs | p99 µs | max µs | relay CPU % of a core | CPU µs/packet | CPU % per call | memory KiB/call |"
+        "| target | calls | relayed pps | sent | received | loss % | latency p50 µs | p99 µs | max µs | relay CPU % of a core | CPU µs/packet | CPU % per call | memory KiB/call | generator CPU % |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| {name} | {} | {:.0} | {} | {} | {:.4} | {} | {} | {} | {:.1} | {:.2} | {:.4} | {:.1} |",
+        "| {name} | {} | {:.0} | {} | {} | {:.4} | {} | {} | {} | {:.1} | {:.2} | {:.4} | {:.1} | {:.0} |",
         args.calls,
         relayed_pps,
         report.sent,
@@ -335,6 +375,7 @@ fn run_media(args: &MediaArgs) -> Result<(), String> {
         us_per_packet,
         cpu_share * 100.0 / args.calls as f64,
         after_kib.saturating_sub(before_kib) as f64 / args.calls as f64,
+        100.0 * report.generator_ticks as f64 / ticks_per_s / window_s,
     );
     if let Target::Rtpengine = args.target {
         let mut ng = ng::NgClient::new(args.ng).map_err(|e| e.to_string())?;

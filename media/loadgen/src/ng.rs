@@ -178,6 +178,18 @@ pub fn sdp_audio_port(sdp: &str) -> Option<u16> {
         .and_then(|p| p.parse().ok())
 }
 
+/// The payload type an SDP maps to `encoding` (case-insensitive), from its rtpmap lines.
+pub fn sdp_payload_type(sdp: &str, encoding: &str) -> Option<u8> {
+    sdp.lines().find_map(|l| {
+        let rest = l.strip_prefix("a=rtpmap:")?;
+        let (pt, map) = rest.split_once(' ')?;
+        let name = map.split('/').next()?;
+        name.eq_ignore_ascii_case(encoding)
+            .then(|| pt.trim().parse().ok())
+            .flatten()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,7 +64,7 @@ impl Worker {
 
     /// Runs until the control side says stop or goes away.
     pub(crate) fn run(mut self) {
-        let mut ready = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+        let mut ready = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
         loop {
             let now = Instant::now();
             // Rounded up: epoll counts whole milliseconds, and waking early only to find nothing
