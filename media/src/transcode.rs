@@ -342,3 +342,31 @@ impl Transcoder {
         Some(FIXED_HEADER + len)
     }
 }
+
+/// Encodes 20 ms frames of audio the media core makes itself (prompts, music on hold) into one
+/// leg's codec.
+pub struct FrameEncoder {
+    encoder: Encoder,
+    pcm_rate: u32,
+}
+
+impl FrameEncoder {
+    /// Opus legs get audio at 48 kHz (prompts may be wideband); G.711 legs at 8 kHz.
+    pub fn new(codec: Codec, opus_settings: &OpusSettings) -> Result<FrameEncoder, MediaError> {
+        let pcm_rate = codec.clock_rate();
+        Ok(FrameEncoder {
+            encoder: Encoder::new(codec, pcm_rate, opus_settings)?,
+            pcm_rate,
+        })
+    }
+
+    /// The sample rate frames must be in.
+    pub fn pcm_rate(&self) -> u32 {
+        self.pcm_rate
+    }
+
+    /// Encodes one frame into `out`; returns the payload length.
+    pub fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize, MediaError> {
+        self.encoder.encode(pcm, out)
+    }
+}

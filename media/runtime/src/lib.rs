@@ -21,6 +21,7 @@ use std::thread::JoinHandle;
 pub use switchboard_media::relay::{
     Direction, InbandLaw, LegCounters, LegId, RelayConfig, RelayEvent, RemoteMedia,
 };
+pub use switchboard_media::playback::{PlayMode, Playlist, Prompt};
 pub use switchboard_media::transcode::{Codec, CodecSpec, OpusSettings};
 use tokio::sync::{mpsc, oneshot};
 
@@ -123,6 +124,16 @@ pub(crate) enum Command {
         spec: Option<(CodecSpec, CodecSpec)>,
         opus: OpusSettings,
     },
+    Play {
+        id: LegId,
+        playlist: Playlist,
+        mode: PlayMode,
+        interruptible: bool,
+        codec: CodecSpec,
+    },
+    StopPlayback {
+        id: LegId,
+    },
     SetDtmf {
         id: LegId,
         forward: bool,
@@ -190,7 +201,13 @@ impl MediaRuntime {
         for i in 0..threads {
             let (tx, rx) = std_mpsc::channel();
             let wake = Arc::new(EventFd::new()?);
-            let worker = worker::Worker::new(config.relay, wake.clone(), rx, events_tx.clone())?;
+            let worker = worker::Worker::new(
+                config.relay,
+                config.opus,
+                wake.clone(),
+                rx,
+                events_tx.clone(),
+            )?;
             let cpu = (!config.cpus.is_empty()).then(|| config.cpus[i % config.cpus.len()]);
             let thread = std::thread::Builder::new()
                 .name(format!("media-{i}"))
@@ -319,6 +336,33 @@ impl MediaRuntime {
     ) -> Result<(), MediaRtError> {
         let opus = self.config.opus;
         self.send_to_home(id, Command::SetTranscode { id, spec, opus })
+    }
+
+    /// Plays prompts (or music on hold with [`PlayMode::Loop`]) to leg `id`'s far end in `codec`, the
+    /// codec negotiated on that leg; the bridged leg's audio is held back meanwhile. A digit from the
+    /// leg stops an `interruptible` playlist. Ends with `RelayEvent::PlaybackFinished`.
+    pub fn play(
+        &self,
+        id: LegId,
+        playlist: Playlist,
+        mode: PlayMode,
+        interruptible: bool,
+        codec: CodecSpec,
+    ) -> Result<(), MediaRtError> {
+        self.send_to_home(
+            id,
+            Command::Play {
+                id,
+                playlist,
+                mode,
+                interruptible,
+                codec,
+            },
+        )
+    }
+
+    pub fn stop_playback(&self, id: LegId) -> Result<(), MediaRtError> {
+        self.send_to_home(id, Command::StopPlayback { id })
     }
 
     pub fn set_dtmf(

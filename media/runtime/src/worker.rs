@@ -9,7 +9,11 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::Instant;
 
-use switchboard_media::relay::{Channel, Forward, LegCounters, LegId, Relay, RelayConfig};
+use switchboard_media::playback::Player;
+use switchboard_media::relay::{
+    Channel, Forward, LegCounters, LegId, Relay, RelayConfig, RelayEvent,
+};
+use switchboard_media::transcode::OpusSettings;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::sys::{Batch, Epoll, EventFd};
@@ -34,6 +38,8 @@ pub(crate) struct Worker {
     send: Batch,
     /// Packets the socket buffers refused (the far end or the kernel could not keep up).
     send_drops: u64,
+    /// Encoder settings for prompts played to Opus legs.
+    opus: OpusSettings,
 }
 
 fn token(index: u32, channel: Channel) -> u64 {
@@ -43,6 +49,7 @@ fn token(index: u32, channel: Channel) -> u64 {
 impl Worker {
     pub(crate) fn new(
         config: RelayConfig,
+        opus: OpusSettings,
         wake: Arc<EventFd>,
         commands: Receiver<Command>,
         events: mpsc::UnboundedSender<MediaEvent>,
@@ -59,6 +66,7 @@ impl Worker {
             recv: Batch::new(BATCH),
             send: Batch::new(BATCH),
             send_drops: 0,
+            opus,
         })
     }
 
@@ -213,6 +221,28 @@ impl Worker {
                 }
                 Command::SetPayloadMap { id, pairs } => {
                     let _ = self.relay.set_payload_map(id, &pairs);
+                }
+                Command::Play {
+                    id,
+                    playlist,
+                    mode,
+                    interruptible,
+                    codec,
+                } => {
+                    let rate = codec.codec.clock_rate();
+                    let played = Player::new(playlist, rate, mode, interruptible, now)
+                        .and_then(|p| self.relay.play(id, p, codec, &self.opus, now));
+                    if let Err(e) = played {
+                        tracing::warn!(leg = id.0, error = %e, "cannot play to this leg");
+                        // Call control waits for the end of the prompt: tell it there is none.
+                        let _ = self.events.send(MediaEvent::Relay(RelayEvent::PlaybackFinished {
+                            leg: id,
+                            interrupted_by: None,
+                        }));
+                    }
+                }
+                Command::StopPlayback { id } => {
+                    let _ = self.relay.stop_playback(id);
                 }
                 Command::SetTranscode { id, spec, opus } => {
                     if let Err(e) = self.relay.set_transcode(id, spec, &opus) {

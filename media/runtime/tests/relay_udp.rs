@@ -165,3 +165,48 @@ fn the_port_range_runs_out_cleanly() {
     std::thread::sleep(Duration::from_millis(50));
     rt.allocate_leg().expect("the released pair again");
 }
+
+#[test]
+fn a_prompt_reaches_the_phone_paced_and_reports_its_end() {
+    use switchboard_media_rt::{Codec, CodecSpec, PlayMode, Playlist, Prompt};
+    let (rt, mut events) = MediaRuntime::start(config(21600)).expect("runtime");
+    let caller = phone();
+    let a = rt.allocate_leg().expect("leg");
+    rt.set_remote(
+        a.id,
+        RemoteMedia {
+            rtp: Some(caller.local_addr().expect("addr")),
+            ..RemoteMedia::default()
+        },
+    )
+    .expect("remote");
+    let prompt = Prompt::new(vec![3000i16; 3200], 8000).expect("0.4 s prompt");
+    rt.play(
+        a.id,
+        Playlist::new([prompt]),
+        PlayMode::Once,
+        false,
+        CodecSpec {
+            codec: Codec::Pcmu,
+            payload_type: 0,
+        },
+    )
+    .expect("play");
+    let mut seqs = Vec::new();
+    for _ in 0..20 {
+        let (got, from) = recv(&caller);
+        assert_eq!(from, a.rtp);
+        let p = RtpPacket::parse(&got).expect("rtp");
+        assert_eq!((p.payload_type, p.payload.len()), (0, 160));
+        seqs.push(p.sequence);
+    }
+    assert_eq!(seqs, (0..20).collect::<Vec<u16>>());
+    let end = events.blocking_recv().expect("event");
+    assert_eq!(
+        end,
+        MediaEvent::Relay(RelayEvent::PlaybackFinished {
+            leg: a.id,
+            interrupted_by: None
+        })
+    );
+}

@@ -6,6 +6,7 @@
 //! Each call leg has an RTP and an RTCP socket (one with rtcp-mux). A leg is *bridged* to at most one
 //! other leg; media from a leg's far end goes out of the bridged leg's socket to that leg's far end.
 
+mod generated;
 pub mod latch;
 
 use std::cmp::Reverse;
@@ -124,6 +125,10 @@ pub struct LegCounters {
     pub transcode_late: u64,
     /// Frames the transcoder concealed (lost, late, or to grow its delay).
     pub transcode_concealed: u64,
+    /// Packets from the peer held back while a prompt played to this leg.
+    pub held_for_playback: u64,
+    /// Prompt frames sent to this leg.
+    pub playback_out: u64,
 }
 
 /// What happened in the relay that call control should know.
@@ -142,6 +147,11 @@ pub enum RelayEvent {
     },
     /// No media from the leg for the configured time (reported once until media resumes).
     MediaTimeout { leg: LegId },
+    /// A prompt on this leg ended: played out (`None`), stopped, or cut short by a digit.
+    PlaybackFinished {
+        leg: LegId,
+        interrupted_by: Option<char>,
+    },
 }
 
 /// A packet the relay made itself (transcoded), ready to send.
@@ -197,6 +207,8 @@ struct Leg {
     counters: LegCounters,
     /// Transcodes what this leg's far end sends before it goes to the peer.
     transcoder: Option<Box<Transcoder>>,
+    /// A prompt or music playing to this leg's far end (the peer's media is held back meanwhile).
+    playback: Option<Box<generated::Playback>>,
     /// The deadline this leg has in the timer heap (entries that differ are stale).
     timer_at: Option<Instant>,
 }
@@ -249,6 +261,7 @@ impl Relay {
             timed_out: false,
             counters: LegCounters::default(),
             transcoder: None,
+            playback: None,
             timer_at: None,
         };
         let index = match self.free.pop() {
@@ -441,6 +454,9 @@ impl Relay {
                 if ev.end && leg.last_dtmf_end != Some(timestamp) {
                     leg.last_dtmf_end = Some(timestamp);
                     if let Some(digit) = ev.digit() {
+                        if let Some(p) = leg.playback.as_mut() {
+                            p.handle_dtmf(digit);
+                        }
                         let rate = leg.remote.telephone_event_rate.max(1000) / 1000;
                         self.events.push_back(RelayEvent::Dtmf {
                             leg: leg.id,
@@ -457,6 +473,9 @@ impl Relay {
             }
         } else if let Some(det) = leg.inband.as_mut() {
             if let Some(event) = detect_inband(det, pt, rtp.payload) {
+                if let Some(p) = leg.playback.as_mut() {
+                    p.handle_dtmf(event.0);
+                }
                 self.events.push_back(RelayEvent::Dtmf {
                     leg: leg.id,
                     digit: event.0,
@@ -475,10 +494,7 @@ impl Relay {
             t.push(&rtp, now);
             leg.counters.transcoded_in += 1;
             if let Some(at) = t.poll_timeout() {
-                if leg.timer_at.is_none_or(|cur| at < cur) {
-                    leg.timer_at = Some(at);
-                    self.timers.push(Reverse((at, index)));
-                }
+                self.schedule(index, at);
             }
             return Forward::Drop;
         }
@@ -499,6 +515,10 @@ impl Relay {
         }
         let len = packet.len() as u64;
         let dst = match self.leg_mut(peer_index) {
+            Some(peer) if peer.playback.is_some() => {
+                peer.counters.held_for_playback += 1;
+                return Forward::Drop;
+            }
             Some(peer) if peer.remote.direction.far_end_receives() => {
                 peer.rtp.destination().inspect(|_| {
                     peer.counters.rtp_out += 1;
@@ -624,63 +644,6 @@ impl Relay {
             Some(Reverse((at, _))) => (*at).min(self.next_sweep),
             None => self.next_sweep,
         }
-    }
-
-    /// Produces the next packet a transcoder has due by `now` into `buf`; call until `None`.
-    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        while let Some(&Reverse((at, index))) = self.timers.peek() {
-            if at > now {
-                return None;
-            }
-            self.timers.pop();
-            let Some(leg) = self.legs.get_mut(index as usize).and_then(Option::as_mut) else {
-                continue;
-            };
-            if leg.timer_at != Some(at) {
-                continue;
-            }
-            leg.timer_at = None;
-            let Some(t) = leg.transcoder.as_mut() else {
-                continue;
-            };
-            let produced = t.poll_packet(now, buf);
-            // Schedule what comes next: at once if more may be due, else the buffer's next frame.
-            let next = if produced.is_some() {
-                Some(now)
-            } else {
-                t.poll_timeout()
-            };
-            if let Some(next) = next {
-                leg.timer_at = Some(next);
-                self.timers.push(Reverse((next, index)));
-            }
-            let Some(len) = produced else {
-                continue;
-            };
-            let sends = leg.remote.direction.far_end_sends();
-            let Some(peer_index) = leg.peer.filter(|_| sends) else {
-                leg.counters.dropped_unrouted += 1;
-                continue;
-            };
-            let dst = match self.leg_mut(peer_index) {
-                Some(peer) if peer.remote.direction.far_end_receives() => {
-                    peer.rtp.destination().inspect(|_| {
-                        peer.counters.rtp_out += 1;
-                        peer.counters.rtp_bytes_out += len as u64;
-                    })
-                }
-                _ => None,
-            };
-            if let Some(dst) = dst {
-                return Some(Transmit {
-                    leg: peer_index,
-                    channel: Channel::Rtp,
-                    dst,
-                    len,
-                });
-            }
-        }
-        None
     }
 
     pub fn poll_event(&mut self) -> Option<RelayEvent> {
