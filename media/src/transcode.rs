@@ -370,3 +370,51 @@ impl FrameEncoder {
         self.encoder.encode(pcm, out)
     }
 }
+
+/// Decodes one leg's packets to PCM for a consumer other than an encoder (recording).
+pub struct PacketDecoder {
+    decoder: Decoder,
+    frame: usize,
+    pcm: Vec<i16>,
+    pcm_rate: u32,
+}
+
+impl PacketDecoder {
+    /// G.711 decodes at 8 kHz whatever `opus_rate` says; Opus at `opus_rate` (8000, 16000 or 48000).
+    pub fn new(codec: Codec, opus_rate: u32) -> Result<PacketDecoder, MediaError> {
+        let pcm_rate = match codec {
+            Codec::Opus => opus_rate,
+            Codec::Pcmu | Codec::Pcma => 8000,
+        };
+        Ok(PacketDecoder {
+            decoder: Decoder::new(codec, pcm_rate)?,
+            frame: pcm_rate as usize / 50,
+            pcm: Vec::with_capacity(pcm_rate as usize * 6 / 50),
+            pcm_rate,
+        })
+    }
+
+    pub fn pcm_rate(&self) -> u32 {
+        self.pcm_rate
+    }
+
+    /// One packet's audio (a malformed Opus payload comes out concealed). G.711 payloads of any length
+    /// decode whole; Opus up to 120 ms.
+    pub fn decode(&mut self, payload: &[u8]) -> &[i16] {
+        match &mut self.decoder {
+            Decoder::Opus(d) => {
+                // Keep whatever duration the packet carries (20, 40, 60 ms…), not one frame.
+                self.pcm.clear();
+                self.pcm.resize(self.frame * 6, 0);
+                match d.decode(payload, &mut self.pcm, false) {
+                    Ok(n) => self.pcm.truncate(n),
+                    Err(_) => self.decoder.conceal(&mut self.pcm, self.frame),
+                }
+            }
+            Decoder::Pcmu | Decoder::Pcma => {
+                self.decoder.decode(payload, &mut self.pcm, payload.len());
+            }
+        }
+        &self.pcm
+    }
+}

@@ -491,7 +491,11 @@ fn transcoded_legs_send_one_packet_per_frame() {
     assert_eq!(r.counters(A).expect("A").transcoded_in, 100);
 }
 
-fn drive(r: &mut Relay, from: Instant, until: Instant) -> Vec<(switchboard_media::relay::Transmit, Vec<u8>)> {
+fn drive(
+    r: &mut Relay,
+    from: Instant,
+    until: Instant,
+) -> Vec<(switchboard_media::relay::Transmit, Vec<u8>)> {
     let mut out = Vec::new();
     let mut buf = [0u8; 1500];
     let mut now = from;
@@ -518,27 +522,55 @@ fn a_prompt_plays_to_a_leg_in_its_codec_and_holds_back_the_peer() {
     use switchboard_media::transcode::{Codec, CodecSpec, OpusSettings};
     let t0 = Instant::now();
     let (mut r, _a, b) = bridged(t0);
-    let pcma = CodecSpec { codec: Codec::Pcma, payload_type: 8 };
-    r.play(A, prompt_player(1.0, t0), pcma, &OpusSettings::default(), t0).expect("play");
+    let pcma = CodecSpec {
+        codec: Codec::Pcma,
+        payload_type: 8,
+    };
+    r.play(
+        A,
+        prompt_player(1.0, t0),
+        pcma,
+        &OpusSettings::default(),
+        t0,
+    )
+    .expect("play");
     // The agent keeps talking meanwhile: held back from the caller.
     let mut p = rtp(8, 1, 0, 2, &[0xd5; 160]);
-    assert_eq!(r.handle_packet(b, Channel::Rtp, addr(AGENT), &mut p, t0), Forward::Drop);
+    assert_eq!(
+        r.handle_packet(b, Channel::Rtp, addr(AGENT), &mut p, t0),
+        Forward::Drop
+    );
     let sent = drive(&mut r, t0, t0 + Duration::from_millis(1500));
     assert_eq!(sent.len(), 50, "one second of 20 ms frames");
     for (i, (t, bytes)) in sent.iter().enumerate() {
         assert_eq!(t.dst, addr(CALLER));
         let p = RtpPacket::parse(bytes).expect("rtp");
-        assert_eq!((p.payload_type, p.sequence, p.timestamp), (8, i as u16, 160 * i as u32));
+        assert_eq!(
+            (p.payload_type, p.sequence, p.timestamp),
+            (8, i as u16, 160 * i as u32)
+        );
         assert_eq!(p.payload.len(), 160);
     }
     let events: Vec<_> = std::iter::from_fn(|| r.poll_event()).collect();
-    assert!(events.contains(&RelayEvent::PlaybackFinished { leg: A, interrupted_by: None }), "{events:?}");
+    assert!(
+        events.contains(&RelayEvent::PlaybackFinished {
+            leg: A,
+            interrupted_by: None
+        }),
+        "{events:?}"
+    );
     let c = r.counters(A).expect("A");
     assert_eq!((c.playback_out, c.held_for_playback), (50, 1));
     // After the prompt the agent is heard again.
     let mut p = rtp(8, 2, 160, 2, &[0xd5; 160]);
     assert!(matches!(
-        r.handle_packet(b, Channel::Rtp, addr(AGENT), &mut p, t0 + Duration::from_secs(2)),
+        r.handle_packet(
+            b,
+            Channel::Rtp,
+            addr(AGENT),
+            &mut p,
+            t0 + Duration::from_secs(2)
+        ),
         Forward::To { .. }
     ));
 }
@@ -548,15 +580,47 @@ fn a_digit_cuts_an_interruptible_prompt_short() {
     use switchboard_media::transcode::{Codec, CodecSpec, OpusSettings};
     let t0 = Instant::now();
     let (mut r, a, _) = bridged(t0);
-    r.set_remote(A, RemoteMedia { telephone_event_pt: Some(101), ..remote(CALLER) }).expect("te");
-    let pcmu = CodecSpec { codec: Codec::Pcmu, payload_type: 0 };
-    r.play(A, prompt_player(5.0, t0), pcmu, &OpusSettings::default(), t0).expect("play");
+    r.set_remote(
+        A,
+        RemoteMedia {
+            telephone_event_pt: Some(101),
+            ..remote(CALLER)
+        },
+    )
+    .expect("te");
+    let pcmu = CodecSpec {
+        codec: Codec::Pcmu,
+        payload_type: 0,
+    };
+    r.play(
+        A,
+        prompt_player(5.0, t0),
+        pcmu,
+        &OpusSettings::default(),
+        t0,
+    )
+    .expect("play");
     let first = drive(&mut r, t0, t0 + Duration::from_millis(500));
     send_digit(&mut r, a, CALLER, 4000, 1, t0 + Duration::from_millis(500));
-    let rest = drive(&mut r, t0 + Duration::from_millis(501), t0 + Duration::from_secs(6));
-    assert!(first.len() >= 25 && rest.len() <= 1, "{} then {}", first.len(), rest.len());
+    let rest = drive(
+        &mut r,
+        t0 + Duration::from_millis(501),
+        t0 + Duration::from_secs(6),
+    );
+    assert!(
+        first.len() >= 25 && rest.len() <= 1,
+        "{} then {}",
+        first.len(),
+        rest.len()
+    );
     let events: Vec<_> = std::iter::from_fn(|| r.poll_event()).collect();
-    assert!(events.contains(&RelayEvent::PlaybackFinished { leg: A, interrupted_by: Some('1') }), "{events:?}");
+    assert!(
+        events.contains(&RelayEvent::PlaybackFinished {
+            leg: A,
+            interrupted_by: Some('1')
+        }),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -567,8 +631,12 @@ fn an_opus_leg_hears_prompts_as_opus() {
     let (mut r, _, _) = bridged(t0);
     let prompt = Prompt::new(vec![1000i16; 16000], 16000).expect("prompt");
     let player = Player::new(prompt, 48000, PlayMode::Once, false, t0).expect("player");
-    let opus = CodecSpec { codec: Codec::Opus, payload_type: 111 };
-    r.play(A, player, opus, &OpusSettings::default(), t0).expect("play");
+    let opus = CodecSpec {
+        codec: Codec::Opus,
+        payload_type: 111,
+    };
+    r.play(A, player, opus, &OpusSettings::default(), t0)
+        .expect("play");
     let sent = drive(&mut r, t0, t0 + Duration::from_millis(1100));
     assert_eq!(sent.len(), 50);
     let mut dec = opus::Decoder::new(48000, opus::Channels::Mono).expect("decoder");
@@ -576,10 +644,15 @@ fn an_opus_leg_hears_prompts_as_opus() {
         let p = RtpPacket::parse(bytes).expect("rtp");
         assert_eq!((p.payload_type, p.timestamp), (111, 960 * i as u32));
         let mut pcm = [0i16; 960];
-        assert_eq!(dec.decode(p.payload, &mut pcm, false).expect("valid Opus"), 960);
+        assert_eq!(
+            dec.decode(p.payload, &mut pcm, false).expect("valid Opus"),
+            960
+        );
     }
     // A player at the wrong rate for the codec is refused, not played garbled.
     let prompt = Prompt::new(vec![0i16; 800], 8000).expect("prompt");
     let wrong = Player::new(prompt, 8000, PlayMode::Once, false, t0).expect("player");
-    assert!(r.play(A, wrong, opus, &OpusSettings::default(), t0).is_err());
+    assert!(r
+        .play(A, wrong, opus, &OpusSettings::default(), t0)
+        .is_err());
 }

@@ -7,6 +7,7 @@
 //! lock: allocate the second leg with [`MediaRuntime::allocate_leg_near`].
 
 mod ports;
+mod recorder_io;
 pub mod sys;
 mod worker;
 
@@ -18,10 +19,12 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+pub use switchboard_media::playback::{PlayMode, Playlist, Prompt};
+pub use switchboard_media::recording::Layout;
+pub use switchboard_media::relay::RecordingId;
 pub use switchboard_media::relay::{
     Direction, InbandLaw, LegCounters, LegId, RelayConfig, RelayEvent, RemoteMedia,
 };
-pub use switchboard_media::playback::{PlayMode, Playlist, Prompt};
 pub use switchboard_media::transcode::{Codec, CodecSpec, OpusSettings};
 use tokio::sync::{mpsc, oneshot};
 
@@ -80,9 +83,15 @@ pub enum MediaRtError {
 }
 
 /// Events from the media threads to call control.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
     Relay(RelayEvent),
+    /// A recording's file is complete (`bytes` 0 when it could not be written).
+    RecordingFinished {
+        id: RecordingId,
+        path: std::path::PathBuf,
+        bytes: u64,
+    },
 }
 
 /// A leg's local media address, for the SDP this node sends.
@@ -134,6 +143,16 @@ pub(crate) enum Command {
     StopPlayback {
         id: LegId,
     },
+    StartRecording {
+        id: RecordingId,
+        caller: (LegId, CodecSpec),
+        callee: (LegId, CodecSpec),
+        layout: Layout,
+        rate: u32,
+    },
+    StopRecording {
+        id: RecordingId,
+    },
     SetDtmf {
         id: LegId,
         forward: bool,
@@ -159,11 +178,16 @@ pub(crate) enum Command {
 
 struct WorkerHandle {
     commands: std_mpsc::Sender<Command>,
+    writer: std_mpsc::Sender<recorder_io::WriterMsg>,
     wake: Arc<EventFd>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl WorkerHandle {
+    fn send_writer(&self, msg: recorder_io::WriterMsg) -> Result<(), MediaRtError> {
+        self.writer.send(msg).map_err(|_| MediaRtError::Stopped)
+    }
+
     fn send(&self, cmd: Command) -> Result<(), MediaRtError> {
         self.commands.send(cmd).map_err(|_| MediaRtError::Stopped)?;
         self.wake.wake();
@@ -197,6 +221,11 @@ impl MediaRuntime {
             config.threads
         };
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (writer_tx, writer_rx) = std_mpsc::channel();
+        let writer_events = events_tx.clone();
+        std::thread::Builder::new()
+            .name("media-recorder".into())
+            .spawn(move || recorder_io::run(writer_rx, writer_events))?;
         let mut workers = Vec::with_capacity(threads);
         for i in 0..threads {
             let (tx, rx) = std_mpsc::channel();
@@ -207,6 +236,7 @@ impl MediaRuntime {
                 wake.clone(),
                 rx,
                 events_tx.clone(),
+                writer_tx.clone(),
             )?;
             let cpu = (!config.cpus.is_empty()).then(|| config.cpus[i % config.cpus.len()]);
             let thread = std::thread::Builder::new()
@@ -221,6 +251,7 @@ impl MediaRuntime {
                 })?;
             workers.push(WorkerHandle {
                 commands: tx,
+                writer: writer_tx.clone(),
                 wake,
                 thread: Mutex::new(Some(thread)),
             });
@@ -359,6 +390,38 @@ impl MediaRuntime {
                 codec,
             },
         )
+    }
+
+    /// Records the call between two legs of one media thread into a WAV file at `path` (8000 or
+    /// 16000 Hz, mixed or caller-left/callee-right). Ends with `MediaEvent::RecordingFinished`, on
+    /// [`MediaRuntime::stop_recording`] or when either leg is released.
+    pub fn start_recording(
+        &self,
+        id: RecordingId,
+        caller: (LegId, CodecSpec),
+        callee: (LegId, CodecSpec),
+        layout: Layout,
+        rate: u32,
+        path: std::path::PathBuf,
+    ) -> Result<(), MediaRtError> {
+        let (wa, wb) = (self.home(caller.0)?.0, self.home(callee.0)?.0);
+        if wa != wb {
+            return Err(MediaRtError::DifferentThreads);
+        }
+        let worker = self.workers.get(wa).ok_or(MediaRtError::Stopped)?;
+        worker.send_writer(recorder_io::WriterMsg::Open { id, path })?;
+        worker.send(Command::StartRecording {
+            id,
+            caller,
+            callee,
+            layout,
+            rate,
+        })
+    }
+
+    /// Ends a recording started on the thread of leg `any_leg` (either of its legs).
+    pub fn stop_recording(&self, id: RecordingId, any_leg: LegId) -> Result<(), MediaRtError> {
+        self.send_to_home(any_leg, Command::StopRecording { id })
     }
 
     pub fn stop_playback(&self, id: LegId) -> Result<(), MediaRtError> {

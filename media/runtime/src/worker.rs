@@ -16,6 +16,7 @@ use switchboard_media::relay::{
 use switchboard_media::transcode::OpusSettings;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::recorder_io::WriterMsg;
 use crate::sys::{Batch, Epoll, EventFd};
 use crate::{Command, MediaEvent};
 
@@ -40,6 +41,8 @@ pub(crate) struct Worker {
     send_drops: u64,
     /// Encoder settings for prompts played to Opus legs.
     opus: OpusSettings,
+    writer: std::sync::mpsc::Sender<WriterMsg>,
+    recording_chunk: Vec<u8>,
 }
 
 fn token(index: u32, channel: Channel) -> u64 {
@@ -53,6 +56,7 @@ impl Worker {
         wake: Arc<EventFd>,
         commands: Receiver<Command>,
         events: mpsc::UnboundedSender<MediaEvent>,
+        writer: std::sync::mpsc::Sender<WriterMsg>,
     ) -> std::io::Result<Worker> {
         let epoll = Epoll::new()?;
         epoll.add(wake.raw(), WAKE_TOKEN)?;
@@ -67,6 +71,8 @@ impl Worker {
             send: Batch::new(BATCH),
             send_drops: 0,
             opus,
+            writer,
+            recording_chunk: Vec::new(),
         })
     }
 
@@ -105,6 +111,7 @@ impl Worker {
             }
             self.relay.handle_timeout(now);
             self.send_generated(now);
+            self.hand_over_recordings();
             while let Some(e) = self.relay.poll_event() {
                 let _ = self.events.send(MediaEvent::Relay(e));
             }
@@ -200,6 +207,19 @@ impl Worker {
         }
     }
 
+    /// Passes recorded bytes to the writer thread (the media thread never touches the disk).
+    fn hand_over_recordings(&mut self) {
+        while let Some(out) = self.relay.poll_recording(&mut self.recording_chunk) {
+            if !self.recording_chunk.is_empty() {
+                let bytes = std::mem::take(&mut self.recording_chunk);
+                let _ = self.writer.send(WriterMsg::Data { id: out.id, bytes });
+            }
+            if let Some(finish) = out.finished {
+                let _ = self.writer.send(WriterMsg::Finish { id: out.id, finish });
+            }
+        }
+    }
+
     /// Applies queued commands; false when the thread must stop.
     fn run_commands(&mut self, now: Instant) -> bool {
         loop {
@@ -235,11 +255,35 @@ impl Worker {
                     if let Err(e) = played {
                         tracing::warn!(leg = id.0, error = %e, "cannot play to this leg");
                         // Call control waits for the end of the prompt: tell it there is none.
-                        let _ = self.events.send(MediaEvent::Relay(RelayEvent::PlaybackFinished {
-                            leg: id,
-                            interrupted_by: None,
-                        }));
+                        let _ = self
+                            .events
+                            .send(MediaEvent::Relay(RelayEvent::PlaybackFinished {
+                                leg: id,
+                                interrupted_by: None,
+                            }));
                     }
+                }
+                Command::StartRecording {
+                    id,
+                    caller,
+                    callee,
+                    layout,
+                    rate,
+                } => {
+                    if let Err(e) = self
+                        .relay
+                        .start_recording(id, caller, callee, layout, rate, now)
+                    {
+                        tracing::warn!(recording = id.0, error = %e, "cannot record this call");
+                        let finish = switchboard_media::wav::WavFinish {
+                            header: [0; switchboard_media::wav::HEADER_LEN],
+                            total_len: 0,
+                        };
+                        let _ = self.writer.send(WriterMsg::Finish { id, finish });
+                    }
+                }
+                Command::StopRecording { id } => {
+                    let _ = self.relay.stop_recording(id, now);
                 }
                 Command::StopPlayback { id } => {
                     let _ = self.relay.stop_playback(id);

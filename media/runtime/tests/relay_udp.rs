@@ -210,3 +210,90 @@ fn a_prompt_reaches_the_phone_paced_and_reports_its_end() {
         })
     );
 }
+
+#[test]
+fn a_recorded_call_ends_up_as_a_wav_file() {
+    use switchboard_media_rt::{Codec, CodecSpec, Layout, RecordingId};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (rt, mut events) = MediaRuntime::start(config(21800)).expect("runtime");
+    let (caller, agent) = (phone(), phone());
+    let a = rt.allocate_leg().expect("A");
+    let b = rt.allocate_leg_near(a.id).expect("B");
+    for (leg, sock) in [(a.id, &caller), (b.id, &agent)] {
+        rt.set_remote(
+            leg,
+            RemoteMedia {
+                rtp: sock.local_addr().ok(),
+                ..RemoteMedia::default()
+            },
+        )
+        .expect("remote");
+    }
+    rt.bridge_blocking(a.id, b.id).expect("bridge");
+    let pcmu = CodecSpec {
+        codec: Codec::Pcmu,
+        payload_type: 0,
+    };
+    let path = dir.path().join("call.wav");
+    rt.start_recording(
+        RecordingId(1),
+        (a.id, pcmu),
+        (b.id, pcmu),
+        Layout::Stereo,
+        8000,
+        path.clone(),
+    )
+    .expect("record");
+    for seq in 0..25u16 {
+        caller
+            .send_to(&rtp(0, seq, 0xa, &[0x10; 160]), a.rtp)
+            .expect("send");
+        agent
+            .send_to(&rtp(0, seq, 0xb, &[0x90; 160]), b.rtp)
+            .expect("send");
+        recv(&agent);
+        recv(&caller);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rt.stop_recording(RecordingId(1), a.id).expect("stop");
+    let done = loop {
+        match events.blocking_recv().expect("events") {
+            MediaEvent::RecordingFinished { id, path, bytes } => break (id, path, bytes),
+            _ => continue,
+        }
+    };
+    assert_eq!(done.0, RecordingId(1));
+    assert_eq!(done.1, path);
+    let file = std::fs::read(&path).expect("recording on disk");
+    assert_eq!(file.len() as u64, done.2);
+    let audio = switchboard_media::wav::read_with(
+        &file,
+        &switchboard_media::wav::ReadOptions {
+            downmix: false,
+            ..Default::default()
+        },
+    )
+    .expect("a valid WAV file");
+    assert_eq!((audio.rate, audio.channels), (8000, 2));
+    // About half a second of audio; both channels carry sound (μ-law 0x10 and 0x90 are loud).
+    assert!(
+        audio.samples.len() / 2 >= 3000,
+        "{} frames",
+        audio.samples.len() / 2
+    );
+    let loud = |ch: usize| {
+        audio
+            .samples
+            .iter()
+            .skip(ch)
+            .step_by(2)
+            .filter(|s| s.abs() > 1000)
+            .count()
+    };
+    assert!(
+        loud(0) > 2000 && loud(1) > 2000,
+        "left {} right {}",
+        loud(0),
+        loud(1)
+    );
+}

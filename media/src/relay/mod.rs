@@ -8,6 +8,9 @@
 
 mod generated;
 pub mod latch;
+mod record;
+
+pub use record::{RecordingId, RecordingOutput};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -211,6 +214,8 @@ struct Leg {
     playback: Option<Box<generated::Playback>>,
     /// The deadline this leg has in the timer heap (entries that differ are stale).
     timer_at: Option<Instant>,
+    /// The recording (slot in `Relay::recordings`) this leg's audio goes to, and as which side.
+    recording: Option<(usize, crate::recording::Direction)>,
 }
 
 /// One media thread's relay state.
@@ -222,6 +227,7 @@ pub struct Relay {
     events: VecDeque<RelayEvent>,
     next_sweep: Instant,
     timers: BinaryHeap<Reverse<(Instant, LegIndex)>>,
+    recordings: Vec<Option<record::ActiveRecording>>,
 }
 
 fn identity_map() -> [u8; 128] {
@@ -238,6 +244,7 @@ impl Relay {
             events: VecDeque::new(),
             next_sweep: now + config.sweep_interval,
             timers: BinaryHeap::new(),
+            recordings: Vec::new(),
         }
     }
 
@@ -263,6 +270,7 @@ impl Relay {
             transcoder: None,
             playback: None,
             timer_at: None,
+            recording: None,
         };
         let index = match self.free.pop() {
             Some(i) => {
@@ -283,6 +291,15 @@ impl Relay {
     /// Removes a leg (unbridging its peer) and returns its final counters.
     pub fn remove_leg(&mut self, id: LegId) -> Option<(LegIndex, LegCounters)> {
         let index = self.by_id.remove(&id)?;
+        // A recording ends with either leg: finish it so the file gets its header.
+        if let Some((slot, at)) = self
+            .legs
+            .get(index as usize)
+            .and_then(Option::as_ref)
+            .and_then(|l| l.recording.map(|(slot, _)| (slot, l.last_activity)))
+        {
+            self.finish_recording(slot, at);
+        }
         let leg = self.legs.get_mut(index as usize)?.take()?;
         if let Some(peer) = leg.peer.and_then(|p| self.leg_mut(p)) {
             peer.peer = None;
@@ -448,6 +465,12 @@ impl Relay {
         leg.counters.rtp_bytes_in += packet.len() as u64;
         leg.last_activity = now;
         leg.timed_out = false;
+        if leg.recording.is_some() {
+            self.record_packet(index, pt, rtp.payload, now);
+        }
+        let Some(leg) = self.legs.get_mut(index as usize).and_then(Option::as_mut) else {
+            return Forward::Drop;
+        };
 
         if leg.remote.telephone_event_pt == Some(pt) {
             if let Some(ev) = TelephoneEvent::parse(rtp.payload) {
