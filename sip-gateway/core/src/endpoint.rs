@@ -12,9 +12,10 @@ use sip_message::{
     HeaderName, HeaderValue, Limits, Message, Method, Request, Response, SipHeaders, Via,
 };
 
+use crate::b2bua::{CallAction, CallEvent, CallRef, Calls, CallsConfig, MediaControl, RingTarget};
 use crate::location::{BindingChange, LocationStore};
 use crate::registrar::{RegisterOutcome, Registrar, RegistrarConfig};
-use crate::transaction::{RequestDisposition, TimerConfig, TransactionLayer, TxKey};
+use crate::transaction::{RequestDisposition, TimerConfig, TransactionLayer, TxEvent, TxKey};
 use crate::transport::{Peer, Transmit};
 use crate::validate::{check_request, ACCEPT, ALLOW, SUPPORTED_EXTENSIONS};
 
@@ -28,6 +29,8 @@ pub struct EndpointConfig {
     /// Seeds tags so tests replay exactly.
     pub seed: u64,
     pub nonce_secret: [u8; 32],
+    /// Call control (B2BUA) settings: our address for Via/Contact, ring timeouts.
+    pub calls: CallsConfig,
 }
 
 impl Default for EndpointConfig {
@@ -39,6 +42,7 @@ impl Default for EndpointConfig {
             server_name: concat!("Switchboard/", env!("CARGO_PKG_VERSION")).to_string(),
             seed: 0,
             nonce_secret: [0; 32],
+            calls: CallsConfig::default(),
         }
     }
 }
@@ -63,6 +67,9 @@ pub struct Endpoint<L: LocationStore> {
     transmits: VecDeque<Transmit>,
     stats: EndpointStats,
     next_housekeeping: Instant,
+    calls: Calls,
+    /// Without media there are no calls: INVITEs are answered 480/404 as a registrar-only node.
+    media: Option<Box<dyn MediaControl + Send>>,
 }
 
 impl<L: LocationStore> Endpoint<L> {
@@ -77,6 +84,8 @@ impl<L: LocationStore> Endpoint<L> {
             transmits: VecDeque::new(),
             stats: EndpointStats::default(),
             next_housekeeping: now + Duration::from_secs(1),
+            calls: Calls::new(cfg.calls.clone()),
+            media: None,
             cfg,
         }
     }
@@ -115,9 +124,19 @@ impl<L: LocationStore> Endpoint<L> {
             }
             Ok(Message::Response(resp)) => {
                 self.stats.responses_received += 1;
-                // Responses belong to client transactions; strays are dropped (§18.1.2).
-                self.transactions.handle_response(now, resp);
-                self.drain_transactions();
+                // Responses belong to client transactions; strays are dropped (§18.1.2) — except a
+                // retransmitted 2xx to our INVITE, which its dialog must ACK again (§13.2.2.4).
+                let is_2xx_invite = (200..300).contains(&resp.status)
+                    && resp.cseq().is_some_and(|c| c.method == Method::Invite);
+                let stray_2xx = is_2xx_invite.then(|| resp.clone());
+                let matched = self.transactions.handle_response(now, resp);
+                if let (false, Some(r), Some(media)) =
+                    (matched, stray_2xx, self.media.as_deref_mut())
+                {
+                    self.calls.handle_response(now, &r, media);
+                }
+                self.drain_transactions_at(Some(now));
+                self.drain_calls(now);
             }
             Err(e) => {
                 self.stats.parse_errors += 1;
@@ -163,7 +182,8 @@ impl<L: LocationStore> Endpoint<L> {
         match self.transactions.handle_request(now, &req, key, reply_peer) {
             RequestDisposition::New(key) => self.dispatch(now, &peer, key, &req),
             RequestDisposition::Retransmission => self.stats.retransmissions_absorbed += 1,
-            RequestDisposition::AckAbsorbed | RequestDisposition::AckForTu => {}
+            RequestDisposition::AckAbsorbed => {}
+            RequestDisposition::AckForTu => self.calls.handle_ack(&req),
         }
         self.drain_transactions();
     }
@@ -194,8 +214,22 @@ impl<L: LocationStore> Endpoint<L> {
                     .push(HeaderName::Supported, SUPPORTED_EXTENSIONS.join(", "));
                 r
             }
+            Method::Invite if self.media.is_some() => {
+                let in_dialog = req.to().is_some_and(|t| t.tag().is_some());
+                if in_dialog {
+                    // Re-INVITE (hold, session refresh): not relayed yet; refuse without harm
+                    // (§14.2: the session stays as it was).
+                    Response::for_request(req, 488, "Not Acceptable Here")
+                } else {
+                    if let Some(media) = self.media.as_deref_mut() {
+                        self.calls
+                            .handle_invite(now, key, req, *peer, media);
+                    }
+                    return self.drain_calls(now);
+                }
+            }
             Method::Invite => {
-                // Call control arrives with the B2BUA; until then a known user is unavailable.
+                // A node without media takes no calls: a known user is unavailable.
                 let user = req
                     .uri
                     .as_sip()
@@ -210,15 +244,29 @@ impl<L: LocationStore> Endpoint<L> {
                 }
             }
             Method::Cancel => {
-                // The INVITE (if any) was answered finally at once, so CANCEL has nothing left to stop.
                 match TxKey::for_request_as(req, &Method::Invite)
                     .and_then(|k| self.transactions.server_state(&k))
                 {
-                    Some(_) => Response::for_request(req, 200, "OK"),
+                    Some(_) => {
+                        let ok = Response::for_request(req, 200, "OK");
+                        self.respond(now, &key, req, ok);
+                        if let Some(media) = self.media.as_deref_mut() {
+                            self.calls.handle_cancel(now, req, media);
+                        }
+                        return self.drain_calls(now);
+                    }
                     None => Response::for_request(req, 481, "Call/Transaction Does Not Exist"),
                 }
             }
-            Method::Bye => Response::for_request(req, 481, "Call/Transaction Does Not Exist"),
+            Method::Bye => {
+                let status = match self.media.as_deref_mut() {
+                    Some(media) => self.calls.handle_bye(now, req, media),
+                    None => 481,
+                };
+                let r = Response::for_request(req, status, sip_message::default_reason(status));
+                self.respond(now, &key, req, r);
+                return self.drain_calls(now);
+            }
             Method::Info
             | Method::Update
             | Method::Prack
@@ -241,11 +289,18 @@ impl<L: LocationStore> Endpoint<L> {
         self.respond(now, &key, req, resp);
     }
 
-    fn respond(&mut self, now: Instant, key: &TxKey, req: &Request, mut resp: Response) {
+    fn respond(&mut self, now: Instant, key: &TxKey, req: &Request, resp: Response) {
+        let _ = req;
+        self.respond_to(now, key, resp);
+    }
+
+    /// Sends `resp` in server transaction `key`, adding a To tag to a non-100 response that has none,
+    /// Server and Content-Length.
+    fn respond_to(&mut self, now: Instant, key: &TxKey, mut resp: Response) {
         if resp.status > 100 {
             let to = resp.headers.get(&HeaderName::To).map(<[u8]>::to_vec);
             if let Some(to) = to {
-                let has_tag = req.to().is_some_and(|t| t.tag().is_some());
+                let has_tag = resp.to().is_some_and(|t| t.tag().is_some());
                 if !has_tag {
                     let tag: u64 = self.rng.gen();
                     let mut v = to;
@@ -258,7 +313,7 @@ impl<L: LocationStore> Endpoint<L> {
         resp.headers
             .push(HeaderName::Server, self.cfg.server_name.clone());
         resp.headers
-            .push(HeaderName::ContentLength, resp.body.len().to_string());
+            .set(HeaderName::ContentLength, resp.body.len().to_string());
         let mut buf = Vec::with_capacity(512);
         resp.write_to(&mut buf);
         self.transactions
@@ -266,16 +321,120 @@ impl<L: LocationStore> Endpoint<L> {
     }
 
     fn drain_transactions(&mut self) {
+        self.drain_transactions_at(None);
+    }
+
+    fn drain_transactions_at(&mut self, now: Option<Instant>) {
         while let Some(t) = self.transactions.poll_transmit() {
             self.transmits.push_back(t);
         }
-        // Events for client transactions matter once the endpoint starts requests (B2BUA, trunks).
-        while self.transactions.poll_event().is_some() {}
+        while let Some(ev) = self.transactions.poll_event() {
+            let (Some(now), Some(media)) = (now, self.media.as_deref_mut()) else {
+                continue;
+            };
+            match ev {
+                TxEvent::Response { response, .. } => {
+                    self.calls.handle_response(now, &response, media)
+                }
+                TxEvent::ClientTimeout { key } => self.calls.handle_client_timeout(&key),
+                TxEvent::AckTimeout { .. } => {}
+            }
+        }
+    }
+
+    /// Carries out what call control asked for.
+    fn drain_calls(&mut self, now: Instant) {
+        while let Some(action) = self.calls.poll_action() {
+            match action {
+                CallAction::Respond { key, response } => self.respond_to(now, &key, response),
+                CallAction::Request {
+                    mut request,
+                    peer,
+                } => {
+                    request
+                        .headers
+                        .set(HeaderName::ContentLength, request.body.len().to_string());
+                    self.transactions.send_request(now, &request, peer);
+                }
+                CallAction::Ack { request, peer } => {
+                    let mut buf = Vec::with_capacity(512);
+                    request.write_to(&mut buf);
+                    self.transmits.push_back(Transmit {
+                        peer,
+                        payload: Bytes::from(buf),
+                    });
+                }
+            }
+        }
+        self.drain_transactions_at(Some(now));
+        // Responses handled just now may have queued more actions.
+        if self.calls.has_actions() {
+            self.drain_calls(now);
+        }
+    }
+
+    /// Calls in progress (ringing or answered).
+    pub fn active_calls(&self) -> usize {
+        self.calls.active()
+    }
+
+    /// Gives the node a media relay: from now on INVITEs become calls.
+    pub fn set_media(&mut self, media: Box<dyn MediaControl + Send>) {
+        self.media = Some(media);
+    }
+
+    /// The next call event for the orchestrator (routing decisions, answers, CDRs).
+    pub fn poll_call_event(&mut self) -> Option<CallEvent> {
+        self.calls.poll_event()
+    }
+
+    /// Rings targets for a call (see [`Calls::ring`]).
+    pub fn ring(&mut self, now: Instant, call: CallRef, targets: Vec<RingTarget>) {
+        if let Some(media) = self.media.as_deref_mut() {
+            self.calls.ring(now, call, targets, media);
+        }
+        self.drain_calls(now);
+    }
+
+    /// Ends an unanswered call with `status` (see [`Calls::reject`]).
+    pub fn reject(&mut self, now: Instant, call: CallRef, status: u16) {
+        if let Some(media) = self.media.as_deref_mut() {
+            self.calls.reject(now, call, status, media);
+        }
+        self.drain_calls(now);
+    }
+
+    /// Every registered contact of `aor`, as ring targets (sent to where each registered from).
+    pub fn targets_for_user(&self, aor: &str, ring_timeout: Option<Duration>) -> Vec<RingTarget> {
+        self.registrar
+            .location()
+            .bindings(aor)
+            .iter()
+            .filter_map(|b| {
+                let uri = sip_message::Uri::parse(b.contact_uri.as_bytes()).ok()?;
+                let transport = crate::transport::TransportKind::from_via(&b.transport)?;
+                let addr = b.source.parse().ok()?;
+                Some(RingTarget {
+                    uri,
+                    peer: Peer {
+                        transport,
+                        addr,
+                        connection: None,
+                    },
+                    label: aor.to_string(),
+                    ring_timeout,
+                })
+            })
+            .collect()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
         self.transactions.handle_timeout(now);
-        self.drain_transactions();
+        self.drain_transactions_at(Some(now));
+        if let Some(media) = self.media.as_deref_mut() {
+            self.calls.handle_timeout(now, media);
+        }
+        self.drain_calls(now);
         if now >= self.next_housekeeping {
             let unix = (self.unix_ms(now) / 1000) as i64;
             self.registrar.expire(now, unix);
@@ -289,7 +448,8 @@ impl<L: LocationStore> Endpoint<L> {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let tx = self.transactions.poll_timeout();
-        Some(tx.map_or(self.next_housekeeping, |t| t.min(self.next_housekeeping)))
+        let next = tx.map_or(self.next_housekeeping, |t| t.min(self.next_housekeeping));
+        Some(self.calls.poll_timeout().map_or(next, |c| c.min(next)))
     }
 
     /// The wall-clock time corresponding to `now`, in unix milliseconds.

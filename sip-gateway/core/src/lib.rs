@@ -15,6 +15,7 @@
 //! Randomness (To tags) comes from a seeded generator in [`endpoint::EndpointConfig`] so runs replay.
 
 pub mod auth;
+pub mod b2bua;
 pub mod endpoint;
 pub mod guard;
 pub mod location;

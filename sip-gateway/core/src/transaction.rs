@@ -77,6 +77,11 @@ impl TxKey {
     }
 
     fn client(branch: &str, method: &Method) -> TxKey {
+        Self::client_key(branch, method)
+    }
+
+    /// The key of the client transaction for a request we send with Via branch `branch`.
+    pub fn client_key(branch: &str, method: &Method) -> TxKey {
         TxKey(format!("{branch}|{method}").into())
     }
 }

@@ -1,0 +1,734 @@
+//! B2BUA call control, sans-IO: every call is an inbound leg (the INVITE we answer) and outbound
+//! branches (INVITEs we send, forked), each its own dialog, with media anchored in the relay.
+//!
+//! The caller's SDP offer is answered with the relay's address; the callees get an offer from the
+//! relay's other leg with the caller's codecs under the caller's payload numbers, so whatever a callee
+//! picks the caller can play without transcoding or renumbering. Where a call goes is not decided
+//! here: [`CallEvent::Incoming`] asks, and [`Calls::ring`] / [`Calls::reject`] answer.
+//!
+//! Inputs are requests and responses the transaction layer has matched, and `Instant`s; outputs are
+//! [`CallAction`]s for the endpoint to carry out and [`CallEvent`]s for whoever orchestrates calls.
+
+pub mod dialog;
+mod outbound;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use sip_message::{HeaderName, Method, Request, Response, SipHeaders, Uri};
+use switchboard_media::relay::{Direction as RelayDirection, LegId, RemoteMedia};
+use switchboard_media::sdp::{self, LocalCapabilities, SessionDescription, SessionOrigin};
+
+use crate::transaction::TxKey;
+use crate::transport::Peer;
+use dialog::Dialog;
+
+/// What call control needs from the media relay, answered at once (allocation binds sockets; the
+/// rest are commands to the media threads).
+pub trait MediaControl {
+    /// A relay leg on the same media thread as `near` (if given); its id and the address for SDP.
+    fn allocate(&mut self, near: Option<LegId>) -> Result<(LegId, SocketAddr), String>;
+    fn set_remote(&mut self, leg: LegId, remote: RemoteMedia);
+    fn bridge(&mut self, a: LegId, b: LegId);
+    fn release(&mut self, leg: LegId);
+}
+
+#[derive(Debug, Clone)]
+pub struct CallsConfig {
+    /// Our SIP address, for Via and Contact of the requests we send.
+    pub local: SocketAddr,
+    /// How long a branch may ring when the orchestrator gives no limit.
+    pub default_ring_timeout: Duration,
+    /// T1 of RFC 3261 (2xx retransmission starts there).
+    pub t1: Duration,
+    pub t2: Duration,
+    pub seed: u64,
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        CallsConfig {
+            local: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            default_ring_timeout: Duration::from_secs(60),
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallRef(pub u64);
+
+/// Somewhere to ring: one registered contact of a user, or a number through a trunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingTarget {
+    pub uri: Uri,
+    /// Where the INVITE goes (the registration's source address, or the trunk).
+    pub peer: Peer,
+    /// Who this is, for events and the CDR (username or number).
+    pub label: String,
+    /// Give up on this branch after this long (CANCEL).
+    pub ring_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HangupSide {
+    Caller,
+    Callee,
+    System,
+}
+
+/// What became of each branch, for the CDR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchReport {
+    pub label: String,
+    /// Final status (200 for the one answered; 487 for a cancelled one; 408 for no answer).
+    pub status: u16,
+}
+
+/// A finished call, for the CDR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallReport {
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    pub started: Instant,
+    pub ringing: Option<Instant>,
+    pub answered: Option<Instant>,
+    pub ended: Instant,
+    pub answered_by: Option<String>,
+    /// The SIP status the caller got, or "BYE" for an answered call.
+    pub cause: String,
+    pub side: HangupSide,
+    pub branches: Vec<BranchReport>,
+    pub media_legs: Vec<LegId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEvent {
+    /// A new call: decide where it goes ([`Calls::ring`] or [`Calls::reject`]).
+    Incoming {
+        call: CallRef,
+        call_id: String,
+        from_user: String,
+        to_user: String,
+        source: Peer,
+    },
+    /// A branch ended without answering; the call goes on while others ring or more are added.
+    BranchFailed {
+        call: CallRef,
+        label: String,
+        status: u16,
+        /// No branch is left ringing.
+        last: bool,
+    },
+    Answered {
+        call: CallRef,
+        by: String,
+    },
+    Ended {
+        call: CallRef,
+        report: CallReport,
+    },
+}
+
+/// What the endpoint must do.
+#[derive(Debug, Clone)]
+pub enum CallAction {
+    /// Answer the server transaction `key`.
+    Respond { key: TxKey, response: Response },
+    /// Send a request in a new client transaction.
+    Request { request: Request, peer: Peer },
+    /// Send an ACK for a 2xx: no transaction of its own (§13.2.2.4).
+    Ack { request: Request, peer: Peer },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    /// Retransmit our 2xx to the caller until the ACK (§13.3.1.4).
+    Retransmit2xx,
+    /// A branch has rung long enough.
+    BranchTimeout(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallState {
+    /// Waiting for the orchestrator.
+    Routing,
+    /// Branches ringing.
+    Ringing,
+    /// Answered; `acked` once the caller's ACK came.
+    Answered { acked: bool },
+    Ended,
+}
+
+struct Inbound {
+    key: TxKey,
+    invite: Request,
+    dialog: Dialog,
+    offer: SessionDescription,
+    origin: SessionOrigin,
+    leg: LegId,
+    leg_addr: SocketAddr,
+    sent_180: bool,
+    last_2xx: Option<Response>,
+    retransmit_interval: Duration,
+    retransmit_deadline: Option<Instant>,
+}
+
+pub(crate) struct Branch {
+    label: String,
+    key: TxKey,
+    invite: Request,
+    dialog: Dialog,
+    offer: SessionDescription,
+    state: BranchState,
+    /// Our ACK for its 2xx, sent again if the 2xx is retransmitted.
+    ack: Option<Request>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BranchState {
+    Trying,
+    Ringing,
+    Answered,
+    /// CANCEL sent; waiting for the 487 (or a 200 that crossed it, which we then BYE).
+    Cancelling,
+    Failed(u16),
+}
+
+struct Call {
+    state: CallState,
+    inbound: Inbound,
+    branches: Vec<Branch>,
+    /// The relay leg towards the callees (shared by the branches: only one wins).
+    callee_leg: Option<LegId>,
+    callee_addr: Option<SocketAddr>,
+    answered_branch: Option<usize>,
+    started: Instant,
+    ringing: Option<Instant>,
+    answered: Option<Instant>,
+    from_user: String,
+    to_user: String,
+}
+
+/// All calls of one node.
+pub struct Calls {
+    cfg: CallsConfig,
+    calls: HashMap<CallRef, Call>,
+    /// Inbound dialogs and pending INVITEs by Call-ID + caller's tag.
+    by_inbound: HashMap<String, CallRef>,
+    /// Outbound INVITE client transactions and branch dialogs by Call-ID.
+    by_branch_call_id: HashMap<String, (CallRef, usize)>,
+    actions: VecDeque<CallAction>,
+    events: VecDeque<CallEvent>,
+    timers: BinaryHeap<Reverse<(Instant, CallRef, TimerKind)>>,
+    next_id: u64,
+    rng: StdRng,
+}
+
+fn inbound_key(call_id: &str, from_tag: &str) -> String {
+    format!("{call_id}\u{1}{from_tag}")
+}
+
+fn user_of(uri: &Uri) -> String {
+    uri.as_sip()
+        .and_then(|u| u.user_unescaped())
+        .map(|u| String::from_utf8_lossy(&u).into_owned())
+        .unwrap_or_default()
+}
+
+impl Calls {
+    pub fn new(cfg: CallsConfig) -> Calls {
+        let rng = StdRng::seed_from_u64(cfg.seed ^ 0xca11);
+        Calls {
+            cfg,
+            calls: HashMap::new(),
+            by_inbound: HashMap::new(),
+            by_branch_call_id: HashMap::new(),
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            next_id: 1,
+            rng,
+        }
+    }
+
+    pub fn active(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn has_actions(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
+    pub fn poll_action(&mut self) -> Option<CallAction> {
+        self.actions.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<CallEvent> {
+        self.events.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    fn token(&mut self) -> String {
+        format!("{:016x}", self.rng.gen::<u64>())
+    }
+
+    fn via(&mut self, transport: &str) -> String {
+        let branch = self.token();
+        format!(
+            "SIP/2.0/{transport} {};branch=z9hG4bK{branch};rport",
+            self.cfg.local
+        )
+    }
+
+    fn contact(&self) -> String {
+        format!("<sip:switchboard@{}>", self.cfg.local)
+    }
+
+    fn respond(&mut self, key: &TxKey, invite: &Request, status: u16, local_tag: Option<&str>) {
+        let mut r = Response::for_request(invite, status, sip_message::default_reason(status));
+        if let Some(tag) = local_tag {
+            tag_to(&mut r, tag);
+        }
+        self.actions.push_back(CallAction::Respond {
+            key: key.clone(),
+            response: r,
+        });
+    }
+
+    /// A new INVITE (no To tag) that the transaction layer has accepted as key `key`.
+    pub fn handle_invite(
+        &mut self,
+        now: Instant,
+        key: TxKey,
+        invite: &Request,
+        peer: Peer,
+        media: &mut dyn MediaControl,
+    ) {
+        let Some(from_tag) = invite.from().and_then(|f| f.tag().map(str::to_string)) else {
+            return self.respond(&key, invite, 400, None);
+        };
+        let Some(call_id) = invite.call_id().map(str::to_string) else {
+            return self.respond(&key, invite, 400, None);
+        };
+        // An offer is required: a B2BUA that anchors media answers the caller with the relay's
+        // address, which needs the caller's codecs. (Late offer comes with re-INVITE support.)
+        let offer = match SessionDescription::parse(&invite.body) {
+            Ok(o) if !invite.body.is_empty() => o,
+            _ => return self.respond(&key, invite, 488, None),
+        };
+        let (leg, leg_addr) = match media.allocate(None) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "no media port for a new call");
+                return self.respond(&key, invite, 503, None);
+            }
+        };
+        let local_tag = self.token();
+        let Some(dialog) = Dialog::as_uas(invite, local_tag.clone(), peer) else {
+            media.release(leg);
+            return self.respond(&key, invite, 400, None);
+        };
+        self.respond(&key, invite, 100, None);
+        let id = CallRef(self.next_id);
+        self.next_id += 1;
+        let origin = SessionOrigin::new(self.rng.gen::<u32>().into(), leg_addr.ip());
+        let from_user = invite
+            .from()
+            .and_then(|f| f.uri().ok())
+            .and_then(|u| u.as_sip().and_then(|s| s.user))
+            .unwrap_or_default()
+            .to_string();
+        let to_user = user_of(&invite.uri);
+        self.calls.insert(
+            id,
+            Call {
+                state: CallState::Routing,
+                inbound: Inbound {
+                    key,
+                    invite: invite.clone(),
+                    dialog,
+                    offer,
+                    origin,
+                    leg,
+                    leg_addr,
+                    sent_180: false,
+                    last_2xx: None,
+                    retransmit_interval: self.cfg.t1,
+                    retransmit_deadline: None,
+                },
+                branches: Vec::new(),
+                callee_leg: None,
+                callee_addr: None,
+                answered_branch: None,
+                started: now,
+                ringing: None,
+                answered: None,
+                from_user: from_user.clone(),
+                to_user: to_user.clone(),
+            },
+        );
+        self.by_inbound.insert(inbound_key(&call_id, &from_tag), id);
+        self.events.push_back(CallEvent::Incoming {
+            call: id,
+            call_id,
+            from_user,
+            to_user,
+            source: peer,
+        });
+    }
+
+    /// Ends a call that has not been answered with `status` (404, 480, 486, 603…), cancelling any
+    /// branch still ringing.
+    pub fn reject(&mut self, now: Instant, call: CallRef, status: u16, media: &mut dyn MediaControl) {
+        self.cancel_branches(call, None);
+        self.finish_unanswered(now, call, status, HangupSide::System, media);
+    }
+
+    fn finish_unanswered(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        status: u16,
+        side: HangupSide,
+        media: &mut dyn MediaControl,
+    ) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if !matches!(c.state, CallState::Routing | CallState::Ringing) {
+            return;
+        }
+        let (key, invite, tag) = (
+            c.inbound.key.clone(),
+            c.inbound.invite.clone(),
+            c.inbound.dialog.local_tag.clone(),
+        );
+        self.respond(&key, &invite, status, Some(&tag));
+        self.end(now, call, status.to_string(), side, media);
+    }
+
+    /// Removes a call, releases its media and reports it.
+    fn end(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        cause: String,
+        side: HangupSide,
+        media: &mut dyn MediaControl,
+    ) {
+        let Some(mut c) = self.calls.remove(&call) else {
+            return;
+        };
+        c.state = CallState::Ended;
+        let mut legs = vec![c.inbound.leg];
+        media.release(c.inbound.leg);
+        if let Some(l) = c.callee_leg {
+            media.release(l);
+            legs.push(l);
+        }
+        self.by_inbound.retain(|_, v| *v != call);
+        self.by_branch_call_id.retain(|_, (v, _)| *v != call);
+        let answered_by = c
+            .answered_branch
+            .and_then(|i| c.branches.get(i))
+            .map(|b| b.label.clone());
+        let branches = c
+            .branches
+            .iter()
+            .map(|b| BranchReport {
+                label: b.label.clone(),
+                status: match b.state {
+                    BranchState::Answered => 200,
+                    BranchState::Failed(s) => s,
+                    BranchState::Cancelling => 487,
+                    BranchState::Trying | BranchState::Ringing => 408,
+                },
+            })
+            .collect();
+        let report = CallReport {
+            call_id: c.inbound.dialog.call_id.clone(),
+            from: c.from_user,
+            to: c.to_user,
+            started: c.started,
+            ringing: c.ringing,
+            answered: c.answered,
+            ended: now,
+            answered_by,
+            cause,
+            side,
+            branches,
+            media_legs: legs,
+        };
+        self.events.push_back(CallEvent::Ended { call, report });
+    }
+
+    /// The caller's ACK for our 2xx (the transaction layer hands it over as not its own).
+    pub fn handle_ack(&mut self, req: &Request) {
+        let Some(call) = self.find_inbound(req) else {
+            return;
+        };
+        if let Some(c) = self.calls.get_mut(&call) {
+            if let CallState::Answered { acked: false } = c.state {
+                c.state = CallState::Answered { acked: true };
+                c.inbound.retransmit_deadline = None;
+            }
+        }
+    }
+
+    fn find_inbound(&self, req: &Request) -> Option<CallRef> {
+        let call_id = req.call_id()?;
+        let tag = req.from()?.tag()?.to_string();
+        self.by_inbound.get(&inbound_key(call_id, &tag)).copied()
+    }
+
+    /// A CANCEL for a pending INVITE (the endpoint has answered the CANCEL itself).
+    pub fn handle_cancel(&mut self, now: Instant, req: &Request, media: &mut dyn MediaControl) {
+        let Some(call) = self.find_inbound(req) else {
+            return;
+        };
+        self.cancel_branches(call, None);
+        self.finish_unanswered(now, call, 487, HangupSide::Caller, media);
+    }
+
+    /// A BYE: returns the status to answer it with (200, or 481 for no such dialog).
+    pub fn handle_bye(&mut self, now: Instant, req: &Request, media: &mut dyn MediaControl) -> u16 {
+        if let Some(call) = self.find_inbound(req) {
+            // The caller hung up: hang up the callee.
+            self.bye_branch(call);
+            self.end(now, call, "BYE".into(), HangupSide::Caller, media);
+            return 200;
+        }
+        let Some(&(call, branch)) = req.call_id().and_then(|id| self.by_branch_call_id.get(id))
+        else {
+            return 481;
+        };
+        if self.calls.get(&call).and_then(|c| c.answered_branch) != Some(branch) {
+            return 481;
+        }
+        self.bye_inbound(call);
+        self.end(now, call, "BYE".into(), HangupSide::Callee, media);
+        200
+    }
+
+    fn bye_inbound(&mut self, call: CallRef) {
+        let via = self.via("UDP");
+        let contact = self.contact();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let peer = c.inbound.dialog.peer;
+        let via = via.replace("/UDP ", &format!("/{} ", peer.transport.as_str()));
+        let request = c.inbound.dialog.request(Method::Bye, &via, &contact, None);
+        self.actions.push_back(CallAction::Request { request, peer });
+    }
+
+    fn bye_branch(&mut self, call: CallRef) {
+        let via = self.via("UDP");
+        let contact = self.contact();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(b) = c.answered_branch.and_then(|i| c.branches.get_mut(i)) else {
+            return;
+        };
+        let peer = b.dialog.peer;
+        let via = via.replace("/UDP ", &format!("/{} ", peer.transport.as_str()));
+        let request = b.dialog.request(Method::Bye, &via, &contact, None);
+        self.actions.push_back(CallAction::Request { request, peer });
+    }
+
+    /// Timers: 2xx retransmission and branch ring timeouts.
+    pub fn handle_timeout(&mut self, now: Instant, media: &mut dyn MediaControl) {
+        while let Some(&Reverse((at, call, kind))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match kind {
+                TimerKind::Retransmit2xx => self.retransmit_2xx(now, call, media),
+                TimerKind::BranchTimeout(i) => self.branch_timed_out(call, i),
+            }
+        }
+    }
+
+    fn retransmit_2xx(&mut self, now: Instant, call: CallRef, media: &mut dyn MediaControl) {
+        let (t2, mut resend) = (self.cfg.t2, None);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let CallState::Answered { acked: false } = c.state else {
+            return;
+        };
+        let Some(deadline) = c.inbound.retransmit_deadline else {
+            return;
+        };
+        if now >= deadline {
+            // §13.3.1.4: no ACK within 64·T1 — the dialog is confirmed and must end with a BYE.
+            self.bye_inbound(call);
+            self.bye_branch(call);
+            self.end(now, call, "ACK timeout".into(), HangupSide::System, media);
+            return;
+        }
+        if let Some(r) = &c.inbound.last_2xx {
+            resend = Some((c.inbound.key.clone(), r.clone()));
+        }
+        c.inbound.retransmit_interval = (c.inbound.retransmit_interval * 2).min(t2);
+        let next = now + c.inbound.retransmit_interval;
+        self.timers.push(Reverse((next, call, TimerKind::Retransmit2xx)));
+        if let Some((key, response)) = resend {
+            self.actions.push_back(CallAction::Respond { key, response });
+        }
+    }
+
+    fn branch_timed_out(&mut self, call: CallRef, index: usize) {
+        let ringing = self
+            .calls
+            .get(&call)
+            .and_then(|c| c.branches.get(index))
+            .is_some_and(|b| matches!(b.state, BranchState::Trying | BranchState::Ringing));
+        if ringing {
+            self.cancel_branches(call, Some(index));
+        }
+    }
+
+    /// Sends a CANCEL for one ringing branch (`Some(i)`) or all of them (`None`).
+    fn cancel_branches(&mut self, call: CallRef, only: Option<usize>) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let mut cancels = Vec::new();
+        for (i, b) in c.branches.iter_mut().enumerate() {
+            if only.is_some_and(|o| o != i) {
+                continue;
+            }
+            if !matches!(b.state, BranchState::Trying | BranchState::Ringing) {
+                continue;
+            }
+            b.state = BranchState::Cancelling;
+            // §9.1: same Request-URI, Call-ID, From, To (no tag), CSeq number and top Via.
+            let mut cancel = b.invite.clone();
+            cancel.method = Method::Cancel;
+            let seq = cancel.cseq().map(|c| c.seq).unwrap_or(1);
+            cancel.headers.set(
+                HeaderName::CSeq,
+                sip_message::CSeq {
+                    seq,
+                    method: Method::Cancel,
+                }
+                .to_string(),
+            );
+            cancel.headers.remove_all(&HeaderName::Contact);
+            cancel.headers.remove_all(&HeaderName::ContentType);
+            cancel.headers.set(HeaderName::ContentLength, "0");
+            cancel.body = Bytes::new();
+            cancels.push((cancel, b.dialog.peer));
+        }
+        for (request, peer) in cancels {
+            self.actions.push_back(CallAction::Request { request, peer });
+        }
+    }
+
+    /// The relay's answer to the caller and the media bridge, once a branch answered with `answer`.
+    fn connect(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        branch: usize,
+        answer: &SessionDescription,
+        media: &mut dyn MediaControl,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(b) = c.branches.get(branch) else {
+            return;
+        };
+        let (Some(callee_leg), Ok(callee)) = (c.callee_leg, sdp::negotiated(&b.offer, answer)) else {
+            tracing::warn!("callee answer without a usable stream");
+            return;
+        };
+        // Answer the caller with the codec the callee chose, under the caller's numbers.
+        let codec = sdp::Codec {
+            payload_type: callee.send_codec.payload_type,
+            name: callee.send_codec.name.clone().into(),
+            clock_rate: callee.send_codec.clock_rate,
+            channels: callee.send_codec.channels,
+            fmtp: None,
+        };
+        let caps = LocalCapabilities::new(c.inbound.leg_addr.ip(), c.inbound.leg_addr.port(), vec![codec]);
+        let Ok((our_answer, caller)) = sdp::answer(&c.inbound.offer, &caps, &mut c.inbound.origin)
+        else {
+            return;
+        };
+        media.set_remote(callee_leg, remote_media(&callee));
+        media.set_remote(c.inbound.leg, remote_media(&caller));
+        media.bridge(c.inbound.leg, callee_leg);
+        let mut ok = Response::for_request(&c.inbound.invite, 200, "OK");
+        tag_to(&mut ok, &c.inbound.dialog.local_tag);
+        ok.headers.push(HeaderName::Contact, format!("<sip:switchboard@{}>", self.cfg.local));
+        ok.headers.push(HeaderName::ContentType, "application/sdp");
+        ok.body = Bytes::from(our_answer.to_string());
+        c.state = CallState::Answered { acked: false };
+        c.answered = Some(now);
+        c.answered_branch = Some(branch);
+        c.inbound.last_2xx = Some(ok.clone());
+        c.inbound.retransmit_interval = self.cfg.t1;
+        c.inbound.retransmit_deadline = Some(now + 64 * self.cfg.t1);
+        let key = c.inbound.key.clone();
+        let by = b.label.clone();
+        self.timers
+            .push(Reverse((now + self.cfg.t1, call, TimerKind::Retransmit2xx)));
+        self.actions.push_back(CallAction::Respond { key, response: ok });
+        self.events.push_back(CallEvent::Answered { call, by });
+        // Everyone else stops ringing.
+        let others: Vec<usize> = (0..self.calls.get(&call).map_or(0, |c| c.branches.len()))
+            .filter(|&i| i != branch)
+            .collect();
+        for i in others {
+            self.cancel_branches(call, Some(i));
+        }
+    }
+}
+
+fn tag_to(r: &mut Response, tag: &str) {
+    let Some(to) = r.headers.get(&HeaderName::To) else {
+        return;
+    };
+    if r.to().and_then(|t| t.tag().map(str::to_string)).is_some() {
+        return;
+    }
+    let mut v = to.to_vec();
+    v.extend_from_slice(format!(";tag={tag}").as_bytes());
+    r.headers
+        .set(HeaderName::To, sip_message::HeaderValue::from_bytes(Bytes::from(v)));
+}
+
+/// What the relay needs from a negotiated stream.
+fn remote_media(n: &sdp::Negotiated) -> RemoteMedia {
+    let unspecified = n.remote_rtp.ip().is_unspecified();
+    let direction = match (n.remote_direction.sends(), n.remote_direction.receives() && !unspecified) {
+        (true, true) => RelayDirection::SendRecv,
+        (true, false) => RelayDirection::SendOnly,
+        (false, true) => RelayDirection::RecvOnly,
+        (false, false) => RelayDirection::Inactive,
+    };
+    RemoteMedia {
+        rtp: (!unspecified).then_some(n.remote_rtp),
+        rtcp: (!unspecified).then_some(n.remote_rtcp),
+        rtcp_mux: n.rtcp_mux,
+        direction,
+        telephone_event_pt: n.telephone_event.map(|e| e.payload_type),
+        telephone_event_rate: n.telephone_event.map_or(8000, |e| e.clock_rate),
+    }
+}

@@ -1,0 +1,333 @@
+//! The outbound side of a call: ringing targets (forking), their responses, ACK for the 2xx that wins
+//! and BYE for one that crossed a CANCEL.
+
+use std::cmp::Reverse;
+use std::time::Instant;
+
+use bytes::Bytes;
+use sip_message::{CSeq, HeaderName, Headers, Method, Request, Response, SipHeaders, Version};
+use switchboard_media::sdp::{self, LocalCapabilities, SessionDescription, SessionOrigin};
+
+use super::dialog::Dialog;
+use super::{
+    Branch, BranchState, CallAction, CallEvent, CallRef, CallState, Calls, MediaControl,
+    RingTarget, TimerKind,
+};
+use crate::transaction::TxKey;
+
+impl Calls {
+    /// Rings `targets` for `call` (all at once; call again to add more, e.g. the next hunt-group
+    /// member). The callees are offered the caller's codecs from the relay's other leg.
+    pub fn ring(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        targets: Vec<RingTarget>,
+        media: &mut dyn MediaControl,
+    ) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if !matches!(c.state, CallState::Routing | CallState::Ringing) {
+            return;
+        }
+        let callee_leg = match c.callee_leg {
+            Some(l) => Some(l),
+            None => match media.allocate(Some(c.inbound.leg)) {
+                Ok((leg, addr)) => {
+                    if let Some(c) = self.calls.get_mut(&call) {
+                        c.callee_leg = Some(leg);
+                        c.callee_addr = Some(addr);
+                    }
+                    Some(leg)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no media port for the callee side");
+                    None
+                }
+            },
+        };
+        if callee_leg.is_none() {
+            return self.reject(now, call, 503, media);
+        }
+        for target in targets {
+            self.start_branch(now, call, target);
+        }
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.state = CallState::Ringing;
+        }
+    }
+
+    fn start_branch(&mut self, now: Instant, call: CallRef, target: RingTarget) {
+        let call_id = format!("{}@switchboard", self.token());
+        let from_tag = self.token();
+        let transport = target.peer.transport.as_str().to_string();
+        let via = self.via(&transport);
+        let contact = self.contact();
+        let local = self.cfg.local;
+        let ring_timeout = target.ring_timeout.unwrap_or(self.cfg.default_ring_timeout);
+        let session_id = self.rng_session();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(addr) = c.callee_addr else {
+            return;
+        };
+        let Some(offer) = offer_for_callee(&c.inbound.offer, addr, session_id) else {
+            return;
+        };
+        let from_uri = format!("<sip:{}@{local}>", display_user(&c.from_user));
+        let to_uri = format!("<{}>", target.uri);
+        let mut headers = Headers::default();
+        headers.push(HeaderName::Via, via);
+        headers.push(HeaderName::MaxForwards, "70");
+        headers.push(HeaderName::From, format!("{from_uri};tag={from_tag}"));
+        headers.push(HeaderName::To, to_uri.clone());
+        headers.push(HeaderName::CallId, call_id.clone());
+        headers.push(
+            HeaderName::CSeq,
+            CSeq {
+                seq: 1,
+                method: Method::Invite,
+            }
+            .to_string(),
+        );
+        headers.push(HeaderName::Contact, contact);
+        headers.push(HeaderName::ContentType, "application/sdp");
+        let body = offer.to_string();
+        headers.push(HeaderName::ContentLength, body.len().to_string());
+        let invite = Request {
+            method: Method::Invite,
+            uri: target.uri.clone(),
+            version: Version::SIP_2_0,
+            headers,
+            body: Bytes::from(body),
+        };
+        let Some(key) = invite
+            .top_via()
+            .and_then(|v| v.branch().map(|b| TxKey::client_key(b, &Method::Invite)))
+        else {
+            return;
+        };
+        let dialog = Dialog {
+            call_id: call_id.clone(),
+            local_tag: from_tag,
+            remote_tag: None,
+            local_uri: from_uri,
+            remote_uri: to_uri,
+            remote_target: target.uri.clone(),
+            route_set: Vec::new(),
+            local_cseq: 1,
+            peer: target.peer,
+        };
+        let index = c.branches.len();
+        c.branches.push(Branch {
+            label: target.label,
+            key,
+            invite: invite.clone(),
+            dialog,
+            offer,
+            state: BranchState::Trying,
+            ack: None,
+        });
+        self.by_branch_call_id.insert(call_id, (call, index));
+        self.timers.push(Reverse((
+            now + ring_timeout,
+            call,
+            TimerKind::BranchTimeout(index),
+        )));
+        self.actions.push_back(CallAction::Request {
+            request: invite,
+            peer: target.peer,
+        });
+    }
+
+    fn rng_session(&mut self) -> u64 {
+        use rand::Rng;
+        self.rng.gen::<u32>().into()
+    }
+
+    /// A response to one of our INVITEs: from the transaction layer, or a retransmitted 2xx it no
+    /// longer matches (the dialog answers those with the same ACK).
+    pub fn handle_response(&mut self, now: Instant, resp: &Response, media: &mut dyn MediaControl) {
+        let Some(&(call, index)) = resp.call_id().and_then(|id| self.by_branch_call_id.get(id))
+        else {
+            return;
+        };
+        if resp.cseq().map(|c| c.method) != Some(Method::Invite) {
+            return; // BYE and CANCEL responses need nothing more.
+        }
+        let status = resp.status;
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let answered_elsewhere = c.answered_branch.is_some_and(|a| a != index);
+        let Some(b) = c.branches.get_mut(index) else {
+            return;
+        };
+        match status {
+            100 => {}
+            101..=199 => {
+                if b.state == BranchState::Trying {
+                    b.state = BranchState::Ringing;
+                }
+                if c.ringing.is_none() && matches!(c.state, CallState::Ringing) {
+                    c.ringing = Some(now);
+                    if !c.inbound.sent_180 {
+                        c.inbound.sent_180 = true;
+                        let (key, invite, tag) = (
+                            c.inbound.key.clone(),
+                            c.inbound.invite.clone(),
+                            c.inbound.dialog.local_tag.clone(),
+                        );
+                        self.respond(&key, &invite, 180, Some(&tag));
+                    }
+                }
+            }
+            200..=299 => {
+                if let Some(ack) = &b.ack {
+                    // A retransmitted 2xx: our ACK was lost.
+                    let (request, peer) = (ack.clone(), b.dialog.peer);
+                    self.actions.push_back(CallAction::Ack { request, peer });
+                    return;
+                }
+                b.dialog.confirm_as_uac(resp);
+                let transport = b.dialog.peer.transport.as_str();
+                let via = self.via(transport);
+                let contact = self.contact();
+                let Some(c) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                let Some(b) = c.branches.get_mut(index) else {
+                    return;
+                };
+                let ack = b.dialog.request(Method::Ack, &via, &contact, Some(1));
+                b.ack = Some(ack.clone());
+                let peer = b.dialog.peer;
+                self.actions.push_back(CallAction::Ack { request: ack, peer });
+                let lost_race = answered_elsewhere
+                    || b.state == BranchState::Cancelling
+                    || !matches!(c.state, CallState::Ringing);
+                if lost_race {
+                    // Answered after losing (a CANCEL crossed its 200): hang it up at once.
+                    b.state = BranchState::Failed(487);
+                    let via = self.via(peer.transport.as_str());
+                    if let Some(b) = self
+                        .calls
+                        .get_mut(&call)
+                        .and_then(|c| c.branches.get_mut(index))
+                    {
+                        let bye = b.dialog.request(Method::Bye, &via, &contact, None);
+                        self.actions.push_back(CallAction::Request { request: bye, peer });
+                    }
+                    return;
+                }
+                b.state = BranchState::Answered;
+                match SessionDescription::parse(&resp.body) {
+                    Ok(answer) if !resp.body.is_empty() => self.connect(now, call, index, &answer, media),
+                    _ => {
+                        // No usable answer: hang up both sides.
+                        let via = self.via(peer.transport.as_str());
+                        if let Some(b) = self
+                            .calls
+                            .get_mut(&call)
+                            .and_then(|c| c.branches.get_mut(index))
+                        {
+                            let bye = b.dialog.request(Method::Bye, &via, &contact, None);
+                            self.actions.push_back(CallAction::Request { request: bye, peer });
+                        }
+                        self.reject(now, call, 488, media);
+                    }
+                }
+            }
+            _ => self.branch_failed(call, index, status),
+        }
+    }
+
+    /// Timer B: an INVITE got no final response.
+    pub fn handle_client_timeout(&mut self, key: &TxKey) {
+        let found = self.calls.iter().find_map(|(id, c)| {
+            c.branches
+                .iter()
+                .position(|b| &b.key == key)
+                .map(|i| (*id, i))
+        });
+        if let Some((call, index)) = found {
+            self.branch_failed(call, index, 408);
+        }
+    }
+
+    fn branch_failed(&mut self, call: CallRef, index: usize, status: u16) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(b) = c.branches.get_mut(index) else {
+            return;
+        };
+        if matches!(b.state, BranchState::Answered | BranchState::Failed(_)) {
+            return;
+        }
+        b.state = BranchState::Failed(status);
+        let label = b.label.clone();
+        let last = !c
+            .branches
+            .iter()
+            .any(|b| matches!(b.state, BranchState::Trying | BranchState::Ringing));
+        if matches!(c.state, CallState::Routing | CallState::Ringing) {
+            self.events.push_back(CallEvent::BranchFailed {
+                call,
+                label,
+                status,
+                last,
+            });
+        }
+    }
+}
+
+/// The caller's offered codecs (those we know) under the caller's numbers, from the relay's callee
+/// leg — so the callee's choice needs neither transcoding nor renumbering.
+fn offer_for_callee(
+    caller_offer: &SessionDescription,
+    addr: std::net::SocketAddr,
+    session_id: u64,
+) -> Option<SessionDescription> {
+    let audio = caller_offer.media_views().find(|m| m.media.media == "audio")?;
+    let mut codecs = Vec::new();
+    let mut telephone_event = None;
+    for pt in audio.media.payload_types() {
+        let Some(map) = audio.media.rtpmap(pt) else {
+            continue;
+        };
+        if map.encoding.eq_ignore_ascii_case(sdp::codec::TELEPHONE_EVENT) {
+            telephone_event.get_or_insert(pt);
+            continue;
+        }
+        let known = [sdp::Codec::PCMU, sdp::Codec::PCMA, sdp::Codec::G722, sdp::Codec::OPUS];
+        if let Some(k) = known.iter().find(|k| k.matches(&map)) {
+            let mut codec = k.clone();
+            codec.payload_type = pt;
+            codec.fmtp = audio.media.fmtp(pt).map(|f| f.to_string().into());
+            codecs.push(codec);
+        }
+    }
+    if codecs.is_empty() {
+        return None;
+    }
+    let mut caps = LocalCapabilities::new(addr.ip(), addr.port(), codecs);
+    caps.telephone_event = telephone_event;
+    let mut origin = SessionOrigin::new(session_id, addr.ip());
+    sdp::create_offer(&caps, &mut origin).ok()
+}
+
+/// A From user part the callee's phone can display: the caller's number or name as it came.
+fn display_user(user: &str) -> String {
+    let safe: String = user
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "+-_.!~*'()".contains(*c))
+        .collect();
+    if safe.is_empty() {
+        "anonymous".to_string()
+    } else {
+        safe
+    }
+}

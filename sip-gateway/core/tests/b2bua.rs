@@ -1,0 +1,390 @@
+//! B2BUA call flows through the endpoint in simulated time, with a recording fake of the media relay:
+//! a caller (say, the carrier trunk) calls a registered user; the B2BUA answers with the relay's
+//! address, forks to every contact, connects the first 200, cancels the rest, and tears down on BYE
+//! or CANCEL from either side.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sip_core::b2bua::{CallEvent, CallsConfig, HangupSide, MediaControl};
+use sip_core::{Binding, Endpoint, EndpointConfig, LocationStore, MemoryLocation, Peer, TransportKind};
+use sip_message::{parse_slice, HeaderName, Limits, Message, Method, Request, Response, SipHeaders};
+use switchboard_media::relay::{LegId, RemoteMedia};
+
+#[derive(Default)]
+struct MediaLog {
+    next: u64,
+    allocated: Vec<LegId>,
+    remotes: Vec<(LegId, RemoteMedia)>,
+    bridged: Vec<(LegId, LegId)>,
+    released: Vec<LegId>,
+}
+
+#[derive(Clone, Default)]
+struct FakeMedia(Arc<Mutex<MediaLog>>);
+
+impl MediaControl for FakeMedia {
+    fn allocate(&mut self, _near: Option<LegId>) -> Result<(LegId, SocketAddr), String> {
+        let mut log = self.0.lock().map_err(|_| "poisoned")?;
+        log.next += 1;
+        let leg = LegId(log.next);
+        log.allocated.push(leg);
+        Ok((leg, SocketAddr::from(([127, 0, 0, 1], 20000 + 2 * log.next as u16))))
+    }
+    fn set_remote(&mut self, leg: LegId, remote: RemoteMedia) {
+        if let Ok(mut log) = self.0.lock() {
+            log.remotes.push((leg, remote));
+        }
+    }
+    fn bridge(&mut self, a: LegId, b: LegId) {
+        if let Ok(mut log) = self.0.lock() {
+            log.bridged.push((a, b));
+        }
+    }
+    fn release(&mut self, leg: LegId) {
+        if let Ok(mut log) = self.0.lock() {
+            log.released.push(leg);
+        }
+    }
+}
+
+const CARRIER: &str = "192.0.2.50:5060";
+const PHONE_A: &str = "198.51.100.10:5060";
+const PHONE_B: &str = "198.51.100.11:5062";
+
+fn udp(addr: &str) -> Peer {
+    Peer {
+        transport: TransportKind::Udp,
+        addr: addr.parse().expect("addr"),
+        connection: None,
+    }
+}
+
+fn binding(contact: &str, source: &str) -> Binding {
+    Binding {
+        aor: "1002".into(),
+        contact_uri: contact.into(),
+        contact_value: format!("<{contact}>"),
+        expires_at_unix: i64::MAX / 2,
+        q_milli: 1000,
+        call_id: "reg".into(),
+        cseq: 1,
+        transport: "udp".into(),
+        source: source.into(),
+        user_agent: None,
+    }
+}
+
+struct Harness {
+    ep: Endpoint<MemoryLocation>,
+    media: FakeMedia,
+    now: Instant,
+}
+
+#[derive(Debug)]
+enum Out {
+    Req(SocketAddr, Request),
+    Resp(Response),
+}
+
+const OFFER: &str = "v=0\r\no=carrier 1 1 IN IP4 192.0.2.50\r\ns=-\r\nc=IN IP4 192.0.2.50\r\nt=0 0\r\nm=audio 30000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n";
+
+fn answer_sdp(port: u16) -> String {
+    format!("v=0\r\no=phone 5 5 IN IP4 198.51.100.10\r\ns=-\r\nc=IN IP4 198.51.100.10\r\nt=0 0\r\nm=audio {port} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+}
+
+impl Harness {
+    fn new(contacts: &[(&str, &str)]) -> Harness {
+        let now = Instant::now();
+        let mut location = MemoryLocation::default();
+        location.replace(
+            "1002",
+            contacts.iter().map(|(c, s)| binding(c, s)).collect(),
+        );
+        let cfg = EndpointConfig {
+            seed: 3,
+            calls: CallsConfig {
+                local: "192.0.2.1:5060".parse().expect("addr"),
+                ..CallsConfig::default()
+            },
+            ..EndpointConfig::default()
+        };
+        let mut ep = Endpoint::new(cfg, location, now, 1_800_000_000_000);
+        let media = FakeMedia::default();
+        ep.set_media(Box::new(media.clone()));
+        Harness { ep, media, now }
+    }
+
+    fn input(&mut self, from: &str, text: String) -> Vec<Out> {
+        self.ep.handle_input(self.now, udp(from), Bytes::from(text));
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Vec<Out> {
+        let mut out = Vec::new();
+        while let Some(t) = self.ep.poll_transmit() {
+            match parse_slice(&t.payload, &Limits::default()).expect("we send parseable messages") {
+                Message::Request(r) => out.push(Out::Req(t.peer.addr, r)),
+                Message::Response(r) => out.push(Out::Resp(r)),
+            }
+        }
+        out
+    }
+
+    fn advance(&mut self, d: Duration) -> Vec<Out> {
+        let target = self.now + d;
+        let mut out = Vec::new();
+        while let Some(t) = self.ep.poll_timeout() {
+            if t > target {
+                break;
+            }
+            self.now = t.max(self.now);
+            self.ep.handle_timeout(self.now);
+            out.extend(self.drain());
+        }
+        self.now = target;
+        self.ep.handle_timeout(self.now);
+        out.extend(self.drain());
+        out
+    }
+
+    fn events(&mut self) -> Vec<CallEvent> {
+        std::iter::from_fn(|| self.ep.poll_call_event()).collect()
+    }
+
+    /// The carrier's INVITE to 1002, answered with 100; returns the call after routing to 1002.
+    fn call_1002(&mut self) -> sip_core::b2bua::CallRef {
+        let out = self.input(CARRIER, invite("c1"));
+        assert!(matches!(&out[..], [Out::Resp(r)] if r.status == 100), "{out:?}");
+        let call = match &self.events()[..] {
+            [CallEvent::Incoming { call, to_user, from_user, .. }] => {
+                assert_eq!((to_user.as_str(), from_user.as_str()), ("1002", "+4791234567"));
+                *call
+            }
+            other => panic!("{other:?}"),
+        };
+        let targets = self.ep.targets_for_user("1002", Some(Duration::from_secs(20)));
+        self.ep.ring(self.now, call, targets);
+        call
+    }
+}
+
+fn invite(call_id: &str) -> String {
+    format!(
+        "INVITE sip:1002@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bK{call_id}\r\nMax-Forwards: 70\r\nFrom: <sip:+4791234567@192.0.2.50>;tag=carrier1\r\nTo: <sip:1002@192.0.2.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:+4791234567@192.0.2.50:5060>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{OFFER}",
+        OFFER.len()
+    )
+}
+
+/// A response from a callee to our INVITE (or other request), echoing what §8.2.6 wants.
+fn reply(req: &Request, status: u16, to_tag: &str, body: &str) -> String {
+    let h = |n: HeaderName| -> String {
+        req.headers
+            .get_all(&n)
+            .map(|v| format!("{}: {}\r\n", n.as_str(), String::from_utf8_lossy(v)))
+            .collect()
+    };
+    let to = String::from_utf8_lossy(req.headers.get(&HeaderName::To).expect("To")).into_owned();
+    let to = if to.contains("tag=") { to } else { format!("{to};tag={to_tag}") };
+    let ctype = if body.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
+    format!(
+        "SIP/2.0 {status} {}\r\n{}{}To: {to}\r\n{}{}Contact: <sip:1002@{PHONE_A}>\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
+        sip_message::default_reason(status),
+        h(HeaderName::Via),
+        h(HeaderName::From),
+        h(HeaderName::CallId),
+        h(HeaderName::CSeq),
+        body.len()
+    )
+}
+
+/// A request from the carrier within the inbound dialog (ACK, BYE) or CANCEL.
+fn carrier_request(method: &str, to_tag: Option<&str>, branch: &str, cseq: u32) -> String {
+    let to = match to_tag {
+        Some(t) => format!("<sip:1002@192.0.2.1>;tag={t}"),
+        None => "<sip:1002@192.0.2.1>".into(),
+    };
+    format!("{method} sip:1002@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\nFrom: <sip:+4791234567@192.0.2.50>;tag=carrier1\r\nTo: {to}\r\nCall-ID: c1\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n")
+}
+
+fn requests(out: &[Out], method: Method) -> Vec<(SocketAddr, Request)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Out::Req(a, r) if r.method == method => Some((*a, r.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn responses(out: &[Out]) -> Vec<Response> {
+    out.iter()
+        .filter_map(|o| match o {
+            Out::Resp(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn to_tag(r: &Response) -> String {
+    r.to().and_then(|t| t.tag().map(str::to_string)).expect("To tag")
+}
+
+#[test]
+fn a_carrier_call_reaches_a_user_and_either_side_hangs_up() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    h.call_1002();
+    let out = h.drain();
+    let invites = requests(&out, Method::Invite);
+    assert_eq!(invites.len(), 1);
+    let (to, inv) = &invites[0];
+    assert_eq!(to.to_string(), PHONE_A, "sent where the phone registered from (NAT)");
+    assert_eq!(inv.uri.to_string(), "sip:1002@10.0.0.5:5060");
+    let offer = String::from_utf8_lossy(&inv.body).into_owned();
+    assert!(offer.contains("m=audio 20004 RTP/AVP 8 0 101"), "the caller's codecs, the relay's port: {offer}");
+    assert!(offer.contains("c=IN IP4 127.0.0.1"));
+    assert_ne!(inv.call_id(), Some("c1"), "the outbound leg is a dialog of its own");
+
+    let out = h.input(PHONE_A, reply(inv, 180, "phone1", ""));
+    let r = responses(&out);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].status, 180);
+    let caller_tag = to_tag(&r[0]);
+
+    let out = h.input(PHONE_A, reply(inv, 200, "phone1", &answer_sdp(40000)));
+    let acks = requests(&out, Method::Ack);
+    assert_eq!(acks.len(), 1, "ACK for the callee's 2xx: {out:?}");
+    assert_eq!(acks[0].0.to_string(), PHONE_A);
+    assert!(acks[0].1.to().and_then(|t| t.tag().map(str::to_string)) == Some("phone1".into()));
+    let ok = responses(&out);
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0].status, 200);
+    assert_eq!(to_tag(&ok[0]), caller_tag, "the same To tag as the 180");
+    let answer = String::from_utf8_lossy(&ok[0].body).into_owned();
+    assert!(answer.contains("m=audio 20002 RTP/AVP 8 101"), "the callee's codec, caller's numbering: {answer}");
+    {
+        let log = h.media.0.lock().expect("log");
+        assert_eq!(log.bridged, vec![(LegId(1), LegId(2))]);
+        let callee = log.remotes.iter().find(|(l, _)| *l == LegId(2)).expect("callee remote");
+        assert_eq!(callee.1.rtp, Some("198.51.100.10:40000".parse().expect("addr")));
+        let caller = log.remotes.iter().find(|(l, _)| *l == LegId(1)).expect("caller remote");
+        assert_eq!(caller.1.rtp, Some("192.0.2.50:30000".parse().expect("addr")));
+        assert_eq!(caller.1.telephone_event_pt, Some(101));
+    }
+    assert!(h.events().iter().any(|e| matches!(e, CallEvent::Answered { by, .. } if by == "1002")));
+
+    // No ACK yet: our 2xx is retransmitted.
+    let out = h.advance(Duration::from_millis(600));
+    assert_eq!(responses(&out).iter().filter(|r| r.status == 200).count(), 1);
+    h.input(CARRIER, carrier_request("ACK", Some(&caller_tag), "ack1", 1));
+    let out = h.advance(Duration::from_secs(5));
+    assert!(responses(&out).is_empty(), "no retransmission after the ACK: {out:?}");
+
+    // The callee hangs up.
+    let bye = format!(
+        "BYE sip:switchboard@192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE_A};branch=z9hG4bKbye1\r\nMax-Forwards: 70\r\nFrom: {};tag=phone1\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        String::from_utf8_lossy(inv.headers.get(&HeaderName::To).expect("To")),
+        String::from_utf8_lossy(inv.headers.get(&HeaderName::From).expect("From")),
+        inv.call_id().expect("call-id")
+    );
+    let out = h.input(PHONE_A, bye);
+    assert!(responses(&out).iter().any(|r| r.status == 200));
+    let byes = requests(&out, Method::Bye);
+    assert_eq!(byes.len(), 1);
+    assert_eq!(byes[0].0.to_string(), CARRIER);
+    assert_eq!(byes[0].1.call_id(), Some("c1"));
+    let ended: Vec<_> = h.events().into_iter().filter_map(|e| match e {
+        CallEvent::Ended { report, .. } => Some(report),
+        _ => None,
+    }).collect();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].side, HangupSide::Callee);
+    assert_eq!(ended[0].answered_by.as_deref(), Some("1002"));
+    assert!(ended[0].ringing.is_some() && ended[0].answered.is_some());
+    assert_eq!(h.media.0.lock().expect("log").released.len(), 2);
+    assert_eq!(h.ep.active_calls(), 0);
+}
+
+#[test]
+fn forked_contacts_ring_together_and_the_first_answer_cancels_the_rest() {
+    let mut h = Harness::new(&[
+        ("sip:1002@10.0.0.5:5060", PHONE_A),
+        ("sip:1002@10.0.0.6:5062", PHONE_B),
+    ]);
+    h.call_1002();
+    let out = h.drain();
+    let invites = requests(&out, Method::Invite);
+    assert_eq!(invites.len(), 2);
+    let (inv_a, inv_b) = (&invites[0].1, &invites[1].1);
+    h.input(PHONE_B, reply(inv_b, 180, "b", ""));
+    let out = h.input(PHONE_A, reply(inv_a, 200, "a", &answer_sdp(40000)));
+    let cancels = requests(&out, Method::Cancel);
+    assert_eq!(cancels.len(), 1, "{out:?}");
+    assert_eq!(cancels[0].0.to_string(), PHONE_B);
+    assert_eq!(cancels[0].1.call_id(), inv_b.call_id());
+    assert_eq!(cancels[0].1.top_via().and_then(|v| v.branch().map(str::to_string)),
+               inv_b.top_via().and_then(|v| v.branch().map(str::to_string)), "§9.1: the INVITE's branch");
+    // B answered anyway (its 200 crossed our CANCEL): it gets an ACK and a BYE.
+    let out = h.input(PHONE_B, reply(inv_b, 200, "b", &answer_sdp(40002)));
+    assert_eq!(requests(&out, Method::Ack).len(), 1);
+    assert_eq!(requests(&out, Method::Bye).len(), 1);
+    assert!(responses(&out).is_empty(), "the caller hears nothing of it");
+}
+
+#[test]
+fn the_caller_cancels_while_it_rings() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    h.call_1002();
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    h.input(PHONE_A, reply(&inv, 180, "p", ""));
+    let out = h.input(CARRIER, carrier_request("CANCEL", None, "c1", 1));
+    let statuses: Vec<u16> = responses(&out).iter().map(|r| r.status).collect();
+    assert!(statuses.contains(&200) && statuses.contains(&487), "{statuses:?}");
+    let cancels = requests(&out, Method::Cancel);
+    assert_eq!(cancels.len(), 1);
+    let ended: Vec<_> = h.events().into_iter().filter_map(|e| match e {
+        CallEvent::Ended { report, .. } => Some(report),
+        _ => None,
+    }).collect();
+    assert_eq!(ended[0].side, HangupSide::Caller);
+    assert_eq!(ended[0].cause, "487");
+    assert_eq!(ended[0].branches[0].status, 487);
+}
+
+#[test]
+fn a_busy_callee_is_reported_and_the_caller_gets_busy() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    let call = h.call_1002();
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    let out = h.input(PHONE_A, reply(&inv, 486, "p", ""));
+    assert_eq!(requests(&out, Method::Ack).len(), 1, "the transaction layer ACKs the 486");
+    let failed = h.events();
+    assert!(matches!(&failed[..], [CallEvent::BranchFailed { status: 486, last: true, .. }]), "{failed:?}");
+    h.ep.reject(h.now, call, 486);
+    let out = h.drain();
+    assert_eq!(responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(), vec![486]);
+    assert_eq!(h.ep.active_calls(), 0);
+}
+
+#[test]
+fn an_unanswered_branch_is_cancelled_after_its_ring_time() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    h.call_1002();
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    h.input(PHONE_A, reply(&inv, 180, "p", ""));
+    let out = h.advance(Duration::from_millis(20_100));
+    assert_eq!(requests(&out, Method::Cancel).len(), 1, "{out:?}");
+    let out = h.input(PHONE_A, reply(&inv, 487, "p", ""));
+    assert_eq!(requests(&out, Method::Ack).len(), 1);
+    assert!(h.events().iter().any(|e| matches!(e, CallEvent::BranchFailed { status: 487, last: true, .. })));
+}
+
+#[test]
+fn an_invite_without_sdp_is_refused_with_488() {
+    let mut h = Harness::new(&[]);
+    let text = invite("c9").replace(OFFER, "").replace(&format!("Content-Length: {}", OFFER.len()), "Content-Length: 0");
+    let out = h.input(CARRIER, text);
+    assert_eq!(responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(), vec![488]);
+    assert!(h.media.0.lock().expect("log").allocated.is_empty());
+}
