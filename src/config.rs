@@ -1,7 +1,7 @@
 //! Node settings: addresses, ports, secrets paths. Everything an admin manages (users, numbers, queues)
 //! lives in the database instead.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -31,6 +31,37 @@ pub struct Config {
     pub registrar: RegistrarSettings,
     pub auth_guard: GuardSettings,
     pub secrets: SecretsConfig,
+    pub media: MediaSettings,
+}
+
+/// The media relay (`[media]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSettings {
+    /// Address the RTP sockets bind to.
+    pub bind: IpAddr,
+    /// Address written into SDP: the public address when the node sits behind NAT. Default: the
+    /// SIP advertised address.
+    pub advertised: Option<IpAddr>,
+    pub port_min: u16,
+    pub port_max: u16,
+    /// Media threads; 0 = one per core.
+    pub threads: usize,
+    /// Seconds without RTP from a leg before the call is hung up.
+    pub timeout_secs: u64,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        MediaSettings {
+            bind: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            advertised: None,
+            port_min: 20000,
+            port_max: 29999,
+            threads: 0,
+            timeout_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,6 +71,9 @@ pub struct SipConfig {
     pub listen: SocketAddr,
     /// Digest realm and SIP domain. Changing it invalidates stored HA1 hashes (passwords must be reset).
     pub realm: String,
+    /// Address put in Via and Contact of the requests this node sends (calls). Default: the listen
+    /// address, or, when that is 0.0.0.0, the address of the interface with the default route.
+    pub advertised: Option<IpAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +130,7 @@ impl Default for SipConfig {
         SipConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
             realm: "switchboard".to_string(),
+            advertised: None,
         }
     }
 }

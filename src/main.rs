@@ -1,5 +1,6 @@
 //! The `switchboard` binary: the only place that knows every part. See README.md.
 
+mod calls;
 mod config;
 mod demo;
 mod persist;
@@ -26,6 +27,8 @@ pub enum AppError {
     Bind(SocketAddr, std::io::Error),
     #[error("{0}")]
     Usage(String),
+    #[error("media relay: {0}")]
+    Media(std::io::Error),
 }
 
 #[derive(Parser)]

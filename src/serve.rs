@@ -102,13 +102,33 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         .local_addr()
         .map_err(|e| AppError::Bind(cfg.http.listen, e))?;
 
-    let (now, now_unix_ms) = sip_transport::now_pair();
-    let mut endpoint = Endpoint::new(
-        endpoint_config(&cfg, cfg.nonce_secret()?)?,
-        MemoryLocation::default(),
-        now,
-        now_unix_ms,
+    let sip_ip = crate::calls::advertised_ip(cfg.sip.advertised, sip_addr.ip());
+    let media_cfg = switchboard_media_rt::MediaConfig {
+        bind: cfg.media.bind,
+        advertised: Some(cfg.media.advertised.unwrap_or(sip_ip)),
+        port_min: cfg.media.port_min,
+        port_max: cfg.media.port_max,
+        threads: cfg.media.threads,
+        relay: switchboard_media::relay::RelayConfig {
+            media_timeout: std::time::Duration::from_secs(cfg.media.timeout_secs),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (media, media_events) =
+        switchboard_media_rt::MediaRuntime::start(media_cfg).map_err(AppError::Media)?;
+    tracing::info!(
+        threads = media.threads(),
+        ports = %format!("{}-{}", cfg.media.port_min, cfg.media.port_max),
+        advertised = %media.advertised_ip(),
+        "media relay ready"
     );
+
+    let (now, now_unix_ms) = sip_transport::now_pair();
+    let mut ep_cfg = endpoint_config(&cfg, cfg.nonce_secret()?)?;
+    ep_cfg.calls.local = SocketAddr::new(sip_ip, sip_addr.port());
+    let mut endpoint = Endpoint::new(ep_cfg, MemoryLocation::default(), now, now_unix_ms);
+    endpoint.set_media(Box::new(crate::calls::RelayControl(media.clone())));
     let mut known_users = std::collections::HashMap::new();
     for (user, creds) in db.all_credentials().await? {
         if creds.realm == cfg.sip.realm {
@@ -131,6 +151,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
 
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(1024);
     let (changes_tx, changes_rx) = mpsc::unbounded_channel();
+    let (call_events_tx, call_events_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let writer = tokio::spawn(persist::writer(db.clone(), changes_rx));
@@ -139,8 +160,17 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         listeners,
         cmd_rx,
         changes_tx,
+        call_events_tx,
         wait_stop(stop_rx.clone()),
     ));
+    let orchestrator = tokio::spawn(crate::calls::orchestrate(
+        db.clone(),
+        cmd_tx.clone(),
+        call_events_rx,
+        stop_rx.clone(),
+    ));
+    // Media events (latching, DTMF, timeouts) are only logged until call control consumes them.
+    let media_log = tokio::spawn(log_media_events(media_events));
     let sync = tokio::spawn(sync_users(
         db.clone(),
         cfg.sip.realm.clone(),
@@ -177,11 +207,20 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     }
     let _ = sync.await;
     let _ = http_task.await;
+    let _ = orchestrator.await;
+    media.shutdown();
+    media_log.abort();
     // The SIP task dropped its sender, so the writer flushes what is left and ends.
     let _ = writer.await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn log_media_events(mut events: mpsc::UnboundedReceiver<switchboard_media_rt::MediaEvent>) {
+    while let Some(e) = events.recv().await {
+        tracing::debug!(event = ?e, "media");
+    }
 }
 
 async fn wait_stop(mut rx: watch::Receiver<bool>) {

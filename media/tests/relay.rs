@@ -656,3 +656,40 @@ fn an_opus_leg_hears_prompts_as_opus() {
         .play(A, wrong, opus, &OpusSettings::default(), t0)
         .is_err());
 }
+
+#[test]
+fn leg_counters_carry_loss_jitter_and_the_far_ends_reports() {
+    let t0 = Instant::now();
+    let (mut r, a, _) = bridged(t0);
+    // 100 packets with every tenth missing, arriving on time.
+    for i in 0..100u16 {
+        if i % 10 == 3 {
+            continue;
+        }
+        let mut p = rtp(0, i, u32::from(i) * 160, 0x77, &[0xff; 160]);
+        let at = t0 + Duration::from_millis(20 * u64::from(i));
+        r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, at);
+    }
+    let c = r.counters(A).expect("A");
+    assert_eq!(c.lost, 10);
+    assert!(c.jitter_us < 1000, "on-time packets: {} µs", c.jitter_us);
+    assert_eq!(c.remote_fraction_lost, None);
+    // The caller's receiver report about our stream: 5 % lost (13/256), jitter 80 units = 10 ms.
+    let mut rr = vec![0x81u8, 201, 0, 7, 0, 0, 0, 0x77];
+    rr.extend_from_slice(&0x1234u32.to_be_bytes());
+    rr.push(13);
+    rr.extend_from_slice(&[0, 0, 5]);
+    rr.extend_from_slice(&100u32.to_be_bytes());
+    rr.extend_from_slice(&80u32.to_be_bytes());
+    rr.extend_from_slice(&[0; 8]);
+    r.handle_packet(
+        a,
+        Channel::Rtcp,
+        addr("192.0.2.10:30001"),
+        &mut rr,
+        t0 + Duration::from_secs(3),
+    );
+    let c = r.counters(A).expect("A");
+    assert_eq!(c.remote_fraction_lost, Some(13));
+    assert_eq!(c.remote_jitter_us, Some(10_000));
+}

@@ -466,6 +466,17 @@ impl MediaRuntime {
         Ok(rx.blocking_recv().map_err(|_| MediaRtError::Stopped)??)
     }
 
+    /// Bridges without waiting for the media thread's answer (for a caller that must not block, such
+    /// as the SIP loop); a failure is logged by the media thread.
+    pub fn bridge_now(&self, a: LegId, b: LegId) -> Result<(), MediaRtError> {
+        let (wa, wb) = (self.home(a)?.0, self.home(b)?.0);
+        if wa != wb {
+            return Err(MediaRtError::DifferentThreads);
+        }
+        let (reply, _) = oneshot::channel();
+        self.send_to_home(a, Command::Bridge { a, b, reply })
+    }
+
     pub fn unbridge(&self, id: LegId) -> Result<(), MediaRtError> {
         self.send_to_home(id, Command::Unbridge { id })
     }

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::dtmf::{detect_digit, TelephoneEvent};
 use crate::g711;
 use crate::rtp::RtpPacket;
+use crate::stats::ReceiveStats;
 use crate::transcode::{CodecSpec, OpusSettings, Transcoder};
 use crate::MediaError;
 use latch::Latch;
@@ -70,6 +71,8 @@ pub struct RemoteMedia {
     pub telephone_event_pt: Option<u8>,
     /// Clock rate of that telephone-event (8000 on G.711 legs, 48000 on Opus legs).
     pub telephone_event_rate: u32,
+    /// RTP clock rate of the leg's codec, for jitter in milliseconds (0 = 8000).
+    pub clock_rate: u32,
 }
 
 /// The G.711 law of a leg whose DTMF must be found in the audio (no telephone-event).
@@ -132,6 +135,14 @@ pub struct LegCounters {
     pub held_for_playback: u64,
     /// Prompt frames sent to this leg.
     pub playback_out: u64,
+    /// Packets the far end sent that never arrived (RFC 3550 A.3, from sequence numbers).
+    pub lost: i64,
+    /// Interarrival jitter of what the far end sends, in microseconds (RFC 3550 A.8).
+    pub jitter_us: u64,
+    /// What the far end last reported (RTCP) about the media it receives from us: fraction lost in
+    /// 1/256 and jitter in microseconds. `None` until its first report.
+    pub remote_fraction_lost: Option<u8>,
+    pub remote_jitter_us: Option<u64>,
 }
 
 /// What happened in the relay that call control should know.
@@ -216,6 +227,8 @@ struct Leg {
     timer_at: Option<Instant>,
     /// The recording (slot in `Relay::recordings`) this leg's audio goes to, and as which side.
     recording: Option<(usize, crate::recording::Direction)>,
+    /// Sequence and timing statistics of the far end's current stream (reset when its SSRC changes).
+    rx_stats: Option<ReceiveStats>,
 }
 
 /// One media thread's relay state.
@@ -271,6 +284,7 @@ impl Relay {
             playback: None,
             timer_at: None,
             recording: None,
+            rx_stats: None,
         };
         let index = match self.free.pop() {
             Some(i) => {
@@ -419,6 +433,10 @@ impl Relay {
         let index = self.index_of(id)?;
         let leg = self.legs.get(index as usize).and_then(Option::as_ref)?;
         let mut c = leg.counters;
+        if let Some(s) = &leg.rx_stats {
+            c.lost = s.lost();
+            c.jitter_us = (s.jitter_ms() * 1000.0) as u64;
+        }
         if let Some(t) = &leg.transcoder {
             let j = t.jitter_counters();
             c.transcode_late = j.late;
@@ -465,6 +483,18 @@ impl Relay {
         leg.counters.rtp_bytes_in += packet.len() as u64;
         leg.last_activity = now;
         leg.timed_out = false;
+        let clock = if leg.remote.clock_rate == 0 {
+            8000
+        } else {
+            leg.remote.clock_rate
+        };
+        let stats = match &mut leg.rx_stats {
+            Some(s) if s.ssrc() == ssrc => s,
+            slot => slot.insert(ReceiveStats::new(ssrc, clock)),
+        };
+        if !leg.remote.telephone_event_pt.is_some_and(|te| te == pt) {
+            stats.on_rtp(rtp.sequence, timestamp, rtp.payload.len(), now);
+        }
         if leg.recording.is_some() {
             self.record_packet(index, pt, rtp.payload, now);
         }
@@ -582,6 +612,23 @@ impl Relay {
             return Forward::Drop;
         }
         let ssrc = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+        // The far end's reports about what it receives (from us): for the CDR's quality figures.
+        for p in crate::rtcp::packets(packet).flatten() {
+            let blocks = match &p {
+                crate::rtcp::RtcpPacket::SenderReport(sr) => sr.reports,
+                crate::rtcp::RtcpPacket::ReceiverReport(rr) => rr.reports,
+                _ => continue,
+            };
+            if let Some(block) = blocks.iter().next() {
+                let clock = u64::from(if leg.remote.clock_rate == 0 {
+                    8000
+                } else {
+                    leg.remote.clock_rate
+                });
+                leg.counters.remote_fraction_lost = Some(block.fraction_lost);
+                leg.counters.remote_jitter_us = Some(u64::from(block.jitter) * 1_000_000 / clock);
+            }
+        }
         let latch = if leg.remote.rtcp_mux {
             &mut leg.rtp
         } else {

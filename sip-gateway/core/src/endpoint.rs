@@ -222,8 +222,7 @@ impl<L: LocationStore> Endpoint<L> {
                     Response::for_request(req, 488, "Not Acceptable Here")
                 } else {
                     if let Some(media) = self.media.as_deref_mut() {
-                        self.calls
-                            .handle_invite(now, key, req, *peer, media);
+                        self.calls.handle_invite(now, key, req, *peer, media);
                     }
                     return self.drain_calls(now);
                 }
@@ -347,10 +346,7 @@ impl<L: LocationStore> Endpoint<L> {
         while let Some(action) = self.calls.poll_action() {
             match action {
                 CallAction::Respond { key, response } => self.respond_to(now, &key, response),
-                CallAction::Request {
-                    mut request,
-                    peer,
-                } => {
+                CallAction::Request { mut request, peer } => {
                     request
                         .headers
                         .set(HeaderName::ContentLength, request.body.len().to_string());

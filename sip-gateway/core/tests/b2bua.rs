@@ -9,8 +9,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sip_core::b2bua::{CallEvent, CallsConfig, HangupSide, MediaControl};
-use sip_core::{Binding, Endpoint, EndpointConfig, LocationStore, MemoryLocation, Peer, TransportKind};
-use sip_message::{parse_slice, HeaderName, Limits, Message, Method, Request, Response, SipHeaders};
+use sip_core::{
+    Binding, Endpoint, EndpointConfig, LocationStore, MemoryLocation, Peer, TransportKind,
+};
+use sip_message::{
+    parse_slice, HeaderName, Limits, Message, Method, Request, Response, SipHeaders,
+};
 use switchboard_media::relay::{LegId, RemoteMedia};
 
 #[derive(Default)]
@@ -31,7 +35,10 @@ impl MediaControl for FakeMedia {
         log.next += 1;
         let leg = LegId(log.next);
         log.allocated.push(leg);
-        Ok((leg, SocketAddr::from(([127, 0, 0, 1], 20000 + 2 * log.next as u16))))
+        Ok((
+            leg,
+            SocketAddr::from(([127, 0, 0, 1], 20000 + 2 * log.next as u16)),
+        ))
     }
     fn set_remote(&mut self, leg: LegId, remote: RemoteMedia) {
         if let Ok(mut log) = self.0.lock() {
@@ -157,15 +164,28 @@ impl Harness {
     /// The carrier's INVITE to 1002, answered with 100; returns the call after routing to 1002.
     fn call_1002(&mut self) -> sip_core::b2bua::CallRef {
         let out = self.input(CARRIER, invite("c1"));
-        assert!(matches!(&out[..], [Out::Resp(r)] if r.status == 100), "{out:?}");
+        assert!(
+            matches!(&out[..], [Out::Resp(r)] if r.status == 100),
+            "{out:?}"
+        );
         let call = match &self.events()[..] {
-            [CallEvent::Incoming { call, to_user, from_user, .. }] => {
-                assert_eq!((to_user.as_str(), from_user.as_str()), ("1002", "+4791234567"));
+            [CallEvent::Incoming {
+                call,
+                to_user,
+                from_user,
+                ..
+            }] => {
+                assert_eq!(
+                    (to_user.as_str(), from_user.as_str()),
+                    ("1002", "+4791234567")
+                );
                 *call
             }
             other => panic!("{other:?}"),
         };
-        let targets = self.ep.targets_for_user("1002", Some(Duration::from_secs(20)));
+        let targets = self
+            .ep
+            .targets_for_user("1002", Some(Duration::from_secs(20)));
         self.ep.ring(self.now, call, targets);
         call
     }
@@ -187,8 +207,16 @@ fn reply(req: &Request, status: u16, to_tag: &str, body: &str) -> String {
             .collect()
     };
     let to = String::from_utf8_lossy(req.headers.get(&HeaderName::To).expect("To")).into_owned();
-    let to = if to.contains("tag=") { to } else { format!("{to};tag={to_tag}") };
-    let ctype = if body.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
+    let to = if to.contains("tag=") {
+        to
+    } else {
+        format!("{to};tag={to_tag}")
+    };
+    let ctype = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/sdp\r\n"
+    };
     format!(
         "SIP/2.0 {status} {}\r\n{}{}To: {to}\r\n{}{}Contact: <sip:1002@{PHONE_A}>\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
         sip_message::default_reason(status),
@@ -228,7 +256,9 @@ fn responses(out: &[Out]) -> Vec<Response> {
 }
 
 fn to_tag(r: &Response) -> String {
-    r.to().and_then(|t| t.tag().map(str::to_string)).expect("To tag")
+    r.to()
+        .and_then(|t| t.tag().map(str::to_string))
+        .expect("To tag")
 }
 
 #[test]
@@ -239,12 +269,23 @@ fn a_carrier_call_reaches_a_user_and_either_side_hangs_up() {
     let invites = requests(&out, Method::Invite);
     assert_eq!(invites.len(), 1);
     let (to, inv) = &invites[0];
-    assert_eq!(to.to_string(), PHONE_A, "sent where the phone registered from (NAT)");
+    assert_eq!(
+        to.to_string(),
+        PHONE_A,
+        "sent where the phone registered from (NAT)"
+    );
     assert_eq!(inv.uri.to_string(), "sip:1002@10.0.0.5:5060");
     let offer = String::from_utf8_lossy(&inv.body).into_owned();
-    assert!(offer.contains("m=audio 20004 RTP/AVP 8 0 101"), "the caller's codecs, the relay's port: {offer}");
+    assert!(
+        offer.contains("m=audio 20004 RTP/AVP 8 0 101"),
+        "the caller's codecs, the relay's port: {offer}"
+    );
     assert!(offer.contains("c=IN IP4 127.0.0.1"));
-    assert_ne!(inv.call_id(), Some("c1"), "the outbound leg is a dialog of its own");
+    assert_ne!(
+        inv.call_id(),
+        Some("c1"),
+        "the outbound leg is a dialog of its own"
+    );
 
     let out = h.input(PHONE_A, reply(inv, 180, "phone1", ""));
     let r = responses(&out);
@@ -262,24 +303,53 @@ fn a_carrier_call_reaches_a_user_and_either_side_hangs_up() {
     assert_eq!(ok[0].status, 200);
     assert_eq!(to_tag(&ok[0]), caller_tag, "the same To tag as the 180");
     let answer = String::from_utf8_lossy(&ok[0].body).into_owned();
-    assert!(answer.contains("m=audio 20002 RTP/AVP 8 101"), "the callee's codec, caller's numbering: {answer}");
+    assert!(
+        answer.contains("m=audio 20002 RTP/AVP 8 101"),
+        "the callee's codec, caller's numbering: {answer}"
+    );
     {
         let log = h.media.0.lock().expect("log");
         assert_eq!(log.bridged, vec![(LegId(1), LegId(2))]);
-        let callee = log.remotes.iter().find(|(l, _)| *l == LegId(2)).expect("callee remote");
-        assert_eq!(callee.1.rtp, Some("198.51.100.10:40000".parse().expect("addr")));
-        let caller = log.remotes.iter().find(|(l, _)| *l == LegId(1)).expect("caller remote");
-        assert_eq!(caller.1.rtp, Some("192.0.2.50:30000".parse().expect("addr")));
+        let callee = log
+            .remotes
+            .iter()
+            .find(|(l, _)| *l == LegId(2))
+            .expect("callee remote");
+        assert_eq!(
+            callee.1.rtp,
+            Some("198.51.100.10:40000".parse().expect("addr"))
+        );
+        let caller = log
+            .remotes
+            .iter()
+            .find(|(l, _)| *l == LegId(1))
+            .expect("caller remote");
+        assert_eq!(
+            caller.1.rtp,
+            Some("192.0.2.50:30000".parse().expect("addr"))
+        );
         assert_eq!(caller.1.telephone_event_pt, Some(101));
     }
-    assert!(h.events().iter().any(|e| matches!(e, CallEvent::Answered { by, .. } if by == "1002")));
+    assert!(h
+        .events()
+        .iter()
+        .any(|e| matches!(e, CallEvent::Answered { by, .. } if by == "1002")));
 
     // No ACK yet: our 2xx is retransmitted.
     let out = h.advance(Duration::from_millis(600));
-    assert_eq!(responses(&out).iter().filter(|r| r.status == 200).count(), 1);
-    h.input(CARRIER, carrier_request("ACK", Some(&caller_tag), "ack1", 1));
+    assert_eq!(
+        responses(&out).iter().filter(|r| r.status == 200).count(),
+        1
+    );
+    h.input(
+        CARRIER,
+        carrier_request("ACK", Some(&caller_tag), "ack1", 1),
+    );
     let out = h.advance(Duration::from_secs(5));
-    assert!(responses(&out).is_empty(), "no retransmission after the ACK: {out:?}");
+    assert!(
+        responses(&out).is_empty(),
+        "no retransmission after the ACK: {out:?}"
+    );
 
     // The callee hangs up.
     let bye = format!(
@@ -294,10 +364,14 @@ fn a_carrier_call_reaches_a_user_and_either_side_hangs_up() {
     assert_eq!(byes.len(), 1);
     assert_eq!(byes[0].0.to_string(), CARRIER);
     assert_eq!(byes[0].1.call_id(), Some("c1"));
-    let ended: Vec<_> = h.events().into_iter().filter_map(|e| match e {
-        CallEvent::Ended { report, .. } => Some(report),
-        _ => None,
-    }).collect();
+    let ended: Vec<_> = h
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            CallEvent::Ended { report, .. } => Some(report),
+            _ => None,
+        })
+        .collect();
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].side, HangupSide::Callee);
     assert_eq!(ended[0].answered_by.as_deref(), Some("1002"));
@@ -323,8 +397,14 @@ fn forked_contacts_ring_together_and_the_first_answer_cancels_the_rest() {
     assert_eq!(cancels.len(), 1, "{out:?}");
     assert_eq!(cancels[0].0.to_string(), PHONE_B);
     assert_eq!(cancels[0].1.call_id(), inv_b.call_id());
-    assert_eq!(cancels[0].1.top_via().and_then(|v| v.branch().map(str::to_string)),
-               inv_b.top_via().and_then(|v| v.branch().map(str::to_string)), "§9.1: the INVITE's branch");
+    assert_eq!(
+        cancels[0]
+            .1
+            .top_via()
+            .and_then(|v| v.branch().map(str::to_string)),
+        inv_b.top_via().and_then(|v| v.branch().map(str::to_string)),
+        "§9.1: the INVITE's branch"
+    );
     // B answered anyway (its 200 crossed our CANCEL): it gets an ACK and a BYE.
     let out = h.input(PHONE_B, reply(inv_b, 200, "b", &answer_sdp(40002)));
     assert_eq!(requests(&out, Method::Ack).len(), 1);
@@ -340,13 +420,20 @@ fn the_caller_cancels_while_it_rings() {
     h.input(PHONE_A, reply(&inv, 180, "p", ""));
     let out = h.input(CARRIER, carrier_request("CANCEL", None, "c1", 1));
     let statuses: Vec<u16> = responses(&out).iter().map(|r| r.status).collect();
-    assert!(statuses.contains(&200) && statuses.contains(&487), "{statuses:?}");
+    assert!(
+        statuses.contains(&200) && statuses.contains(&487),
+        "{statuses:?}"
+    );
     let cancels = requests(&out, Method::Cancel);
     assert_eq!(cancels.len(), 1);
-    let ended: Vec<_> = h.events().into_iter().filter_map(|e| match e {
-        CallEvent::Ended { report, .. } => Some(report),
-        _ => None,
-    }).collect();
+    let ended: Vec<_> = h
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            CallEvent::Ended { report, .. } => Some(report),
+            _ => None,
+        })
+        .collect();
     assert_eq!(ended[0].side, HangupSide::Caller);
     assert_eq!(ended[0].cause, "487");
     assert_eq!(ended[0].branches[0].status, 487);
@@ -358,12 +445,29 @@ fn a_busy_callee_is_reported_and_the_caller_gets_busy() {
     let call = h.call_1002();
     let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
     let out = h.input(PHONE_A, reply(&inv, 486, "p", ""));
-    assert_eq!(requests(&out, Method::Ack).len(), 1, "the transaction layer ACKs the 486");
+    assert_eq!(
+        requests(&out, Method::Ack).len(),
+        1,
+        "the transaction layer ACKs the 486"
+    );
     let failed = h.events();
-    assert!(matches!(&failed[..], [CallEvent::BranchFailed { status: 486, last: true, .. }]), "{failed:?}");
+    assert!(
+        matches!(
+            &failed[..],
+            [CallEvent::BranchFailed {
+                status: 486,
+                last: true,
+                ..
+            }]
+        ),
+        "{failed:?}"
+    );
     h.ep.reject(h.now, call, 486);
     let out = h.drain();
-    assert_eq!(responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(), vec![486]);
+    assert_eq!(
+        responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![486]
+    );
     assert_eq!(h.ep.active_calls(), 0);
 }
 
@@ -377,14 +481,27 @@ fn an_unanswered_branch_is_cancelled_after_its_ring_time() {
     assert_eq!(requests(&out, Method::Cancel).len(), 1, "{out:?}");
     let out = h.input(PHONE_A, reply(&inv, 487, "p", ""));
     assert_eq!(requests(&out, Method::Ack).len(), 1);
-    assert!(h.events().iter().any(|e| matches!(e, CallEvent::BranchFailed { status: 487, last: true, .. })));
+    assert!(h.events().iter().any(|e| matches!(
+        e,
+        CallEvent::BranchFailed {
+            status: 487,
+            last: true,
+            ..
+        }
+    )));
 }
 
 #[test]
 fn an_invite_without_sdp_is_refused_with_488() {
     let mut h = Harness::new(&[]);
-    let text = invite("c9").replace(OFFER, "").replace(&format!("Content-Length: {}", OFFER.len()), "Content-Length: 0");
+    let text = invite("c9").replace(OFFER, "").replace(
+        &format!("Content-Length: {}", OFFER.len()),
+        "Content-Length: 0",
+    );
     let out = h.input(CARRIER, text);
-    assert_eq!(responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(), vec![488]);
+    assert_eq!(
+        responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![488]
+    );
     assert!(h.media.0.lock().expect("log").allocated.is_empty());
 }

@@ -11,9 +11,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
+use sip_core::b2bua::{CallEvent, CallRef, RingTarget};
 use sip_core::{
     BindingChange, ConnectionId, Endpoint, EndpointStats, LocationStore, Peer, TransportKind,
 };
@@ -46,6 +47,19 @@ pub enum Command {
         aor: Option<String>,
         reply: oneshot::Sender<Vec<sip_core::Binding>>,
     },
+    /// Ring every registered contact of these users for a call (480 if none is registered).
+    RingUsers {
+        call: CallRef,
+        users: Vec<String>,
+        ring_timeout: Option<Duration>,
+    },
+    /// Ring explicit targets (a trunk, a contact) for a call.
+    Ring {
+        call: CallRef,
+        targets: Vec<RingTarget>,
+    },
+    /// End an unanswered call with a status.
+    Reject { call: CallRef, status: u16 },
 }
 
 /// A point-in-time view for metrics.
@@ -140,11 +154,14 @@ pub fn now_pair() -> (Instant, u64) {
 }
 
 /// Runs the SIP node until `shutdown` completes. Binding changes are sent to `changes` for persistence.
+/// Call events (new calls to route, answers, CDR reports) go to `call_events`; decisions come back
+/// as [`Command`]s.
 pub async fn run<L: LocationStore + 'static>(
     mut endpoint: Endpoint<L>,
     listeners: Listeners,
     mut commands: mpsc::Receiver<Command>,
     changes: mpsc::UnboundedSender<Vec<BindingChange>>,
+    call_events: mpsc::UnboundedSender<CallEvent>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), TransportError> {
     let Listeners { udp, tcp } = listeners;
@@ -196,6 +213,9 @@ pub async fn run<L: LocationStore + 'static>(
             Some(cmd) = commands.recv() => handle_command(&mut endpoint, cmd, writers.len()),
             _ = sleep => endpoint.handle_timeout(Instant::now()),
         }
+        while let Some(ev) = endpoint.poll_call_event() {
+            let _ = call_events.send(ev);
+        }
         flush(&mut endpoint, &udp, &writers).await;
         let batch = endpoint.drain_binding_changes();
         if !batch.is_empty() {
@@ -226,6 +246,24 @@ fn handle_command<L: LocationStore>(
                 tcp_connections,
             });
         }
+        Command::RingUsers {
+            call,
+            users,
+            ring_timeout,
+        } => {
+            let targets: Vec<_> = users
+                .iter()
+                .flat_map(|u| endpoint.targets_for_user(u, ring_timeout))
+                .collect();
+            let now = Instant::now();
+            if targets.is_empty() {
+                endpoint.reject(now, call, 480);
+            } else {
+                endpoint.ring(now, call, targets);
+            }
+        }
+        Command::Ring { call, targets } => endpoint.ring(Instant::now(), call, targets),
+        Command::Reject { call, status } => endpoint.reject(Instant::now(), call, status),
         Command::Bindings { aor, reply } => {
             let loc = endpoint.registrar().location();
             let aors = match aor {

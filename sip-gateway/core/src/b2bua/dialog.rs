@@ -2,8 +2,8 @@
 //! (§12.2.1.1): ACK, BYE, CANCEL of the initial INVITE.
 
 use sip_message::{
-    CSeq, HeaderName, HeaderValue, Headers, Method, NameAddrRef, Request, Response, SipHeaders, Uri,
-    Version,
+    CSeq, HeaderName, HeaderValue, Headers, Method, NameAddrRef, Request, Response, SipHeaders,
+    Uri, Version,
 };
 
 use crate::transport::Peer;

@@ -163,7 +163,9 @@ enum CallState {
     /// Branches ringing.
     Ringing,
     /// Answered; `acked` once the caller's ACK came.
-    Answered { acked: bool },
+    Answered {
+        acked: bool,
+    },
     Ended,
 }
 
@@ -390,7 +392,13 @@ impl Calls {
 
     /// Ends a call that has not been answered with `status` (404, 480, 486, 603…), cancelling any
     /// branch still ringing.
-    pub fn reject(&mut self, now: Instant, call: CallRef, status: u16, media: &mut dyn MediaControl) {
+    pub fn reject(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        status: u16,
+        media: &mut dyn MediaControl,
+    ) {
         self.cancel_branches(call, None);
         self.finish_unanswered(now, call, status, HangupSide::System, media);
     }
@@ -530,7 +538,8 @@ impl Calls {
         let peer = c.inbound.dialog.peer;
         let via = via.replace("/UDP ", &format!("/{} ", peer.transport.as_str()));
         let request = c.inbound.dialog.request(Method::Bye, &via, &contact, None);
-        self.actions.push_back(CallAction::Request { request, peer });
+        self.actions
+            .push_back(CallAction::Request { request, peer });
     }
 
     fn bye_branch(&mut self, call: CallRef) {
@@ -545,7 +554,8 @@ impl Calls {
         let peer = b.dialog.peer;
         let via = via.replace("/UDP ", &format!("/{} ", peer.transport.as_str()));
         let request = b.dialog.request(Method::Bye, &via, &contact, None);
-        self.actions.push_back(CallAction::Request { request, peer });
+        self.actions
+            .push_back(CallAction::Request { request, peer });
     }
 
     /// Timers: 2xx retransmission and branch ring timeouts.
@@ -585,9 +595,11 @@ impl Calls {
         }
         c.inbound.retransmit_interval = (c.inbound.retransmit_interval * 2).min(t2);
         let next = now + c.inbound.retransmit_interval;
-        self.timers.push(Reverse((next, call, TimerKind::Retransmit2xx)));
+        self.timers
+            .push(Reverse((next, call, TimerKind::Retransmit2xx)));
         if let Some((key, response)) = resend {
-            self.actions.push_back(CallAction::Respond { key, response });
+            self.actions
+                .push_back(CallAction::Respond { key, response });
         }
     }
 
@@ -635,7 +647,8 @@ impl Calls {
             cancels.push((cancel, b.dialog.peer));
         }
         for (request, peer) in cancels {
-            self.actions.push_back(CallAction::Request { request, peer });
+            self.actions
+                .push_back(CallAction::Request { request, peer });
         }
     }
 
@@ -654,7 +667,8 @@ impl Calls {
         let Some(b) = c.branches.get(branch) else {
             return;
         };
-        let (Some(callee_leg), Ok(callee)) = (c.callee_leg, sdp::negotiated(&b.offer, answer)) else {
+        let (Some(callee_leg), Ok(callee)) = (c.callee_leg, sdp::negotiated(&b.offer, answer))
+        else {
             tracing::warn!("callee answer without a usable stream");
             return;
         };
@@ -666,7 +680,11 @@ impl Calls {
             channels: callee.send_codec.channels,
             fmtp: None,
         };
-        let caps = LocalCapabilities::new(c.inbound.leg_addr.ip(), c.inbound.leg_addr.port(), vec![codec]);
+        let caps = LocalCapabilities::new(
+            c.inbound.leg_addr.ip(),
+            c.inbound.leg_addr.port(),
+            vec![codec],
+        );
         let Ok((our_answer, caller)) = sdp::answer(&c.inbound.offer, &caps, &mut c.inbound.origin)
         else {
             return;
@@ -676,7 +694,10 @@ impl Calls {
         media.bridge(c.inbound.leg, callee_leg);
         let mut ok = Response::for_request(&c.inbound.invite, 200, "OK");
         tag_to(&mut ok, &c.inbound.dialog.local_tag);
-        ok.headers.push(HeaderName::Contact, format!("<sip:switchboard@{}>", self.cfg.local));
+        ok.headers.push(
+            HeaderName::Contact,
+            format!("<sip:switchboard@{}>", self.cfg.local),
+        );
         ok.headers.push(HeaderName::ContentType, "application/sdp");
         ok.body = Bytes::from(our_answer.to_string());
         c.state = CallState::Answered { acked: false };
@@ -689,7 +710,8 @@ impl Calls {
         let by = b.label.clone();
         self.timers
             .push(Reverse((now + self.cfg.t1, call, TimerKind::Retransmit2xx)));
-        self.actions.push_back(CallAction::Respond { key, response: ok });
+        self.actions
+            .push_back(CallAction::Respond { key, response: ok });
         self.events.push_back(CallEvent::Answered { call, by });
         // Everyone else stops ringing.
         let others: Vec<usize> = (0..self.calls.get(&call).map_or(0, |c| c.branches.len()))
@@ -710,14 +732,19 @@ fn tag_to(r: &mut Response, tag: &str) {
     }
     let mut v = to.to_vec();
     v.extend_from_slice(format!(";tag={tag}").as_bytes());
-    r.headers
-        .set(HeaderName::To, sip_message::HeaderValue::from_bytes(Bytes::from(v)));
+    r.headers.set(
+        HeaderName::To,
+        sip_message::HeaderValue::from_bytes(Bytes::from(v)),
+    );
 }
 
 /// What the relay needs from a negotiated stream.
 fn remote_media(n: &sdp::Negotiated) -> RemoteMedia {
     let unspecified = n.remote_rtp.ip().is_unspecified();
-    let direction = match (n.remote_direction.sends(), n.remote_direction.receives() && !unspecified) {
+    let direction = match (
+        n.remote_direction.sends(),
+        n.remote_direction.receives() && !unspecified,
+    ) {
         (true, true) => RelayDirection::SendRecv,
         (true, false) => RelayDirection::SendOnly,
         (false, true) => RelayDirection::RecvOnly,
@@ -730,5 +757,6 @@ fn remote_media(n: &sdp::Negotiated) -> RemoteMedia {
         direction,
         telephone_event_pt: n.telephone_event.map(|e| e.payload_type),
         telephone_event_rate: n.telephone_event.map_or(8000, |e| e.clock_rate),
+        clock_rate: n.send_codec.clock_rate,
     }
 }

@@ -204,7 +204,8 @@ impl Calls {
                 let ack = b.dialog.request(Method::Ack, &via, &contact, Some(1));
                 b.ack = Some(ack.clone());
                 let peer = b.dialog.peer;
-                self.actions.push_back(CallAction::Ack { request: ack, peer });
+                self.actions
+                    .push_back(CallAction::Ack { request: ack, peer });
                 let lost_race = answered_elsewhere
                     || b.state == BranchState::Cancelling
                     || !matches!(c.state, CallState::Ringing);
@@ -218,13 +219,16 @@ impl Calls {
                         .and_then(|c| c.branches.get_mut(index))
                     {
                         let bye = b.dialog.request(Method::Bye, &via, &contact, None);
-                        self.actions.push_back(CallAction::Request { request: bye, peer });
+                        self.actions
+                            .push_back(CallAction::Request { request: bye, peer });
                     }
                     return;
                 }
                 b.state = BranchState::Answered;
                 match SessionDescription::parse(&resp.body) {
-                    Ok(answer) if !resp.body.is_empty() => self.connect(now, call, index, &answer, media),
+                    Ok(answer) if !resp.body.is_empty() => {
+                        self.connect(now, call, index, &answer, media)
+                    }
                     _ => {
                         // No usable answer: hang up both sides.
                         let via = self.via(peer.transport.as_str());
@@ -234,7 +238,8 @@ impl Calls {
                             .and_then(|c| c.branches.get_mut(index))
                         {
                             let bye = b.dialog.request(Method::Bye, &via, &contact, None);
-                            self.actions.push_back(CallAction::Request { request: bye, peer });
+                            self.actions
+                                .push_back(CallAction::Request { request: bye, peer });
                         }
                         self.reject(now, call, 488, media);
                     }
@@ -291,18 +296,28 @@ fn offer_for_callee(
     addr: std::net::SocketAddr,
     session_id: u64,
 ) -> Option<SessionDescription> {
-    let audio = caller_offer.media_views().find(|m| m.media.media == "audio")?;
+    let audio = caller_offer
+        .media_views()
+        .find(|m| m.media.media == "audio")?;
     let mut codecs = Vec::new();
     let mut telephone_event = None;
     for pt in audio.media.payload_types() {
         let Some(map) = audio.media.rtpmap(pt) else {
             continue;
         };
-        if map.encoding.eq_ignore_ascii_case(sdp::codec::TELEPHONE_EVENT) {
+        if map
+            .encoding
+            .eq_ignore_ascii_case(sdp::codec::TELEPHONE_EVENT)
+        {
             telephone_event.get_or_insert(pt);
             continue;
         }
-        let known = [sdp::Codec::PCMU, sdp::Codec::PCMA, sdp::Codec::G722, sdp::Codec::OPUS];
+        let known = [
+            sdp::Codec::PCMU,
+            sdp::Codec::PCMA,
+            sdp::Codec::G722,
+            sdp::Codec::OPUS,
+        ];
         if let Some(k) = known.iter().find(|k| k.matches(&map)) {
             let mut codec = k.clone();
             codec.payload_type = pt;

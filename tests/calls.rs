@@ -1,0 +1,221 @@
+//! Calls through the running binary (B2BUA with media anchored in the relay) against real peers:
+//! SIPp plays the carrier, baresip is a registered staff member. A tone SIPp streams in must come out
+//! of baresip's decoder at the same frequency — media crossed the relay, not just signalling.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{in_private_netns, registrations, wait_until, Server, ServerOptions, VETH_SETUP};
+use switchboard_media::g711;
+
+/// An 8 kHz μ-law WAV (what SIPp's rtp_stream plays) with a sine at `freq`.
+fn write_tone_wav(path: &Path, freq: f32, seconds: f32) {
+    let n = (8000.0 * seconds) as usize;
+    let data: Vec<u8> = (0..n)
+        .map(|i| {
+            let v = 8000.0 * (2.0 * std::f32::consts::PI * freq * i as f32 / 8000.0).sin();
+            g711::ulaw_encode(v as i16)
+        })
+        .collect();
+    let mut fmt = Vec::new();
+    fmt.extend_from_slice(&7u16.to_le_bytes());
+    fmt.extend_from_slice(&1u16.to_le_bytes());
+    fmt.extend_from_slice(&8000u32.to_le_bytes());
+    fmt.extend_from_slice(&8000u32.to_le_bytes());
+    fmt.extend_from_slice(&1u16.to_le_bytes());
+    fmt.extend_from_slice(&8u16.to_le_bytes());
+    let mut riff = b"WAVEfmt ".to_vec();
+    riff.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
+    riff.extend_from_slice(&fmt);
+    riff.extend_from_slice(b"data");
+    riff.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    riff.extend_from_slice(&data);
+    let mut file = b"RIFF".to_vec();
+    file.extend_from_slice(&(riff.len() as u32).to_le_bytes());
+    file.extend_from_slice(&riff);
+    std::fs::write(path, file).expect("write tone");
+}
+
+fn tone_share(samples: &[i16], freq: f64, rate: f64) -> f64 {
+    let coeff = 2.0 * (2.0 * std::f64::consts::PI * freq / rate).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in samples {
+        let s = f64::from(x) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    let energy: f64 = samples.iter().map(|&x| f64::from(x).powi(2)).sum();
+    power / (energy * samples.len() as f64 / 2.0).max(1.0)
+}
+
+/// Runs SIPp with a scenario file (a filled-in copy) against `target`; logs land in `dir`.
+fn sipp_file(
+    dir: &Path,
+    file: &str,
+    target: std::net::SocketAddr,
+    extra: &[&str],
+) -> std::process::Output {
+    let name = Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Command::new("sipp")
+        .arg(target.to_string())
+        .args(["-sf", file, "-nostdin", "-trace_err", "-error_file"])
+        .arg(dir.join(format!("{name}.err.log")))
+        .args(extra)
+        .output()
+        .expect("sipp runs (apt-get install sip-tester)")
+}
+
+/// A copy of a SIPp scenario with `[$name]` placeholders written in.
+fn scenario(dir: &Path, name: &str, vars: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(common::sipp_dir().join(name)).expect("scenario");
+    for (k, v) in vars {
+        text = text.replace(&format!("[${k}]"), v);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write scenario");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_carrier_call_reaches_baresip_with_its_audio() {
+    if !in_private_netns("a_carrier_call_reaches_baresip_with_its_audio", VETH_SETUP) {
+        return;
+    }
+    let server = Server::start(ServerOptions {
+        sip: "10.200.0.1:5070",
+        demo: true,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("config"),
+        format!(
+            "sip_listen 10.200.0.1:15060\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\n\
+             module ausine.so\nmodule sndfile.so\nmodule account.so\nmodule menu.so\n\
+             net_interface v0\naudio_alert aufile,/dev/null\naudio_source ausine,600\n\
+             ausrc_srate 8000\nausrc_channels 1\nrtp_ports 40000-40100\nsnd_path {}\n",
+            dir.path().display()
+        ),
+    )
+    .expect("baresip config");
+    std::fs::write(
+        dir.path().join("accounts"),
+        "<sip:1002@10.200.0.1:5070;transport=udp>;auth_pass=demo-1002;regint=60;answermode=auto;audio_codecs=PCMU\n",
+    )
+    .expect("baresip accounts");
+    let log = std::fs::File::create(dir.path().join("baresip.log")).expect("log");
+    let mut baresip = Command::new("baresip")
+        .arg("-f")
+        .arg(dir.path())
+        .args(["-t", "20"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("baresip runs (apt-get install baresip-core)");
+    let baresip_log =
+        || std::fs::read_to_string(dir.path().join("baresip.log")).unwrap_or_default();
+    wait_until("baresip's registration", Duration::from_secs(5), || {
+        registrations(&server).iter().any(|r| r["aor"] == "1002")
+    });
+
+    let tone = dir.path().join("tone.wav");
+    write_tone_wav(&tone, 1000.0, 4.0);
+    let sf = scenario(
+        dir.path(),
+        "call_user.xml",
+        &[("tone", &tone.to_string_lossy())],
+    );
+    let out = sipp_file(
+        dir.path(),
+        &sf,
+        server.sip,
+        &[
+            "-s",
+            "1002",
+            "-m",
+            "1",
+            "-i",
+            "10.200.0.1",
+            "-mi",
+            "10.200.0.1",
+            "-mp",
+            "16000",
+            "-timeout",
+            "30",
+        ],
+    );
+    let _ = baresip.kill();
+    let _ = baresip.wait();
+    let sipp_errors =
+        std::fs::read_to_string(dir.path().join("call_user.err.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "SIPp's call failed: {sipp_errors}\nserver: {}\nbaresip: {}",
+        server.log_text(),
+        baresip_log()
+    );
+    let log = server.log_text();
+    assert!(log.contains("call answered"), "{log}");
+    assert!(log.contains("call ended"), "{log}");
+
+    // baresip's sndfile module writes what it decoded from the call.
+    let recording = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .unwrap_or_else(|| panic!("no decoded recording from baresip: {}", baresip_log()));
+    let audio = switchboard_media::wav::read(&std::fs::read(&recording).expect("read"))
+        .expect("baresip's WAV parses");
+    let rate = f64::from(audio.rate);
+    let samples = &audio.samples;
+    assert!(
+        samples.len() as f64 >= rate * 2.0,
+        "{} samples at {rate}",
+        samples.len()
+    );
+    // One second from the middle of the call.
+    let mid = samples.len() / 2;
+    let window = &samples[mid - audio.rate as usize / 2..mid + audio.rate as usize / 2];
+    let at_tone = tone_share(window, 1000.0, rate);
+    assert!(
+        at_tone > 0.7,
+        "1 kHz share in what baresip heard: {at_tone}"
+    );
+    assert!(
+        tone_share(window, 600.0, rate) < 0.05,
+        "baresip's own tone must not loop back"
+    );
+}
+
+#[test]
+fn calls_to_unknown_and_unregistered_users_fail_cleanly() {
+    let server = Server::start(ServerOptions {
+        demo: true,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (user, status) in [("4242", "404"), ("1003", "480")] {
+        let sf = scenario(dir.path(), "call_expect_status.xml", &[("status", status)]);
+        let out = sipp_file(
+            dir.path(),
+            &sf,
+            server.sip,
+            &["-s", user, "-m", "1", "-i", "127.0.0.1", "-timeout", "15"],
+        );
+        let errors = std::fs::read_to_string(dir.path().join("call_expect_status.err.log"))
+            .unwrap_or_default();
+        assert!(
+            out.status.success(),
+            "call to {user} expecting {status}: {errors}"
+        );
+    }
+}
