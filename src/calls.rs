@@ -87,23 +87,22 @@ pub async fn orchestrate(
                 to_user,
                 source,
             } => {
-                let _span = tracing::info_span!("call", %call_id).entered();
                 let known = match db.get_user(&to_user).await {
                     Ok(u) => u.is_some(),
                     Err(e) => {
-                        tracing::error!(error = %e, "user lookup failed");
+                        tracing::error!(%call_id, error = %e, "user lookup failed");
                         false
                     }
                 };
                 let cmd = if known {
-                    tracing::info!(from = %from_user, to = %to_user, %source, "call to a user");
+                    tracing::info!(%call_id, from = %from_user, to = %to_user, %source, "call to a user");
                     Command::RingUsers {
                         call,
                         users: vec![to_user],
                         ring_timeout: Some(USER_RING_TIMEOUT),
                     }
                 } else {
-                    tracing::info!(from = %from_user, to = %to_user, "no such number");
+                    tracing::info!(%call_id, from = %from_user, to = %to_user, "no such number");
                     Command::Reject { call, status: 404 }
                 };
                 let _ = sip.send(cmd).await;

@@ -126,7 +126,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
 
     let (now, now_unix_ms) = sip_transport::now_pair();
     let mut ep_cfg = endpoint_config(&cfg, cfg.nonce_secret()?)?;
-    ep_cfg.calls.local = SocketAddr::new(sip_ip, sip_addr.port());
+    ep_cfg.calls.local = std::net::SocketAddr::new(sip_ip, sip_addr.port());
     let mut endpoint = Endpoint::new(ep_cfg, MemoryLocation::default(), now, now_unix_ms);
     endpoint.set_media(Box::new(crate::calls::RelayControl(media.clone())));
     let mut known_users = std::collections::HashMap::new();

@@ -100,7 +100,7 @@ fn a_carrier_call_reaches_baresip_with_its_audio() {
             "sip_listen 10.200.0.1:15060\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\n\
              module ausine.so\nmodule sndfile.so\nmodule account.so\nmodule menu.so\n\
              net_interface v0\naudio_alert aufile,/dev/null\naudio_source ausine,600\n\
-             ausrc_srate 8000\nausrc_channels 1\nrtp_ports 40000-40100\nsnd_path {}\n",
+             ausrc_srate 48000\nausrc_channels 2\nauplay_srate 48000\nrtp_ports 40000-40100\nsnd_path {}\n",
             dir.path().display()
         ),
     )
