@@ -2,14 +2,23 @@
 //! rang failed, and the media relay behind the B2BUA. The SIP core asks through call events; this task
 //! answers with transport commands, so database lookups never block the SIP loop.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sip_core::b2bua::{CallEvent, MediaControl};
+use sip_core::b2bua::{CallEvent, CallRef, MediaControl};
 use sip_transport::Command;
 use switchboard_media_rt::{LegId, MediaRuntime, RemoteMedia};
+use switchboard_routing::hunt::{
+    BusyPolicy, FailReason, GroupState, HuntAction, HuntCall, HuntGroup, Leg, Member,
+    MemberPresence, Strategy,
+};
+use switchboard_routing::numbers::{E164, NORWAY};
 use switchboard_schema::Db;
+use switchboard_schema::{
+    BusyPolicy as DbBusyPolicy, HuntGroup as DbHuntGroup, HuntStrategy, TargetKind,
+};
 use tokio::sync::{mpsc, watch};
 
 /// How long a user's phones ring before the caller hears "not available".
@@ -64,6 +73,19 @@ pub fn advertised_ip(configured: Option<IpAddr>, listen: IpAddr) -> IpAddr {
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
+/// A hunt in progress for one call.
+struct ActiveHunt {
+    group_id: i64,
+    hunt: HuntCall,
+}
+
+/// Call control's own state: hunts in progress and what each group remembers between calls.
+#[derive(Default)]
+struct Orchestrator {
+    hunts: HashMap<CallRef, ActiveHunt>,
+    groups: HashMap<i64, GroupState>,
+}
+
 /// Answers call events until the SIP side closes or the node stops.
 pub async fn orchestrate(
     db: Db,
@@ -71,14 +93,45 @@ pub async fn orchestrate(
     mut events: mpsc::UnboundedReceiver<CallEvent>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut o = Orchestrator::default();
     loop {
-        let event = tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
+        let next_timer = o.hunts.values().filter_map(|h| h.hunt.poll_timeout()).min();
+        let timer = async {
+            match next_timer {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let stopped = async {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        tokio::select! {
+            _ = stopped => return,
+            _ = timer => {
+                let now = Instant::now();
+                let due: Vec<CallRef> = o
+                    .hunts
+                    .iter()
+                    .filter(|(_, h)| h.hunt.poll_timeout().is_some_and(|t| t <= now))
+                    .map(|(c, _)| *c)
+                    .collect();
+                for call in due {
+                    if let Some(h) = o.hunts.get_mut(&call) {
+                        h.hunt.handle_timeout(now);
+                    }
+                    o.carry_out(&sip, call).await;
+                }
+            }
             e = events.recv() => match e {
-                Some(e) => e,
+                Some(event) => o.handle(&db, &sip, event).await,
                 None => return,
             },
-        };
+        }
+    }
+}
+
+impl Orchestrator {
+    async fn handle(&mut self, db: &Db, sip: &mpsc::Sender<Command>, event: CallEvent) {
         match event {
             CallEvent::Incoming {
                 call,
@@ -87,30 +140,39 @@ pub async fn orchestrate(
                 to_user,
                 source,
             } => {
-                let known = match db.get_user(&to_user).await {
-                    Ok(u) => u.is_some(),
-                    Err(e) => {
-                        tracing::error!(%call_id, error = %e, "user lookup failed");
-                        false
+                tracing::info!(%call_id, from = %from_user, to = %to_user, %source, "incoming call");
+                match route(db, &to_user).await {
+                    Route::User(user) => {
+                        tracing::info!(%call_id, %user, "call to a user");
+                        let _ = sip
+                            .send(Command::RingUsers {
+                                call,
+                                users: vec![user],
+                                ring_timeout: Some(USER_RING_TIMEOUT),
+                            })
+                            .await;
                     }
-                };
-                let cmd = if known {
-                    tracing::info!(%call_id, from = %from_user, to = %to_user, %source, "call to a user");
-                    Command::RingUsers {
-                        call,
-                        users: vec![to_user],
-                        ring_timeout: Some(USER_RING_TIMEOUT),
+                    Route::Group(group) => {
+                        tracing::info!(%call_id, group = %group.name, "call to a hunt group");
+                        self.start_hunt(sip, call, &group).await;
                     }
-                } else {
-                    tracing::info!(%call_id, from = %from_user, to = %to_user, "no such number");
-                    Command::Reject { call, status: 404 }
-                };
-                let _ = sip.send(cmd).await;
+                    Route::Reject(status) => {
+                        tracing::info!(%call_id, status, "call not routed");
+                        let _ = sip.send(Command::Reject { call, status }).await;
+                    }
+                }
             }
             CallEvent::BranchFailed {
-                call, status, last, ..
+                call,
+                label,
+                status,
+                last,
             } => {
-                if last {
+                if let Some(h) = self.hunts.get_mut(&call) {
+                    h.hunt
+                        .handle_failed(&label, Leg::App, fail_reason(status), Instant::now());
+                    self.carry_out(sip, call).await;
+                } else if last {
                     // Busy everywhere is busy; anything else (no answer, declined) is unavailable.
                     let status = if status == 486 || status == 600 {
                         486
@@ -120,16 +182,168 @@ pub async fn orchestrate(
                     let _ = sip.send(Command::Reject { call, status }).await;
                 }
             }
-            CallEvent::Answered { by, .. } => tracing::info!(%by, "call answered"),
-            CallEvent::Ended { report, .. } => tracing::info!(
-                call_id = %report.call_id,
-                from = %report.from,
-                to = %report.to,
-                answered_by = report.answered_by.as_deref().unwrap_or("-"),
-                cause = %report.cause,
-                side = ?report.side,
-                "call ended"
-            ),
+            CallEvent::Answered { call, by } => {
+                tracing::info!(%by, "call answered");
+                if let Some(h) = self.hunts.get_mut(&call) {
+                    h.hunt.handle_answered(&by, Leg::App, Instant::now());
+                    self.carry_out(sip, call).await;
+                }
+            }
+            CallEvent::Ended { call, report } => {
+                if let Some(h) = self.hunts.remove(&call) {
+                    if let (Some(by), Some(state)) = (
+                        report.answered_by.as_ref(),
+                        self.groups.get_mut(&h.group_id),
+                    ) {
+                        state.record_call_end(by, Instant::now());
+                    }
+                }
+                tracing::info!(
+                    call_id = %report.call_id,
+                    from = %report.from,
+                    to = %report.to,
+                    answered_by = report.answered_by.as_deref().unwrap_or("-"),
+                    cause = %report.cause,
+                    side = ?report.side,
+                    "call ended"
+                );
+            }
         }
+    }
+
+    async fn start_hunt(
+        &mut self,
+        sip: &mpsc::Sender<Command>,
+        call: CallRef,
+        group: &DbHuntGroup,
+    ) {
+        let strategy = match group.strategy {
+            HuntStrategy::RingAll => Strategy::RingAll,
+            HuntStrategy::Sequential => Strategy::Sequential,
+            HuntStrategy::RoundRobin => Strategy::RoundRobin,
+            HuntStrategy::LongestIdle => Strategy::LongestIdle,
+        };
+        let members = group
+            .members
+            .iter()
+            .map(|m| {
+                let mut member = Member::new(m.username.clone());
+                member.ring_time = m
+                    .ring_time_secs
+                    .map(|s| Duration::from_secs(s.max(1) as u64));
+                member
+            })
+            .collect();
+        let mut spec = HuntGroup::new(group.id as u64, strategy, members);
+        spec.ring_time = Duration::from_secs(group.ring_time_secs.max(1) as u64);
+        spec.timeout = Duration::from_secs(group.timeout_secs.max(1) as u64);
+        spec.busy = match group.busy_policy {
+            DbBusyPolicy::Skip => BusyPolicy::Skip,
+            DbBusyPolicy::RingAnyway => BusyPolicy::RingAnyway,
+            DbBusyPolicy::CallWaiting => BusyPolicy::CallWaiting,
+        };
+        let state = self.groups.entry(group.id).or_default();
+        // Registration is learnt when the member is rung (an unregistered member fails at once);
+        // cellular legs need a trunk, which this node does not dial yet.
+        let presence = |_: &str| MemberPresence {
+            cellular: false,
+            ..MemberPresence::default()
+        };
+        match HuntCall::start(&spec, state, Instant::now(), presence) {
+            Ok(hunt) => {
+                self.hunts.insert(
+                    call,
+                    ActiveHunt {
+                        group_id: group.id,
+                        hunt,
+                    },
+                );
+                self.carry_out(sip, call).await;
+            }
+            Err(e) => {
+                tracing::warn!(group = %group.name, error = %e, "hunt group unusable");
+                let _ = sip.send(Command::Reject { call, status: 480 }).await;
+            }
+        }
+    }
+
+    /// Turns what the hunt decided into transport commands.
+    async fn carry_out(&mut self, sip: &mpsc::Sender<Command>, call: CallRef) {
+        let mut commands = Vec::new();
+        if let Some(h) = self.hunts.get_mut(&call) {
+            while let Some(action) = h.hunt.poll_action() {
+                match action {
+                    HuntAction::Ring {
+                        member,
+                        leg: Leg::App,
+                        ..
+                    } => commands.push(Command::RingMember { call, user: member }),
+                    HuntAction::Ring { .. } => {}
+                    HuntAction::Cancel {
+                        member,
+                        leg: Leg::App,
+                    } => commands.push(Command::CancelBranch {
+                        call,
+                        label: member,
+                    }),
+                    HuntAction::Cancel { .. } | HuntAction::Connect { .. } => {}
+                    HuntAction::Exhausted { no_answer } => {
+                        // No-answer targets other than a message come with queues and menus.
+                        tracing::info!(?no_answer, "hunt group: nobody answered");
+                        commands.push(Command::Reject { call, status: 480 });
+                    }
+                }
+            }
+        }
+        for c in commands {
+            let _ = sip.send(c).await;
+        }
+    }
+}
+
+enum Route {
+    User(String),
+    Group(DbHuntGroup),
+    Reject(u16),
+}
+
+/// Where a dialled number goes: a public number from the table, else an extension.
+async fn route(db: &Db, dialled: &str) -> Route {
+    if let Ok(number) = E164::from_carrier(dialled, &NORWAY) {
+        match db.get_public_number(number.as_str()).await {
+            Ok(Some(n)) => {
+                return match n.target_kind {
+                    TargetKind::User => Route::User(n.target_ref),
+                    TargetKind::HuntGroup => match n.target_ref.parse::<i64>() {
+                        Ok(id) => match db.get_hunt_group(id).await {
+                            Ok(Some(g)) => Route::Group(g),
+                            _ => Route::Reject(480),
+                        },
+                        Err(_) => Route::Reject(480),
+                    },
+                    // Queues, menus and messages come with the citizen's-path issue.
+                    _ => Route::Reject(480),
+                };
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "number lookup failed"),
+        }
+    }
+    match db.get_user(dialled).await {
+        Ok(Some(_)) => Route::User(dialled.to_string()),
+        Ok(None) => Route::Reject(404),
+        Err(e) => {
+            tracing::error!(error = %e, "user lookup failed");
+            Route::Reject(500)
+        }
+    }
+}
+
+fn fail_reason(status: u16) -> FailReason {
+    match status {
+        486 | 600 => FailReason::Busy,
+        603 => FailReason::Rejected,
+        487 | 408 => FailReason::NoAnswer,
+        _ => FailReason::Unreachable,
     }
 }

@@ -24,6 +24,10 @@ pub fn demo_password(ext: &str) -> String {
 /// Returns how many users it created.
 pub async fn load(db: &Db, realm: &str) -> Result<usize, SchemaError> {
     if db.user_count().await? > 0 {
+        // Users exist; the routing part still goes in if nobody configured any (an upgrade).
+        if db.get_user("1001").await?.is_some() {
+            db.seed_demo_calls().await?;
+        }
         return Ok(0);
     }
     for (ext, name) in DEMO_USERS {
@@ -38,6 +42,9 @@ pub async fn load(db: &Db, realm: &str) -> Result<usize, SchemaError> {
         )
         .await?;
     }
+    // Main number +4764000000 → hunt group "Sentralbord" (1001, 1002, ring all); +4764000100 →
+    // "Helse" (1003–1005, sequential); trunk "carrier" at 127.0.0.1:5090.
+    db.seed_demo_calls().await?;
     Ok(DEMO_USERS.len())
 }
 
@@ -53,6 +60,8 @@ pub fn print_instructions(sip: std::net::SocketAddr, http: std::net::SocketAddr,
          user / auth user: 1001 … 1010\n  password:         demo-<ext>   (e.g. demo-1001)\n  \
          domain / proxy:   {host}:{port} (UDP or TCP)\n  realm:            {realm}\n\
          For baresip: <sip:1001@{host}:{port};transport=udp>;auth_pass=demo-1001\n\
+         Call the main number +4764000000 (hunt group Sentralbord: 1001 and 1002 ring together) or\n  \
+         +4764000100 (Helse: 1003, 1004, 1005 in turn); extensions call each other directly.\n\
          Health: http://{http}/healthz   Registrations: http://{http}/api/v1/registrations\n",
         port = sip.port()
     );

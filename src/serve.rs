@@ -183,6 +183,9 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         sip: cmd_tx,
         realm: cfg.sip.realm.clone(),
         admin_token: cfg.admin_token()?,
+        // Call control reads numbers and groups from the database on every call, so it needs no
+        // change notices (yet: cached state such as trunk registrations will).
+        config_changes: None,
     };
     let http_task = tokio::spawn({
         let stop = wait_stop(stop_rx.clone());

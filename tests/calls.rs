@@ -85,7 +85,22 @@ fn scenario(dir: &Path, name: &str, vars: &[(&str, &str)]) -> String {
 
 #[test]
 fn a_carrier_call_reaches_baresip_with_its_audio() {
-    if !in_private_netns("a_carrier_call_reaches_baresip_with_its_audio", VETH_SETUP) {
+    carrier_call_reaches_baresip(
+        "a_carrier_call_reaches_baresip_with_its_audio",
+        "1002",
+        &[
+            "call to a user",
+            "user=1002",
+            "call answered by=1002",
+            "answered_by=\"1002\" cause=BYE",
+        ],
+    );
+}
+
+/// SIPp (the carrier) calls `dialled`; baresip, registered as 1002, answers; the tone SIPp sends must
+/// be what baresip decodes. `expect_in_log`: lines the server must have logged.
+fn carrier_call_reaches_baresip(test: &str, dialled: &str, expect_in_log: &[&str]) {
+    if !in_private_netns(test, VETH_SETUP) {
         return;
     }
     let server = Server::start(ServerOptions {
@@ -139,7 +154,7 @@ fn a_carrier_call_reaches_baresip_with_its_audio() {
         server.sip,
         &[
             "-s",
-            "1002",
+            dialled,
             "-m",
             "1",
             "-i",
@@ -163,8 +178,9 @@ fn a_carrier_call_reaches_baresip_with_its_audio() {
         baresip_log()
     );
     let log = server.log_text();
-    assert!(log.contains("call answered"), "{log}");
-    assert!(log.contains("call ended"), "{log}");
+    for line in expect_in_log {
+        assert!(log.contains(line), "missing {line:?} in {log}");
+    }
 
     // baresip's sndfile module writes what it decoded from the call.
     let recording = std::fs::read_dir(dir.path())
@@ -218,4 +234,20 @@ fn calls_to_unknown_and_unregistered_users_fail_cleanly() {
             "call to {user} expecting {status}: {errors}"
         );
     }
+}
+
+#[test]
+fn the_main_number_rings_the_hunt_group_and_a_registered_member_answers() {
+    // Demo: +4764000000 → hunt group "Sentralbord" (1001 and 1002, ring all). Only 1002 is
+    // registered (baresip), so 1001 fails at once and 1002 takes the call, with its audio.
+    carrier_call_reaches_baresip(
+        "the_main_number_rings_the_hunt_group_and_a_registered_member_answers",
+        "+4764000000",
+        &[
+            "call to a hunt group",
+            "group=Sentralbord",
+            "call answered by=1002",
+            "answered_by=\"1002\" cause=BYE",
+        ],
+    );
 }

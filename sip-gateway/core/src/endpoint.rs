@@ -392,6 +392,29 @@ impl<L: LocationStore> Endpoint<L> {
         self.drain_calls(now);
     }
 
+    /// Stops ringing the branches of `call` labelled `label`.
+    pub fn cancel_branch(&mut self, now: Instant, call: CallRef, label: &str) {
+        self.calls.cancel_label(call, label);
+        self.drain_calls(now);
+    }
+
+    /// Rings every registered contact of `user` for `call`; a user without any is reported as a
+    /// failed branch (480), so a hunt group moves on.
+    pub fn ring_member(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        user: &str,
+        ring_timeout: Option<Duration>,
+    ) {
+        let targets = self.targets_for_user(user, ring_timeout);
+        if targets.is_empty() {
+            self.calls.report_unreachable(call, user);
+        } else {
+            self.ring(now, call, targets);
+        }
+    }
+
     /// Ends an unanswered call with `status` (see [`Calls::reject`]).
     pub fn reject(&mut self, now: Instant, call: CallRef, status: u16) {
         if let Some(media) = self.media.as_deref_mut() {

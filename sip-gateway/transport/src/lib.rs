@@ -60,6 +60,10 @@ pub enum Command {
     },
     /// End an unanswered call with a status.
     Reject { call: CallRef, status: u16 },
+    /// Ring one user's registrations as a hunt-group member (unregistered: a failed branch).
+    RingMember { call: CallRef, user: String },
+    /// Stop ringing one member's branches.
+    CancelBranch { call: CallRef, label: String },
 }
 
 /// A point-in-time view for metrics.
@@ -264,6 +268,12 @@ fn handle_command<L: LocationStore>(
         }
         Command::Ring { call, targets } => endpoint.ring(Instant::now(), call, targets),
         Command::Reject { call, status } => endpoint.reject(Instant::now(), call, status),
+        Command::RingMember { call, user } => {
+            endpoint.ring_member(Instant::now(), call, &user, None)
+        }
+        Command::CancelBranch { call, label } => {
+            endpoint.cancel_branch(Instant::now(), call, &label)
+        }
         Command::Bindings { aor, reply } => {
             let loc = endpoint.registrar().location();
             let aors = match aor {

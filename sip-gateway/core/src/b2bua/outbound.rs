@@ -249,6 +249,46 @@ impl Calls {
         }
     }
 
+    /// Stops the ringing branches labelled `label` (a hunt group moving on from a member).
+    pub fn cancel_label(&mut self, call: CallRef, label: &str) {
+        let indices: Vec<usize> = self
+            .calls
+            .get(&call)
+            .map(|c| {
+                c.branches
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| b.label == label)
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for i in indices {
+            self.cancel_branches(call, Some(i));
+        }
+    }
+
+    /// Reports that `label` could not be rung at all (no registration): the orchestrator hears it
+    /// as a failed branch, like any other.
+    pub fn report_unreachable(&mut self, call: CallRef, label: &str) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if !matches!(c.state, CallState::Routing | CallState::Ringing) {
+            return;
+        }
+        let last = !c
+            .branches
+            .iter()
+            .any(|b| matches!(b.state, BranchState::Trying | BranchState::Ringing));
+        self.events.push_back(CallEvent::BranchFailed {
+            call,
+            label: label.to_string(),
+            status: 480,
+            last,
+        });
+    }
+
     /// Timer B: an INVITE got no final response.
     pub fn handle_client_timeout(&mut self, key: &TxKey) {
         let found = self.calls.iter().find_map(|(id, c)| {
