@@ -1,24 +1,37 @@
-//! The HTTP side of Switchboard: `/healthz`, Prometheus `/metrics`, and the admin API for users and
-//! registrations. [`app`] builds the router from shared state so tests can call it in-process.
+//! The HTTP side of Switchboard: `/healthz`, Prometheus `/metrics`, and the admin API for users,
+//! registrations, call routing (main number, call settings, public numbers, hunt groups, trunks) and call
+//! records. [`app`] builds the router from shared state so tests can call it in-process; [`openapi`] is
+//! the OpenAPI 3 document of all of it, also served at `/api/v1/openapi.json`.
 //!
 //! The database is the source of truth: the admin API writes there first, then tells the running SIP core
-//! (over its command channel) so a new password or a removed user takes effect on the next REGISTER.
+//! (over its command channel) so a new password or a removed user takes effect on the next REGISTER, and
+//! announces call-routing changes on [`AppState::config_changes`] so call control can reload them.
 
+mod cdrs;
 mod error;
+mod hunt_groups;
+mod json;
 mod metrics;
+mod numbers;
+mod openapi;
+mod settings;
+mod trunks;
 pub mod users;
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
 use axum::{Json, Router};
 use sip_transport::Command;
 use switchboard_schema::Db;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
+pub use switchboard_schema::ConfigChanged;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -29,20 +42,85 @@ pub struct AppState {
     pub realm: String,
     /// When set, `/api/*` requires `Authorization: Bearer <token>`.
     pub admin_token: Option<String>,
+    /// Where the API announces every successful call-routing write (and user creation/removal), so
+    /// running call control reloads that part. `None`: nobody listens. A broadcast channel because
+    /// several parts (routing, the SIP side, a future web console feed) may want the same news, and a
+    /// slow listener must never hold up an admin's request: it lags and is told so by the channel.
+    pub config_changes: Option<broadcast::Sender<ConfigChanged>>,
+}
+
+impl AppState {
+    /// Announces a change. The database already holds it, so a send nobody receives loses nothing
+    /// that a reload from the database would not bring back.
+    pub(crate) fn notify(&self, change: ConfigChanged) {
+        if let Some(tx) = &self.config_changes {
+            let _ = tx.send(change);
+        }
+    }
+}
+
+/// The routes behind the bearer token, relative to `/api/v1`.
+fn admin_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::remove))
+        .routes(routes!(users::set_password))
+        .routes(routes!(
+            settings::get_call_settings,
+            settings::put_call_settings
+        ))
+        .routes(routes!(users::registrations))
+        .routes(routes!(
+            settings::get_main_number,
+            settings::put_main_number
+        ))
+        .routes(routes!(numbers::list, numbers::create))
+        .routes(routes!(numbers::get, numbers::update, numbers::remove))
+        .routes(routes!(hunt_groups::list, hunt_groups::create))
+        .routes(routes!(
+            hunt_groups::get,
+            hunt_groups::update,
+            hunt_groups::remove
+        ))
+        .routes(routes!(hunt_groups::set_members))
+        .routes(routes!(trunks::list, trunks::create))
+        .routes(routes!(trunks::get, trunks::update, trunks::remove))
+        .routes(routes!(cdrs::list))
+        .routes(routes!(cdrs::get))
+}
+
+/// `/api/v1` routes that need no token: the API description is no secret (the project is open
+/// source), and tools fetch it before they know a token.
+fn open_api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(openapi::openapi_json))
+}
+
+/// Routes outside `/api/v1`.
+fn node_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(metrics::metrics))
+}
+
+/// The OpenAPI 3 document of every route [`app`] serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(node_routes())
+        .nest("/api/v1", admin_routes().merge(open_api_routes()))
+        .into_openapi()
 }
 
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/{username}", get(users::get).delete(users::remove))
-        .route("/users/{username}/password", put(users::set_password))
-        .route("/registrations", get(users::registrations))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::metrics))
-        .nest("/api/v1", api)
-        .with_state(state)
+    let api = admin_routes()
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .merge(open_api_routes());
+    let (router, _) = node_routes().nest("/api/v1", api).split_for_parts();
+    router.fallback(no_route).with_state(state)
+}
+
+/// Unknown paths answer in the API's JSON error format too.
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route {}", uri.path()))
 }
 
 async fn require_token(
@@ -63,6 +141,10 @@ async fn require_token(
     Ok(next.run(req).await)
 }
 
+/// Health of the database and the SIP core.
+#[utoipa::path(get, path = "/healthz", tag = "node", security(()),
+    responses((status = 200, description = "All parts work", body = Object),
+              (status = 503, description = "The database or the SIP core does not answer", body = Object)))]
 async fn healthz(State(state): State<AppState>) -> Response {
     let db_ok = state.db.user_count().await.is_ok();
     let sip_ok = !state.sip.is_closed();

@@ -9,6 +9,9 @@ use tokio::sync::oneshot;
 use crate::{ApiError, AppState};
 
 /// Prometheus text exposition of the SIP core's counters.
+#[utoipa::path(get, path = "/metrics", tag = "node", security(()),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+              (status = 503, description = "The SIP core is not running", body = crate::ErrorBody)))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let (tx, rx) = oneshot::channel();
     state

@@ -4,12 +4,12 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use sip_core::auth::UserSecrets;
 use sip_transport::Command;
-use switchboard_schema::{HashedCredentials, NewUser, User};
+use switchboard_schema::{ConfigChanged, HashedCredentials, NewUser, User};
 use tokio::sync::oneshot;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, ErrorBody};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct CreateUser {
     username: String,
     display_name: String,
@@ -17,7 +17,7 @@ pub(crate) struct CreateUser {
     password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct SetPassword {
     password: String,
 }
@@ -46,10 +46,20 @@ async fn tell_sip(state: &AppState, cmd: Command) {
     let _ = state.sip.send(cmd).await;
 }
 
+/// All users, ordered by username.
+#[utoipa::path(get, operation_id = "list_users", path = "/users", tag = "users",
+    responses((status = 200, description = "The users", body = Vec<User>),
+              (status = 401, description = "Missing or wrong token", body = ErrorBody)))]
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<User>>, ApiError> {
     Ok(Json(state.db.list_users().await?))
 }
 
+/// One user.
+#[utoipa::path(get, operation_id = "get_user", path = "/users/{username}", tag = "users",
+    params(("username" = String, Path, description = "The user's extension")),
+    responses((status = 200, description = "The user", body = User),
+              (status = 404, description = "No such user", body = ErrorBody),
+              (status = 401, description = "Missing or wrong token", body = ErrorBody)))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Path(username): Path<String>,
@@ -62,6 +72,12 @@ pub(crate) async fn get(
         .ok_or_else(|| ApiError::NotFound(format!("no user {username}")))
 }
 
+/// Creates a user with a SIP password (only its digest hashes are stored).
+#[utoipa::path(post, operation_id = "create_user", path = "/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, description = "Created", body = User),
+              (status = 409, description = "The username is taken", body = ErrorBody),
+              (status = 422, description = "A field is wrong (short password, mobile not E.164, …)", body = ErrorBody),
+              (status = 401, description = "Missing or wrong token", body = ErrorBody)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     Json(body): Json<CreateUser>,
@@ -79,6 +95,7 @@ pub(crate) async fn create(
             &creds,
         )
         .await?;
+    state.notify(ConfigChanged::UserCallSettings(body.username.clone()));
     tell_sip(
         &state,
         Command::SetUser {
@@ -93,6 +110,14 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+/// Sets a user's SIP password.
+#[utoipa::path(put, path = "/users/{username}/password", tag = "users",
+    params(("username" = String, Path, description = "The user's extension")),
+    request_body = SetPassword,
+    responses((status = 204, description = "Changed"),
+              (status = 404, description = "No such user", body = ErrorBody),
+              (status = 422, description = "Password too short", body = ErrorBody),
+              (status = 401, description = "Missing or wrong token", body = ErrorBody)))]
 pub(crate) async fn set_password(
     State(state): State<AppState>,
     Path(username): Path<String>,
@@ -115,6 +140,13 @@ pub(crate) async fn set_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Removes a user with their credentials, call settings, hunt group memberships and registrations.
+#[utoipa::path(delete, operation_id = "remove_user", path = "/users/{username}", tag = "users",
+    params(("username" = String, Path, description = "The user's extension")),
+    responses((status = 204, description = "Removed"),
+              (status = 404, description = "No such user", body = ErrorBody),
+              (status = 409, description = "A public number or a no-answer rule still routes to the user (`in_use`)", body = ErrorBody),
+              (status = 401, description = "Missing or wrong token", body = ErrorBody)))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
     Path(username): Path<String>,
@@ -122,6 +154,9 @@ pub(crate) async fn remove(
     if !state.db.remove_user(&username).await? {
         return Err(ApiError::NotFound(format!("no user {username}")));
     }
+    // Memberships and call settings went with the user.
+    state.notify(ConfigChanged::HuntGroups);
+    state.notify(ConfigChanged::UserCallSettings(username.clone()));
     tell_sip(&state, Command::RemoveUser { username }).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -131,7 +166,7 @@ pub(crate) struct RegistrationQuery {
     aor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct RegistrationView {
     aor: String,
     contact: String,
@@ -142,6 +177,12 @@ pub(crate) struct RegistrationView {
     user_agent: Option<String>,
 }
 
+/// Live registrations, from the SIP core's memory.
+#[utoipa::path(get, path = "/registrations", tag = "registrations",
+    params(("aor" = Option<String>, Query, description = "Only this user's")),
+    responses((status = 200, description = "The bindings", body = Vec<RegistrationView>),
+              (status = 503, description = "The SIP core is not running", body = ErrorBody),
+              (status = 401, description = "Missing or wrong token", body = ErrorBody)))]
 pub(crate) async fn registrations(
     State(state): State<AppState>,
     Query(q): Query<RegistrationQuery>,

@@ -2,9 +2,9 @@
 
 /// Everything that can go wrong in the database layer.
 ///
-/// Callers usually only branch on [`SchemaError::Conflict`] and
-/// [`SchemaError::NotFound`] (they map to "409" and "404" in an API); the other
-/// variants are operational failures to log and report.
+/// Callers usually only branch on [`SchemaError::Conflict`], [`SchemaError::InUse`],
+/// [`SchemaError::NotFound`] and the two invalid-input variants (they map to "409", "404" and
+/// "400"/"422" in an API); the other variants are operational failures to log and report.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
     /// The database driver failed: connection lost, SQL error, decoding error,
@@ -37,9 +37,35 @@ pub enum SchemaError {
     /// plain password passed by mistake).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+
+    /// One named field of the input breaks the rules: a hunt group strategy that does not
+    /// exist, a number that is not E.164, a member that is not a user. `field` is the name the
+    /// field has in the JSON of the admin API (`"target_ref"`, `"members[2].username"`), so an
+    /// API can point at it without translating.
+    #[error("invalid {field}: {message}")]
+    Invalid {
+        /// The field's name, as in the admin API's JSON.
+        field: String,
+        /// What is wrong with it, for a person.
+        message: String,
+    },
+
+    /// The row cannot be deleted because other configuration still points at it, e.g. a
+    /// hunt group that a public number routes to. Maps to "409" like [`SchemaError::Conflict`];
+    /// the message lists what still refers to it.
+    #[error("still in use: {0}")]
+    InUse(String),
 }
 
 impl SchemaError {
+    /// Shorthand for [`SchemaError::Invalid`].
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> SchemaError {
+        SchemaError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
     /// True if this is a unique or primary-key violation reported by the
     /// database (on either backend).
     pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {

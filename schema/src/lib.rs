@@ -16,6 +16,32 @@
 //!   the absolute expiry (unix seconds), `q` × 1000, Call-ID/CSeq, transport,
 //!   source address and User-Agent.
 //!
+//! Call routing (migration `0002_calls`; everything an admin changes at runtime):
+//!
+//! * **`settings`** — key/value pairs; [`MAIN_NUMBER`] is the municipality's
+//!   main number.
+//! * **`user_call_settings`** — per user ([`UserCallSettings`]): direct number,
+//!   default caller ID, cellular ringing and outbound permissions. A user
+//!   without a row has the defaults. Deleted with the user.
+//! * **`public_numbers`** — inbound numbers and their [`TargetKind`] target
+//!   ([`PublicNumber`]).
+//! * **`hunt_groups`** and **`hunt_group_members`** — [`HuntGroup`]s and their
+//!   ordered members; memberships go with the group or the user.
+//! * **`trunks`** — carriers ([`Trunk`]); the password stays in the node's
+//!   secrets directory, the row only names the file.
+//! * **`cdrs`** — call detail records ([`Cdr`]), opened at call start and
+//!   updated on answer and end.
+//! * **`config_version`** — one counter, bumped by every configuration write
+//!   ([`Db::config_version`]).
+//!
+//! Targets are `(kind, TEXT reference)` pairs, so the database cannot hold
+//! foreign keys for them. The `Db` methods check that a target exists when it
+//! is written and refuse ([`SchemaError::InUse`]) to delete a user or hunt
+//! group that a number or a no-answer rule still points at. Configuration
+//! writes run one at a time (see `config_version`), so those checks cannot
+//! race. Bad input is [`SchemaError::Invalid`], naming the field as the admin
+//! API's JSON does.
+//!
 //! # Why it is shaped like this
 //!
 //! *One source of truth for users.* The provisioning API, the SIP
@@ -75,8 +101,15 @@
 //! # }
 //! ```
 
+mod cdrs;
+mod config;
+mod demo;
 mod error;
+mod hunt_groups;
+mod numbers;
 mod registrations;
+mod settings;
+mod trunks;
 mod users;
 
 use std::time::Duration;
@@ -85,8 +118,23 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
+pub use cdrs::{
+    CallDirection, Cdr, CdrAnswer, CdrClose, CdrFilter, CdrOpen, CdrPage, HangupSide, MAX_CDR_PAGE,
+};
+pub use config::{ConfigChanged, TargetKind};
+pub use demo::{DEMO_HEALTH_NUMBER, DEMO_MAIN_NUMBER};
 pub use error::SchemaError;
+pub use hunt_groups::{
+    BusyPolicy, HuntGroup, HuntGroupMember, HuntGroupSpec, HuntStrategy, MemberSpec,
+    MAX_GROUP_TIMEOUT_SECS, MAX_MEMBERS, MAX_RING_TIME_SECS,
+};
+pub use numbers::{PublicNumber, PublicNumberSpec};
 pub use registrations::{RegistrationChange, StoredRegistration};
+pub use settings::{CallerIdDefault, UserCallSettings, MAIN_NUMBER, MAX_CELLULAR_DELAY_SECS};
+pub use trunks::{
+    Trunk, TrunkSpec, TrunkTransport, MAX_OPTIONS_INTERVAL_SECS, MAX_TRUNK_CALLS, MAX_TRUNK_CPS,
+    MIN_OPTIONS_INTERVAL_SECS,
+};
 pub use users::{HashedCredentials, NewUser, User};
 
 /// Migrations for SQLite, embedded at compile time.

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::config::{referrers, TargetKind};
 use crate::{unix_now, Db, SchemaError};
 
 /// A user to create: the extension, the name callers see, and the mobile.
@@ -21,6 +22,7 @@ pub struct NewUser {
 
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// Database id; stable for the user's lifetime, never reused on SQLite.
     pub id: i64,
@@ -117,7 +119,7 @@ impl NewUser {
 }
 
 /// `+` followed by 2 to 15 digits, the first not 0.
-fn is_e164(number: &str) -> bool {
+pub(crate) fn is_e164(number: &str) -> bool {
     let Some(digits) = number.strip_prefix('+') else {
         return false;
     };
@@ -253,21 +255,37 @@ impl Db {
         Ok(())
     }
 
-    /// Removes the user, its credentials and its registrations, in one
-    /// transaction. Returns whether the user existed.
+    /// Removes the user, its credentials, call settings, hunt group memberships
+    /// and registrations, in one transaction. Returns whether the user existed.
+    ///
+    /// Fails with [`SchemaError::InUse`] (and removes nothing) while a public
+    /// number or a hunt group's no-answer rule still routes calls to the user:
+    /// those refer to the username as TEXT, so no foreign key would catch it,
+    /// and silently leaving them dangling would lose citizens' calls.
     pub async fn remove_user(&self, username: &str) -> Result<bool, SchemaError> {
-        let mut tx = self.pool.begin().await?;
+        // A configuration write: memberships and call settings go with the user.
+        let mut tx = self.begin_config_write().await?;
         sqlx::query("DELETE FROM registrations WHERE aor = $1")
             .bind(username)
             .execute(&mut *tx)
             .await?;
-        // Credentials go with the user: ON DELETE CASCADE.
+        // Credentials, call settings and memberships go with the user: ON DELETE CASCADE.
         let removed = sqlx::query("DELETE FROM users WHERE username = $1")
             .bind(username)
             .execute(&mut *tx)
             .await?
             .rows_affected()
             > 0;
+        if removed {
+            let refs = referrers(&mut tx, TargetKind::User, username).await?;
+            if !refs.is_empty() {
+                tx.rollback().await?;
+                return Err(SchemaError::InUse(format!(
+                    "user {username:?} still receives calls from {}",
+                    refs.join(", ")
+                )));
+            }
+        }
         tx.commit().await?;
         if removed {
             tracing::info!(username, "user removed");

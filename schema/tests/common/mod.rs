@@ -20,6 +20,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::{Connection, Executor};
 use switchboard_schema::Db;
 
+/// Users, groups, numbers and trunks for the call-routing tests.
+pub mod fixtures;
+
 pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 pub const DEFAULT_PG_SOCKET_URL: &str = "postgres://postgres@%2Fvar%2Frun%2Fpostgresql/test";
 

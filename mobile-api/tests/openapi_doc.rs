@@ -1,0 +1,235 @@
+//! The OpenAPI document lists every route the router serves, each documented route is served, every
+//! admin route needs the token, and unknown routes answer in JSON.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use common::{api, assert_error, Api, TOKEN};
+use serde_json::{json, Value};
+
+/// Every route of the HTTP API. Adding a route means adding it here; the tests below check that
+/// the document and the router agree with this list.
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/users"),
+    ("POST", "/api/v1/users"),
+    ("GET", "/api/v1/users/{username}"),
+    ("DELETE", "/api/v1/users/{username}"),
+    ("PUT", "/api/v1/users/{username}/password"),
+    ("GET", "/api/v1/users/{username}/call-settings"),
+    ("PUT", "/api/v1/users/{username}/call-settings"),
+    ("GET", "/api/v1/registrations"),
+    ("GET", "/api/v1/settings/main-number"),
+    ("PUT", "/api/v1/settings/main-number"),
+    ("GET", "/api/v1/numbers"),
+    ("POST", "/api/v1/numbers"),
+    ("GET", "/api/v1/numbers/{number}"),
+    ("PUT", "/api/v1/numbers/{number}"),
+    ("DELETE", "/api/v1/numbers/{number}"),
+    ("GET", "/api/v1/hunt-groups"),
+    ("POST", "/api/v1/hunt-groups"),
+    ("GET", "/api/v1/hunt-groups/{id}"),
+    ("PUT", "/api/v1/hunt-groups/{id}"),
+    ("DELETE", "/api/v1/hunt-groups/{id}"),
+    ("PUT", "/api/v1/hunt-groups/{id}/members"),
+    ("GET", "/api/v1/trunks"),
+    ("POST", "/api/v1/trunks"),
+    ("GET", "/api/v1/trunks/{id}"),
+    ("PUT", "/api/v1/trunks/{id}"),
+    ("DELETE", "/api/v1/trunks/{id}"),
+    ("GET", "/api/v1/cdrs"),
+    ("GET", "/api/v1/cdrs/{id}"),
+];
+
+/// Routes that need no token.
+const OPEN: &[&str] = &["/healthz", "/metrics", "/api/v1/openapi.json"];
+
+/// A concrete URI for a route template.
+fn concrete(path: &str) -> String {
+    path.replace("{username}", "1001")
+        .replace("{number}", "+4764000000")
+        .replace("{id}", "1")
+}
+
+/// The document as served.
+async fn served_document(api: &Api) -> Value {
+    // No token: the description is public.
+    let (status, doc) = api.raw("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    doc
+}
+
+fn documented_routes(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            if [
+                "get", "put", "post", "delete", "patch", "head", "options", "trace",
+            ]
+            .contains(&method.as_str())
+            {
+                out.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn document_lists_every_route() {
+    let api = api().await;
+    let doc = served_document(&api).await;
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{}",
+        doc["openapi"]
+    );
+    let want: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(documented_routes(&doc), want);
+    // Generated clients name methods after operationId: each must be there and unique.
+    let mut ids = BTreeSet::new();
+    for item in doc["paths"].as_object().expect("paths").values() {
+        for (method, op) in item.as_object().expect("path item") {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method}: no operationId"));
+            assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+        }
+    }
+    assert_eq!(ids.len(), ROUTES.len());
+    // The served document is the one the library builds.
+    assert_eq!(
+        doc,
+        serde_json::to_value(mobile_api::openapi()).expect("serialise")
+    );
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served() {
+    let api = api().await;
+    let doc = served_document(&api).await;
+    for (method, path) in documented_routes(&doc) {
+        let body = matches!(method.as_str(), "POST" | "PUT").then(|| json!({}));
+        let (status, resp) = api.call(&method, &concrete(&path), body).await;
+        // Not the router's "no such route" nor "method not allowed": the handler answered, whatever
+        // it thought of the empty body.
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        let no_route = status == StatusCode::NOT_FOUND
+            && resp["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("no route"));
+        assert!(
+            !no_route,
+            "{method} {path} is documented but not served: {resp}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_admin_route_needs_the_token() {
+    let api = api().await;
+    let doc = served_document(&api).await;
+    assert_eq!(doc["security"], json!([{ "bearer": [] }]));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    for (method, path) in ROUTES {
+        let uri = concrete(path);
+        let body = matches!(*method, "POST" | "PUT").then(|| ("application/json", "{}".to_owned()));
+        let open = OPEN.contains(path);
+        for token in [None, Some("wrong-token")] {
+            let resp = api.raw(method, &uri, token, body.clone()).await;
+            if open {
+                assert_ne!(resp.0, StatusCode::UNAUTHORIZED, "{method} {path} is open");
+            } else {
+                assert_error(&resp, StatusCode::UNAUTHORIZED, "unauthorized");
+            }
+        }
+        // The document says the same: open routes override the global requirement with "none".
+        let op = &doc["paths"][path][method.to_lowercase()];
+        if open {
+            assert_eq!(op["security"], json!([{}]), "{method} {path}");
+        } else {
+            assert!(
+                op.get("security").is_none(),
+                "{method} {path}: {}",
+                op["security"]
+            );
+        }
+    }
+    // The right token gets through.
+    let (status, _) = api.raw("GET", "/api/v1/numbers", Some(TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn schemas_resolve() {
+    let api = api().await;
+    let doc = served_document(&api).await;
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    for name in [
+        "HuntGroupSpec",
+        "HuntGroup",
+        "MemberSpec",
+        "TrunkSpec",
+        "Trunk",
+        "PublicNumber",
+        "PublicNumberSpec",
+        "UserCallSettings",
+        "CdrList",
+        "CdrView",
+        "ErrorBody",
+        "User",
+        "TargetKind",
+        "HuntStrategy",
+    ] {
+        assert!(schemas.contains_key(name), "schema {name} missing");
+    }
+    // Every reference points at a schema the document has.
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r.clone());
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(found.len() > 20, "{found:?}");
+    for r in found {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("odd $ref {r}"));
+        assert!(schemas.contains_key(name), "dangling $ref {r}");
+    }
+    // The enums carry their values, as the API spells them.
+    assert_eq!(
+        schemas["HuntStrategy"]["enum"],
+        json!(["ring_all", "sequential", "round_robin", "longest_idle"])
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_answer_json() {
+    let api = api().await;
+    for uri in ["/api/v1/nothing", "/nothing", "/api/v2/users"] {
+        assert_error(
+            &api.call("GET", uri, None).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        );
+    }
+}
