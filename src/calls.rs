@@ -7,7 +7,12 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sip_core::b2bua::{CallEvent, CallRef, MediaControl};
+use sip_core::b2bua::{CallEvent, CallRef, Caller, MediaControl, RingTarget};
+use sip_core::{Peer, TransportKind};
+use switchboard_routing::numbers::{
+    check, classify_dialled, Dialled, NumberClass, OutboundPermission, PlanSettings, PublicNumber,
+};
+use switchboard_schema::TrunkTransport;
 use sip_transport::Command;
 use switchboard_media_rt::{LegId, MediaRuntime, RemoteMedia};
 use switchboard_routing::hunt::{
@@ -136,12 +141,26 @@ impl Orchestrator {
             CallEvent::Incoming {
                 call,
                 call_id,
+                caller,
                 from_user,
                 to_user,
                 source,
             } => {
-                tracing::info!(%call_id, from = %from_user, to = %to_user, %source, "incoming call");
-                match route(db, &to_user).await {
+                tracing::info!(%call_id, ?caller, from = %from_user, to = %to_user, %source, "incoming call");
+                let route = match &caller {
+                    Caller::Trunk => route(db, &to_user).await,
+                    Caller::User(user) => route_from_user(db, user, &to_user).await,
+                };
+                match route {
+                    Route::Trunk { number, trunk } => {
+                        tracing::info!(%call_id, %number, trunk = %trunk.label, "call out through the trunk");
+                        let _ = sip
+                            .send(Command::Ring {
+                                call,
+                                targets: vec![trunk],
+                            })
+                            .await;
+                    }
                     Route::User(user) => {
                         tracing::info!(%call_id, %user, "call to a user");
                         let _ = sip
@@ -304,7 +323,104 @@ impl Orchestrator {
 enum Route {
     User(String),
     Group(DbHuntGroup),
+    Trunk { number: String, trunk: RingTarget },
     Reject(u16),
+}
+
+/// Where a staff member's call goes: an extension, one of the municipality's own numbers, or out
+/// through the trunk if the user may call that kind of number (emergency numbers always).
+async fn route_from_user(db: &Db, user: &str, dialled: &str) -> Route {
+    let settings = PlanSettings::default();
+    let dialled_class = classify_dialled(dialled, &settings);
+    let (class, number) = match &dialled_class {
+        Dialled::Extension(ext) => return route(db, ext).await,
+        Dialled::Invalid(_) => return Route::Reject(484),
+        Dialled::Public { class, number } => (*class, number.clone()),
+    };
+    let text = match &number {
+        PublicNumber::E164(e) => {
+            // Our own public numbers are answered here, not sent out and back in.
+            if let Ok(Some(_)) = db.get_public_number(e.as_str()).await {
+                return route(db, e.as_str()).await;
+            }
+            e.as_str().to_string()
+        }
+        PublicNumber::Short(s) => s.clone(),
+    };
+    let permission = match db.user_call_settings(user).await {
+        Ok(Some(s)) => OutboundPermission {
+            internal: s.allow_internal,
+            national: s.allow_national,
+            mobile: s.allow_mobile,
+            international: s.allow_international,
+            premium: s.allow_premium,
+        },
+        _ => OutboundPermission::default(),
+    };
+    if class != NumberClass::Emergency {
+        if let Err(denied) = check(&dialled_class, &permission) {
+            tracing::info!(%user, %text, ?denied, "outbound call denied");
+            return Route::Reject(403);
+        }
+    }
+    match trunk_target(db, &text).await {
+        Some(trunk) => Route::Trunk { number: text, trunk },
+        None => Route::Reject(503),
+    }
+}
+
+/// The enabled trunk with the best priority, as a ring target for `number`.
+async fn trunk_target(db: &Db, number: &str) -> Option<RingTarget> {
+    let mut trunks = db.list_trunks().await.ok()?;
+    trunks.retain(|t| t.enabled);
+    trunks.sort_by_key(|t| t.priority);
+    let trunk = trunks.into_iter().next()?;
+    // Carriers' SBCs are addressed by IP here; DNS (SRV/NAPTR) comes with trunk failover.
+    let ip: IpAddr = trunk.host.parse().ok()?;
+    let addr = SocketAddr::new(ip, u16::try_from(trunk.port).ok()?);
+    let transport = match trunk.transport {
+        TrunkTransport::Udp => TransportKind::Udp,
+        TrunkTransport::Tcp => TransportKind::Tcp,
+        TrunkTransport::Tls => TransportKind::Tls,
+    };
+    let uri = sip_message::Uri::parse(format!("sip:{number}@{addr}").as_bytes()).ok()?;
+    Some(RingTarget {
+        uri,
+        peer: Peer {
+            transport,
+            addr,
+            connection: None,
+        },
+        label: trunk.name,
+        ring_timeout: Some(Duration::from_secs(120)),
+    })
+}
+
+/// Tells the SIP core which networks trunks call from, now and whenever the trunks change.
+pub async fn sync_trunk_sources(db: Db, sip: mpsc::Sender<Command>, mut stop: watch::Receiver<bool>) {
+    let mut last: Option<Vec<(IpAddr, u8)>> = None;
+    loop {
+        if let Ok(trunks) = db.list_trunks().await {
+            let sources: Vec<(IpAddr, u8)> = trunks
+                .iter()
+                .filter(|t| t.enabled)
+                .flat_map(|t| t.inbound_sources.iter())
+                .filter_map(|cidr| {
+                    let (ip, len) = cidr.split_once('/')?;
+                    Some((ip.parse().ok()?, len.parse().ok()?))
+                })
+                .collect();
+            if last.as_ref() != Some(&sources) {
+                tracing::info!(?sources, "trunk sources");
+                let _ = sip.send(Command::SetCallSources(sources.clone())).await;
+                last = Some(sources);
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
 }
 
 /// Where a dialled number goes: a public number from the table, else an extension.

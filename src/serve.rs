@@ -169,6 +169,11 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         call_events_rx,
         stop_rx.clone(),
     ));
+    let trunk_sync = tokio::spawn(crate::calls::sync_trunk_sources(
+        db.clone(),
+        cmd_tx.clone(),
+        stop_rx.clone(),
+    ));
     // Media events (latching, DTMF, timeouts) are only logged until call control consumes them.
     let media_log = tokio::spawn(log_media_events(media_events));
     let sync = tokio::spawn(sync_users(
@@ -211,6 +216,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     let _ = sync.await;
     let _ = http_task.await;
     let _ = orchestrator.await;
+    let _ = trunk_sync.await;
     media.shutdown();
     media_log.abort();
     // The SIP task dropped its sender, so the writer flushes what is left and ends.

@@ -52,6 +52,16 @@ fn tone_share(samples: &[i16], freq: f64, rate: f64) -> f64 {
     power / (energy * samples.len() as f64 / 2.0).max(1.0)
 }
 
+/// A child process that dies with the test, pass or fail.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs SIPp with a scenario file (a filled-in copy) against `target`; logs land in `dir`.
 fn sipp_file(
     dir: &Path,
@@ -157,10 +167,11 @@ fn carrier_call_reaches_baresip(test: &str, dialled: &str, expect_in_log: &[&str
             dialled,
             "-m",
             "1",
+            // From the demo trunk's address (127.0.0.1/32): other sources get 403.
             "-i",
-            "10.200.0.1",
+            "127.0.0.1",
             "-mi",
-            "10.200.0.1",
+            "127.0.0.1",
             "-mp",
             "16000",
             "-timeout",
@@ -249,5 +260,101 @@ fn the_main_number_rings_the_hunt_group_and_a_registered_member_answers() {
             "call answered by=1002",
             "answered_by=\"1002\" cause=BYE",
         ],
+    );
+}
+
+#[test]
+fn a_staff_member_calls_a_national_number_through_the_trunk() {
+    if !in_private_netns(
+        "a_staff_member_calls_a_national_number_through_the_trunk",
+        VETH_SETUP,
+    ) {
+        return;
+    }
+    // The demo trunk "carrier" is 127.0.0.1:5090: SIPp answers there as the carrier.
+    let server = Server::start(ServerOptions {
+        sip: "10.200.0.1:5070",
+        demo: true,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let carrier = Command::new("sipp")
+        .args(["-sf"])
+        .arg(common::sipp_dir().join("carrier_answer.xml"))
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "5090",
+            "-mp",
+            "16100",
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "30",
+            "-trace_err",
+            "-trace_msg",
+            "-message_file",
+        ])
+        .arg(dir.path().join("carrier.msg.log"))
+        .arg("-error_file")
+        .arg(dir.path().join("carrier.err.log"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp runs");
+    let mut carrier = KillOnDrop(carrier);
+    std::fs::write(
+        dir.path().join("config"),
+        "sip_listen 10.200.0.1:15060\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\n\
+         module ausine.so\nmodule account.so\nmodule menu.so\nmodule ctrl_tcp.so\n\
+         ctrl_tcp_listen 127.0.0.1:4444\nnet_interface v0\naudio_alert aufile,/dev/null\n\
+         audio_source ausine,600\nausrc_srate 48000\nausrc_channels 2\nauplay_srate 48000\n\
+         rtp_ports 40000-40100\n",
+    )
+    .expect("baresip config");
+    std::fs::write(
+        dir.path().join("accounts"),
+        "<sip:1001@10.200.0.1:5070;transport=udp>;auth_pass=demo-1001;regint=60;audio_codecs=PCMU\n",
+    )
+    .expect("baresip accounts");
+    let log = std::fs::File::create(dir.path().join("baresip.log")).expect("log");
+    let baresip = Command::new("baresip")
+        .arg("-f")
+        .arg(dir.path())
+        .args(["-t", "20"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("baresip runs");
+    let _baresip = KillOnDrop(baresip);
+    wait_until("1001's registration", Duration::from_secs(5), || {
+        registrations(&server).iter().any(|r| r["aor"] == "1001")
+    });
+    // Dial an 8-digit Norwegian number, as a staff member would, through baresip's control socket.
+    let json = r#"{"command":"dial","params":"sip:22334455@10.200.0.1:5070"}"#;
+    let mut ctrl = std::net::TcpStream::connect("127.0.0.1:4444").expect("baresip ctrl_tcp");
+    std::io::Write::write_all(&mut ctrl, format!("{}:{json},", json.len()).as_bytes())
+        .expect("dial");
+    let status = carrier.0.wait().expect("carrier sipp exits");
+    let msgs = std::fs::read_to_string(dir.path().join("carrier.msg.log")).unwrap_or_default();
+    let errors = std::fs::read_to_string(dir.path().join("carrier.err.log")).unwrap_or_default();
+    let baresip_log = std::fs::read_to_string(dir.path().join("baresip.log")).unwrap_or_default();
+    assert!(
+        status.success(),
+        "carrier: {errors}\n{msgs}\nserver: {}\nbaresip: {baresip_log}",
+        server.log_text()
+    );
+    assert!(
+        msgs.contains("INVITE sip:+4722334455@127.0.0.1:5090"),
+        "{msgs}"
+    );
+    let log = server.log_text();
+    assert!(log.contains("call out through the trunk"), "{log}");
+    assert!(
+        log.contains("cause=BYE side=Callee"),
+        "the carrier hung up: {log}"
     );
 }

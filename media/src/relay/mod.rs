@@ -492,7 +492,7 @@ impl Relay {
             Some(s) if s.ssrc() == ssrc => s,
             slot => slot.insert(ReceiveStats::new(ssrc, clock)),
         };
-        if !leg.remote.telephone_event_pt.is_some_and(|te| te == pt) {
+        if leg.remote.telephone_event_pt != Some(pt) {
             stats.on_rtp(rtp.sequence, timestamp, rtp.payload.len(), now);
         }
         if leg.recording.is_some() {

@@ -12,7 +12,9 @@ use sip_message::{
     HeaderName, HeaderValue, Limits, Message, Method, Request, Response, SipHeaders, Via,
 };
 
-use crate::b2bua::{CallAction, CallEvent, CallRef, Calls, CallsConfig, MediaControl, RingTarget};
+use crate::b2bua::{
+    CallAction, CallEvent, CallRef, Caller, Calls, CallsConfig, MediaControl, RingTarget,
+};
 use crate::location::{BindingChange, LocationStore};
 use crate::registrar::{RegisterOutcome, Registrar, RegistrarConfig};
 use crate::transaction::{RequestDisposition, TimerConfig, TransactionLayer, TxEvent, TxKey};
@@ -70,6 +72,8 @@ pub struct Endpoint<L: LocationStore> {
     calls: Calls,
     /// Without media there are no calls: INVITEs are answered 480/404 as a registrar-only node.
     media: Option<Box<dyn MediaControl + Send>>,
+    /// Where trunks call from: INVITEs from there are citizens' calls.
+    call_sources: Vec<(std::net::IpAddr, u8)>,
 }
 
 impl<L: LocationStore> Endpoint<L> {
@@ -86,6 +90,7 @@ impl<L: LocationStore> Endpoint<L> {
             next_housekeeping: now + Duration::from_secs(1),
             calls: Calls::new(cfg.calls.clone()),
             media: None,
+            call_sources: Vec::new(),
             cfg,
         }
     }
@@ -221,10 +226,19 @@ impl<L: LocationStore> Endpoint<L> {
                     // (§14.2: the session stays as it was).
                     Response::for_request(req, 488, "Not Acceptable Here")
                 } else {
-                    if let Some(media) = self.media.as_deref_mut() {
-                        self.calls.handle_invite(now, key, req, *peer, media);
+                    match self.caller_of(peer) {
+                        Some(caller) => {
+                            if let Some(media) = self.media.as_deref_mut() {
+                                self.calls.handle_invite(now, key, req, *peer, caller, media);
+                            }
+                            return self.drain_calls(now);
+                        }
+                        None => {
+                            // Neither a trunk nor a registered phone: nobody may call through us.
+                            self.registrar.record_failure(now, peer);
+                            Response::for_request(req, 403, "Forbidden")
+                        }
                     }
-                    return self.drain_calls(now);
                 }
             }
             Method::Invite => {
@@ -367,6 +381,33 @@ impl<L: LocationStore> Endpoint<L> {
         if self.calls.has_actions() {
             self.drain_calls(now);
         }
+    }
+
+    /// Who an INVITE from `peer` comes from: a trunk address, or the address a user registered
+    /// from; `None` for anyone else.
+    fn caller_of(&self, peer: &Peer) -> Option<Caller> {
+        let ip = peer.addr.ip();
+        if self
+            .call_sources
+            .iter()
+            .any(|&(net, len)| crate::registrar::in_network(ip, net, len))
+        {
+            return Some(Caller::Trunk);
+        }
+        let location = self.registrar.location();
+        let source = peer.addr.to_string();
+        location.aors().into_iter().find_map(|aor| {
+            location
+                .bindings(&aor)
+                .iter()
+                .any(|b| b.source == source)
+                .then(|| Caller::User(aor.clone()))
+        })
+    }
+
+    /// The networks trunks call from (their `inbound_sources`).
+    pub fn set_call_sources(&mut self, sources: Vec<(std::net::IpAddr, u8)>) {
+        self.call_sources = sources;
     }
 
     /// Calls in progress (ringing or answered).

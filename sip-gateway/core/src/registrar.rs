@@ -255,6 +255,11 @@ impl<L: LocationStore> Registrar<L> {
         self.guard.is_banned(now, peer.addr.ip())
     }
 
+    /// Counts a refused request (a call from a stranger) against its source, like a wrong password.
+    pub fn record_failure(&mut self, now: Instant, peer: &Peer) {
+        self.guard.record_failure(now, peer.addr.ip());
+    }
+
     fn challenge_response(&mut self, req: &Request, now_unix_ms: u64, stale: bool) -> Response {
         self.stats.challenges += 1;
         let nonce = self.nonces.issue(now_unix_ms, &self.cfg.realm);

@@ -121,6 +121,7 @@ impl Harness {
         let mut ep = Endpoint::new(cfg, location, now, 1_800_000_000_000);
         let media = FakeMedia::default();
         ep.set_media(Box::new(media.clone()));
+        ep.set_call_sources(vec![("192.0.2.50".parse().expect("ip"), 32)]);
         Harness { ep, media, now }
     }
 
@@ -173,12 +174,14 @@ impl Harness {
                 call,
                 to_user,
                 from_user,
+                caller,
                 ..
             }] => {
                 assert_eq!(
                     (to_user.as_str(), from_user.as_str()),
                     ("1002", "+4791234567")
                 );
+                assert_eq!(*caller, sip_core::b2bua::Caller::Trunk);
                 *call
             }
             other => panic!("{other:?}"),
@@ -504,4 +507,22 @@ fn an_invite_without_sdp_is_refused_with_488() {
         vec![488]
     );
     assert!(h.media.0.lock().expect("log").allocated.is_empty());
+}
+
+#[test]
+fn strangers_cannot_call_and_registered_phones_call_as_their_user() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    let from_stranger = invite("x1").replace("192.0.2.50:5060;branch", "203.0.113.66:5060;branch");
+    let out = h.input("203.0.113.66:5060", from_stranger);
+    assert_eq!(responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(), vec![403]);
+    assert!(h.events().is_empty());
+    assert!(h.media.0.lock().expect("log").allocated.is_empty(), "no media for strangers");
+    // The phone registered from PHONE_A calls: it is user 1002.
+    let from_phone = invite("x2").replace("192.0.2.50:5060;branch", "198.51.100.10:5060;branch");
+    let out = h.input(PHONE_A, from_phone);
+    assert!(responses(&out).iter().any(|r| r.status == 100));
+    assert!(matches!(
+        &h.events()[..],
+        [CallEvent::Incoming { caller: sip_core::b2bua::Caller::User(u), .. }] if u == "1002"
+    ));
 }

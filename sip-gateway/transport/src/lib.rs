@@ -64,6 +64,8 @@ pub enum Command {
     RingMember { call: CallRef, user: String },
     /// Stop ringing one member's branches.
     CancelBranch { call: CallRef, label: String },
+    /// The networks trunks call from (CIDRs): INVITEs from there are accepted as citizens' calls.
+    SetCallSources(Vec<(std::net::IpAddr, u8)>),
 }
 
 /// A point-in-time view for metrics.
@@ -271,6 +273,7 @@ fn handle_command<L: LocationStore>(
         Command::RingMember { call, user } => {
             endpoint.ring_member(Instant::now(), call, &user, None)
         }
+        Command::SetCallSources(sources) => endpoint.set_call_sources(sources),
         Command::CancelBranch { call, label } => {
             endpoint.cancel_branch(Instant::now(), call, &label)
         }

@@ -109,12 +109,22 @@ pub struct CallReport {
     pub media_legs: Vec<LegId>,
 }
 
+/// Who placed a call, as the endpoint established it before accepting the INVITE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// From a trunk's address (the carrier): a citizen calling a public number.
+    Trunk,
+    /// From the address a user is registered from: staff dialling out or internally.
+    User(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallEvent {
     /// A new call: decide where it goes ([`Calls::ring`] or [`Calls::reject`]).
     Incoming {
         call: CallRef,
         call_id: String,
+        caller: Caller,
         from_user: String,
         to_user: String,
         source: Peer,
@@ -315,6 +325,7 @@ impl Calls {
         key: TxKey,
         invite: &Request,
         peer: Peer,
+        caller: Caller,
         media: &mut dyn MediaControl,
     ) {
         let Some(from_tag) = invite.from().and_then(|f| f.tag().map(str::to_string)) else {
@@ -384,6 +395,7 @@ impl Calls {
         self.events.push_back(CallEvent::Incoming {
             call: id,
             call_id,
+            caller,
             from_user,
             to_user,
             source: peer,
