@@ -7,7 +7,11 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sip_core::b2bua::{CallEvent, CallRef, Caller, MediaControl, RingTarget};
+use std::sync::Mutex;
+
+use sip_core::b2bua::{CallEvent, CallRef, CallReport, Caller, MediaControl, RingTarget};
+use switchboard_media_rt::LegCounters;
+use switchboard_schema::{CallDirection, CdrAnswer, CdrClose, CdrOpen, HangupSide};
 use sip_core::{Peer, TransportKind};
 use switchboard_routing::numbers::{
     check, classify_dialled, Dialled, NumberClass, OutboundPermission, PlanSettings, PublicNumber,
@@ -29,34 +33,73 @@ use tokio::sync::{mpsc, watch};
 /// How long a user's phones ring before the caller hears "not available".
 const USER_RING_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Final counters of released relay legs, for the CDR (they arrive from the media thread a moment
+/// after the call ends).
+#[derive(Clone, Default)]
+pub struct FinalCounters(Arc<Mutex<HashMap<LegId, LegCounters>>>);
+
+impl FinalCounters {
+    /// Waits up to half a second for each leg's counters and takes them out.
+    async fn take(&self, legs: &[LegId]) -> Vec<(LegId, Option<LegCounters>)> {
+        let mut out = Vec::with_capacity(legs.len());
+        for &leg in legs {
+            let mut found = None;
+            for _ in 0..25 {
+                found = self.0.lock().ok().and_then(|mut m| m.remove(&leg));
+                if found.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            out.push((leg, found));
+        }
+        out
+    }
+}
+
 /// The B2BUA's handle on the media runtime. The SIP loop must never wait, so every command is
 /// fire-and-forget; allocation only binds sockets.
-pub struct RelayControl(pub Arc<MediaRuntime>);
+pub struct RelayControl {
+    pub runtime: Arc<MediaRuntime>,
+    pub finals: FinalCounters,
+}
 
 impl MediaControl for RelayControl {
     fn allocate(&mut self, near: Option<LegId>) -> Result<(LegId, SocketAddr), String> {
         let leg = match near {
-            Some(n) => self.0.allocate_leg_near(n),
-            None => self.0.allocate_leg(),
+            Some(n) => self.runtime.allocate_leg_near(n),
+            None => self.runtime.allocate_leg(),
         }
         .map_err(|e| e.to_string())?;
         Ok((leg.id, leg.rtp))
     }
 
     fn set_remote(&mut self, leg: LegId, remote: RemoteMedia) {
-        if let Err(e) = self.0.set_remote(leg, remote) {
+        if let Err(e) = self.runtime.set_remote(leg, remote) {
             tracing::warn!(leg = leg.0, error = %e, "media: set_remote failed");
         }
     }
 
     fn bridge(&mut self, a: LegId, b: LegId) {
-        if let Err(e) = self.0.bridge_now(a, b) {
+        if let Err(e) = self.runtime.bridge_now(a, b) {
             tracing::warn!(error = %e, "media: bridge failed");
         }
     }
 
     fn release(&mut self, leg: LegId) {
-        let _ = self.0.release(leg);
+        let Ok(rx) = self.runtime.release(leg) else {
+            return;
+        };
+        let finals = self.finals.0.clone();
+        // Runs inside the SIP task's runtime; the counters come back within a wake-up of the media
+        // thread.
+        tokio::spawn(async move {
+            if let Ok(Some(c)) = rx.await {
+                if let Ok(mut m) = finals.lock() {
+                    m.insert(leg, c);
+                }
+            }
+        });
     }
 }
 
@@ -84,11 +127,14 @@ struct ActiveHunt {
     hunt: HuntCall,
 }
 
-/// Call control's own state: hunts in progress and what each group remembers between calls.
+/// Call control's own state: hunts in progress, what each group remembers between calls, and
+/// the CDR row of every call in progress.
 #[derive(Default)]
 struct Orchestrator {
     hunts: HashMap<CallRef, ActiveHunt>,
     groups: HashMap<i64, GroupState>,
+    cdrs: HashMap<CallRef, i64>,
+    finals: FinalCounters,
 }
 
 /// Answers call events until the SIP side closes or the node stops.
@@ -96,9 +142,13 @@ pub async fn orchestrate(
     db: Db,
     sip: mpsc::Sender<Command>,
     mut events: mpsc::UnboundedReceiver<CallEvent>,
+    finals: FinalCounters,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut o = Orchestrator::default();
+    let mut o = Orchestrator {
+        finals,
+        ..Orchestrator::default()
+    };
     loop {
         let next_timer = o.hunts.values().filter_map(|h| h.hunt.poll_timeout()).min();
         let timer = async {
@@ -151,6 +201,8 @@ impl Orchestrator {
                     Caller::Trunk => route(db, &to_user).await,
                     Caller::User(user) => route_from_user(db, user, &to_user).await,
                 };
+                self.open_cdr(db, call, &call_id, &caller, &from_user, &to_user, &route)
+                    .await;
                 match route {
                     Route::Trunk { number, trunk } => {
                         tracing::info!(%call_id, %number, trunk = %trunk.label, "call out through the trunk");
@@ -203,12 +255,27 @@ impl Orchestrator {
             }
             CallEvent::Answered { call, by } => {
                 tracing::info!(%by, "call answered");
+                if let Some(&id) = self.cdrs.get(&call) {
+                    let answer = CdrAnswer {
+                        answered_at_ms: unix_ms(),
+                        answered_by: by.clone(),
+                        ring_time_ms: 0,
+                        queue_id: None,
+                        queue_wait_ms: None,
+                    };
+                    if let Err(e) = db.cdr_answered(id, &answer).await {
+                        tracing::warn!(error = %e, "CDR answer not written");
+                    }
+                }
                 if let Some(h) = self.hunts.get_mut(&call) {
                     h.hunt.handle_answered(&by, Leg::App, Instant::now());
                     self.carry_out(sip, call).await;
                 }
             }
             CallEvent::Ended { call, report } => {
+                if let Some(id) = self.cdrs.remove(&call) {
+                    self.close_cdr(db, id, &report).await;
+                }
                 if let Some(h) = self.hunts.remove(&call) {
                     if let (Some(by), Some(state)) = (
                         report.answered_by.as_ref(),
@@ -227,6 +294,98 @@ impl Orchestrator {
                     "call ended"
                 );
             }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn open_cdr(
+        &mut self,
+        db: &Db,
+        call: CallRef,
+        call_id: &str,
+        caller: &Caller,
+        from: &str,
+        to: &str,
+        route: &Route,
+    ) {
+        let direction = match (caller, route) {
+            (Caller::Trunk, _) => CallDirection::Inbound,
+            (Caller::User(_), Route::Trunk { .. }) => CallDirection::Outbound,
+            (Caller::User(_), _) => CallDirection::Internal,
+        };
+        let (target_kind, target_ref) = match route {
+            Route::User(u) => (Some(TargetKind::User), Some(u.clone())),
+            Route::Group(g) => (Some(TargetKind::HuntGroup), Some(g.id.to_string())),
+            Route::Trunk { .. } | Route::Reject(_) => (None, None),
+        };
+        let from = match caller {
+            Caller::User(u) => u.clone(),
+            Caller::Trunk => from.to_string(),
+        };
+        let open = CdrOpen {
+            call_id: call_id.to_string(),
+            direction,
+            from_number: from,
+            to_number: to.to_string(),
+            target_kind,
+            target_ref,
+            started_at_ms: unix_ms(),
+        };
+        match db.cdr_open(&open).await {
+            Ok(id) => {
+                self.cdrs.insert(call, id);
+            }
+            Err(e) => tracing::warn!(error = %e, "CDR not opened"),
+        }
+    }
+
+    async fn close_cdr(&self, db: &Db, id: i64, report: &CallReport) {
+        let ring_time_ms = report.ringing.map(|r| {
+            let until = report.answered.unwrap_or(report.ended);
+            until.saturating_duration_since(r).as_millis() as i64
+        });
+        let legs: Vec<_> = report
+            .branches
+            .iter()
+            .map(|b| serde_json::json!({"target": b.label, "status": b.status}))
+            .collect();
+        let media: Vec<_> = self
+            .finals
+            .take(&report.media_legs)
+            .await
+            .into_iter()
+            .map(|(leg, c)| match c {
+                Some(c) => serde_json::json!({
+                    "leg": leg.0,
+                    "packets_in": c.rtp_in,
+                    "packets_out": c.rtp_out,
+                    "bytes_in": c.rtp_bytes_in,
+                    "bytes_out": c.rtp_bytes_out,
+                    "lost": c.lost,
+                    "jitter_ms": c.jitter_us as f64 / 1000.0,
+                    "remote_fraction_lost": c.remote_fraction_lost,
+                    "remote_jitter_ms": c.remote_jitter_us.map(|j| j as f64 / 1000.0),
+                    "dropped_foreign": c.dropped_foreign,
+                }),
+                None => serde_json::json!({"leg": leg.0}),
+            })
+            .collect();
+        let close = CdrClose {
+            ended_at_ms: unix_ms(),
+            hangup_cause: report.cause.clone(),
+            hangup_side: match report.side {
+                sip_core::b2bua::HangupSide::Caller => HangupSide::Caller,
+                sip_core::b2bua::HangupSide::Callee => HangupSide::Callee,
+                sip_core::b2bua::HangupSide::System => HangupSide::System,
+            },
+            ring_time_ms,
+            queue_id: None,
+            queue_wait_ms: None,
+            legs_json: serde_json::Value::Array(legs).to_string(),
+            media_json: serde_json::Value::Array(media).to_string(),
+        };
+        if let Err(e) = db.cdr_closed(id, &close).await {
+            tracing::warn!(error = %e, "CDR not closed");
         }
     }
 
@@ -453,6 +612,12 @@ async fn route(db: &Db, dialled: &str) -> Route {
             Route::Reject(500)
         }
     }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn fail_reason(status: u16) -> FailReason {

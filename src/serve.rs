@@ -128,7 +128,11 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     let mut ep_cfg = endpoint_config(&cfg, cfg.nonce_secret()?)?;
     ep_cfg.calls.local = std::net::SocketAddr::new(sip_ip, sip_addr.port());
     let mut endpoint = Endpoint::new(ep_cfg, MemoryLocation::default(), now, now_unix_ms);
-    endpoint.set_media(Box::new(crate::calls::RelayControl(media.clone())));
+    let finals = crate::calls::FinalCounters::default();
+    endpoint.set_media(Box::new(crate::calls::RelayControl {
+        runtime: media.clone(),
+        finals: finals.clone(),
+    }));
     let mut known_users = std::collections::HashMap::new();
     for (user, creds) in db.all_credentials().await? {
         if creds.realm == cfg.sip.realm {
@@ -167,6 +171,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         db.clone(),
         cmd_tx.clone(),
         call_events_rx,
+        finals,
         stop_rx.clone(),
     ));
     let trunk_sync = tokio::spawn(crate::calls::sync_trunk_sources(

@@ -52,6 +52,18 @@ fn tone_share(samples: &[i16], freq: f64, rate: f64) -> f64 {
     power / (energy * samples.len() as f64 / 2.0).max(1.0)
 }
 
+/// The newest call record once it is closed (the CDR is written just after the BYE).
+fn wait_for_closed_cdr(server: &Server) -> serde_json::Value {
+    let mut cdr = serde_json::Value::Null;
+    wait_until("a closed CDR", Duration::from_secs(5), || {
+        let (status, body) = server.get("/api/v1/cdrs?limit=1");
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        cdr = page["cdrs"][0].clone();
+        status == 200 && !cdr["ended_at_ms"].is_null()
+    });
+    cdr
+}
+
 /// A child process that dies with the test, pass or fail.
 struct KillOnDrop(std::process::Child);
 
@@ -192,6 +204,25 @@ fn carrier_call_reaches_baresip(test: &str, dialled: &str, expect_in_log: &[&str
     for line in expect_in_log {
         assert!(log.contains(line), "missing {line:?} in {log}");
     }
+    // The call's record: who answered, who hung up, and the relay's packet counts per leg.
+    let cdr = wait_for_closed_cdr(&server);
+    assert_eq!(cdr["answered_by"], "1002", "{cdr}");
+    assert_eq!(cdr["hangup_side"], "caller", "{cdr}");
+    assert_eq!(cdr["direction"], "inbound", "{cdr}");
+    let media = &cdr["media"];
+    let packets_in: Vec<u64> = media
+        .as_array()
+        .map(|legs| {
+            legs.iter()
+                .filter_map(|l| l["packets_in"].as_u64())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(packets_in.len(), 2, "both legs counted: {cdr}");
+    assert!(
+        packets_in.iter().all(|&p| p >= 100),
+        "≥ 2 s of audio each way: {media}"
+    );
 
     // baresip's sndfile module writes what it decoded from the call.
     let recording = std::fs::read_dir(dir.path())
@@ -351,10 +382,13 @@ fn a_staff_member_calls_a_national_number_through_the_trunk() {
         msgs.contains("INVITE sip:+4722334455@127.0.0.1:5090"),
         "{msgs}"
     );
+    // The record is closed (and the end logged) just after the carrier's BYE.
+    let cdr = wait_for_closed_cdr(&server);
+    assert_eq!(cdr["direction"], "outbound", "{cdr}");
+    assert_eq!(cdr["from_number"], "1001", "{cdr}");
+    assert_eq!(cdr["to_number"], "22334455", "{cdr}");
+    assert_eq!(cdr["hangup_side"], "callee", "the carrier hung up: {cdr}");
+    assert_eq!(cdr["answered_by"], "carrier", "{cdr}");
     let log = server.log_text();
     assert!(log.contains("call out through the trunk"), "{log}");
-    assert!(
-        log.contains("cause=BYE side=Callee"),
-        "the carrier hung up: {log}"
-    );
 }
