@@ -10,24 +10,24 @@ use std::time::{Duration, Instant};
 use std::sync::Mutex;
 
 use sip_core::b2bua::{CallEvent, CallRef, CallReport, Caller, MediaControl, RingTarget};
-use switchboard_media_rt::LegCounters;
-use switchboard_schema::{CallDirection, CdrAnswer, CdrClose, CdrOpen, HangupSide};
 use sip_core::{Peer, TransportKind};
-use switchboard_routing::numbers::{
-    check, classify_dialled, Dialled, NumberClass, OutboundPermission, PlanSettings, PublicNumber,
-};
-use switchboard_schema::TrunkTransport;
 use sip_transport::Command;
+use switchboard_media_rt::LegCounters;
 use switchboard_media_rt::{LegId, MediaRuntime, RemoteMedia};
 use switchboard_routing::hunt::{
     BusyPolicy, FailReason, GroupState, HuntAction, HuntCall, HuntGroup, Leg, Member,
     MemberPresence, Strategy,
 };
+use switchboard_routing::numbers::{
+    check, classify_dialled, Dialled, NumberClass, OutboundPermission, PlanSettings, PublicNumber,
+};
 use switchboard_routing::numbers::{E164, NORWAY};
 use switchboard_schema::Db;
+use switchboard_schema::TrunkTransport;
 use switchboard_schema::{
     BusyPolicy as DbBusyPolicy, HuntGroup as DbHuntGroup, HuntStrategy, TargetKind,
 };
+use switchboard_schema::{CallDirection, CdrAnswer, CdrClose, CdrOpen, HangupSide};
 use tokio::sync::{mpsc, watch};
 
 /// How long a user's phones ring before the caller hears "not available".
@@ -523,7 +523,10 @@ async fn route_from_user(db: &Db, user: &str, dialled: &str) -> Route {
         }
     }
     match trunk_target(db, &text).await {
-        Some(trunk) => Route::Trunk { number: text, trunk },
+        Some(trunk) => Route::Trunk {
+            number: text,
+            trunk,
+        },
         None => Route::Reject(503),
     }
 }
@@ -556,7 +559,11 @@ async fn trunk_target(db: &Db, number: &str) -> Option<RingTarget> {
 }
 
 /// Tells the SIP core which networks trunks call from, now and whenever the trunks change.
-pub async fn sync_trunk_sources(db: Db, sip: mpsc::Sender<Command>, mut stop: watch::Receiver<bool>) {
+pub async fn sync_trunk_sources(
+    db: Db,
+    sip: mpsc::Sender<Command>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut last: Option<Vec<(IpAddr, u8)>> = None;
     loop {
         if let Ok(trunks) = db.list_trunks().await {

@@ -229,7 +229,8 @@ impl<L: LocationStore> Endpoint<L> {
                     match self.caller_of(peer) {
                         Some(caller) => {
                             if let Some(media) = self.media.as_deref_mut() {
-                                self.calls.handle_invite(now, key, req, *peer, caller, media);
+                                self.calls
+                                    .handle_invite(now, key, req, *peer, caller, media);
                             }
                             return self.drain_calls(now);
                         }

@@ -514,9 +514,15 @@ fn strangers_cannot_call_and_registered_phones_call_as_their_user() {
     let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
     let from_stranger = invite("x1").replace("192.0.2.50:5060;branch", "203.0.113.66:5060;branch");
     let out = h.input("203.0.113.66:5060", from_stranger);
-    assert_eq!(responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(), vec![403]);
+    assert_eq!(
+        responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![403]
+    );
     assert!(h.events().is_empty());
-    assert!(h.media.0.lock().expect("log").allocated.is_empty(), "no media for strangers");
+    assert!(
+        h.media.0.lock().expect("log").allocated.is_empty(),
+        "no media for strangers"
+    );
     // The phone registered from PHONE_A calls: it is user 1002.
     let from_phone = invite("x2").replace("192.0.2.50:5060;branch", "198.51.100.10:5060;branch");
     let out = h.input(PHONE_A, from_phone);

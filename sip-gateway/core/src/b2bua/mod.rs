@@ -328,9 +328,21 @@ impl Calls {
         caller: Caller,
         media: &mut dyn MediaControl,
     ) {
-        let Some(from_tag) = invite.from().and_then(|f| f.tag().map(str::to_string)) else {
+        // RFC 2543 peers send no From tag (RFC 4475 inv2543): the Call-ID alone names the call.
+        let Some(from_tag) = invite
+            .from()
+            .map(|f| f.tag().unwrap_or_default().to_string())
+        else {
             return self.respond(&key, invite, 400, None);
         };
+        // Our answer is SDP: a caller that accepts no SDP cannot be answered (RFC 4475 sdp01).
+        if !accepts_sdp(invite) {
+            let mut r = Response::for_request(invite, 406, "Not Acceptable");
+            r.headers.push(HeaderName::Accept, "application/sdp");
+            self.actions
+                .push_back(CallAction::Respond { key, response: r });
+            return;
+        }
         let Some(call_id) = invite.call_id().map(str::to_string) else {
             return self.respond(&key, invite, 400, None);
         };
@@ -733,6 +745,26 @@ impl Calls {
             self.cancel_branches(call, Some(i));
         }
     }
+}
+
+/// Whether the INVITE's Accept (if any) allows an SDP body in our responses.
+fn accepts_sdp(invite: &Request) -> bool {
+    let mut any = false;
+    for value in invite.headers.get_all(&HeaderName::Accept) {
+        any = true;
+        let text = String::from_utf8_lossy(value);
+        for media in text.split(',') {
+            let media = media.split(';').next().unwrap_or("").trim();
+            if media.eq_ignore_ascii_case("application/sdp")
+                || media.eq_ignore_ascii_case("application/*")
+                || media == "*/*"
+            {
+                return true;
+            }
+        }
+    }
+    // No Accept header means application/sdp (RFC 3261 §20.1); an empty one accepts nothing.
+    !any
 }
 
 fn tag_to(r: &mut Response, tag: &str) {
