@@ -8,49 +8,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::audio::{tone_share, write_tone_wav};
 use common::{in_private_netns, registrations, wait_until, Server, ServerOptions, VETH_SETUP};
-use switchboard_media::g711;
-
-/// An 8 kHz μ-law WAV (what SIPp's rtp_stream plays) with a sine at `freq`.
-fn write_tone_wav(path: &Path, freq: f32, seconds: f32) {
-    let n = (8000.0 * seconds) as usize;
-    let data: Vec<u8> = (0..n)
-        .map(|i| {
-            let v = 8000.0 * (2.0 * std::f32::consts::PI * freq * i as f32 / 8000.0).sin();
-            g711::ulaw_encode(v as i16)
-        })
-        .collect();
-    let mut fmt = Vec::new();
-    fmt.extend_from_slice(&7u16.to_le_bytes());
-    fmt.extend_from_slice(&1u16.to_le_bytes());
-    fmt.extend_from_slice(&8000u32.to_le_bytes());
-    fmt.extend_from_slice(&8000u32.to_le_bytes());
-    fmt.extend_from_slice(&1u16.to_le_bytes());
-    fmt.extend_from_slice(&8u16.to_le_bytes());
-    let mut riff = b"WAVEfmt ".to_vec();
-    riff.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
-    riff.extend_from_slice(&fmt);
-    riff.extend_from_slice(b"data");
-    riff.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    riff.extend_from_slice(&data);
-    let mut file = b"RIFF".to_vec();
-    file.extend_from_slice(&(riff.len() as u32).to_le_bytes());
-    file.extend_from_slice(&riff);
-    std::fs::write(path, file).expect("write tone");
-}
-
-fn tone_share(samples: &[i16], freq: f64, rate: f64) -> f64 {
-    let coeff = 2.0 * (2.0 * std::f64::consts::PI * freq / rate).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in samples {
-        let s = f64::from(x) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    let energy: f64 = samples.iter().map(|&x| f64::from(x).powi(2)).sum();
-    power / (energy * samples.len() as f64 / 2.0).max(1.0)
-}
 
 /// The newest call record once it is closed (the CDR is written just after the BYE).
 fn wait_for_closed_cdr(server: &Server) -> serde_json::Value {

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::audio::{tone_share, write_tone_wav};
+
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -33,37 +35,6 @@ fn runtime(
         ..MediaConfig::default()
     })
     .expect("media runtime starts")
-}
-
-/// An 8 kHz μ-law WAV file (what SIPp's rtp_stream plays) with a sine at `freq`.
-fn write_tone_wav(path: &Path, freq: f32, seconds: f32) {
-    let n = (8000.0 * seconds) as usize;
-    let data: Vec<u8> = (0..n)
-        .map(|i| {
-            let v = 8000.0 * (2.0 * std::f32::consts::PI * freq * i as f32 / 8000.0).sin();
-            g711::ulaw_encode(v as i16)
-        })
-        .collect();
-    let mut fmt = Vec::new();
-    for v in [7u16, 1] {
-        fmt.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [8000u32, 8000] {
-        fmt.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [1u16, 8] {
-        fmt.extend_from_slice(&v.to_le_bytes());
-    }
-    let mut riff = b"WAVEfmt ".to_vec();
-    riff.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
-    riff.extend_from_slice(&fmt);
-    riff.extend_from_slice(b"data");
-    riff.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    riff.extend_from_slice(&data);
-    let mut file = b"RIFF".to_vec();
-    file.extend_from_slice(&(riff.len() as u32).to_le_bytes());
-    file.extend_from_slice(&riff);
-    std::fs::write(path, file).expect("write tone");
 }
 
 fn spawn_sipp(dir: &Path, name: &str, args: &[&str]) -> Child {
@@ -206,21 +177,6 @@ fn two_sipp_calls_exchange_rtp_through_the_relay() {
     );
 }
 
-/// Power of `freq` relative to the total, by Goertzel over μ-law payloads decoded to linear.
-fn tone_share(samples: &[i16], freq: f32) -> f32 {
-    let coeff = 2.0 * (2.0 * std::f32::consts::PI * freq / 8000.0).cos();
-    let (mut s1, mut s2) = (0.0f32, 0.0f32);
-    for &x in samples {
-        let s = f32::from(x) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    let energy: f32 = samples.iter().map(|&x| f32::from(x) * f32::from(x)).sum();
-    // A pure sine of N samples: Goertzel power ≈ energy · N / 2.
-    power / (energy * samples.len() as f32 / 2.0).max(1.0)
-}
-
 #[test]
 fn a_tone_reflected_by_sipp_comes_back_at_its_frequency() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -321,8 +277,8 @@ fn a_tone_reflected_by_sipp_comes_back_at_its_frequency() {
         "echoed samples: {}",
         received.len()
     );
-    let at_tone = tone_share(&received[..4000], 1100.0);
-    let off_tone = tone_share(&received[..4000], 700.0);
+    let at_tone = tone_share(&received[..4000], 1100.0, 8000.0);
+    let off_tone = tone_share(&received[..4000], 700.0, 8000.0);
     assert!(at_tone > 0.8, "1100 Hz share {at_tone}");
     assert!(off_tone < 0.01, "700 Hz share {off_tone}");
 }
@@ -435,20 +391,7 @@ fn a_pcmu_tone_from_sipp_reaches_an_opus_leg_at_its_frequency() {
     assert!(pcm.len() >= 48000, "decoded Opus samples: {}", pcm.len());
     // Half a second in, well past jitter-buffer and codec start-up.
     let window = &pcm[24000..48000];
-    let at_tone = tone_share_at(window, 1000.0, 48000.0);
+    let at_tone = tone_share(window, 1000.0, 48000.0);
     assert!(at_tone > 0.7, "1 kHz share {at_tone}");
-    assert!(tone_share_at(window, 1400.0, 48000.0) < 0.02);
-}
-
-fn tone_share_at(samples: &[i16], freq: f32, rate: f32) -> f32 {
-    let coeff = 2.0 * (2.0 * std::f64::consts::PI * f64::from(freq) / f64::from(rate)).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in samples {
-        let s = f64::from(x) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    let energy: f64 = samples.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-    (power / (energy * samples.len() as f64 / 2.0).max(1.0)) as f32
+    assert!(tone_share(window, 1400.0, 48000.0) < 0.02);
 }

@@ -2,6 +2,8 @@
 //! and read its HTTP API. Everything talks over loopback (or a veth pair inside a private namespace).
 #![allow(dead_code)]
 
+pub mod audio;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
