@@ -227,6 +227,9 @@ struct Call {
     answered: Option<Instant>,
     from_user: String,
     to_user: String,
+    /// Max-Forwards for the outbound INVITEs: the caller's minus one, so two B2BUAs (or a trunk
+    /// looping back to us) cannot bounce a call forever (§16.6 step 3, applied across the B2BUA).
+    max_forwards: u8,
 }
 
 /// All calls of one node.
@@ -400,6 +403,7 @@ impl Calls {
                 ringing: None,
                 answered: None,
                 from_user: from_user.clone(),
+                max_forwards: invite.max_forwards().unwrap_or(70).saturating_sub(1),
                 to_user: to_user.clone(),
             },
         );

@@ -80,7 +80,7 @@ impl Calls {
         let to_uri = format!("<{}>", target.uri);
         let mut headers = Headers::default();
         headers.push(HeaderName::Via, via);
-        headers.push(HeaderName::MaxForwards, "70");
+        headers.push(HeaderName::MaxForwards, c.max_forwards.to_string());
         headers.push(HeaderName::From, format!("{from_uri};tag={from_tag}"));
         headers.push(HeaderName::To, to_uri.clone());
         headers.push(HeaderName::CallId, call_id.clone());
