@@ -222,9 +222,14 @@ impl<L: LocationStore> Endpoint<L> {
             Method::Invite if self.media.is_some() => {
                 let in_dialog = req.to().is_some_and(|t| t.tag().is_some());
                 if in_dialog {
-                    // Re-INVITE (hold, session refresh): not relayed yet; refuse without harm
-                    // (§14.2: the session stays as it was).
-                    Response::for_request(req, 488, "Not Acceptable Here")
+                    let known = match self.media.as_deref_mut() {
+                        Some(media) => self.calls.handle_reinvite(key.clone(), req, media),
+                        None => false,
+                    };
+                    if known {
+                        return self.drain_calls(now);
+                    }
+                    Response::for_request(req, 481, "Call/Transaction Does Not Exist")
                 } else {
                     match self.caller_of(peer) {
                         Some(caller) => {

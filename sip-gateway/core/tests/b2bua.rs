@@ -532,3 +532,109 @@ fn strangers_cannot_call_and_registered_phones_call_as_their_user() {
         [CallEvent::Incoming { caller: sip_core::b2bua::Caller::User(u), .. }] if u == "1002"
     ));
 }
+
+/// A call from the carrier answered by 1002 and ACKed; returns the callee's INVITE and our To tag
+/// towards the caller.
+fn connected_call(h: &mut Harness) -> (Request, String) {
+    h.call_1002();
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    let out = h.input(PHONE_A, reply(&inv, 200, "phone1", &answer_sdp(40000)));
+    let ok = responses(&out)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("200 to the caller");
+    let tag = to_tag(&ok);
+    h.input(CARRIER, carrier_request("ACK", Some(&tag), "ack1", 1));
+    h.events();
+    (inv, tag)
+}
+
+fn caller_reinvite(tag: &str, branch: &str, cseq: u32, direction: &str) -> String {
+    let sdp = OFFER.replace("o=carrier 1 1", &format!("o=carrier 1 {cseq}"))
+        + &format!("a={direction}\r\n");
+    carrier_request("INVITE", Some(tag), branch, cseq).replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ),
+    )
+}
+
+#[test]
+fn hold_and_resume_from_the_caller_are_answered_by_the_relay_side() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    let (_, tag) = connected_call(&mut h);
+    let version = |r: &Response| -> u64 {
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        body.lines()
+            .find_map(|l| l.strip_prefix("o="))
+            .and_then(|o| o.split_whitespace().nth(2))
+            .and_then(|v| v.parse().ok())
+            .expect("o= version")
+    };
+    let out = h.input(CARRIER, caller_reinvite(&tag, "hold", 2, "sendonly"));
+    let ok = responses(&out)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("200 for the hold");
+    let hold_body = String::from_utf8_lossy(&ok.body).into_owned();
+    assert!(hold_body.contains("a=recvonly"), "{hold_body}");
+    assert!(
+        hold_body.contains("m=audio 20002 RTP/AVP 8 101"),
+        "same port, same codec: {hold_body}"
+    );
+    let hold_version = version(&ok);
+    assert!(
+        requests(&out, Method::Invite).is_empty(),
+        "the callee is not bothered: the relay stops sending to the held side"
+    );
+    {
+        let log = h.media.0.lock().expect("log");
+        let last = log
+            .remotes
+            .iter()
+            .rev()
+            .find(|(l, _)| *l == LegId(1))
+            .expect("caller leg");
+        assert_eq!(
+            last.1.direction,
+            switchboard_media::relay::Direction::SendOnly
+        );
+    }
+    let out = h.input(CARRIER, caller_reinvite(&tag, "resume", 3, "sendrecv"));
+    let ok = responses(&out)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("200 for the resume");
+    assert!(String::from_utf8_lossy(&ok.body).contains("a=sendrecv"));
+    assert_eq!(
+        version(&ok),
+        hold_version + 1,
+        "o= version grows once per change"
+    );
+    let log = h.media.0.lock().expect("log");
+    let last = log
+        .remotes
+        .iter()
+        .rev()
+        .find(|(l, _)| *l == LegId(1))
+        .expect("caller leg");
+    assert_eq!(
+        last.1.direction,
+        switchboard_media::relay::Direction::SendRecv
+    );
+}
+
+#[test]
+fn a_reinvite_for_an_unknown_dialog_gets_481() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    let out = h.input(
+        CARRIER,
+        caller_reinvite("nosuchtag", "x", 2, "sendonly").replace("Call-ID: c1", "Call-ID: zz"),
+    );
+    assert_eq!(
+        responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![481]
+    );
+}

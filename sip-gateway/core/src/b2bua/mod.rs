@@ -11,6 +11,7 @@
 
 pub mod dialog;
 mod outbound;
+mod reinvite;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -199,6 +200,8 @@ pub(crate) struct Branch {
     invite: Request,
     dialog: Dialog,
     offer: SessionDescription,
+    /// Our o= line towards this callee (re-INVITE answers continue its versions).
+    origin: SessionOrigin,
     state: BranchState,
     /// Our ACK for its 2xx, sent again if the 2xx is retransmitted.
     ack: Option<Request>,
@@ -230,6 +233,8 @@ struct Call {
     /// Max-Forwards for the outbound INVITEs: the caller's minus one, so two B2BUAs (or a trunk
     /// looping back to us) cannot bounce a call forever (§16.6 step 3, applied across the B2BUA).
     max_forwards: u8,
+    /// The codec both legs use once answered (same numbering on both sides).
+    codec: Option<sdp::Codec>,
 }
 
 /// All calls of one node.
@@ -404,6 +409,7 @@ impl Calls {
                 answered: None,
                 from_user: from_user.clone(),
                 max_forwards: invite.max_forwards().unwrap_or(70).saturating_sub(1),
+                codec: None,
                 to_user: to_user.clone(),
             },
         );
@@ -708,6 +714,7 @@ impl Calls {
             channels: callee.send_codec.channels,
             fmtp: None,
         };
+        c.codec = Some(codec.clone());
         let caps = LocalCapabilities::new(
             c.inbound.leg_addr.ip(),
             c.inbound.leg_addr.port(),

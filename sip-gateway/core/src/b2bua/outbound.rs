@@ -73,7 +73,7 @@ impl Calls {
         let Some(addr) = c.callee_addr else {
             return;
         };
-        let Some(offer) = offer_for_callee(&c.inbound.offer, addr, session_id) else {
+        let Some((offer, origin)) = offer_for_callee(&c.inbound.offer, addr, session_id) else {
             return;
         };
         let from_uri = format!("<sip:{}@{local}>", display_user(&c.from_user));
@@ -127,6 +127,7 @@ impl Calls {
             invite: invite.clone(),
             dialog,
             offer,
+            origin,
             state: BranchState::Trying,
             ack: None,
         });
@@ -335,7 +336,7 @@ fn offer_for_callee(
     caller_offer: &SessionDescription,
     addr: std::net::SocketAddr,
     session_id: u64,
-) -> Option<SessionDescription> {
+) -> Option<(SessionDescription, SessionOrigin)> {
     let audio = caller_offer
         .media_views()
         .find(|m| m.media.media == "audio")?;
@@ -371,7 +372,8 @@ fn offer_for_callee(
     let mut caps = LocalCapabilities::new(addr.ip(), addr.port(), codecs);
     caps.telephone_event = telephone_event;
     let mut origin = SessionOrigin::new(session_id, addr.ip());
-    sdp::create_offer(&caps, &mut origin).ok()
+    let offer = sdp::create_offer(&caps, &mut origin).ok()?;
+    Some((offer, origin))
 }
 
 /// A From user part the callee's phone can display: the caller's number or name as it came.
