@@ -13,10 +13,13 @@ use sip_core::b2bua::{CallEvent, CallRef, CallReport, Caller, MediaControl, Ring
 use sip_core::{Peer, TransportKind};
 use sip_transport::Command;
 use switchboard_media_rt::LegCounters;
+use switchboard_media_rt::{
+    Codec, CodecSpec, InbandLaw, MediaEvent, PlayMode, Playlist, Prompt, RelayEvent,
+};
 use switchboard_media_rt::{LegId, MediaRuntime, RemoteMedia};
 use switchboard_routing::hunt::{
-    BusyPolicy, FailReason, GroupState, HuntAction, HuntCall, HuntGroup, Leg, Member,
-    MemberPresence, Strategy,
+    BusyPolicy, CellularConfig, FailReason, GroupState, HuntAction, HuntCall, HuntGroup, Leg,
+    Member, MemberPresence, Strategy,
 };
 use switchboard_routing::numbers::{
     check, classify_dialled, Dialled, NumberClass, OutboundPermission, PlanSettings, PublicNumber,
@@ -125,16 +128,43 @@ pub fn advertised_ip(configured: Option<IpAddr>, listen: IpAddr) -> IpAddr {
 struct ActiveHunt {
     group_id: i64,
     hunt: HuntCall,
+    /// Members' mobile numbers, for their cellular legs.
+    mobiles: HashMap<String, String>,
 }
+
+/// A cellular leg that answered and must press 1.
+struct Confirmation {
+    call: CallRef,
+    label: String,
+    deadline: Instant,
+}
+
+/// Branch labels name the member and, for a mobile, the leg: `1005` or `1005/cellular`.
+const CELLULAR: &str = "/cellular";
+
+fn parse_label(label: &str) -> (String, Leg) {
+    match label.strip_suffix(CELLULAR) {
+        Some(member) => (member.to_string(), Leg::Cellular),
+        None => (label.to_string(), Leg::App),
+    }
+}
+
+/// How long a cellular answerer has to press 1 (the prompt lasts about 4 s).
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// "Anrop fra sentralbordet. Trykk 1 for å svare." (media/prompts/nb, made with espeak-ng).
+const CONFIRM_PROMPT: &[u8] = include_bytes!("../media/prompts/nb/confirm.wav");
 
 /// Call control's own state: hunts in progress, what each group remembers between calls, and
 /// the CDR row of every call in progress.
-#[derive(Default)]
 struct Orchestrator {
     hunts: HashMap<CallRef, ActiveHunt>,
     groups: HashMap<i64, GroupState>,
     cdrs: HashMap<CallRef, i64>,
     finals: FinalCounters,
+    media: Arc<MediaRuntime>,
+    confirmations: HashMap<LegId, Confirmation>,
+    confirm_prompt: Option<Prompt>,
 }
 
 /// Answers call events until the SIP side closes or the node stops.
@@ -142,15 +172,30 @@ pub async fn orchestrate(
     db: Db,
     sip: mpsc::Sender<Command>,
     mut events: mpsc::UnboundedReceiver<CallEvent>,
+    media: Arc<MediaRuntime>,
+    mut media_events: mpsc::UnboundedReceiver<MediaEvent>,
     finals: FinalCounters,
     mut stop: watch::Receiver<bool>,
 ) {
+    let confirm_prompt = Prompt::from_wav(CONFIRM_PROMPT)
+        .map_err(|e| tracing::error!(error = %e, "confirmation prompt unusable"))
+        .ok();
     let mut o = Orchestrator {
+        hunts: HashMap::new(),
+        groups: HashMap::new(),
+        cdrs: HashMap::new(),
         finals,
-        ..Orchestrator::default()
+        media,
+        confirmations: HashMap::new(),
+        confirm_prompt,
     };
     loop {
-        let next_timer = o.hunts.values().filter_map(|h| h.hunt.poll_timeout()).min();
+        let next_timer = o
+            .hunts
+            .values()
+            .filter_map(|h| h.hunt.poll_timeout())
+            .chain(o.confirmations.values().map(|c| c.deadline))
+            .min();
         let timer = async {
             match next_timer {
                 Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -174,7 +219,27 @@ pub async fn orchestrate(
                     if let Some(h) = o.hunts.get_mut(&call) {
                         h.hunt.handle_timeout(now);
                     }
-                    o.carry_out(&sip, call).await;
+                    o.carry_out(&db, &sip, call).await;
+                }
+                let expired: Vec<LegId> = o
+                    .confirmations
+                    .iter()
+                    .filter(|(_, c)| c.deadline <= now)
+                    .map(|(l, _)| *l)
+                    .collect();
+                for leg in expired {
+                    tracing::info!(leg = leg.0, "no key pressed: cellular leg released");
+                    o.end_confirmation(&sip, leg, false).await;
+                }
+            }
+            m = media_events.recv() => {
+                if let Some(MediaEvent::Relay(RelayEvent::Dtmf { leg, digit, .. })) = m {
+                    if o.confirmations.contains_key(&leg) {
+                        tracing::info!(leg = leg.0, %digit, "confirmation key");
+                        o.end_confirmation(&sip, leg, digit == '1').await;
+                    }
+                } else if let Some(e) = m {
+                    tracing::debug!(event = ?e, "media");
                 }
             }
             e = events.recv() => match e {
@@ -225,7 +290,7 @@ impl Orchestrator {
                     }
                     Route::Group(group) => {
                         tracing::info!(%call_id, group = %group.name, "call to a hunt group");
-                        self.start_hunt(sip, call, &group).await;
+                        self.start_hunt(db, sip, call, &group).await;
                     }
                     Route::Reject(status) => {
                         tracing::info!(%call_id, status, "call not routed");
@@ -240,9 +305,10 @@ impl Orchestrator {
                 last,
             } => {
                 if let Some(h) = self.hunts.get_mut(&call) {
+                    let (member, leg) = parse_label(&label);
                     h.hunt
-                        .handle_failed(&label, Leg::App, fail_reason(status), Instant::now());
-                    self.carry_out(sip, call).await;
+                        .handle_failed(&member, leg, fail_reason(status), Instant::now());
+                    self.carry_out(db, sip, call).await;
                 } else if last {
                     // Busy everywhere is busy; anything else (no answer, declined) is unavailable.
                     let status = if status == 486 || status == 600 {
@@ -268,11 +334,19 @@ impl Orchestrator {
                     }
                 }
                 if let Some(h) = self.hunts.get_mut(&call) {
-                    h.hunt.handle_answered(&by, Leg::App, Instant::now());
-                    self.carry_out(sip, call).await;
+                    let (member, leg) = parse_label(&by);
+                    h.hunt.handle_answered(&member, leg, Instant::now());
+                    self.carry_out(db, sip, call).await;
                 }
             }
+            CallEvent::Confirming {
+                call,
+                label,
+                leg,
+                codec,
+            } => self.start_confirmation(call, label, leg, codec),
             CallEvent::Ended { call, report } => {
+                self.confirmations.retain(|_, c| c.call != call);
                 if let Some(id) = self.cdrs.remove(&call) {
                     self.close_cdr(db, id, &report).await;
                 }
@@ -389,12 +463,90 @@ impl Orchestrator {
         }
     }
 
+    /// A cellular leg answered: ask it to press 1, and listen for the digit.
+    fn start_confirmation(
+        &mut self,
+        call: CallRef,
+        label: String,
+        leg: LegId,
+        codec: (String, u8),
+    ) {
+        let (member, _) = parse_label(&label);
+        tracing::info!(%member, "cellular leg answered: asking for 1");
+        if let Some(h) = self.hunts.get_mut(&call) {
+            h.hunt.handle_confirming(&member, Instant::now());
+        }
+        let _ = self.media.set_dtmf(leg, false, Some(InbandLaw::Pcmu));
+        let spec = Codec::from_name(&codec.0).map(|c| CodecSpec {
+            codec: c,
+            payload_type: codec.1,
+        });
+        if let (Some(prompt), Some(spec)) = (self.confirm_prompt.clone(), spec) {
+            let _ = self
+                .media
+                .play(leg, Playlist::new([prompt]), PlayMode::Once, true, spec);
+        }
+        self.confirmations.insert(
+            leg,
+            Confirmation {
+                call,
+                label,
+                deadline: Instant::now() + CONFIRM_TIMEOUT,
+            },
+        );
+    }
+
+    async fn end_confirmation(&mut self, sip: &mpsc::Sender<Command>, leg: LegId, confirmed: bool) {
+        let Some(c) = self.confirmations.remove(&leg) else {
+            return;
+        };
+        let _ = self.media.stop_playback(leg);
+        let _ = self.media.set_dtmf(leg, true, None);
+        let cmd = if confirmed {
+            Command::Confirm {
+                call: c.call,
+                label: c.label,
+            }
+        } else {
+            Command::Decline {
+                call: c.call,
+                label: c.label,
+            }
+        };
+        let _ = sip.send(cmd).await;
+    }
+
     async fn start_hunt(
         &mut self,
+        db: &Db,
         sip: &mpsc::Sender<Command>,
         call: CallRef,
         group: &DbHuntGroup,
     ) {
+        // Whose mobile also rings, after what delay, and whether it must confirm.
+        let mut mobiles = HashMap::new();
+        let mut cellular = HashMap::new();
+        for m in &group.members {
+            let settings = db.user_call_settings(&m.username).await.ok().flatten();
+            let mobile = db
+                .get_user(&m.username)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|u| u.mobile);
+            if let (Some(s), Some(mobile)) = (settings, mobile) {
+                if s.ring_cellular {
+                    cellular.insert(
+                        m.username.clone(),
+                        CellularConfig {
+                            delay: Duration::from_secs(s.cellular_delay_secs.max(0) as u64),
+                            confirm: group.confirm_cellular || s.confirm_cellular,
+                        },
+                    );
+                    mobiles.insert(m.username.clone(), mobile);
+                }
+            }
+        }
         let strategy = match group.strategy {
             HuntStrategy::RingAll => Strategy::RingAll,
             HuntStrategy::Sequential => Strategy::Sequential,
@@ -409,6 +561,7 @@ impl Orchestrator {
                 member.ring_time = m
                     .ring_time_secs
                     .map(|s| Duration::from_secs(s.max(1) as u64));
+                member.cellular = cellular.get(&m.username).copied();
                 member
             })
             .collect();
@@ -421,10 +574,9 @@ impl Orchestrator {
             DbBusyPolicy::CallWaiting => BusyPolicy::CallWaiting,
         };
         let state = self.groups.entry(group.id).or_default();
-        // Registration is learnt when the member is rung (an unregistered member fails at once);
-        // cellular legs need a trunk, which this node does not dial yet.
-        let presence = |_: &str| MemberPresence {
-            cellular: false,
+        // Registration is learnt when the member is rung (an unregistered member fails at once).
+        let presence = |member: &str| MemberPresence {
+            cellular: mobiles.contains_key(member),
             ..MemberPresence::default()
         };
         match HuntCall::start(&spec, state, Instant::now(), presence) {
@@ -434,9 +586,10 @@ impl Orchestrator {
                     ActiveHunt {
                         group_id: group.id,
                         hunt,
+                        mobiles,
                     },
                 );
-                self.carry_out(sip, call).await;
+                self.carry_out(db, sip, call).await;
             }
             Err(e) => {
                 tracing::warn!(group = %group.name, error = %e, "hunt group unusable");
@@ -446,8 +599,9 @@ impl Orchestrator {
     }
 
     /// Turns what the hunt decided into transport commands.
-    async fn carry_out(&mut self, sip: &mpsc::Sender<Command>, call: CallRef) {
+    async fn carry_out(&mut self, db: &Db, sip: &mpsc::Sender<Command>, call: CallRef) {
         let mut commands = Vec::new();
+        let mut unreachable = Vec::new();
         if let Some(h) = self.hunts.get_mut(&call) {
             while let Some(action) = h.hunt.poll_action() {
                 match action {
@@ -456,15 +610,37 @@ impl Orchestrator {
                         leg: Leg::App,
                         ..
                     } => commands.push(Command::RingMember { call, user: member }),
-                    HuntAction::Ring { .. } => {}
-                    HuntAction::Cancel {
+                    HuntAction::Ring {
                         member,
-                        leg: Leg::App,
-                    } => commands.push(Command::CancelBranch {
-                        call,
-                        label: member,
-                    }),
-                    HuntAction::Cancel { .. } | HuntAction::Connect { .. } => {}
+                        leg: Leg::Cellular,
+                        confirm,
+                        ..
+                    } => {
+                        let target = match h.mobiles.get(&member) {
+                            Some(mobile) => trunk_target(db, mobile).await,
+                            None => None,
+                        };
+                        match target {
+                            Some(mut t) => {
+                                t.label = format!("{member}{CELLULAR}");
+                                t.confirm = confirm;
+                                tracing::info!(%member, "ringing the member's mobile");
+                                commands.push(Command::Ring {
+                                    call,
+                                    targets: vec![t],
+                                });
+                            }
+                            None => unreachable.push(member),
+                        }
+                    }
+                    HuntAction::Cancel { member, leg } => {
+                        let label = match leg {
+                            Leg::App => member,
+                            Leg::Cellular => format!("{member}{CELLULAR}"),
+                        };
+                        commands.push(Command::CancelBranch { call, label });
+                    }
+                    HuntAction::Connect { .. } => {}
                     HuntAction::Exhausted { no_answer } => {
                         // No-answer targets other than a message come with queues and menus.
                         tracing::info!(?no_answer, "hunt group: nobody answered");
@@ -475,6 +651,19 @@ impl Orchestrator {
         }
         for c in commands {
             let _ = sip.send(c).await;
+        }
+        if !unreachable.is_empty() {
+            if let Some(h) = self.hunts.get_mut(&call) {
+                for member in unreachable {
+                    h.hunt.handle_failed(
+                        &member,
+                        Leg::Cellular,
+                        FailReason::Unreachable,
+                        Instant::now(),
+                    );
+                }
+            }
+            Box::pin(self.carry_out(db, sip, call)).await;
         }
     }
 }
@@ -555,6 +744,7 @@ async fn trunk_target(db: &Db, number: &str) -> Option<RingTarget> {
         },
         label: trunk.name,
         ring_timeout: Some(Duration::from_secs(120)),
+        confirm: false,
     })
 }
 
@@ -630,7 +820,8 @@ fn unix_ms() -> i64 {
 fn fail_reason(status: u16) -> FailReason {
     match status {
         486 | 600 => FailReason::Busy,
-        603 => FailReason::Rejected,
+        // Our own code for a cellular leg that answered but did not press 1.
+        603 => FailReason::Declined,
         487 | 408 => FailReason::NoAnswer,
         _ => FailReason::Unreachable,
     }

@@ -171,6 +171,8 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         db.clone(),
         cmd_tx.clone(),
         call_events_rx,
+        media.clone(),
+        media_events,
         finals,
         stop_rx.clone(),
     ));
@@ -179,8 +181,6 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         cmd_tx.clone(),
         stop_rx.clone(),
     ));
-    // Media events (latching, DTMF, timeouts) are only logged until call control consumes them.
-    let media_log = tokio::spawn(log_media_events(media_events));
     let sync = tokio::spawn(sync_users(
         db.clone(),
         cfg.sip.realm.clone(),
@@ -223,18 +223,11 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     let _ = orchestrator.await;
     let _ = trunk_sync.await;
     media.shutdown();
-    media_log.abort();
     // The SIP task dropped its sender, so the writer flushes what is left and ends.
     let _ = writer.await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn log_media_events(mut events: mpsc::UnboundedReceiver<switchboard_media_rt::MediaEvent>) {
-    while let Some(e) = events.recv().await {
-        tracing::debug!(event = ?e, "media");
-    }
 }
 
 async fn wait_stop(mut rx: watch::Receiver<bool>) {

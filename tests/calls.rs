@@ -23,6 +23,9 @@ fn wait_for_closed_cdr(server: &Server) -> serde_json::Value {
     cdr
 }
 
+/// Tests that play the demo trunk's far end on 127.0.0.1:5090 outside a private namespace take turns.
+static TRUNK_PORT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A child process that dies with the test, pass or fail.
 struct KillOnDrop(std::process::Child);
 
@@ -350,4 +353,175 @@ fn a_staff_member_calls_a_national_number_through_the_trunk() {
     assert_eq!(cdr["answered_by"], "carrier", "{cdr}");
     let log = server.log_text();
     assert!(log.contains("call out through the trunk"), "{log}");
+}
+
+#[test]
+fn a_cellular_leg_is_connected_only_after_pressing_1() {
+    let _port = TRUNK_PORT.lock().unwrap_or_else(|e| e.into_inner());
+    // Demo: +4764000100 → "Helse" (1003, 1004, 1005 in turn). None is registered, so the hunt reaches
+    // 1005's mobile (+47900001005) through the demo trunk at once; SIPp plays that mobile and
+    // presses 1 after the question; only then is the caller connected.
+    let server = Server::start(ServerOptions {
+        demo: true,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mobile_sf = scenario(
+        dir.path(),
+        "carrier_confirm.xml",
+        &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap")],
+    );
+    let mobile = Command::new("sipp")
+        .args(["-sf", &mobile_sf])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "5090",
+            "-mp",
+            "16200",
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "40",
+            "-trace_err",
+            "-trace_msg",
+            "-message_file",
+        ])
+        .arg(dir.path().join("mobile.msg.log"))
+        .arg("-error_file")
+        .arg(dir.path().join("mobile.err.log"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp runs");
+    let mut mobile = KillOnDrop(mobile);
+    std::thread::sleep(Duration::from_millis(300));
+    let tone = dir.path().join("tone.wav");
+    write_tone_wav(&tone, 1000.0, 8.0);
+    let sf = scenario(
+        dir.path(),
+        "call_user.xml",
+        &[("tone", &tone.to_string_lossy())],
+    );
+    let out = sipp_file(
+        dir.path(),
+        &sf,
+        server.sip,
+        &[
+            "-s",
+            "+4764000100",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "23071",
+            "-mp",
+            "23300",
+            "-timeout",
+            "40",
+        ],
+    );
+    let caller_errors =
+        std::fs::read_to_string(dir.path().join("call_user.err.log")).unwrap_or_default();
+    let status = mobile.0.wait().expect("mobile sipp exits");
+    let msgs = std::fs::read_to_string(dir.path().join("mobile.msg.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "caller: {caller_errors}\n{}",
+        server.log_text()
+    );
+    assert!(status.success(), "mobile: {msgs}");
+    assert!(
+        msgs.contains("INVITE sip:+47900001005@127.0.0.1:5090"),
+        "{msgs}"
+    );
+    let cdr = wait_for_closed_cdr(&server);
+    assert_eq!(cdr["answered_by"], "1005/cellular", "{cdr}");
+    let log = server.log_text();
+    assert!(log.contains("asking for 1"), "{log}");
+    assert!(
+        log.contains("confirmation key") && log.contains("digit=1"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_cellular_leg_that_presses_another_key_is_released_and_the_hunt_moves_on() {
+    let _port = TRUNK_PORT.lock().unwrap_or_else(|e| e.into_inner());
+    // As above, but the mobile presses 2 (a voicemail or a wrong key): that leg is hung up, nobody is
+    // left in "Helse", and the caller hears 480.
+    let server = Server::start(ServerOptions {
+        demo: true,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mobile_sf = scenario(
+        dir.path(),
+        "carrier_confirm.xml",
+        &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_2.pcap")],
+    );
+    let mobile = Command::new("sipp")
+        .args(["-sf", &mobile_sf])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "5090",
+            "-mp",
+            "16300",
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "40",
+            "-trace_err",
+            "-error_file",
+        ])
+        .arg(dir.path().join("mobile.err.log"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp runs");
+    let mut mobile = KillOnDrop(mobile);
+    std::thread::sleep(Duration::from_millis(300));
+    let sf = scenario(dir.path(), "call_expect_status.xml", &[("status", "480")]);
+    let out = sipp_file(
+        dir.path(),
+        &sf,
+        server.sip,
+        &[
+            "-s",
+            "+4764000100",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "23081",
+            "-timeout",
+            "40",
+        ],
+    );
+    let caller_errors =
+        std::fs::read_to_string(dir.path().join("call_expect_status.err.log")).unwrap_or_default();
+    let status = mobile.0.wait().expect("mobile sipp exits");
+    let mobile_errors =
+        std::fs::read_to_string(dir.path().join("mobile.err.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "caller: {caller_errors}\n{}",
+        server.log_text()
+    );
+    assert!(
+        status.success(),
+        "the mobile leg was hung up: {mobile_errors}"
+    );
+    let cdr = wait_for_closed_cdr(&server);
+    let log = server.log_text();
+    assert!(log.contains("digit=2"), "{log}\n{cdr}");
+    assert!(cdr["answered_by"].is_null(), "{cdr}");
+    assert_eq!(cdr["hangup_cause"], "480", "{cdr}");
 }

@@ -439,6 +439,20 @@ impl<L: LocationStore> Endpoint<L> {
         self.drain_calls(now);
     }
 
+    /// The confirming branch `label` pressed 1: connect it (see [`Calls::confirm_branch`]).
+    pub fn confirm_branch(&mut self, now: Instant, call: CallRef, label: &str) {
+        if let Some(media) = self.media.as_deref_mut() {
+            self.calls.confirm_branch(now, call, label, media);
+        }
+        self.drain_calls(now);
+    }
+
+    /// The confirming branch `label` did not confirm: release it.
+    pub fn decline_branch(&mut self, now: Instant, call: CallRef, label: &str) {
+        self.calls.decline_branch(call, label);
+        self.drain_calls(now);
+    }
+
     /// Stops ringing the branches of `call` labelled `label`.
     pub fn cancel_branch(&mut self, now: Instant, call: CallRef, label: &str) {
         self.calls.cancel_label(call, label);
@@ -489,6 +503,7 @@ impl<L: LocationStore> Endpoint<L> {
                     },
                     label: aor.to_string(),
                     ring_timeout,
+                    confirm: false,
                 })
             })
             .collect()

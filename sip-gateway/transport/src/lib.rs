@@ -64,6 +64,10 @@ pub enum Command {
     RingMember { call: CallRef, user: String },
     /// Stop ringing one member's branches.
     CancelBranch { call: CallRef, label: String },
+    /// A confirming branch pressed 1: connect it to the caller.
+    Confirm { call: CallRef, label: String },
+    /// A confirming branch did not confirm: release it.
+    Decline { call: CallRef, label: String },
     /// The networks trunks call from (CIDRs): INVITEs from there are accepted as citizens' calls.
     SetCallSources(Vec<(std::net::IpAddr, u8)>),
 }
@@ -274,6 +278,8 @@ fn handle_command<L: LocationStore>(
             endpoint.ring_member(Instant::now(), call, &user, None)
         }
         Command::SetCallSources(sources) => endpoint.set_call_sources(sources),
+        Command::Confirm { call, label } => endpoint.confirm_branch(Instant::now(), call, &label),
+        Command::Decline { call, label } => endpoint.decline_branch(Instant::now(), call, &label),
         Command::CancelBranch { call, label } => {
             endpoint.cancel_branch(Instant::now(), call, &label)
         }

@@ -75,6 +75,9 @@ pub struct RingTarget {
     pub label: String,
     /// Give up on this branch after this long (CANCEL).
     pub ring_timeout: Option<Duration>,
+    /// Answering is not enough: the callee must confirm (a cellular leg whose voicemail must never
+    /// take the call). Its 200 gives [`CallEvent::Confirming`]; [`Calls::confirm_branch`] connects.
+    pub confirm: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +145,14 @@ pub enum CallEvent {
         call: CallRef,
         by: String,
     },
+    /// A branch that must confirm has answered: the relay's callee leg `leg` reaches it (play the
+    /// question, listen for the digit), in `codec` (encoding name, payload type).
+    Confirming {
+        call: CallRef,
+        label: String,
+        leg: LegId,
+        codec: (String, u8),
+    },
     Ended {
         call: CallRef,
         report: CallReport,
@@ -205,6 +216,10 @@ pub(crate) struct Branch {
     state: BranchState,
     /// Our ACK for its 2xx, sent again if the 2xx is retransmitted.
     ack: Option<Request>,
+    /// Must confirm before connecting.
+    confirm: bool,
+    /// Its SDP answer, kept while it confirms.
+    answer: Option<SessionDescription>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +229,8 @@ pub(crate) enum BranchState {
     Answered,
     /// CANCEL sent; waiting for the 487 (or a 200 that crossed it, which we then BYE).
     Cancelling,
+    /// Answered, waiting for the callee to confirm (press 1) before the caller is connected.
+    Confirming,
     Failed(u16),
 }
 
@@ -493,7 +510,7 @@ impl Calls {
                 status: match b.state {
                     BranchState::Answered => 200,
                     BranchState::Failed(s) => s,
-                    BranchState::Cancelling => 487,
+                    BranchState::Cancelling | BranchState::Confirming => 487,
                     BranchState::Trying | BranchState::Ringing => 408,
                 },
             })
@@ -654,8 +671,15 @@ impl Calls {
             return;
         };
         let mut cancels = Vec::new();
+        let mut byes = Vec::new();
         for (i, b) in c.branches.iter_mut().enumerate() {
             if only.is_some_and(|o| o != i) {
+                continue;
+            }
+            if b.state == BranchState::Confirming {
+                // Answered but not yet connected: its dialog exists, so it ends with a BYE.
+                b.state = BranchState::Failed(487);
+                byes.push(i);
                 continue;
             }
             if !matches!(b.state, BranchState::Trying | BranchState::Ringing) {
@@ -684,6 +708,26 @@ impl Calls {
             self.actions
                 .push_back(CallAction::Request { request, peer });
         }
+        for i in byes {
+            self.bye_branch_at(call, i);
+        }
+    }
+
+    pub(crate) fn bye_branch_at(&mut self, call: CallRef, index: usize) {
+        let via = self.via("UDP");
+        let contact = self.contact();
+        let Some(b) = self
+            .calls
+            .get_mut(&call)
+            .and_then(|c| c.branches.get_mut(index))
+        else {
+            return;
+        };
+        let peer = b.dialog.peer;
+        let via = via.replace("/UDP ", &format!("/{} ", peer.transport.as_str()));
+        let request = b.dialog.request(Method::Bye, &via, &contact, None);
+        self.actions
+            .push_back(CallAction::Request { request, peer });
     }
 
     /// The relay's answer to the caller and the media bridge, once a branch answered with `answer`.

@@ -130,6 +130,8 @@ impl Calls {
             origin,
             state: BranchState::Trying,
             ack: None,
+            confirm: target.confirm,
+            answer: None,
         });
         self.by_branch_call_id.insert(call_id, (call, index));
         self.timers.push(Reverse((
@@ -225,11 +227,52 @@ impl Calls {
                     }
                     return;
                 }
-                b.state = BranchState::Answered;
-                match SessionDescription::parse(&resp.body) {
-                    Ok(answer) if !resp.body.is_empty() => {
-                        self.connect(now, call, index, &answer, media)
+                let confirming_elsewhere = c
+                    .branches
+                    .iter()
+                    .enumerate()
+                    .any(|(i, o)| i != index && o.state == BranchState::Confirming);
+                let Some(b) = c.branches.get_mut(index) else {
+                    return;
+                };
+                let parsed = SessionDescription::parse(&resp.body)
+                    .ok()
+                    .filter(|_| !resp.body.is_empty());
+                if let (true, Some(answer)) = (b.confirm, parsed.as_ref()) {
+                    // The relay's callee leg is shared by the branches: only one may confirm at a
+                    // time; a second one is let go and the hunt moves on.
+                    if confirming_elsewhere {
+                        b.state = BranchState::Failed(486);
+                        let label = b.label.clone();
+                        self.bye_branch_at(call, index);
+                        self.events.push_back(CallEvent::BranchFailed {
+                            call,
+                            label,
+                            status: 486,
+                            last: false,
+                        });
+                        return;
                     }
+                    let (Some(leg), Ok(n)) = (c.callee_leg, sdp::negotiated(&b.offer, answer))
+                    else {
+                        self.bye_branch_at(call, index);
+                        return self.branch_failed(call, index, 488);
+                    };
+                    b.state = BranchState::Confirming;
+                    b.answer = Some(answer.clone());
+                    let label = b.label.clone();
+                    media.set_remote(leg, super::remote_media(&n));
+                    self.events.push_back(CallEvent::Confirming {
+                        call,
+                        label,
+                        leg,
+                        codec: (n.send_codec.name.clone(), n.send_codec.payload_type),
+                    });
+                    return;
+                }
+                b.state = BranchState::Answered;
+                match parsed {
+                    Some(answer) => self.connect(now, call, index, &answer, media),
                     _ => {
                         // No usable answer: hang up both sides.
                         let via = self.via(peer.transport.as_str());
@@ -247,6 +290,56 @@ impl Calls {
                 }
             }
             _ => self.branch_failed(call, index, status),
+        }
+    }
+
+    /// The confirming branch `label` confirmed (pressed 1): connect it to the caller.
+    pub fn confirm_branch(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        label: &str,
+        media: &mut dyn MediaControl,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if !matches!(c.state, CallState::Ringing) {
+            return;
+        }
+        let Some((index, b)) = c
+            .branches
+            .iter_mut()
+            .enumerate()
+            .find(|(_, b)| b.label == label && b.state == BranchState::Confirming)
+        else {
+            return;
+        };
+        let Some(answer) = b.answer.take() else {
+            return;
+        };
+        b.state = BranchState::Answered;
+        self.connect(now, call, index, &answer, media);
+    }
+
+    /// The confirming branch `label` did not confirm (another key, silence, hung up): release it;
+    /// the orchestrator hears a failed branch (603) and moves on.
+    pub fn decline_branch(&mut self, call: CallRef, label: &str) {
+        let found = self.calls.get(&call).and_then(|c| {
+            c.branches
+                .iter()
+                .position(|b| b.label == label && b.state == BranchState::Confirming)
+        });
+        if let Some(index) = found {
+            self.bye_branch_at(call, index);
+            if let Some(b) = self
+                .calls
+                .get_mut(&call)
+                .and_then(|c| c.branches.get_mut(index))
+            {
+                b.state = BranchState::Trying;
+            }
+            self.branch_failed(call, index, 603);
         }
     }
 
@@ -370,7 +463,13 @@ fn offer_for_callee(
         return None;
     }
     let mut caps = LocalCapabilities::new(addr.ip(), addr.port(), codecs);
-    caps.telephone_event = telephone_event;
+    // Always offer RFC 4733 events: a cellular leg confirms with a key press even when the caller's
+    // side has no telephone-event (101 unless the caller already uses that number for a codec).
+    let used: Vec<u8> = caps.codecs.iter().map(|c| c.payload_type).collect();
+    let free = |pt: &u8| !used.contains(pt);
+    caps.telephone_event = telephone_event
+        .or_else(|| Some(101).filter(free))
+        .or_else(|| (96..=127u8).find(free));
     let mut origin = SessionOrigin::new(session_id, addr.ip());
     let offer = sdp::create_offer(&caps, &mut origin).ok()?;
     Some((offer, origin))
