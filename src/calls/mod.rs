@@ -3,126 +3,35 @@
 //! answers with transport commands, so database lookups never block the SIP loop.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::sync::Mutex;
-
-use sip_core::b2bua::{CallEvent, CallRef, CallReport, Caller, MediaControl, RingTarget};
-use sip_core::{Peer, TransportKind};
+use sip_core::b2bua::{CallEvent, CallRef, CallReport, Caller};
 use sip_transport::Command;
-use switchboard_media_rt::LegCounters;
 use switchboard_media_rt::{
     Codec, CodecSpec, InbandLaw, MediaEvent, PlayMode, Playlist, Prompt, RelayEvent,
 };
-use switchboard_media_rt::{LegId, MediaRuntime, RemoteMedia};
+use switchboard_media_rt::{LegId, MediaRuntime};
 use switchboard_routing::hunt::{
     BusyPolicy, CellularConfig, FailReason, GroupState, HuntAction, HuntCall, HuntGroup, Leg,
     Member, MemberPresence, Strategy,
 };
-use switchboard_routing::numbers::{
-    check, classify_dialled, Dialled, NumberClass, OutboundPermission, PlanSettings, PublicNumber,
-};
-use switchboard_routing::numbers::{E164, NORWAY};
 use switchboard_schema::Db;
-use switchboard_schema::TrunkTransport;
 use switchboard_schema::{
     BusyPolicy as DbBusyPolicy, HuntGroup as DbHuntGroup, HuntStrategy, TargetKind,
 };
 use switchboard_schema::{CallDirection, CdrAnswer, CdrClose, CdrOpen, HangupSide};
 use tokio::sync::{mpsc, watch};
 
+mod media;
+mod routes;
+
+pub use media::{advertised_ip, FinalCounters, RelayControl};
+pub use routes::sync_trunk_sources;
+use routes::{route, route_from_user, trunk_target, Route};
+
 /// How long a user's phones ring before the caller hears "not available".
 const USER_RING_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Final counters of released relay legs, for the CDR (they arrive from the media thread a moment
-/// after the call ends).
-#[derive(Clone, Default)]
-pub struct FinalCounters(Arc<Mutex<HashMap<LegId, LegCounters>>>);
-
-impl FinalCounters {
-    /// Waits up to half a second for each leg's counters and takes them out.
-    async fn take(&self, legs: &[LegId]) -> Vec<(LegId, Option<LegCounters>)> {
-        let mut out = Vec::with_capacity(legs.len());
-        for &leg in legs {
-            let mut found = None;
-            for _ in 0..25 {
-                found = self.0.lock().ok().and_then(|mut m| m.remove(&leg));
-                if found.is_some() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            out.push((leg, found));
-        }
-        out
-    }
-}
-
-/// The B2BUA's handle on the media runtime. The SIP loop must never wait, so every command is
-/// fire-and-forget; allocation only binds sockets.
-pub struct RelayControl {
-    pub runtime: Arc<MediaRuntime>,
-    pub finals: FinalCounters,
-}
-
-impl MediaControl for RelayControl {
-    fn allocate(&mut self, near: Option<LegId>) -> Result<(LegId, SocketAddr), String> {
-        let leg = match near {
-            Some(n) => self.runtime.allocate_leg_near(n),
-            None => self.runtime.allocate_leg(),
-        }
-        .map_err(|e| e.to_string())?;
-        Ok((leg.id, leg.rtp))
-    }
-
-    fn set_remote(&mut self, leg: LegId, remote: RemoteMedia) {
-        if let Err(e) = self.runtime.set_remote(leg, remote) {
-            tracing::warn!(leg = leg.0, error = %e, "media: set_remote failed");
-        }
-    }
-
-    fn bridge(&mut self, a: LegId, b: LegId) {
-        if let Err(e) = self.runtime.bridge_now(a, b) {
-            tracing::warn!(error = %e, "media: bridge failed");
-        }
-    }
-
-    fn release(&mut self, leg: LegId) {
-        let Ok(rx) = self.runtime.release(leg) else {
-            return;
-        };
-        let finals = self.finals.0.clone();
-        // Runs inside the SIP task's runtime; the counters come back within a wake-up of the media
-        // thread.
-        tokio::spawn(async move {
-            if let Ok(Some(c)) = rx.await {
-                if let Ok(mut m) = finals.lock() {
-                    m.insert(leg, c);
-                }
-            }
-        });
-    }
-}
-
-/// The address other hosts reach this node at: configured, the listen address, or the source address
-/// the kernel picks for the default route (found by connecting a UDP socket; nothing is sent).
-pub fn advertised_ip(configured: Option<IpAddr>, listen: IpAddr) -> IpAddr {
-    if let Some(ip) = configured {
-        return ip;
-    }
-    if !listen.is_unspecified() {
-        return listen;
-    }
-    UdpSocket::bind("0.0.0.0:0")
-        .and_then(|s| {
-            s.connect("192.0.2.1:9")?;
-            s.local_addr()
-        })
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
-}
 
 /// A hunt in progress for one call.
 struct ActiveHunt {
@@ -153,7 +62,7 @@ fn parse_label(label: &str) -> (String, Leg) {
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// "Anrop fra sentralbordet. Trykk 1 for å svare." (media/prompts/nb, made with espeak-ng).
-const CONFIRM_PROMPT: &[u8] = include_bytes!("../media/prompts/nb/confirm.wav");
+const CONFIRM_PROMPT: &[u8] = include_bytes!("../../media/prompts/nb/confirm.wav");
 
 /// Call control's own state: hunts in progress, what each group remembers between calls, and
 /// the CDR row of every call in progress.
@@ -664,149 +573,6 @@ impl Orchestrator {
                 }
             }
             Box::pin(self.carry_out(db, sip, call)).await;
-        }
-    }
-}
-
-enum Route {
-    User(String),
-    Group(DbHuntGroup),
-    Trunk { number: String, trunk: RingTarget },
-    Reject(u16),
-}
-
-/// Where a staff member's call goes: an extension, one of the municipality's own numbers, or out
-/// through the trunk if the user may call that kind of number (emergency numbers always).
-async fn route_from_user(db: &Db, user: &str, dialled: &str) -> Route {
-    let settings = PlanSettings::default();
-    let dialled_class = classify_dialled(dialled, &settings);
-    let (class, number) = match &dialled_class {
-        Dialled::Extension(ext) => return route(db, ext).await,
-        Dialled::Invalid(_) => return Route::Reject(484),
-        Dialled::Public { class, number } => (*class, number.clone()),
-    };
-    let text = match &number {
-        PublicNumber::E164(e) => {
-            // Our own public numbers are answered here, not sent out and back in.
-            if let Ok(Some(_)) = db.get_public_number(e.as_str()).await {
-                return route(db, e.as_str()).await;
-            }
-            e.as_str().to_string()
-        }
-        PublicNumber::Short(s) => s.clone(),
-    };
-    let permission = match db.user_call_settings(user).await {
-        Ok(Some(s)) => OutboundPermission {
-            internal: s.allow_internal,
-            national: s.allow_national,
-            mobile: s.allow_mobile,
-            international: s.allow_international,
-            premium: s.allow_premium,
-        },
-        _ => OutboundPermission::default(),
-    };
-    if class != NumberClass::Emergency {
-        if let Err(denied) = check(&dialled_class, &permission) {
-            tracing::info!(%user, %text, ?denied, "outbound call denied");
-            return Route::Reject(403);
-        }
-    }
-    match trunk_target(db, &text).await {
-        Some(trunk) => Route::Trunk {
-            number: text,
-            trunk,
-        },
-        None => Route::Reject(503),
-    }
-}
-
-/// The enabled trunk with the best priority, as a ring target for `number`.
-async fn trunk_target(db: &Db, number: &str) -> Option<RingTarget> {
-    let mut trunks = db.list_trunks().await.ok()?;
-    trunks.retain(|t| t.enabled);
-    trunks.sort_by_key(|t| t.priority);
-    let trunk = trunks.into_iter().next()?;
-    // Carriers' SBCs are addressed by IP here; DNS (SRV/NAPTR) comes with trunk failover.
-    let ip: IpAddr = trunk.host.parse().ok()?;
-    let addr = SocketAddr::new(ip, u16::try_from(trunk.port).ok()?);
-    let transport = match trunk.transport {
-        TrunkTransport::Udp => TransportKind::Udp,
-        TrunkTransport::Tcp => TransportKind::Tcp,
-        TrunkTransport::Tls => TransportKind::Tls,
-    };
-    let uri = sip_message::Uri::parse(format!("sip:{number}@{addr}").as_bytes()).ok()?;
-    Some(RingTarget {
-        uri,
-        peer: Peer {
-            transport,
-            addr,
-            connection: None,
-        },
-        label: trunk.name,
-        ring_timeout: Some(Duration::from_secs(120)),
-        confirm: false,
-    })
-}
-
-/// Tells the SIP core which networks trunks call from, now and whenever the trunks change.
-pub async fn sync_trunk_sources(
-    db: Db,
-    sip: mpsc::Sender<Command>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut last: Option<Vec<(IpAddr, u8)>> = None;
-    loop {
-        if let Ok(trunks) = db.list_trunks().await {
-            let sources: Vec<(IpAddr, u8)> = trunks
-                .iter()
-                .filter(|t| t.enabled)
-                .flat_map(|t| t.inbound_sources.iter())
-                .filter_map(|cidr| {
-                    let (ip, len) = cidr.split_once('/')?;
-                    Some((ip.parse().ok()?, len.parse().ok()?))
-                })
-                .collect();
-            if last.as_ref() != Some(&sources) {
-                tracing::info!(?sources, "trunk sources");
-                let _ = sip.send(Command::SetCallSources(sources.clone())).await;
-                last = Some(sources);
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-    }
-}
-
-/// Where a dialled number goes: a public number from the table, else an extension.
-async fn route(db: &Db, dialled: &str) -> Route {
-    if let Ok(number) = E164::from_carrier(dialled, &NORWAY) {
-        match db.get_public_number(number.as_str()).await {
-            Ok(Some(n)) => {
-                return match n.target_kind {
-                    TargetKind::User => Route::User(n.target_ref),
-                    TargetKind::HuntGroup => match n.target_ref.parse::<i64>() {
-                        Ok(id) => match db.get_hunt_group(id).await {
-                            Ok(Some(g)) => Route::Group(g),
-                            _ => Route::Reject(480),
-                        },
-                        Err(_) => Route::Reject(480),
-                    },
-                    // Queues, menus and messages come with the citizen's-path issue.
-                    _ => Route::Reject(480),
-                };
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "number lookup failed"),
-        }
-    }
-    match db.get_user(dialled).await {
-        Ok(Some(_)) => Route::User(dialled.to_string()),
-        Ok(None) => Route::Reject(404),
-        Err(e) => {
-            tracing::error!(error = %e, "user lookup failed");
-            Route::Reject(500)
         }
     }
 }

@@ -1,0 +1,145 @@
+//! Connecting a call once a branch has answered: the relay's SDP answer to the caller (in the codec
+//! the callee chose, under the caller's numbering), both relay legs pointed at their far ends and
+//! bridged, the 200 to the caller, and everyone else stopped. Also the small SDP and header helpers
+//! the rest of the B2BUA shares.
+
+use std::cmp::Reverse;
+use std::time::Instant;
+
+use bytes::Bytes;
+use sip_message::{HeaderName, Request, Response, SipHeaders};
+use switchboard_media::relay::{Direction as RelayDirection, RemoteMedia};
+use switchboard_media::sdp::{self, LocalCapabilities, SessionDescription};
+
+use super::{CallAction, CallEvent, CallRef, CallState, Calls, MediaControl, TimerKind};
+
+impl Calls {
+    /// The relay's answer to the caller and the media bridge, once a branch answered with `answer`.
+    pub(super) fn connect(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        branch: usize,
+        answer: &SessionDescription,
+        media: &mut dyn MediaControl,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(b) = c.branches.get(branch) else {
+            return;
+        };
+        let (Some(callee_leg), Ok(callee)) = (c.callee_leg, sdp::negotiated(&b.offer, answer))
+        else {
+            tracing::warn!("callee answer without a usable stream");
+            return;
+        };
+        // Answer the caller with the codec the callee chose, under the caller's numbers.
+        let codec = sdp::Codec {
+            payload_type: callee.send_codec.payload_type,
+            name: callee.send_codec.name.clone().into(),
+            clock_rate: callee.send_codec.clock_rate,
+            channels: callee.send_codec.channels,
+            fmtp: None,
+        };
+        c.codec = Some(codec.clone());
+        let caps = LocalCapabilities::new(
+            c.inbound.leg_addr.ip(),
+            c.inbound.leg_addr.port(),
+            vec![codec],
+        );
+        let Ok((our_answer, caller)) = sdp::answer(&c.inbound.offer, &caps, &mut c.inbound.origin)
+        else {
+            return;
+        };
+        media.set_remote(callee_leg, remote_media(&callee));
+        media.set_remote(c.inbound.leg, remote_media(&caller));
+        media.bridge(c.inbound.leg, callee_leg);
+        let mut ok = Response::for_request(&c.inbound.invite, 200, "OK");
+        tag_to(&mut ok, &c.inbound.dialog.local_tag);
+        ok.headers.push(
+            HeaderName::Contact,
+            format!("<sip:switchboard@{}>", self.cfg.local),
+        );
+        ok.headers.push(HeaderName::ContentType, "application/sdp");
+        ok.body = Bytes::from(our_answer.to_string());
+        c.state = CallState::Answered { acked: false };
+        c.answered = Some(now);
+        c.answered_branch = Some(branch);
+        c.inbound.last_2xx = Some(ok.clone());
+        c.inbound.retransmit_interval = self.cfg.t1;
+        c.inbound.retransmit_deadline = Some(now + 64 * self.cfg.t1);
+        let key = c.inbound.key.clone();
+        let by = b.label.clone();
+        self.timers
+            .push(Reverse((now + self.cfg.t1, call, TimerKind::Retransmit2xx)));
+        self.actions
+            .push_back(CallAction::Respond { key, response: ok });
+        self.events.push_back(CallEvent::Answered { call, by });
+        // Everyone else stops ringing.
+        let others: Vec<usize> = (0..self.calls.get(&call).map_or(0, |c| c.branches.len()))
+            .filter(|&i| i != branch)
+            .collect();
+        for i in others {
+            self.cancel_branches(call, Some(i));
+        }
+    }
+}
+
+/// Whether the INVITE's Accept (if any) allows an SDP body in our responses.
+pub(super) fn accepts_sdp(invite: &Request) -> bool {
+    let mut any = false;
+    for value in invite.headers.get_all(&HeaderName::Accept) {
+        any = true;
+        let text = String::from_utf8_lossy(value);
+        for media in text.split(',') {
+            let media = media.split(';').next().unwrap_or("").trim();
+            if media.eq_ignore_ascii_case("application/sdp")
+                || media.eq_ignore_ascii_case("application/*")
+                || media == "*/*"
+            {
+                return true;
+            }
+        }
+    }
+    // No Accept header means application/sdp (RFC 3261 §20.1); an empty one accepts nothing.
+    !any
+}
+
+pub(super) fn tag_to(r: &mut Response, tag: &str) {
+    let Some(to) = r.headers.get(&HeaderName::To) else {
+        return;
+    };
+    if r.to().and_then(|t| t.tag().map(str::to_string)).is_some() {
+        return;
+    }
+    let mut v = to.to_vec();
+    v.extend_from_slice(format!(";tag={tag}").as_bytes());
+    r.headers.set(
+        HeaderName::To,
+        sip_message::HeaderValue::from_bytes(Bytes::from(v)),
+    );
+}
+
+/// What the relay needs from a negotiated stream.
+pub(super) fn remote_media(n: &sdp::Negotiated) -> RemoteMedia {
+    let unspecified = n.remote_rtp.ip().is_unspecified();
+    let direction = match (
+        n.remote_direction.sends(),
+        n.remote_direction.receives() && !unspecified,
+    ) {
+        (true, true) => RelayDirection::SendRecv,
+        (true, false) => RelayDirection::SendOnly,
+        (false, true) => RelayDirection::RecvOnly,
+        (false, false) => RelayDirection::Inactive,
+    };
+    RemoteMedia {
+        rtp: (!unspecified).then_some(n.remote_rtp),
+        rtcp: (!unspecified).then_some(n.remote_rtcp),
+        rtcp_mux: n.rtcp_mux,
+        direction,
+        telephone_event_pt: n.telephone_event.map(|e| e.payload_type),
+        telephone_event_rate: n.telephone_event.map_or(8000, |e| e.clock_rate),
+        clock_rate: n.send_codec.clock_rate,
+    }
+}
