@@ -344,6 +344,12 @@ fn a_staff_member_calls_a_national_number_through_the_trunk() {
         msgs.contains("INVITE sip:+4722334455@127.0.0.1:5090"),
         "{msgs}"
     );
+    // The carrier sees the municipality's main number (1001's default), not the extension.
+    assert!(msgs.contains("From: <sip:+4764000000@"), "{msgs}");
+    assert!(
+        msgs.contains("P-Asserted-Identity: <sip:+4764000000@"),
+        "{msgs}"
+    );
     // The record is closed (and the end logged) just after the carrier's BYE.
     let cdr = wait_for_closed_cdr(&server);
     assert_eq!(cdr["direction"], "outbound", "{cdr}");

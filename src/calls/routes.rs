@@ -9,7 +9,10 @@ use sip_transport::Command;
 use switchboard_routing::numbers::{
     check, classify_dialled, Dialled, NumberClass, OutboundPermission, PlanSettings, PublicNumber,
 };
-use switchboard_routing::numbers::{E164, NORWAY};
+use switchboard_routing::numbers::{
+    choose_caller_id, CallerIdChoice, UserCallerIdSettings, E164, NORWAY,
+};
+use switchboard_schema::CallerIdDefault;
 use switchboard_schema::Db;
 use switchboard_schema::TrunkTransport;
 use switchboard_schema::{HuntGroup as DbHuntGroup, TargetKind};
@@ -59,12 +62,38 @@ pub(super) async fn route_from_user(db: &Db, user: &str, dialled: &str) -> Route
         }
     }
     match trunk_target(db, &text).await {
-        Some(trunk) => Route::Trunk {
-            number: text,
-            trunk,
-        },
+        Some(mut trunk) => {
+            trunk.caller_id = caller_id_for(db, user).await;
+            Route::Trunk {
+                number: text,
+                trunk,
+            }
+        }
         None => Route::Reject(503),
     }
+}
+
+/// What a staff member's call out presents: the main number or their direct number, as their
+/// settings say (routing's rule: never a number that is neither).
+async fn caller_id_for(db: &Db, user: &str) -> Option<String> {
+    let main = db.main_number().await.ok().flatten()?;
+    let main = E164::parse(&main).ok()?;
+    let settings = db.user_call_settings(user).await.ok().flatten();
+    let user_settings = UserCallerIdSettings {
+        direct_number: settings
+            .as_ref()
+            .and_then(|s| s.direct_number.as_deref())
+            .and_then(|d| E164::parse(d).ok()),
+        default: match settings.map(|s| s.caller_id_default) {
+            Some(CallerIdDefault::Direct) => CallerIdChoice::DirectNumber,
+            _ => CallerIdChoice::MainNumber,
+        },
+    };
+    Some(
+        choose_caller_id(&user_settings, None, &main)
+            .as_str()
+            .to_string(),
+    )
 }
 
 /// The enabled trunk with the best priority, as a ring target for `number`.
@@ -92,6 +121,7 @@ pub(super) async fn trunk_target(db: &Db, number: &str) -> Option<RingTarget> {
         label: trunk.name,
         ring_timeout: Some(Duration::from_secs(120)),
         confirm: false,
+        caller_id: None,
     })
 }
 

@@ -504,6 +504,7 @@ impl<L: LocationStore> Endpoint<L> {
                     label: aor.to_string(),
                     ring_timeout,
                     confirm: false,
+                    caller_id: None,
                 })
             })
             .collect()

@@ -80,6 +80,10 @@ pub struct RingTarget {
     /// Answering is not enough: the callee must confirm (a cellular leg whose voicemail must never
     /// take the call). Its 200 gives [`CallEvent::Confirming`]; [`Calls::confirm_branch`] connects.
     pub confirm: bool,
+    /// The number presented to this callee (From and P-Asserted-Identity user part); `None`: the
+    /// caller's own. Call control decides it — a staff member's call out shows the municipality's
+    /// main number or the member's direct number, never what the phone put in its From.
+    pub caller_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

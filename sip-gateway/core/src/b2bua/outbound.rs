@@ -76,12 +76,17 @@ impl Calls {
         let Some((offer, origin)) = offer_for_callee(&c.inbound.offer, addr, session_id) else {
             return;
         };
-        let from_uri = format!("<sip:{}@{local}>", display_user(&c.from_user));
+        let presented = target.caller_id.as_deref().unwrap_or(&c.from_user);
+        let from_uri = format!("<sip:{}@{local}>", display_user(presented));
         let to_uri = format!("<{}>", target.uri);
         let mut headers = Headers::default();
         headers.push(HeaderName::Via, via);
         headers.push(HeaderName::MaxForwards, c.max_forwards.to_string());
         headers.push(HeaderName::From, format!("{from_uri};tag={from_tag}"));
+        if target.caller_id.is_some() {
+            // Carriers take the network-asserted identity from here (RFC 3325).
+            headers.push(HeaderName::PAssertedIdentity, from_uri.clone());
+        }
         headers.push(HeaderName::To, to_uri.clone());
         headers.push(HeaderName::CallId, call_id.clone());
         headers.push(
