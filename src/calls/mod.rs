@@ -74,6 +74,15 @@ struct Orchestrator {
     media: Arc<MediaRuntime>,
     confirmations: HashMap<LegId, Confirmation>,
     confirm_prompt: Option<Prompt>,
+    /// Staff in a call, and through which calls: a hunt group skips (or rings anyway, as it is
+    /// configured) a member who is already talking.
+    talking: HashMap<CallRef, Vec<String>>,
+}
+
+impl Orchestrator {
+    fn is_talking(&self, user: &str) -> bool {
+        self.talking.values().flatten().any(|u| u == user)
+    }
 }
 
 /// Answers call events until the SIP side closes or the node stops.
@@ -96,6 +105,7 @@ pub async fn orchestrate(
         finals,
         media,
         confirmations: HashMap::new(),
+        talking: HashMap::new(),
         confirm_prompt,
     };
     loop {
@@ -173,7 +183,10 @@ impl Orchestrator {
                 tracing::info!(%call_id, ?caller, from = %from_user, to = %to_user, %source, "incoming call");
                 let route = match &caller {
                     Caller::Trunk => route(db, &to_user).await,
-                    Caller::User(user) => route_from_user(db, user, &to_user).await,
+                    Caller::User(user) => {
+                        self.talking.entry(call).or_default().push(user.clone());
+                        route_from_user(db, user, &to_user).await
+                    }
                 };
                 self.open_cdr(db, call, &call_id, &caller, &from_user, &to_user, &route)
                     .await;
@@ -230,6 +243,8 @@ impl Orchestrator {
             }
             CallEvent::Answered { call, by } => {
                 tracing::info!(%by, "call answered");
+                let (member, _) = parse_label(&by);
+                self.talking.entry(call).or_default().push(member);
                 if let Some(&id) = self.cdrs.get(&call) {
                     let answer = CdrAnswer {
                         answered_at_ms: unix_ms(),
@@ -256,6 +271,7 @@ impl Orchestrator {
             } => self.start_confirmation(call, label, leg, codec),
             CallEvent::Ended { call, report } => {
                 self.confirmations.retain(|_, c| c.call != call);
+                self.talking.remove(&call);
                 if let Some(id) = self.cdrs.remove(&call) {
                     self.close_cdr(db, id, &report).await;
                 }
@@ -482,10 +498,17 @@ impl Orchestrator {
             DbBusyPolicy::RingAnyway => BusyPolicy::RingAnyway,
             DbBusyPolicy::CallWaiting => BusyPolicy::CallWaiting,
         };
+        let busy: Vec<String> = group
+            .members
+            .iter()
+            .filter(|m| self.is_talking(&m.username))
+            .map(|m| m.username.clone())
+            .collect();
         let state = self.groups.entry(group.id).or_default();
         // Registration is learnt when the member is rung (an unregistered member fails at once).
         let presence = |member: &str| MemberPresence {
             cellular: mobiles.contains_key(member),
+            busy: busy.iter().any(|b| b == member),
             ..MemberPresence::default()
         };
         match HuntCall::start(&spec, state, Instant::now(), presence) {
