@@ -36,6 +36,79 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// SIPp as a carrier on 127.0.0.1:`port` with `scenario`; its messages and errors land in `dir` as
+/// `name.msg.log` / `name.err.log`.
+fn spawn_carrier(dir: &Path, name: &str, scenario: &str, port: u16, media_port: u16) -> KillOnDrop {
+    let child = Command::new("sipp")
+        .arg("-sf")
+        .arg(common::sipp_dir().join(scenario))
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-mp",
+            &media_port.to_string(),
+        ])
+        .args([
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "30",
+            "-trace_err",
+            "-trace_msg",
+            "-message_file",
+        ])
+        .arg(dir.join(format!("{name}.msg.log")))
+        .arg("-error_file")
+        .arg(dir.join(format!("{name}.err.log")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp runs");
+    KillOnDrop(child)
+}
+
+/// baresip registered as 1001 (inside the test's namespace) dials `number` through its control
+/// socket, as a staff member would.
+fn baresip_1001_dials(dir: &Path, server: &Server, number: &str) -> KillOnDrop {
+    std::fs::write(
+        dir.join("config"),
+        "sip_listen 10.200.0.1:15060\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\n\
+         module ausine.so\nmodule account.so\nmodule menu.so\nmodule ctrl_tcp.so\n\
+         ctrl_tcp_listen 127.0.0.1:4444\nnet_interface v0\naudio_alert aufile,/dev/null\n\
+         audio_source ausine,600\nausrc_srate 48000\nausrc_channels 2\nauplay_srate 48000\n\
+         rtp_ports 40000-40100\n",
+    )
+    .expect("baresip config");
+    std::fs::write(
+        dir.join("accounts"),
+        "<sip:1001@10.200.0.1:5070;transport=udp>;auth_pass=demo-1001;regint=60;audio_codecs=PCMU\n",
+    )
+    .expect("baresip accounts");
+    let log = std::fs::File::create(dir.join("baresip.log")).expect("log");
+    let baresip = Command::new("baresip")
+        .arg("-f")
+        .arg(dir)
+        .args(["-t", "20"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("baresip runs");
+    let baresip = KillOnDrop(baresip);
+    wait_until("1001's registration", Duration::from_secs(5), || {
+        registrations(server).iter().any(|r| r["aor"] == "1001")
+    });
+    // Dial an 8-digit Norwegian number, as a staff member would, through baresip's control socket.
+    let json = format!(r#"{{"command":"dial","params":"sip:{number}@10.200.0.1:5070"}}"#);
+    let mut ctrl = std::net::TcpStream::connect("127.0.0.1:4444").expect("baresip ctrl_tcp");
+    std::io::Write::write_all(&mut ctrl, format!("{}:{json},", json.len()).as_bytes())
+        .expect("dial");
+    baresip
+}
+
 /// Runs SIPp with a scenario file (a filled-in copy) against `target`; logs land in `dir`.
 fn sipp_file(
     dir: &Path,
@@ -271,66 +344,8 @@ fn a_staff_member_calls_a_national_number_through_the_trunk() {
         ..Default::default()
     });
     let dir = tempfile::tempdir().expect("temp dir");
-    let carrier = Command::new("sipp")
-        .args(["-sf"])
-        .arg(common::sipp_dir().join("carrier_answer.xml"))
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "5090",
-            "-mp",
-            "16100",
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            "30",
-            "-trace_err",
-            "-trace_msg",
-            "-message_file",
-        ])
-        .arg(dir.path().join("carrier.msg.log"))
-        .arg("-error_file")
-        .arg(dir.path().join("carrier.err.log"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp runs");
-    let mut carrier = KillOnDrop(carrier);
-    std::fs::write(
-        dir.path().join("config"),
-        "sip_listen 10.200.0.1:15060\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\n\
-         module ausine.so\nmodule account.so\nmodule menu.so\nmodule ctrl_tcp.so\n\
-         ctrl_tcp_listen 127.0.0.1:4444\nnet_interface v0\naudio_alert aufile,/dev/null\n\
-         audio_source ausine,600\nausrc_srate 48000\nausrc_channels 2\nauplay_srate 48000\n\
-         rtp_ports 40000-40100\n",
-    )
-    .expect("baresip config");
-    std::fs::write(
-        dir.path().join("accounts"),
-        "<sip:1001@10.200.0.1:5070;transport=udp>;auth_pass=demo-1001;regint=60;audio_codecs=PCMU\n",
-    )
-    .expect("baresip accounts");
-    let log = std::fs::File::create(dir.path().join("baresip.log")).expect("log");
-    let baresip = Command::new("baresip")
-        .arg("-f")
-        .arg(dir.path())
-        .args(["-t", "20"])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("baresip runs");
-    let _baresip = KillOnDrop(baresip);
-    wait_until("1001's registration", Duration::from_secs(5), || {
-        registrations(&server).iter().any(|r| r["aor"] == "1001")
-    });
-    // Dial an 8-digit Norwegian number, as a staff member would, through baresip's control socket.
-    let json = r#"{"command":"dial","params":"sip:22334455@10.200.0.1:5070"}"#;
-    let mut ctrl = std::net::TcpStream::connect("127.0.0.1:4444").expect("baresip ctrl_tcp");
-    std::io::Write::write_all(&mut ctrl, format!("{}:{json},", json.len()).as_bytes())
-        .expect("dial");
+    let mut carrier = spawn_carrier(dir.path(), "carrier", "carrier_answer.xml", 5090, 16100);
+    let _baresip = baresip_1001_dials(dir.path(), &server, "22334455");
     let status = carrier.0.wait().expect("carrier sipp exits");
     let msgs = std::fs::read_to_string(dir.path().join("carrier.msg.log")).unwrap_or_default();
     let errors = std::fs::read_to_string(dir.path().join("carrier.err.log")).unwrap_or_default();
@@ -530,4 +545,58 @@ fn a_cellular_leg_that_presses_another_key_is_released_and_the_hunt_moves_on() {
     assert!(log.contains("digit=2"), "{log}\n{cdr}");
     assert!(cdr["answered_by"].is_null(), "{cdr}");
     assert_eq!(cdr["hangup_cause"], "480", "{cdr}");
+}
+
+#[test]
+fn a_call_out_fails_over_to_the_next_trunk_when_the_first_answers_503() {
+    if !in_private_netns(
+        "a_call_out_fails_over_to_the_next_trunk_when_the_first_answers_503",
+        VETH_SETUP,
+    ) {
+        return;
+    }
+    let server = Server::start(ServerOptions {
+        sip: "10.200.0.1:5070",
+        demo: true,
+        ..Default::default()
+    });
+    // A second carrier behind the demo's, added at runtime through the admin API.
+    let (status, body) = common::http_request(
+        server.http,
+        "POST",
+        "/api/v1/trunks",
+        Some(r#"{"name":"backup","host":"127.0.0.1","port":5091,"priority":200}"#),
+    );
+    assert!(status == 201 || status == 200, "{status} {body}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut primary = spawn_carrier(
+        dir.path(),
+        "primary",
+        "carrier_unavailable.xml",
+        5090,
+        16400,
+    );
+    let mut backup = spawn_carrier(dir.path(), "backup", "carrier_answer.xml", 5091, 16500);
+    let _baresip = baresip_1001_dials(dir.path(), &server, "22334455");
+    let backup_status = backup.0.wait().expect("backup carrier exits");
+    let primary_status = primary.0.wait().expect("primary carrier exits");
+    let log = |name: &str| {
+        std::fs::read_to_string(dir.path().join(format!("{name}.msg.log"))).unwrap_or_default()
+    };
+    assert!(primary_status.success(), "primary: {}", log("primary"));
+    assert!(
+        backup_status.success(),
+        "backup: {}\n{}",
+        log("backup"),
+        server.log_text()
+    );
+    assert!(log("backup").contains("INVITE sip:+4722334455@127.0.0.1:5091"));
+    let cdr = wait_for_closed_cdr(&server);
+    assert_eq!(cdr["answered_by"], "backup", "{cdr}");
+    let legs = cdr["legs"].to_string();
+    assert!(
+        legs.contains("\"carrier\"") && legs.contains("503"),
+        "{legs}"
+    );
+    assert!(server.log_text().contains("trunk failover"));
 }

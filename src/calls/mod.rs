@@ -2,11 +2,11 @@
 //! rang failed, and the media relay behind the B2BUA. The SIP core asks through call events; this task
 //! answers with transport commands, so database lookups never block the SIP loop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sip_core::b2bua::{CallEvent, CallRef, CallReport, Caller};
+use sip_core::b2bua::{CallEvent, CallRef, CallReport, Caller, RingTarget};
 use sip_transport::Command;
 use switchboard_media_rt::{
     Codec, CodecSpec, InbandLaw, MediaEvent, PlayMode, Playlist, Prompt, RelayEvent,
@@ -77,6 +77,8 @@ struct Orchestrator {
     /// Staff in a call, and through which calls: a hunt group skips (or rings anyway, as it is
     /// configured) a member who is already talking.
     talking: HashMap<CallRef, Vec<String>>,
+    /// Trunks still to try for calls out, in priority order.
+    failover: HashMap<CallRef, VecDeque<RingTarget>>,
 }
 
 impl Orchestrator {
@@ -106,6 +108,7 @@ pub async fn orchestrate(
         media,
         confirmations: HashMap::new(),
         talking: HashMap::new(),
+        failover: HashMap::new(),
         confirm_prompt,
     };
     loop {
@@ -191,14 +194,20 @@ impl Orchestrator {
                 self.open_cdr(db, call, &call_id, &caller, &from_user, &to_user, &route)
                     .await;
                 match route {
-                    Route::Trunk { number, trunk } => {
-                        tracing::info!(%call_id, %number, trunk = %trunk.label, "call out through the trunk");
-                        let _ = sip
-                            .send(Command::Ring {
-                                call,
-                                targets: vec![trunk],
-                            })
-                            .await;
+                    Route::Trunk { number, trunks } => {
+                        let mut trunks: VecDeque<RingTarget> = trunks.into();
+                        if let Some(first) = trunks.pop_front() {
+                            tracing::info!(%call_id, %number, trunk = %first.label, "call out through the trunk");
+                            let _ = sip
+                                .send(Command::Ring {
+                                    call,
+                                    targets: vec![first],
+                                })
+                                .await;
+                        }
+                        if !trunks.is_empty() {
+                            self.failover.insert(call, trunks);
+                        }
                     }
                     Route::User(user) => {
                         tracing::info!(%call_id, %user, "call to a user");
@@ -226,6 +235,22 @@ impl Orchestrator {
                 status,
                 last,
             } => {
+                let trunk_trouble = status == 408 || (500..600).contains(&status);
+                if let Some(next) = self
+                    .failover
+                    .get_mut(&call)
+                    .filter(|_| trunk_trouble)
+                    .and_then(VecDeque::pop_front)
+                {
+                    tracing::info!(failed = %label, status, next = %next.label, "trunk failover");
+                    let _ = sip
+                        .send(Command::Ring {
+                            call,
+                            targets: vec![next],
+                        })
+                        .await;
+                    return;
+                }
                 if let Some(h) = self.hunts.get_mut(&call) {
                     let (member, leg) = parse_label(&label);
                     h.hunt
@@ -272,6 +297,7 @@ impl Orchestrator {
             CallEvent::Ended { call, report } => {
                 self.confirmations.retain(|_, c| c.call != call);
                 self.talking.remove(&call);
+                self.failover.remove(&call);
                 if let Some(id) = self.cdrs.remove(&call) {
                     self.close_cdr(db, id, &report).await;
                 }

@@ -21,7 +21,11 @@ use tokio::sync::{mpsc, watch};
 pub(super) enum Route {
     User(String),
     Group(DbHuntGroup),
-    Trunk { number: String, trunk: RingTarget },
+    /// Out through the trunks, best priority first: the rest are tried when one fails (5xx, 408).
+    Trunk {
+        number: String,
+        trunks: Vec<RingTarget>,
+    },
     Reject(u16),
 }
 
@@ -61,15 +65,18 @@ pub(super) async fn route_from_user(db: &Db, user: &str, dialled: &str) -> Route
             return Route::Reject(403);
         }
     }
-    match trunk_target(db, &text).await {
-        Some(mut trunk) => {
-            trunk.caller_id = caller_id_for(db, user).await;
-            Route::Trunk {
-                number: text,
-                trunk,
-            }
+    let caller_id = caller_id_for(db, user).await;
+    let mut trunks = trunk_targets(db, &text).await;
+    for t in &mut trunks {
+        t.caller_id = caller_id.clone();
+    }
+    if trunks.is_empty() {
+        Route::Reject(503)
+    } else {
+        Route::Trunk {
+            number: text,
+            trunks,
         }
-        None => Route::Reject(503),
     }
 }
 
@@ -98,11 +105,22 @@ async fn caller_id_for(db: &Db, user: &str) -> Option<String> {
 
 /// The enabled trunk with the best priority, as a ring target for `number`.
 pub(super) async fn trunk_target(db: &Db, number: &str) -> Option<RingTarget> {
-    let mut trunks = db.list_trunks().await.ok()?;
+    trunk_targets(db, number).await.into_iter().next()
+}
+
+/// Every enabled trunk, best priority first, as ring targets for `number`.
+pub(super) async fn trunk_targets(db: &Db, number: &str) -> Vec<RingTarget> {
+    let mut trunks = db.list_trunks().await.unwrap_or_default();
     trunks.retain(|t| t.enabled);
     trunks.sort_by_key(|t| t.priority);
-    let trunk = trunks.into_iter().next()?;
-    // Carriers' SBCs are addressed by IP here; DNS (SRV/NAPTR) comes with trunk failover.
+    trunks
+        .into_iter()
+        .filter_map(|t| target_of(t, number))
+        .collect()
+}
+
+fn target_of(trunk: switchboard_schema::Trunk, number: &str) -> Option<RingTarget> {
+    // Carriers' SBCs are addressed by IP here; DNS (SRV/NAPTR) is not done yet.
     let ip: IpAddr = trunk.host.parse().ok()?;
     let addr = SocketAddr::new(ip, u16::try_from(trunk.port).ok()?);
     let transport = match trunk.transport {
