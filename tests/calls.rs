@@ -8,8 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::audio::{tone_share, write_tone_wav};
+use common::audio::write_tone_wav;
 use common::{in_private_netns, registrations, wait_until, Server, ServerOptions, VETH_SETUP};
+use switchboard_media::tone::tone_share;
 
 /// The newest call record once it is closed (the CDR is written just after the BYE).
 fn wait_for_closed_cdr(server: &Server) -> serde_json::Value {
@@ -36,12 +37,18 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// SIPp as a carrier on 127.0.0.1:`port` with `scenario`; its messages and errors land in `dir` as
+/// SIPp as a carrier (or a mobile behind it) on 127.0.0.1:`port` with the scenario file `scenario`; its messages and errors land in `dir` as
 /// `name.msg.log` / `name.err.log`.
-fn spawn_carrier(dir: &Path, name: &str, scenario: &str, port: u16, media_port: u16) -> KillOnDrop {
+fn spawn_carrier(
+    dir: &Path,
+    name: &str,
+    scenario: &Path,
+    port: u16,
+    media_port: u16,
+) -> KillOnDrop {
     let child = Command::new("sipp")
         .arg("-sf")
-        .arg(common::sipp_dir().join(scenario))
+        .arg(scenario)
         .args([
             "-i",
             "127.0.0.1",
@@ -55,7 +62,7 @@ fn spawn_carrier(dir: &Path, name: &str, scenario: &str, port: u16, media_port: 
             "1",
             "-nostdin",
             "-timeout",
-            "30",
+            "40",
             "-trace_err",
             "-trace_msg",
             "-message_file",
@@ -344,7 +351,13 @@ fn a_staff_member_calls_a_national_number_through_the_trunk() {
         ..Default::default()
     });
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut carrier = spawn_carrier(dir.path(), "carrier", "carrier_answer.xml", 5090, 16100);
+    let mut carrier = spawn_carrier(
+        dir.path(),
+        "carrier",
+        &common::sipp_dir().join("carrier_answer.xml"),
+        5090,
+        16100,
+    );
     let _baresip = baresip_1001_dials(dir.path(), &server, "22334455");
     let status = carrier.0.wait().expect("carrier sipp exits");
     let msgs = std::fs::read_to_string(dir.path().join("carrier.msg.log")).unwrap_or_default();
@@ -392,32 +405,7 @@ fn a_cellular_leg_is_connected_only_after_pressing_1() {
         "carrier_confirm.xml",
         &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap")],
     );
-    let mobile = Command::new("sipp")
-        .args(["-sf", &mobile_sf])
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "5090",
-            "-mp",
-            "16200",
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            "40",
-            "-trace_err",
-            "-trace_msg",
-            "-message_file",
-        ])
-        .arg(dir.path().join("mobile.msg.log"))
-        .arg("-error_file")
-        .arg(dir.path().join("mobile.err.log"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp runs");
-    let mut mobile = KillOnDrop(mobile);
+    let mut mobile = spawn_carrier(dir.path(), "mobile", Path::new(&mobile_sf), 5090, 16200);
     std::thread::sleep(Duration::from_millis(300));
     let tone = dir.path().join("tone.wav");
     write_tone_wav(&tone, 1000.0, 8.0);
@@ -484,29 +472,7 @@ fn a_cellular_leg_that_presses_another_key_is_released_and_the_hunt_moves_on() {
         "carrier_confirm.xml",
         &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_2.pcap")],
     );
-    let mobile = Command::new("sipp")
-        .args(["-sf", &mobile_sf])
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "5090",
-            "-mp",
-            "16300",
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            "40",
-            "-trace_err",
-            "-error_file",
-        ])
-        .arg(dir.path().join("mobile.err.log"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp runs");
-    let mut mobile = KillOnDrop(mobile);
+    let mut mobile = spawn_carrier(dir.path(), "mobile", Path::new(&mobile_sf), 5090, 16300);
     std::thread::sleep(Duration::from_millis(300));
     let sf = scenario(dir.path(), "call_expect_status.xml", &[("status", "480")]);
     let out = sipp_file(
@@ -572,11 +538,17 @@ fn a_call_out_fails_over_to_the_next_trunk_when_the_first_answers_503() {
     let mut primary = spawn_carrier(
         dir.path(),
         "primary",
-        "carrier_unavailable.xml",
+        &common::sipp_dir().join("carrier_unavailable.xml"),
         5090,
         16400,
     );
-    let mut backup = spawn_carrier(dir.path(), "backup", "carrier_answer.xml", 5091, 16500);
+    let mut backup = spawn_carrier(
+        dir.path(),
+        "backup",
+        &common::sipp_dir().join("carrier_answer.xml"),
+        5091,
+        16500,
+    );
     let _baresip = baresip_1001_dials(dir.path(), &server, "22334455");
     let backup_status = backup.0.wait().expect("backup carrier exits");
     let primary_status = primary.0.wait().expect("primary carrier exits");

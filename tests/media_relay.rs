@@ -9,7 +9,8 @@
 
 mod common;
 
-use common::audio::{tone_share, write_tone_wav};
+use common::audio::write_tone_wav;
+use switchboard_media::tone::tone_share;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;

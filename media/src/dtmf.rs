@@ -54,16 +54,8 @@ const KEYPAD: [[char; 4]; 4] = [
     ['*', '0', '#', 'D'],
 ];
 
-/// Relative power at `freq` in a block of samples (Goertzel).
 fn goertzel(samples: &[i16], freq: f32, rate: f32) -> f32 {
-    let coeff = 2.0 * (2.0 * std::f32::consts::PI * freq / rate).cos();
-    let (mut s1, mut s2) = (0.0f32, 0.0f32);
-    for &x in samples {
-        let s = f32::from(x) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    s1 * s1 + s2 * s2 - coeff * s1 * s2
+    crate::tone::goertzel_power(samples, f64::from(freq), f64::from(rate)) as f32
 }
 
 /// Finds the DTMF digit in one block of linear samples (ITU-T Q.24 style checks): one row and one column

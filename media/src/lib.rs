@@ -9,6 +9,7 @@
 //! - [`transcode`]: Opus ⇄ PCMU/PCMA for one direction of a call, with concealment of lost frames;
 //! - [`g711`]: μ-law and A-law (ITU-T G.711) sample conversion by table;
 //! - [`dtmf`]: RFC 4733 telephone-event payloads and an in-band (Goertzel) digit detector;
+//! - [`tone`]: Goertzel measures of how much of a signal is at one frequency;
 //! - [`wav`]: WAV reading (PCM, A-law, μ-law) with a size cap, and a writer whose header is patched last;
 //! - [`resample`]: a streaming polyphase (Kaiser-windowed sinc) sample-rate converter, 8–48 kHz;
 //! - [`playback`]: prompts, playlists and music on hold into a leg, one 20 ms frame when due;
@@ -25,6 +26,7 @@ pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
 pub mod stats;
+pub mod tone;
 pub mod transcode;
 pub mod wav;
 

@@ -48,17 +48,8 @@ fn tone(freq: f64, rate: u32, amplitude: f64, n: usize) -> Vec<i16> {
         .collect()
 }
 
-/// Peak amplitude of the `freq` component (Goertzel). The crate's DTMF detector keeps its Goertzel
-/// private, so the tests carry their own, in f64 and normalised to a sine's peak.
 fn amplitude(x: &[i16], freq: f64, rate: u32) -> f64 {
-    let coeff = 2.0 * (2.0 * std::f64::consts::PI * freq / f64::from(rate)).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &v in x {
-        let s = f64::from(v) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    2.0 * (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(0.0).sqrt() / x.len() as f64
+    switchboard_media::tone::tone_amplitude(x, freq, f64::from(rate))
 }
 
 fn db(ratio: f64) -> f64 {

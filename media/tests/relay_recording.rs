@@ -42,16 +42,7 @@ fn tone_frame(freq: f32, frame: usize) -> Vec<i16> {
 }
 
 fn share(samples: &[i16], freq: f32) -> f64 {
-    let coeff = 2.0 * (2.0 * std::f64::consts::PI * f64::from(freq) / 8000.0).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in samples {
-        let s = f64::from(x) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    let energy: f64 = samples.iter().map(|&x| f64::from(x).powi(2)).sum();
-    power / (energy * samples.len() as f64 / 2.0).max(1.0)
+    switchboard_media::tone::tone_share(samples, f64::from(freq), 8000.0)
 }
 
 /// Runs a 2 s call: the caller says 440 Hz (PCMU) throughout, the callee 1000 Hz (PCMA) only in the

@@ -25,18 +25,8 @@ fn tone(freq: f32, rate: u32, start: usize, n: usize) -> Vec<i16> {
         .collect()
 }
 
-/// Share of the block's energy at `freq` (a pure sine gives ≈ 1).
 fn tone_share(samples: &[i16], freq: f32, rate: u32) -> f32 {
-    let coeff = 2.0 * (2.0 * std::f32::consts::PI * freq / rate as f32).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in samples {
-        let s = f64::from(x) + f64::from(coeff) * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    let power = s1 * s1 + s2 * s2 - f64::from(coeff) * s1 * s2;
-    let energy: f64 = samples.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-    (power / (energy * samples.len() as f64 / 2.0).max(1.0)) as f32
+    switchboard_media::tone::tone_share(samples, f64::from(freq), f64::from(rate)) as f32
 }
 
 fn packet(pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {

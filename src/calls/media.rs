@@ -2,36 +2,48 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use std::sync::Mutex;
 
 use sip_core::b2bua::MediaControl;
 use switchboard_media_rt::LegCounters;
 use switchboard_media_rt::{LegId, MediaRuntime, RemoteMedia};
+use tokio::sync::oneshot;
 
-/// Final counters of released relay legs, for the CDR (they arrive from the media thread a moment
-/// after the call ends).
+type CountersReply = oneshot::Receiver<Option<LegCounters>>;
+
+/// Final counters of released relay legs, for the CDR: the media thread answers a release with
+/// them a moment after the call ends; the replies wait here until call control writes the record.
 #[derive(Clone, Default)]
-pub struct FinalCounters(Arc<Mutex<HashMap<LegId, LegCounters>>>);
+pub struct FinalCounters(Arc<Mutex<HashMap<LegId, CountersReply>>>);
 
 impl FinalCounters {
-    /// Waits up to half a second for each leg's counters and takes them out.
+    fn remove(&self, leg: LegId) -> Option<CountersReply> {
+        self.0.lock().ok().and_then(|mut m| m.remove(&leg))
+    }
+
+    /// Each leg's final counters, waiting at most half a second for the media thread.
     pub(super) async fn take(&self, legs: &[LegId]) -> Vec<(LegId, Option<LegCounters>)> {
         let mut out = Vec::with_capacity(legs.len());
         for &leg in legs {
-            let mut found = None;
-            for _ in 0..25 {
-                found = self.0.lock().ok().and_then(|mut m| m.remove(&leg));
-                if found.is_some() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            out.push((leg, found));
+            let counters = match self.remove(leg) {
+                Some(reply) => tokio::time::timeout(Duration::from_millis(500), reply)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten(),
+                None => None,
+            };
+            out.push((leg, counters));
         }
         out
+    }
+
+    /// Drops the replies of legs whose call has no record to write.
+    pub(super) fn forget(&self, legs: &[LegId]) {
+        for &leg in legs {
+            self.remove(leg);
+        }
     }
 }
 
@@ -65,19 +77,9 @@ impl MediaControl for RelayControl {
     }
 
     fn release(&mut self, leg: LegId) {
-        let Ok(rx) = self.runtime.release(leg) else {
-            return;
-        };
-        let finals = self.finals.0.clone();
-        // Runs inside the SIP task's runtime; the counters come back within a wake-up of the media
-        // thread.
-        tokio::spawn(async move {
-            if let Ok(Some(c)) = rx.await {
-                if let Ok(mut m) = finals.lock() {
-                    m.insert(leg, c);
-                }
-            }
-        });
+        if let (Ok(reply), Ok(mut pending)) = (self.runtime.release(leg), self.finals.0.lock()) {
+            pending.insert(leg, reply);
+        }
     }
 }
 

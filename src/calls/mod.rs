@@ -212,9 +212,9 @@ impl Orchestrator {
                     Route::User(user) => {
                         tracing::info!(%call_id, %user, "call to a user");
                         let _ = sip
-                            .send(Command::RingUsers {
+                            .send(Command::RingMember {
                                 call,
-                                users: vec![user],
+                                user,
                                 ring_timeout: Some(USER_RING_TIMEOUT),
                             })
                             .await;
@@ -298,8 +298,9 @@ impl Orchestrator {
                 self.confirmations.retain(|_, c| c.call != call);
                 self.talking.remove(&call);
                 self.failover.remove(&call);
-                if let Some(id) = self.cdrs.remove(&call) {
-                    self.close_cdr(db, id, &report).await;
+                match self.cdrs.remove(&call) {
+                    Some(id) => self.close_cdr(db, id, &report).await,
+                    None => self.finals.forget(&report.media_legs),
                 }
                 if let Some(h) = self.hunts.remove(&call) {
                     if let (Some(by), Some(state)) = (
@@ -567,7 +568,11 @@ impl Orchestrator {
                         member,
                         leg: Leg::App,
                         ..
-                    } => commands.push(Command::RingMember { call, user: member }),
+                    } => commands.push(Command::RingMember {
+                        call,
+                        user: member,
+                        ring_timeout: None,
+                    }),
                     HuntAction::Ring {
                         member,
                         leg: Leg::Cellular,

@@ -1,5 +1,5 @@
-//! Known tones for media tests: a μ-law WAV to feed SIPp's rtp_stream, and a Goertzel measure of how
-//! much of a signal is at one frequency (so a test checks *what* arrived, not merely that it did).
+//! Known tones for media tests: a μ-law WAV to feed SIPp's rtp_stream (the measuring side is
+//! `switchboard_media::tone`).
 
 use std::path::Path;
 
@@ -31,18 +31,4 @@ pub fn write_tone_wav(path: &Path, freq: f32, seconds: f32) {
     file.extend_from_slice(&(riff.len() as u32).to_le_bytes());
     file.extend_from_slice(&riff);
     std::fs::write(path, file).expect("write tone");
-}
-
-/// Share of the block's energy at `freq` (a pure sine gives about 1).
-pub fn tone_share(samples: &[i16], freq: f64, rate: f64) -> f64 {
-    let coeff = 2.0 * (2.0 * std::f64::consts::PI * freq / rate).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in samples {
-        let s = f64::from(x) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    let energy: f64 = samples.iter().map(|&x| f64::from(x).powi(2)).sum();
-    power / (energy * samples.len() as f64 / 2.0).max(1.0)
 }

@@ -75,6 +75,19 @@ pub struct RemoteMedia {
     pub clock_rate: u32,
 }
 
+impl RemoteMedia {
+    /// Clock rates filled in where the SDP gave none (0): 8000, G.711's and telephone-event's usual
+    /// rate, so the packet path never divides by zero or checks again.
+    fn normalized(mut self) -> RemoteMedia {
+        for rate in [&mut self.clock_rate, &mut self.telephone_event_rate] {
+            if *rate < 1000 {
+                *rate = 8000;
+            }
+        }
+        self
+    }
+}
+
 /// The G.711 law of a leg whose DTMF must be found in the audio (no telephone-event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InbandLaw {
@@ -270,7 +283,7 @@ impl Relay {
         let leg = Leg {
             id,
             peer: None,
-            remote: RemoteMedia::default(),
+            remote: RemoteMedia::default().normalized(),
             rtp: Latch::new(None, probation),
             rtcp: Latch::new(None, probation),
             pt_map: identity_map(),
@@ -349,7 +362,7 @@ impl Relay {
             })
         };
         leg.rtcp.resignal(rtcp);
-        leg.remote = remote;
+        leg.remote = remote.normalized();
         leg.timed_out = false;
         Ok(())
     }
@@ -483,14 +496,9 @@ impl Relay {
         leg.counters.rtp_bytes_in += packet.len() as u64;
         leg.last_activity = now;
         leg.timed_out = false;
-        let clock = if leg.remote.clock_rate == 0 {
-            8000
-        } else {
-            leg.remote.clock_rate
-        };
         let stats = match &mut leg.rx_stats {
             Some(s) if s.ssrc() == ssrc => s,
-            slot => slot.insert(ReceiveStats::new(ssrc, clock)),
+            slot => slot.insert(ReceiveStats::new(ssrc, leg.remote.clock_rate)),
         };
         if leg.remote.telephone_event_pt != Some(pt) {
             stats.on_rtp(rtp.sequence, timestamp, rtp.payload.len(), now);
@@ -510,7 +518,7 @@ impl Relay {
                         if let Some(p) = leg.playback.as_mut() {
                             p.handle_dtmf(digit);
                         }
-                        let rate = leg.remote.telephone_event_rate.max(1000) / 1000;
+                        let rate = leg.remote.telephone_event_rate / 1000;
                         self.events.push_back(RelayEvent::Dtmf {
                             leg: leg.id,
                             digit,
@@ -612,23 +620,6 @@ impl Relay {
             return Forward::Drop;
         }
         let ssrc = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
-        // The far end's reports about what it receives (from us): for the CDR's quality figures.
-        for p in crate::rtcp::packets(packet).flatten() {
-            let blocks = match &p {
-                crate::rtcp::RtcpPacket::SenderReport(sr) => sr.reports,
-                crate::rtcp::RtcpPacket::ReceiverReport(rr) => rr.reports,
-                _ => continue,
-            };
-            if let Some(block) = blocks.iter().next() {
-                let clock = u64::from(if leg.remote.clock_rate == 0 {
-                    8000
-                } else {
-                    leg.remote.clock_rate
-                });
-                leg.counters.remote_fraction_lost = Some(block.fraction_lost);
-                leg.counters.remote_jitter_us = Some(u64::from(block.jitter) * 1_000_000 / clock);
-            }
-        }
         let latch = if leg.remote.rtcp_mux {
             &mut leg.rtp
         } else {
@@ -656,6 +647,19 @@ impl Relay {
         leg.counters.rtcp_in += 1;
         leg.last_activity = now;
         leg.timed_out = false;
+        // The far end's reports about what it receives (from us): for the CDR's quality figures.
+        for p in crate::rtcp::packets(packet).flatten() {
+            let blocks = match &p {
+                crate::rtcp::RtcpPacket::SenderReport(sr) => sr.reports,
+                crate::rtcp::RtcpPacket::ReceiverReport(rr) => rr.reports,
+                _ => continue,
+            };
+            if let Some(block) = blocks.iter().next() {
+                let clock = u64::from(leg.remote.clock_rate);
+                leg.counters.remote_fraction_lost = Some(block.fraction_lost);
+                leg.counters.remote_jitter_us = Some(u64::from(block.jitter) * 1_000_000 / clock);
+            }
+        }
         let Some(peer_index) = leg.peer else {
             leg.counters.dropped_unrouted += 1;
             return Forward::Drop;

@@ -199,7 +199,7 @@ impl<L: LocationStore> Endpoint<L> {
             for (n, v) in rej.headers {
                 resp.headers.push(n, v);
             }
-            return self.respond(now, &key, req, resp);
+            return self.respond_to(now, &key, resp);
         }
         let resp = match &req.method {
             Method::Register => {
@@ -268,7 +268,7 @@ impl<L: LocationStore> Endpoint<L> {
                 {
                     Some(_) => {
                         let ok = Response::for_request(req, 200, "OK");
-                        self.respond(now, &key, req, ok);
+                        self.respond_to(now, &key, ok);
                         if let Some(media) = self.media.as_deref_mut() {
                             self.calls.handle_cancel(now, req, media);
                         }
@@ -283,7 +283,7 @@ impl<L: LocationStore> Endpoint<L> {
                     None => 481,
                 };
                 let r = Response::for_request(req, status, sip_message::default_reason(status));
-                self.respond(now, &key, req, r);
+                self.respond_to(now, &key, r);
                 return self.drain_calls(now);
             }
             Method::Info
@@ -305,12 +305,7 @@ impl<L: LocationStore> Endpoint<L> {
                 r
             }
         };
-        self.respond(now, &key, req, resp);
-    }
-
-    fn respond(&mut self, now: Instant, key: &TxKey, req: &Request, resp: Response) {
-        let _ = req;
-        self.respond_to(now, key, resp);
+        self.respond_to(now, &key, resp);
     }
 
     /// Sends `resp` in server transaction `key`, adding a To tag to a non-100 response that has none,
@@ -400,15 +395,10 @@ impl<L: LocationStore> Endpoint<L> {
         {
             return Some(Caller::Trunk);
         }
-        let location = self.registrar.location();
-        let source = peer.addr.to_string();
-        location.aors().into_iter().find_map(|aor| {
-            location
-                .bindings(&aor)
-                .iter()
-                .any(|b| b.source == source)
-                .then(|| Caller::User(aor.clone()))
-        })
+        self.registrar
+            .location()
+            .aor_registered_from(&peer.addr.to_string())
+            .map(|aor| Caller::User(aor.to_string()))
     }
 
     /// The networks trunks call from (their `inbound_sources`).

@@ -47,12 +47,6 @@ pub enum Command {
         aor: Option<String>,
         reply: oneshot::Sender<Vec<sip_core::Binding>>,
     },
-    /// Ring every registered contact of these users for a call (480 if none is registered).
-    RingUsers {
-        call: CallRef,
-        users: Vec<String>,
-        ring_timeout: Option<Duration>,
-    },
     /// Ring explicit targets (a trunk, a contact) for a call.
     Ring {
         call: CallRef,
@@ -60,8 +54,13 @@ pub enum Command {
     },
     /// End an unanswered call with a status.
     Reject { call: CallRef, status: u16 },
-    /// Ring one user's registrations as a hunt-group member (unregistered: a failed branch).
-    RingMember { call: CallRef, user: String },
+    /// Ring every registration of one user; a user with none is reported as a failed branch (480),
+    /// so call control decides what happens next (the next hunt member, or 480 to the caller).
+    RingMember {
+        call: CallRef,
+        user: String,
+        ring_timeout: Option<Duration>,
+    },
     /// Stop ringing one member's branches.
     CancelBranch { call: CallRef, label: String },
     /// A confirming branch pressed 1: connect it to the caller.
@@ -256,27 +255,13 @@ fn handle_command<L: LocationStore>(
                 tcp_connections,
             });
         }
-        Command::RingUsers {
-            call,
-            users,
-            ring_timeout,
-        } => {
-            let targets: Vec<_> = users
-                .iter()
-                .flat_map(|u| endpoint.targets_for_user(u, ring_timeout))
-                .collect();
-            let now = Instant::now();
-            if targets.is_empty() {
-                endpoint.reject(now, call, 480);
-            } else {
-                endpoint.ring(now, call, targets);
-            }
-        }
         Command::Ring { call, targets } => endpoint.ring(Instant::now(), call, targets),
         Command::Reject { call, status } => endpoint.reject(Instant::now(), call, status),
-        Command::RingMember { call, user } => {
-            endpoint.ring_member(Instant::now(), call, &user, None)
-        }
+        Command::RingMember {
+            call,
+            user,
+            ring_timeout,
+        } => endpoint.ring_member(Instant::now(), call, &user, ring_timeout),
         Command::SetCallSources(sources) => endpoint.set_call_sources(sources),
         Command::Confirm { call, label } => endpoint.confirm_branch(Instant::now(), call, &label),
         Command::Decline { call, label } => endpoint.decline_branch(Instant::now(), call, &label),

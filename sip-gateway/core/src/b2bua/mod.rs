@@ -176,6 +176,13 @@ pub enum CallAction {
     Ack { request: Request, peer: Peer },
 }
 
+/// One of a call's dialogs: the caller's, or a branch's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DialogSide {
+    Caller,
+    Branch(usize),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum TimerKind {
     /// Retransmit our 2xx to the caller until the ACK (§13.3.1.4).
@@ -570,7 +577,7 @@ impl Calls {
     pub fn handle_bye(&mut self, now: Instant, req: &Request, media: &mut dyn MediaControl) -> u16 {
         if let Some(call) = self.find_inbound(req) {
             // The caller hung up: hang up the callee.
-            self.bye_branch(call);
+            self.bye_answered_branch(call);
             self.end(now, call, "BYE".into(), HangupSide::Caller, media);
             return 200;
         }
@@ -581,38 +588,40 @@ impl Calls {
         if self.calls.get(&call).and_then(|c| c.answered_branch) != Some(branch) {
             return 481;
         }
-        self.bye_inbound(call);
+        self.send_bye(call, DialogSide::Caller);
         self.end(now, call, "BYE".into(), HangupSide::Callee, media);
         200
     }
 
-    fn bye_inbound(&mut self, call: CallRef) {
-        let via = self.via("UDP");
-        let contact = self.contact();
-        let Some(c) = self.calls.get_mut(&call) else {
+    fn dialog_mut(&mut self, call: CallRef, side: DialogSide) -> Option<&mut Dialog> {
+        let c = self.calls.get_mut(&call)?;
+        match side {
+            DialogSide::Caller => Some(&mut c.inbound.dialog),
+            DialogSide::Branch(i) => c.branches.get_mut(i).map(|b| &mut b.dialog),
+        }
+    }
+
+    /// Ends one of the call's dialogs with a BYE.
+    pub(crate) fn send_bye(&mut self, call: CallRef, side: DialogSide) {
+        let Some(transport) = self.dialog_mut(call, side).map(|d| d.peer.transport) else {
             return;
         };
-        let peer = c.inbound.dialog.peer;
-        let via = via.replace("/UDP ", &format!("/{} ", peer.transport.as_str()));
-        let request = c.inbound.dialog.request(Method::Bye, &via, &contact, None);
+        let via = self.via(transport.as_str());
+        let contact = self.contact();
+        let Some(dialog) = self.dialog_mut(call, side) else {
+            return;
+        };
+        let peer = dialog.peer;
+        let request = dialog.request(Method::Bye, &via, &contact, None);
         self.actions
             .push_back(CallAction::Request { request, peer });
     }
 
-    fn bye_branch(&mut self, call: CallRef) {
-        let via = self.via("UDP");
-        let contact = self.contact();
-        let Some(c) = self.calls.get_mut(&call) else {
-            return;
-        };
-        let Some(b) = c.answered_branch.and_then(|i| c.branches.get_mut(i)) else {
-            return;
-        };
-        let peer = b.dialog.peer;
-        let via = via.replace("/UDP ", &format!("/{} ", peer.transport.as_str()));
-        let request = b.dialog.request(Method::Bye, &via, &contact, None);
-        self.actions
-            .push_back(CallAction::Request { request, peer });
+    /// Hangs up the callee who answered, if one did.
+    fn bye_answered_branch(&mut self, call: CallRef) {
+        if let Some(i) = self.calls.get(&call).and_then(|c| c.answered_branch) {
+            self.send_bye(call, DialogSide::Branch(i));
+        }
     }
 
     /// Timers: 2xx retransmission and branch ring timeouts.
@@ -642,8 +651,8 @@ impl Calls {
         };
         if now >= deadline {
             // §13.3.1.4: no ACK within 64·T1 — the dialog is confirmed and must end with a BYE.
-            self.bye_inbound(call);
-            self.bye_branch(call);
+            self.send_bye(call, DialogSide::Caller);
+            self.bye_answered_branch(call);
             self.end(now, call, "ACK timeout".into(), HangupSide::System, media);
             return;
         }
@@ -715,24 +724,7 @@ impl Calls {
                 .push_back(CallAction::Request { request, peer });
         }
         for i in byes {
-            self.bye_branch_at(call, i);
+            self.send_bye(call, DialogSide::Branch(i));
         }
-    }
-
-    pub(crate) fn bye_branch_at(&mut self, call: CallRef, index: usize) {
-        let via = self.via("UDP");
-        let contact = self.contact();
-        let Some(b) = self
-            .calls
-            .get_mut(&call)
-            .and_then(|c| c.branches.get_mut(index))
-        else {
-            return;
-        };
-        let peer = b.dialog.peer;
-        let via = via.replace("/UDP ", &format!("/{} ", peer.transport.as_str()));
-        let request = b.dialog.request(Method::Bye, &via, &contact, None);
-        self.actions
-            .push_back(CallAction::Request { request, peer });
     }
 }

@@ -10,8 +10,8 @@ use switchboard_media::sdp::{self, LocalCapabilities, SessionDescription, Sessio
 
 use super::dialog::Dialog;
 use super::{
-    Branch, BranchState, CallAction, CallEvent, CallRef, CallState, Calls, MediaControl,
-    RingTarget, TimerKind,
+    Branch, BranchState, CallAction, CallEvent, CallRef, CallState, Calls, DialogSide,
+    MediaControl, RingTarget, TimerKind,
 };
 use crate::transaction::TxKey;
 
@@ -220,16 +220,7 @@ impl Calls {
                 if lost_race {
                     // Answered after losing (a CANCEL crossed its 200): hang it up at once.
                     b.state = BranchState::Failed(487);
-                    let via = self.via(peer.transport.as_str());
-                    if let Some(b) = self
-                        .calls
-                        .get_mut(&call)
-                        .and_then(|c| c.branches.get_mut(index))
-                    {
-                        let bye = b.dialog.request(Method::Bye, &via, &contact, None);
-                        self.actions
-                            .push_back(CallAction::Request { request: bye, peer });
-                    }
+                    self.send_bye(call, DialogSide::Branch(index));
                     return;
                 }
                 let confirming_elsewhere = c
@@ -249,7 +240,7 @@ impl Calls {
                     if confirming_elsewhere {
                         b.state = BranchState::Failed(486);
                         let label = b.label.clone();
-                        self.bye_branch_at(call, index);
+                        self.send_bye(call, DialogSide::Branch(index));
                         self.events.push_back(CallEvent::BranchFailed {
                             call,
                             label,
@@ -260,7 +251,7 @@ impl Calls {
                     }
                     let (Some(leg), Ok(n)) = (c.callee_leg, sdp::negotiated(&b.offer, answer))
                     else {
-                        self.bye_branch_at(call, index);
+                        self.send_bye(call, DialogSide::Branch(index));
                         return self.branch_failed(call, index, 488);
                     };
                     b.state = BranchState::Confirming;
@@ -280,16 +271,7 @@ impl Calls {
                     Some(answer) => self.connect(now, call, index, &answer, media),
                     _ => {
                         // No usable answer: hang up both sides.
-                        let via = self.via(peer.transport.as_str());
-                        if let Some(b) = self
-                            .calls
-                            .get_mut(&call)
-                            .and_then(|c| c.branches.get_mut(index))
-                        {
-                            let bye = b.dialog.request(Method::Bye, &via, &contact, None);
-                            self.actions
-                                .push_back(CallAction::Request { request: bye, peer });
-                        }
+                        self.send_bye(call, DialogSide::Branch(index));
                         self.reject(now, call, 488, media);
                     }
                 }
@@ -336,7 +318,7 @@ impl Calls {
                 .position(|b| b.label == label && b.state == BranchState::Confirming)
         });
         if let Some(index) = found {
-            self.bye_branch_at(call, index);
+            self.send_bye(call, DialogSide::Branch(index));
             if let Some(b) = self
                 .calls
                 .get_mut(&call)

@@ -7,13 +7,8 @@ use bytes::Bytes;
 use sip_message::{HeaderName, Request, Response, SipHeaders};
 use switchboard_media::sdp::{self, LocalCapabilities, SessionDescription};
 
-use super::{inbound_key, CallAction, CallState, Calls, MediaControl};
+use super::{inbound_key, CallAction, CallState, Calls, DialogSide, MediaControl};
 use crate::transaction::TxKey;
-
-enum Side {
-    Caller,
-    Callee(usize),
-}
 
 impl Calls {
     /// An INVITE carrying a To tag. Returns false when it belongs to no call we know (the endpoint
@@ -33,9 +28,9 @@ impl Calls {
             .unwrap_or_default();
         let (call, side) =
             if let Some(&call) = self.by_inbound.get(&inbound_key(call_id, &from_tag)) {
-                (call, Side::Caller)
+                (call, DialogSide::Caller)
             } else if let Some(&(call, index)) = self.by_branch_call_id.get(call_id) {
-                (call, Side::Callee(index))
+                (call, DialogSide::Branch(index))
             } else {
                 return false;
             };
@@ -50,14 +45,14 @@ impl Calls {
                 .push_back(CallAction::Respond { key, response: r });
             return true;
         }
-        if let Side::Callee(i) = side {
+        if let DialogSide::Branch(i) = side {
             if c.answered_branch != Some(i) {
                 return false;
             }
         }
         let (leg, addr, origin) = match side {
-            Side::Caller => (c.inbound.leg, c.inbound.leg_addr, &mut c.inbound.origin),
-            Side::Callee(i) => {
+            DialogSide::Caller => (c.inbound.leg, c.inbound.leg_addr, &mut c.inbound.origin),
+            DialogSide::Branch(i) => {
                 let (Some(leg), Some(addr), Some(b)) =
                     (c.callee_leg, c.callee_addr, c.branches.get_mut(i))
                 else {
