@@ -123,6 +123,9 @@ pub struct SecretsConfig {
     /// File holding the bearer token for the admin API. Without it the API is open to whoever reaches the
     /// HTTP address (127.0.0.1 by default).
     pub admin_token_file: Option<PathBuf>,
+    /// Directory of the secret files the database names (a trunk's `password_secret`), so carrier
+    /// passwords never enter the shared database. Without it trunks do not register.
+    pub dir: Option<PathBuf>,
 }
 
 impl Default for SipConfig {

@@ -179,6 +179,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     let trunk_sync = tokio::spawn(crate::calls::sync_trunk_sources(
         db.clone(),
         cmd_tx.clone(),
+        cfg.secrets.dir.clone(),
         stop_rx.clone(),
     ));
     let sync = tokio::spawn(sync_users(

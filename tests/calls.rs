@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::audio::write_tone_wav;
+use common::baresip::KillOnDrop;
 use common::{in_private_netns, registrations, wait_until, Server, ServerOptions, VETH_SETUP};
 use switchboard_media::tone::tone_share;
 
@@ -26,16 +27,6 @@ fn wait_for_closed_cdr(server: &Server) -> serde_json::Value {
 
 /// Tests that play the demo trunk's far end on 127.0.0.1:5090 outside a private namespace take turns.
 static TRUNK_PORT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// A child process that dies with the test, pass or fail.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// SIPp as a carrier (or a mobile behind it) on 127.0.0.1:`port` with the scenario file `scenario`; its messages and errors land in `dir` as
 /// `name.msg.log` / `name.err.log`.
@@ -210,7 +201,7 @@ fn carrier_call_reaches_baresip(test: &str, dialled: &str, expect_in_log: &[&str
     let sf = scenario(
         dir.path(),
         "call_user.xml",
-        &[("tone", &tone.to_string_lossy())],
+        &[("tone", &tone.to_string_lossy()), ("talk_ms", "4000")],
     );
     let out = sipp_file(
         dir.path(),
@@ -412,7 +403,7 @@ fn a_cellular_leg_is_connected_only_after_pressing_1() {
     let sf = scenario(
         dir.path(),
         "call_user.xml",
-        &[("tone", &tone.to_string_lossy())],
+        &[("tone", &tone.to_string_lossy()), ("talk_ms", "4000")],
     );
     let out = sipp_file(
         dir.path(),

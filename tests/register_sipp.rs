@@ -158,7 +158,7 @@ fn options_is_answered_with_capabilities() {
     assert_sipp_ok(&out, "OPTIONS ping", &server);
     let msgs = sipp_messages(&server.dir, "options.xml");
     assert!(
-        msgs.contains("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"),
+        msgs.contains("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, UPDATE, PRACK"),
         "{msgs}"
     );
 }

@@ -19,6 +19,7 @@ pub mod dtmf;
 pub mod g711;
 pub mod jitter;
 pub mod playback;
+pub mod prompts;
 pub mod recording;
 pub mod relay;
 pub mod resample;

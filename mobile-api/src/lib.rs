@@ -85,6 +85,7 @@ fn admin_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(hunt_groups::set_members))
         .routes(routes!(trunks::list, trunks::create))
         .routes(routes!(trunks::get, trunks::update, trunks::remove))
+        .routes(routes!(trunks::status))
         .routes(routes!(cdrs::list))
         .routes(routes!(cdrs::get))
 }

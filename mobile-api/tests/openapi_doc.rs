@@ -41,6 +41,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/trunks/{id}"),
     ("PUT", "/api/v1/trunks/{id}"),
     ("DELETE", "/api/v1/trunks/{id}"),
+    ("GET", "/api/v1/trunks/{id}/status"),
     ("GET", "/api/v1/cdrs"),
     ("GET", "/api/v1/cdrs/{id}"),
 ];

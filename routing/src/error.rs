@@ -38,6 +38,22 @@ pub enum RoutingError {
     /// A member listed twice in one hunt group; hunt actions name members, so each may appear only once.
     #[error("hunt group {group} lists member {member:?} more than once")]
     DuplicateMember { group: u64, member: String },
+    /// A voice menu whose configuration cannot be run (an empty prompt name, zero attempts, a menu that
+    /// routes to itself, …).
+    #[error("menu {menu}: {reason}")]
+    InvalidMenu { menu: u64, reason: &'static str },
+    /// A menu option on something other than one key of 0–9, `*` or `#`.
+    #[error("menu {menu}: {key:?} is not a key (0-9, * or #)")]
+    InvalidMenuKey { menu: u64, key: String },
+    /// A menu choice or target written in none of the forms a menu accepts (`queue:7`, `repeat`, …).
+    #[error("menu {menu}: {value:?} is not a menu choice (queue:ID, hunt_group:ID, user:NAME, menu:ID, trunk:ID, message:PROMPT, dial_extension or repeat)")]
+    InvalidMenuChoice { menu: u64, value: String },
+    /// An ACD queue whose configuration cannot be run (a zero ring timeout, a zero limit, an empty member).
+    #[error("queue {queue}: {reason}")]
+    InvalidQueue { queue: u64, reason: &'static str },
+    /// A user listed twice among one queue's members; each member has one penalty.
+    #[error("queue {queue} lists member {member:?} more than once")]
+    DuplicateQueueMember { queue: u64, member: String },
     /// An outbound call the user may not make.
     #[error(transparent)]
     Denied(#[from] crate::numbers::Denied),

@@ -14,5 +14,7 @@ mod error;
 pub use error::RoutingError;
 
 pub mod hunt;
+pub mod menu;
 pub mod numbers;
+pub mod queue;
 pub mod schedule;

@@ -19,7 +19,8 @@ impl Db {
     /// * hunt group "Sentralbord" (ring_all, members 1001 and 1002) behind +4764000000;
     /// * hunt group "Helse" (sequential, 15 s each, members 1003, 1004, 1005) behind
     ///   +4764000100; user 1005 also rings on their mobile and must confirm it;
-    /// * trunk "carrier" at 127.0.0.1:5090 over UDP, authenticated by its address
+    /// * trunk "carrier" at 127.0.0.1:5090 over UDP, authenticated by its address, not probed with
+    ///   OPTIONS (there is no real carrier behind it: probes would mark it down)
     ///   127.0.0.1/32, not registering.
     ///
     /// Does nothing and returns `false` if any routing configuration exists already (a main
@@ -89,8 +90,8 @@ impl Db {
         }
         sqlx::query(
             "INSERT INTO trunks (name, host, port, transport, priority, register, \
-             inbound_sources, inbound_numbers, created_at) \
-             VALUES ('carrier', '127.0.0.1', 5090, 'udp', 100, 0, '127.0.0.1/32', '', $1)",
+             inbound_sources, inbound_numbers, options_interval_secs, created_at) \
+             VALUES ('carrier', '127.0.0.1', 5090, 'udp', 100, 0, '127.0.0.1/32', '', 0, $1)",
         )
         .bind(now)
         .execute(&mut *tx)

@@ -28,7 +28,7 @@ mod routes;
 
 pub use media::{advertised_ip, FinalCounters, RelayControl};
 pub use routes::sync_trunk_sources;
-use routes::{route, route_from_user, trunk_target, Route};
+use routes::{route, route_from_user, take_trunk, trunk_target, Route};
 
 /// How long a user's phones ring before the caller hears "not available".
 const USER_RING_TIMEOUT: Duration = Duration::from_secs(60);
@@ -58,6 +58,12 @@ fn parse_label(label: &str) -> (String, Leg) {
     }
 }
 
+/// How long a transfer target rings before the transferor hears it failed.
+const TRANSFER_RING_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Music on hold (media/prompts, synthesised with sox by media/prompts/generate.sh).
+const MUSIC_ON_HOLD: &[u8] = include_bytes!("../../media/prompts/moh.wav");
+
 /// How long a cellular answerer has to press 1 (the prompt lasts about 4 s).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -74,6 +80,7 @@ struct Orchestrator {
     media: Arc<MediaRuntime>,
     confirmations: HashMap<LegId, Confirmation>,
     confirm_prompt: Option<Prompt>,
+    music_on_hold: Option<Prompt>,
     /// Staff in a call, and through which calls: a hunt group skips (or rings anyway, as it is
     /// configured) a member who is already talking.
     talking: HashMap<CallRef, Vec<String>>,
@@ -100,6 +107,9 @@ pub async fn orchestrate(
     let confirm_prompt = Prompt::from_wav(CONFIRM_PROMPT)
         .map_err(|e| tracing::error!(error = %e, "confirmation prompt unusable"))
         .ok();
+    let music_on_hold = Prompt::from_wav(MUSIC_ON_HOLD)
+        .map_err(|e| tracing::error!(error = %e, "music on hold unusable"))
+        .ok();
     let mut o = Orchestrator {
         hunts: HashMap::new(),
         groups: HashMap::new(),
@@ -110,6 +120,7 @@ pub async fn orchestrate(
         talking: HashMap::new(),
         failover: HashMap::new(),
         confirm_prompt,
+        music_on_hold,
     };
     loop {
         let next_timer = o
@@ -160,6 +171,9 @@ pub async fn orchestrate(
                         tracing::info!(leg = leg.0, %digit, "confirmation key");
                         o.end_confirmation(&sip, leg, digit == '1').await;
                     }
+                } else if let Some(MediaEvent::Relay(RelayEvent::MediaTimeout { leg })) = m {
+                    tracing::info!(leg = leg.0, "no media from a leg");
+                    let _ = sip.send(Command::MediaTimeout { leg }).await;
                 } else if let Some(e) = m {
                     tracing::debug!(event = ?e, "media");
                 }
@@ -196,7 +210,7 @@ impl Orchestrator {
                 match route {
                     Route::Trunk { number, trunks } => {
                         let mut trunks: VecDeque<RingTarget> = trunks.into();
-                        if let Some(first) = trunks.pop_front() {
+                        if let Some(first) = take_trunk(sip, call, &mut trunks).await {
                             tracing::info!(%call_id, %number, trunk = %first.label, "call out through the trunk");
                             let _ = sip
                                 .send(Command::Ring {
@@ -204,6 +218,9 @@ impl Orchestrator {
                                     targets: vec![first],
                                 })
                                 .await;
+                        } else {
+                            tracing::info!(%call_id, %number, "no trunk can take the call");
+                            let _ = sip.send(Command::Reject { call, status: 503 }).await;
                         }
                         if !trunks.is_empty() {
                             self.failover.insert(call, trunks);
@@ -236,12 +253,11 @@ impl Orchestrator {
                 last,
             } => {
                 let trunk_trouble = status == 408 || (500..600).contains(&status);
-                if let Some(next) = self
-                    .failover
-                    .get_mut(&call)
-                    .filter(|_| trunk_trouble)
-                    .and_then(VecDeque::pop_front)
-                {
+                let next = match self.failover.get_mut(&call).filter(|_| trunk_trouble) {
+                    Some(queue) => take_trunk(sip, call, queue).await,
+                    None => None,
+                };
+                if let Some(next) = next {
                     tracing::info!(failed = %label, status, next = %next.label, "trunk failover");
                     let _ = sip
                         .send(Command::Ring {
@@ -294,7 +310,52 @@ impl Orchestrator {
                 leg,
                 codec,
             } => self.start_confirmation(call, label, leg, codec),
+            CallEvent::Held { call, leg, codec } => {
+                tracing::info!(call = call.0, "on hold: music on hold");
+                self.play_music_on_hold(leg, &codec);
+            }
+            CallEvent::Resumed { call, leg } => {
+                tracing::info!(call = call.0, "resumed");
+                let _ = self.media.stop_playback(leg);
+            }
+            CallEvent::TransferRequested {
+                call,
+                by,
+                target,
+                hold_leg,
+                codec,
+            } => {
+                self.play_music_on_hold(hold_leg, &codec);
+                let (transferor, _) = parse_label(&by);
+                tracing::info!(%transferor, %target, "transfer requested");
+                self.ring_transfer_target(db, sip, call, &transferor, &target)
+                    .await;
+            }
+            CallEvent::Transferred {
+                call,
+                from,
+                to,
+                hold_leg,
+            } => {
+                let _ = self.media.stop_playback(hold_leg);
+                let (from, _) = parse_label(&from);
+                let (to, _) = parse_label(&to);
+                tracing::info!(%from, %to, "call transferred");
+                if let Some(members) = self.talking.get_mut(&call) {
+                    members.retain(|m| *m != from);
+                    members.push(to);
+                }
+            }
+            CallEvent::TransferFailed {
+                call: _,
+                status,
+                hold_leg,
+            } => {
+                let _ = self.media.stop_playback(hold_leg);
+                tracing::info!(status, "transfer failed");
+            }
             CallEvent::Ended { call, report } => {
+                let _ = sip.send(Command::TrunkRelease { call }).await;
                 self.confirmations.retain(|_, c| c.call != call);
                 self.talking.remove(&call);
                 self.failover.remove(&call);
@@ -413,6 +474,56 @@ impl Orchestrator {
         if let Err(e) = db.cdr_closed(id, &close).await {
             tracing::warn!(error = %e, "CDR not closed");
         }
+    }
+
+    /// Loops music on hold to `leg`'s far end (a held or transferred caller).
+    fn play_music_on_hold(&mut self, leg: LegId, codec: &(String, u8)) {
+        let spec = Codec::from_name(&codec.0).map(|c| CodecSpec {
+            codec: c,
+            payload_type: codec.1,
+        });
+        if let (Some(music), Some(spec)) = (self.music_on_hold.clone(), spec) {
+            if let Err(e) =
+                self.media
+                    .play(leg, Playlist::new([music]), PlayMode::Loop, false, spec)
+            {
+                tracing::warn!(error = %e, "music on hold not played");
+            }
+        }
+    }
+
+    /// Rings where a transferor sent its caller: an extension or a number, dialled as the transferor
+    /// would (its permissions apply). Anything else fails the transfer.
+    async fn ring_transfer_target(
+        &mut self,
+        db: &Db,
+        sip: &mpsc::Sender<Command>,
+        call: CallRef,
+        transferor: &str,
+        target: &str,
+    ) {
+        let cmd = match route_from_user(db, transferor, target).await {
+            Route::User(user) => Command::RingMember {
+                call,
+                user,
+                ring_timeout: Some(TRANSFER_RING_TIMEOUT),
+            },
+            Route::Trunk { trunks, .. } => {
+                let mut trunks: VecDeque<RingTarget> = trunks.into();
+                match take_trunk(sip, call, &mut trunks).await {
+                    Some(first) => Command::Ring {
+                        call,
+                        targets: vec![first],
+                    },
+                    None => Command::Reject { call, status: 503 },
+                }
+            }
+            // A hunt group reached by a transfer would need the hunt to report to the transfer,
+            // not to a ringing call; not supported yet.
+            Route::Group(_) => Command::Reject { call, status: 501 },
+            Route::Reject(status) => Command::Reject { call, status },
+        };
+        let _ = sip.send(cmd).await;
     }
 
     /// A cellular leg answered: ask it to press 1, and listen for the digit.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod audio;
+pub mod baresip;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

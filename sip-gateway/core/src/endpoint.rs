@@ -19,6 +19,7 @@ use crate::location::{BindingChange, LocationStore};
 use crate::registrar::{RegisterOutcome, Registrar, RegistrarConfig};
 use crate::transaction::{RequestDisposition, TimerConfig, TransactionLayer, TxEvent, TxKey};
 use crate::transport::{Peer, Transmit};
+use crate::trunk::{Refusal, TrunkConfig, TrunkCore, TrunkCoreConfig, TrunkStatus};
 use crate::validate::{check_request, ACCEPT, ALLOW, SUPPORTED_EXTENSIONS};
 
 #[derive(Debug, Clone)]
@@ -74,6 +75,8 @@ pub struct Endpoint<L: LocationStore> {
     media: Option<Box<dyn MediaControl + Send>>,
     /// Where trunks call from: INVITEs from there are citizens' calls.
     call_sources: Vec<(std::net::IpAddr, u8)>,
+    /// Carrier trunks: registration, OPTIONS probes, call caps.
+    trunks: TrunkCore,
 }
 
 impl<L: LocationStore> Endpoint<L> {
@@ -91,6 +94,12 @@ impl<L: LocationStore> Endpoint<L> {
             calls: Calls::new(cfg.calls.clone()),
             media: None,
             call_sources: Vec::new(),
+            trunks: TrunkCore::new(TrunkCoreConfig {
+                local: cfg.calls.local,
+                seed: cfg.seed ^ 0x7472_756e_6b73,
+                user_agent: cfg.server_name.clone(),
+                ..TrunkCoreConfig::default()
+            }),
             cfg,
         }
     }
@@ -223,7 +232,7 @@ impl<L: LocationStore> Endpoint<L> {
                 let in_dialog = req.to().is_some_and(|t| t.tag().is_some());
                 if in_dialog {
                     let known = match self.media.as_deref_mut() {
-                        Some(media) => self.calls.handle_reinvite(key.clone(), req, media),
+                        Some(media) => self.calls.handle_reinvite(now, key.clone(), req, media),
                         None => false,
                     };
                     if known {
@@ -286,12 +295,37 @@ impl<L: LocationStore> Endpoint<L> {
                 self.respond_to(now, &key, r);
                 return self.drain_calls(now);
             }
+            Method::Refer => {
+                let known = match self.media.as_deref_mut() {
+                    Some(media) => self.calls.handle_refer(now, key.clone(), req, media),
+                    None => false,
+                };
+                if known {
+                    return self.drain_calls(now);
+                }
+                Response::for_request(req, 481, "Call/Transaction Does Not Exist")
+            }
+            Method::Update => {
+                let known = match self.media.as_deref_mut() {
+                    Some(media) => self.calls.handle_update(now, key.clone(), req, media),
+                    None => false,
+                };
+                if known {
+                    return self.drain_calls(now);
+                }
+                Response::for_request(req, 481, "Call/Transaction Does Not Exist")
+            }
+            Method::Prack => {
+                let status = if self.media.is_some() {
+                    self.calls.handle_prack(req)
+                } else {
+                    481
+                };
+                Response::for_request(req, status, sip_message::default_reason(status))
+            }
             Method::Info
-            | Method::Update
-            | Method::Prack
             | Method::Subscribe
             | Method::Notify
-            | Method::Refer
             | Method::Message
             | Method::Publish => {
                 let mut r = Response::for_request(req, 405, "Method Not Allowed");
@@ -343,6 +377,10 @@ impl<L: LocationStore> Endpoint<L> {
             self.transmits.push_back(t);
         }
         while let Some(ev) = self.transactions.poll_event() {
+            // Trunk requests are answered whether or not this node has media.
+            if now.is_some_and(|now| self.trunks.handle_event(now, &ev)) {
+                continue;
+            }
             let (Some(now), Some(media)) = (now, self.media.as_deref_mut()) else {
                 continue;
             };
@@ -353,6 +391,9 @@ impl<L: LocationStore> Endpoint<L> {
                 TxEvent::ClientTimeout { key } => self.calls.handle_client_timeout(&key),
                 TxEvent::AckTimeout { .. } => {}
             }
+        }
+        if let Some(now) = now {
+            self.send_trunk_requests(now);
         }
     }
 
@@ -459,11 +500,21 @@ impl<L: LocationStore> Endpoint<L> {
         ring_timeout: Option<Duration>,
     ) {
         let targets = self.targets_for_user(user, ring_timeout);
-        if targets.is_empty() {
+        if targets.is_empty() && self.calls.transfer_open(call) {
+            self.reject(now, call, 480);
+        } else if targets.is_empty() {
             self.calls.report_unreachable(call, user);
         } else {
             self.ring(now, call, targets);
         }
+    }
+
+    /// The relay heard nothing on `leg` for too long (see [`Calls::media_timeout`]).
+    pub fn media_timeout(&mut self, now: Instant, leg: switchboard_media::relay::LegId) {
+        if let Some(media) = self.media.as_deref_mut() {
+            self.calls.media_timeout(now, leg, media);
+        }
+        self.drain_calls(now);
     }
 
     /// Ends an unanswered call with `status` (see [`Calls::reject`]).
@@ -501,6 +552,7 @@ impl<L: LocationStore> Endpoint<L> {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.trunks.handle_timeout(now);
         self.transactions.handle_timeout(now);
         self.drain_transactions_at(Some(now));
         if let Some(media) = self.media.as_deref_mut() {
@@ -521,12 +573,52 @@ impl<L: LocationStore> Endpoint<L> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let tx = self.transactions.poll_timeout();
         let next = tx.map_or(self.next_housekeeping, |t| t.min(self.next_housekeeping));
+        let next = self.trunks.poll_timeout().map_or(next, |t| t.min(next));
         Some(self.calls.poll_timeout().map_or(next, |c| c.min(next)))
     }
 
     /// The wall-clock time corresponding to `now`, in unix milliseconds.
     pub fn unix_time_ms(&self, now: Instant) -> u64 {
         self.unix_ms(now)
+    }
+}
+
+/// Carrier trunks (see [`crate::trunk`]).
+impl<L: LocationStore> Endpoint<L> {
+    /// Installs the trunk list: registrations start, change or are taken down, probes follow.
+    pub fn set_trunks(&mut self, now: Instant, trunks: Vec<TrunkConfig>) {
+        self.trunks.set_trunks(now, trunks);
+        self.send_trunk_requests(now);
+    }
+
+    /// Registration, probe and call-count state of every trunk.
+    pub fn trunk_status(&self) -> Vec<TrunkStatus> {
+        self.trunks.status()
+    }
+
+    /// Takes a call slot for `call` on the trunk named `trunk` (see [`TrunkCore::try_acquire`]).
+    pub fn trunk_try_acquire(
+        &mut self,
+        now: Instant,
+        trunk: &str,
+        call: CallRef,
+    ) -> Result<(), Refusal> {
+        let id = self.trunks.id_of(trunk).ok_or(Refusal::Unknown)?;
+        self.trunks.try_acquire(now, id, call.0)
+    }
+
+    /// Gives back the trunk slot `call` holds, if any.
+    pub fn trunk_release(&mut self, call: CallRef) {
+        self.trunks.release(call.0);
+    }
+
+    fn send_trunk_requests(&mut self, now: Instant) {
+        while let Some((request, peer)) = self.trunks.poll_request() {
+            self.transactions.send_request(now, &request, peer);
+        }
+        while let Some(t) = self.transactions.poll_transmit() {
+            self.transmits.push_back(t);
+        }
     }
 }
 

@@ -23,6 +23,7 @@ pub mod registrar;
 pub mod salvage;
 pub mod transaction;
 pub mod transport;
+pub mod trunk;
 pub mod validate;
 
 pub use endpoint::{Endpoint, EndpointConfig, EndpointStats};

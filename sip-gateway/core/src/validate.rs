@@ -3,8 +3,8 @@
 use sip_message::{HeaderName, Method, Request, SipHeaders, Uri};
 
 /// Extensions this node implements (for Require).
-pub const SUPPORTED_EXTENSIONS: &[&str] = &["path"];
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER";
+pub const SUPPORTED_EXTENSIONS: &[&str] = &["path", "timer", "100rel"];
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, UPDATE, PRACK";
 pub const ACCEPT: &str = "application/sdp";
 
 /// A rejection: status, reason, and headers to add.

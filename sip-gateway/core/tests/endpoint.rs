@@ -434,7 +434,7 @@ fn uas_checks_in_rfc_order() {
             "OPTIONS",
             "OPTIONS",
             "sip:switchboard.test",
-            "Require: 100rel\n"
+            "Require: foo-ext\n"
         )),
         420
     );

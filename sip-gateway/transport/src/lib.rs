@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use sip_core::b2bua::{CallEvent, CallRef, RingTarget};
+use sip_core::trunk::{Refusal, TrunkConfig, TrunkStatus};
 use sip_core::{
     BindingChange, ConnectionId, Endpoint, EndpointStats, LocationStore, Peer, TransportKind,
 };
@@ -67,8 +68,24 @@ pub enum Command {
     Confirm { call: CallRef, label: String },
     /// A confirming branch did not confirm: release it.
     Decline { call: CallRef, label: String },
+    /// The relay heard nothing on `leg` for its media timeout: hang up the answered call using it.
+    MediaTimeout { leg: sip_core::b2bua::LegId },
     /// The networks trunks call from (CIDRs): INVITEs from there are accepted as citizens' calls.
     SetCallSources(Vec<(std::net::IpAddr, u8)>),
+    /// The enabled trunks. Their hosts are resolved here (DNS off the driver task), then the core
+    /// registers and probes them; `addr` in the configs is filled in and may be left `None`.
+    SetTrunks(Vec<TrunkConfig>),
+    /// Registration, probe and call-count state of every trunk.
+    TrunkStatus(oneshot::Sender<Vec<TrunkStatus>>),
+    /// Takes a call slot on the trunk named `trunk` for `call`: refused when it is down or at a
+    /// cap (a trunk the core does not know is [`Refusal::Unknown`]).
+    TrunkAcquire {
+        trunk: String,
+        call: CallRef,
+        reply: oneshot::Sender<Result<(), Refusal>>,
+    },
+    /// The call ended: give back its trunk slot.
+    TrunkRelease { call: CallRef },
 }
 
 /// A point-in-time view for metrics.
@@ -86,6 +103,8 @@ enum Input {
     Ping(Peer),
     Connected(ConnectionId, mpsc::Sender<Bytes>),
     Closed(ConnectionId),
+    /// Trunks whose hosts were resolved.
+    Trunks(Vec<TrunkConfig>),
 }
 
 /// Sockets the node listens on. UDP and TCP share the port number (RFC 3261 §18).
@@ -177,7 +196,7 @@ pub async fn run<L: LocationStore + 'static>(
     let local = udp.local_addr()?;
     let (input_tx, mut input_rx) = mpsc::channel::<Input>(4096);
     let next_conn = Arc::new(AtomicU64::new(1));
-    let acceptor = tokio::spawn(accept_loop(tcp, input_tx, next_conn));
+    let acceptor = tokio::spawn(accept_loop(tcp, input_tx.clone(), next_conn));
     let mut writers: HashMap<ConnectionId, mpsc::Sender<Bytes>> = HashMap::new();
     let mut buf = vec![0u8; 65_536];
     tokio::pin!(shutdown);
@@ -217,9 +236,15 @@ pub async fn run<L: LocationStore + 'static>(
                     Input::Ping(peer) => endpoint.handle_ping(peer),
                     Input::Connected(id, w) => { writers.insert(id, w); }
                     Input::Closed(id) => { writers.remove(&id); }
+                    Input::Trunks(trunks) => endpoint.set_trunks(now, trunks),
                 }
             }
-            Some(cmd) = commands.recv() => handle_command(&mut endpoint, cmd, writers.len()),
+            Some(cmd) = commands.recv() => match cmd {
+                Command::SetTrunks(trunks) => {
+                    tokio::spawn(resolve_trunks(trunks, input_tx.clone()));
+                }
+                cmd => handle_command(&mut endpoint, cmd, writers.len()),
+            },
             _ = sleep => endpoint.handle_timeout(Instant::now()),
         }
         while let Some(ev) = endpoint.poll_call_event() {
@@ -263,8 +288,18 @@ fn handle_command<L: LocationStore>(
             ring_timeout,
         } => endpoint.ring_member(Instant::now(), call, &user, ring_timeout),
         Command::SetCallSources(sources) => endpoint.set_call_sources(sources),
+        // Resolved off the driver first (see `run`).
+        Command::SetTrunks(_) => {}
+        Command::TrunkStatus(reply) => {
+            let _ = reply.send(endpoint.trunk_status());
+        }
+        Command::TrunkAcquire { trunk, call, reply } => {
+            let _ = reply.send(endpoint.trunk_try_acquire(Instant::now(), &trunk, call));
+        }
+        Command::TrunkRelease { call } => endpoint.trunk_release(call),
         Command::Confirm { call, label } => endpoint.confirm_branch(Instant::now(), call, &label),
         Command::Decline { call, label } => endpoint.decline_branch(Instant::now(), call, &label),
+        Command::MediaTimeout { leg } => endpoint.media_timeout(Instant::now(), leg),
         Command::CancelBranch { call, label } => {
             endpoint.cancel_branch(Instant::now(), call, &label)
         }
@@ -278,6 +313,26 @@ fn handle_command<L: LocationStore>(
             let _ = reply.send(list);
         }
     }
+}
+
+/// Resolves each trunk's `host:port` (the first address) and hands the list to the driver. A name
+/// that does not resolve leaves `addr` empty: the trunk is then neither registered nor probed
+/// until the next list brings another try.
+async fn resolve_trunks(mut trunks: Vec<TrunkConfig>, inputs: mpsc::Sender<Input>) {
+    for t in &mut trunks {
+        if let Ok(ip) = t.host.parse::<std::net::IpAddr>() {
+            t.addr = Some(SocketAddr::new(ip, t.port));
+            continue;
+        }
+        match tokio::net::lookup_host((t.host.as_str(), t.port)).await {
+            Ok(mut addrs) => t.addr = addrs.next(),
+            Err(e) => {
+                tracing::warn!(trunk = %t.name, host = %t.host, error = %e, "trunk host does not resolve");
+                t.addr = None;
+            }
+        }
+    }
+    let _ = inputs.send(Input::Trunks(trunks)).await;
 }
 
 async fn flush<L: LocationStore>(

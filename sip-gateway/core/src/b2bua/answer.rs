@@ -63,6 +63,9 @@ impl Calls {
         );
         ok.headers.push(HeaderName::ContentType, "application/sdp");
         ok.body = Bytes::from(our_answer.to_string());
+        if let Some(t) = c.session_timer {
+            t.stamp(&mut ok);
+        }
         c.state = CallState::Answered { acked: false };
         c.answered = Some(now);
         c.answered_branch = Some(branch);
@@ -75,6 +78,7 @@ impl Calls {
             .push(Reverse((now + self.cfg.t1, call, TimerKind::Retransmit2xx)));
         self.actions
             .push_back(CallAction::Respond { key, response: ok });
+        self.restart_session_timer(now, call);
         self.events.push_back(CallEvent::Answered { call, by });
         // Everyone else stops ringing.
         let others: Vec<usize> = (0..self.calls.get(&call).map_or(0, |c| c.branches.len()))

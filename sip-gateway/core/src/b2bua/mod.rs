@@ -13,7 +13,13 @@ mod answer;
 use answer::{accepts_sdp, remote_media, tag_to};
 pub mod dialog;
 mod outbound;
+mod provisional;
 mod reinvite;
+mod session_timer;
+mod transfer;
+pub use session_timer::MIN_SE;
+use session_timer::SessionTimer;
+use transfer::Transfer;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -23,7 +29,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use sip_message::{HeaderName, Method, Request, Response, SipHeaders, Uri};
-use switchboard_media::relay::{LegId, RemoteMedia};
+pub use switchboard_media::relay::LegId;
+use switchboard_media::relay::RemoteMedia;
 use switchboard_media::sdp::{self, SessionDescription, SessionOrigin};
 
 use crate::transaction::TxKey;
@@ -163,6 +170,42 @@ pub enum CallEvent {
         call: CallRef,
         report: CallReport,
     },
+    /// One party put the other on hold: `leg` reaches the held party (play music on hold there),
+    /// in `codec`.
+    Held {
+        call: CallRef,
+        leg: LegId,
+        codec: (String, u8),
+    },
+    /// The hold is over: stop the music on `leg`.
+    Resumed {
+        call: CallRef,
+        leg: LegId,
+    },
+    /// The callee who answered asked to transfer the caller to `target` (REFER, blind): ring it with
+    /// [`Calls::ring`] (the new branches replace the transferor when one answers) or refuse with
+    /// [`Calls::reject`]. The caller waits on `hold_leg` (play music on hold there) in `codec`.
+    TransferRequested {
+        call: CallRef,
+        by: String,
+        target: String,
+        hold_leg: LegId,
+        codec: (String, u8),
+    },
+    /// A transfer completed: the caller now talks with `to` instead of `from`.
+    Transferred {
+        call: CallRef,
+        from: String,
+        to: String,
+        hold_leg: LegId,
+    },
+    /// A transfer failed with `status`; the caller is back with the transferor, or hung up if the
+    /// transferor had already left.
+    TransferFailed {
+        call: CallRef,
+        status: u16,
+        hold_leg: LegId,
+    },
 }
 
 /// What the endpoint must do.
@@ -189,6 +232,10 @@ enum TimerKind {
     Retransmit2xx,
     /// A branch has rung long enough.
     BranchTimeout(usize),
+    /// The caller's session timer may have run out.
+    SessionExpiry,
+    /// Resend a reliable provisional response the caller has not PRACKed.
+    RetransmitProvisional,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +263,7 @@ struct Inbound {
     last_2xx: Option<Response>,
     retransmit_interval: Duration,
     retransmit_deadline: Option<Instant>,
+    reliable: provisional::ReliableProvisionals,
 }
 
 pub(crate) struct Branch {
@@ -233,6 +281,10 @@ pub(crate) struct Branch {
     confirm: bool,
     /// Its SDP answer, kept while it confirms.
     answer: Option<SessionDescription>,
+    /// We re-INVITEd it (joined to another caller by a transfer) and await the answer.
+    reoffer_pending: bool,
+    /// The RSeq of its last reliable provisional we PRACKed.
+    last_rseq: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,6 +317,16 @@ struct Call {
     max_forwards: u8,
     /// The codec both legs use once answered (same numbering on both sides).
     codec: Option<sdp::Codec>,
+    /// A blind transfer in progress.
+    transfer: Option<Transfer>,
+    /// Which side holds the other: [caller holds callee, callee holds caller].
+    holding: [bool; 2],
+    /// Relay legs this call used and gave up (a transferor's side), reported with the call's own.
+    retired_legs: Vec<LegId>,
+    /// RFC 4028 on the caller's dialog, when the caller asked for it.
+    session_timer: Option<SessionTimer>,
+    /// The caller already hears the callee's network (183 with SDP).
+    early_media: bool,
 }
 
 /// All calls of one node.
@@ -384,6 +446,12 @@ impl Calls {
         let Some(call_id) = invite.call_id().map(str::to_string) else {
             return self.respond(&key, invite, 400, None);
         };
+        let Ok(session_timer) = session_timer::requested(invite) else {
+            let response = session_timer::too_small(invite);
+            self.actions
+                .push_back(CallAction::Respond { key, response });
+            return;
+        };
         // An offer is required: a B2BUA that anchors media answers the caller with the relay's
         // address, which needs the caller's codecs. (Late offer comes with re-INVITE support.)
         let offer = match SessionDescription::parse(&invite.body) {
@@ -429,6 +497,7 @@ impl Calls {
                     last_2xx: None,
                     retransmit_interval: self.cfg.t1,
                     retransmit_deadline: None,
+                    reliable: provisional::ReliableProvisionals::for_invite(invite),
                 },
                 branches: Vec::new(),
                 callee_leg: None,
@@ -441,6 +510,11 @@ impl Calls {
                 max_forwards: invite.max_forwards().unwrap_or(70).saturating_sub(1),
                 codec: None,
                 to_user: to_user.clone(),
+                transfer: None,
+                holding: [false; 2],
+                retired_legs: Vec::new(),
+                session_timer,
+                early_media: false,
             },
         );
         self.by_inbound.insert(inbound_key(&call_id, &from_tag), id);
@@ -463,6 +537,10 @@ impl Calls {
         status: u16,
         media: &mut dyn MediaControl,
     ) {
+        if self.transfer_open(call) {
+            // Call control found nowhere to transfer to: the call itself goes on.
+            return self.transfer_failed(now, call, status, media);
+        }
         self.cancel_branches(call, None);
         self.finish_unanswered(now, call, status, HangupSide::System, media);
     }
@@ -504,6 +582,7 @@ impl Calls {
         };
         c.state = CallState::Ended;
         let mut legs = vec![c.inbound.leg];
+        legs.append(&mut c.retired_legs);
         media.release(c.inbound.leg);
         if let Some(l) = c.callee_leg {
             media.release(l);
@@ -576,7 +655,8 @@ impl Calls {
     /// A BYE: returns the status to answer it with (200, or 481 for no such dialog).
     pub fn handle_bye(&mut self, now: Instant, req: &Request, media: &mut dyn MediaControl) -> u16 {
         if let Some(call) = self.find_inbound(req) {
-            // The caller hung up: hang up the callee.
+            // The caller hung up: hang up the callee, and a transfer target still ringing.
+            self.cancel_branches(call, None);
             self.bye_answered_branch(call);
             self.end(now, call, "BYE".into(), HangupSide::Caller, media);
             return 200;
@@ -585,6 +665,9 @@ impl Calls {
         else {
             return 481;
         };
+        if self.transferor_left(now, call, branch, media) {
+            return 200;
+        }
         if self.calls.get(&call).and_then(|c| c.answered_branch) != Some(branch) {
             return 481;
         }
@@ -619,7 +702,12 @@ impl Calls {
 
     /// Hangs up the callee who answered, if one did.
     fn bye_answered_branch(&mut self, call: CallRef) {
-        if let Some(i) = self.calls.get(&call).and_then(|c| c.answered_branch) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        // A transferor that already hung up has no dialog left to end.
+        let gone = c.transfer.as_ref().is_some_and(|t| t.transferor.is_none());
+        if let (Some(i), false) = (c.answered_branch, gone) {
             self.send_bye(call, DialogSide::Branch(i));
         }
     }
@@ -634,6 +722,8 @@ impl Calls {
             match kind {
                 TimerKind::Retransmit2xx => self.retransmit_2xx(now, call, media),
                 TimerKind::BranchTimeout(i) => self.branch_timed_out(call, i),
+                TimerKind::SessionExpiry => self.session_expired(now, call, media),
+                TimerKind::RetransmitProvisional => self.retransmit_provisional(now, call, media),
             }
         }
     }

@@ -28,7 +28,8 @@ impl Calls {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
-        if !matches!(c.state, CallState::Routing | CallState::Ringing) {
+        let transferring = c.transfer.is_some();
+        if !matches!(c.state, CallState::Routing | CallState::Ringing) && !transferring {
             return;
         }
         let callee_leg = match c.callee_leg {
@@ -53,7 +54,7 @@ impl Calls {
         for target in targets {
             self.start_branch(now, call, target);
         }
-        if let Some(c) = self.calls.get_mut(&call) {
+        if let Some(c) = self.calls.get_mut(&call).filter(|_| !transferring) {
             c.state = CallState::Ringing;
         }
     }
@@ -98,6 +99,7 @@ impl Calls {
             .to_string(),
         );
         headers.push(HeaderName::Contact, contact);
+        headers.push(HeaderName::Supported, "100rel");
         headers.push(HeaderName::ContentType, "application/sdp");
         let body = offer.to_string();
         headers.push(HeaderName::ContentLength, body.len().to_string());
@@ -137,6 +139,8 @@ impl Calls {
             ack: None,
             confirm: target.confirm,
             answer: None,
+            reoffer_pending: false,
+            last_rseq: None,
         });
         self.by_branch_call_id.insert(call_id, (call, index));
         self.timers.push(Reverse((
@@ -162,8 +166,12 @@ impl Calls {
         else {
             return;
         };
-        if resp.cseq().map(|c| c.method) != Some(Method::Invite) {
-            return; // BYE and CANCEL responses need nothing more.
+        match resp.cseq() {
+            Some(c) if c.method == Method::Invite && c.seq > 1 => {
+                return self.handle_reoffer_response(call, index, resp, media);
+            }
+            Some(c) if c.method == Method::Invite => {}
+            _ => return, // BYE, CANCEL and NOTIFY responses need nothing more.
         }
         let status = resp.status;
         let Some(c) = self.calls.get_mut(&call) else {
@@ -175,23 +183,7 @@ impl Calls {
         };
         match status {
             100 => {}
-            101..=199 => {
-                if b.state == BranchState::Trying {
-                    b.state = BranchState::Ringing;
-                }
-                if c.ringing.is_none() && matches!(c.state, CallState::Ringing) {
-                    c.ringing = Some(now);
-                    if !c.inbound.sent_180 {
-                        c.inbound.sent_180 = true;
-                        let (key, invite, tag) = (
-                            c.inbound.key.clone(),
-                            c.inbound.invite.clone(),
-                            c.inbound.dialog.local_tag.clone(),
-                        );
-                        self.respond(&key, &invite, 180, Some(&tag));
-                    }
-                }
-            }
+            101..=199 => self.callee_provisional(now, call, index, resp, media),
             200..=299 => {
                 if let Some(ack) = &b.ack {
                     // A retransmitted 2xx: our ACK was lost.
@@ -214,6 +206,18 @@ impl Calls {
                 let peer = b.dialog.peer;
                 self.actions
                     .push_back(CallAction::Ack { request: ack, peer });
+                if b.state != BranchState::Cancelling && self.is_transfer_branch(call, index) {
+                    let answer = SessionDescription::parse(&resp.body)
+                        .ok()
+                        .filter(|_| !resp.body.is_empty());
+                    return self.transfer_answered(call, index, answer, media);
+                }
+                let Some(c) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                let Some(b) = c.branches.get_mut(index) else {
+                    return;
+                };
                 let lost_race = answered_elsewhere
                     || b.state == BranchState::Cancelling
                     || !matches!(c.state, CallState::Ringing);
@@ -275,6 +279,9 @@ impl Calls {
                         self.reject(now, call, 488, media);
                     }
                 }
+            }
+            _ if self.is_transfer_branch(call, index) => {
+                self.transfer_branch_failed(now, call, index, status, media)
             }
             _ => self.branch_failed(call, index, status),
         }
@@ -417,6 +424,19 @@ fn offer_for_callee(
     addr: std::net::SocketAddr,
     session_id: u64,
 ) -> Option<(SessionDescription, SessionOrigin)> {
+    let caps = callee_capabilities(caller_offer, addr, None)?;
+    let mut origin = SessionOrigin::new(session_id, addr.ip());
+    let offer = sdp::create_offer(&caps, &mut origin).ok()?;
+    Some((offer, origin))
+}
+
+/// What the relay's callee leg offers: the caller's known codecs (only `only`, if given: the codec
+/// the caller already talks) under the caller's numbers, and telephone-event.
+pub(super) fn callee_capabilities(
+    caller_offer: &SessionDescription,
+    addr: std::net::SocketAddr,
+    only: Option<&sdp::Codec>,
+) -> Option<LocalCapabilities> {
     let audio = caller_offer
         .media_views()
         .find(|m| m.media.media == "audio")?;
@@ -439,6 +459,9 @@ fn offer_for_callee(
             sdp::Codec::G722,
             sdp::Codec::OPUS,
         ];
+        if only.is_some_and(|o| o.payload_type != pt) {
+            continue;
+        }
         if let Some(k) = known.iter().find(|k| k.matches(&map)) {
             let mut codec = k.clone();
             codec.payload_type = pt;
@@ -457,9 +480,7 @@ fn offer_for_callee(
     caps.telephone_event = telephone_event
         .or_else(|| Some(101).filter(free))
         .or_else(|| (96..=127u8).find(free));
-    let mut origin = SessionOrigin::new(session_id, addr.ip());
-    let offer = sdp::create_offer(&caps, &mut origin).ok()?;
-    Some((offer, origin))
+    Some(caps)
 }
 
 /// A From user part the callee's phone can display: the caller's number or name as it came.

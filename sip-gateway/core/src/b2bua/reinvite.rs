@@ -1,13 +1,15 @@
-//! Re-INVITEs within an answered call (hold, resume, session refresh, a new address). The relay
+//! Re-INVITEs and UPDATEs within an answered call (hold, resume, session refresh, a new address). The relay
 //! anchors the media, so each leg's re-offer is answered here, from the relay's side of that leg, and
 //! only the relay is told: a phone putting the citizen on hold makes the relay stop sending to the
 //! phone, the citizen's side needs no renegotiation.
+
+use std::time::Instant;
 
 use bytes::Bytes;
 use sip_message::{HeaderName, Request, Response, SipHeaders};
 use switchboard_media::sdp::{self, LocalCapabilities, SessionDescription};
 
-use super::{inbound_key, CallAction, CallState, Calls, DialogSide, MediaControl};
+use super::{inbound_key, CallAction, CallEvent, CallState, Calls, DialogSide, MediaControl};
 use crate::transaction::TxKey;
 
 impl Calls {
@@ -15,9 +17,33 @@ impl Calls {
     /// answers 481).
     pub fn handle_reinvite(
         &mut self,
+        now: Instant,
         key: TxKey,
         req: &Request,
         media: &mut dyn MediaControl,
+    ) -> bool {
+        self.session_update(now, key, req, media, false)
+    }
+
+    /// An UPDATE (RFC 3311): a new offer (hold, resume) or, without a body, a session refresh.
+    /// Returns false for no known dialog (481).
+    pub fn handle_update(
+        &mut self,
+        now: Instant,
+        key: TxKey,
+        req: &Request,
+        media: &mut dyn MediaControl,
+    ) -> bool {
+        self.session_update(now, key, req, media, true)
+    }
+
+    fn session_update(
+        &mut self,
+        now: Instant,
+        key: TxKey,
+        req: &Request,
+        media: &mut dyn MediaControl,
+        update: bool,
     ) -> bool {
         let Some(call_id) = req.call_id() else {
             return false;
@@ -38,6 +64,15 @@ impl Calls {
         let Some(c) = self.calls.get_mut(&call) else {
             return false;
         };
+        if update && !matches!(c.state, CallState::Answered { .. }) {
+            // An UPDATE in the early dialog: a refresh is fine; a new offer before the answer is not
+            // something the relay can take (the callee side is not negotiated yet).
+            let status = if req.body.is_empty() { 200 } else { 488 };
+            let r = Response::for_request(req, status, sip_message::default_reason(status));
+            self.actions
+                .push_back(CallAction::Respond { key, response: r });
+            return true;
+        }
         if !matches!(c.state, CallState::Answered { .. }) {
             // §14.2: a re-INVITE before the first is done is refused with 491, the caller retries.
             let r = Response::for_request(req, 491, "Request Pending");
@@ -50,6 +85,11 @@ impl Calls {
                 return false;
             }
         }
+        // The leg of the party who would be put on hold by this re-INVITE.
+        let (other_leg, side_index) = match side {
+            DialogSide::Caller => (c.callee_leg, 0),
+            DialogSide::Branch(_) => (Some(c.inbound.leg), 1),
+        };
         let (leg, addr, origin) = match side {
             DialogSide::Caller => (c.inbound.leg, c.inbound.leg_addr, &mut c.inbound.origin),
             DialogSide::Branch(i) => {
@@ -61,7 +101,11 @@ impl Calls {
                 (leg, addr, &mut b.origin)
             }
         };
-        let body = if req.body.is_empty() {
+        let mut hold_change = None;
+        let body = if req.body.is_empty() && update {
+            // A refresh without an offer: nothing changes but the timer.
+            Some(String::new())
+        } else if req.body.is_empty() {
             // No offer: offer what we last sent (the answer comes in the ACK; the stream is as before).
             origin.last_sent().map(ToString::to_string)
         } else {
@@ -73,25 +117,44 @@ impl Calls {
             {
                 Some((answer, negotiated)) => {
                     media.set_remote(leg, super::remote_media(&negotiated));
+                    // sendonly, inactive or c=0.0.0.0: the offerer stopped listening, a hold.
+                    let holds = !negotiated.remote_direction.receives()
+                        || negotiated.remote_rtp.ip().is_unspecified();
+                    if c.holding[side_index] != holds {
+                        c.holding[side_index] = holds;
+                        hold_change = Some(holds);
+                    }
                     Some(answer.to_string())
                 }
                 None => None,
             }
         };
-        let response = match body {
+        let mut response = match body {
             Some(body) => {
                 let mut ok = Response::for_request(req, 200, "OK");
                 ok.headers
                     .push(HeaderName::Contact, format!("<sip:switchboard@{local}>"));
-                ok.headers.push(HeaderName::ContentType, "application/sdp");
-                ok.body = Bytes::from(body);
+                if !body.is_empty() {
+                    ok.headers.push(HeaderName::ContentType, "application/sdp");
+                    ok.body = Bytes::from(body);
+                }
                 ok
             }
             // The new offer cannot be met (another codec, no audio): the old session stays (§14.2).
             None => Response::for_request(req, 488, "Not Acceptable Here"),
         };
+        self.refreshed(now, call, side, &mut response);
         self.actions
             .push_back(CallAction::Respond { key, response });
+        if let (Some(holds), Some(leg)) = (hold_change, other_leg) {
+            self.events.push_back(if holds {
+                let codec =
+                    super::transfer::codec_of(self.calls.get(&call).and_then(|c| c.codec.as_ref()));
+                CallEvent::Held { call, leg, codec }
+            } else {
+                CallEvent::Resumed { call, leg }
+            });
+        }
         true
     }
 }

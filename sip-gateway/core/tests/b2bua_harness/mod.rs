@@ -1,0 +1,297 @@
+//! The simulated-time harness of the B2BUA tests: the endpoint with a recording fake of the media
+//! relay, a carrier at 192.0.2.50 and phones registered as 1002.
+#![allow(dead_code, unused_imports)]
+
+pub use std::net::SocketAddr;
+pub use std::sync::{Arc, Mutex};
+pub use std::time::{Duration, Instant};
+
+pub use bytes::Bytes;
+pub use sip_core::b2bua::{CallEvent, CallsConfig, HangupSide, MediaControl};
+pub use sip_core::{
+    Binding, Endpoint, EndpointConfig, LocationStore, MemoryLocation, Peer, TransportKind,
+};
+pub use sip_message::{
+    parse_slice, HeaderName, Limits, Message, Method, Request, Response, SipHeaders,
+};
+pub use switchboard_media::relay::{LegId, RemoteMedia};
+
+#[derive(Default)]
+pub struct MediaLog {
+    pub next: u64,
+    pub allocated: Vec<LegId>,
+    pub remotes: Vec<(LegId, RemoteMedia)>,
+    pub bridged: Vec<(LegId, LegId)>,
+    pub released: Vec<LegId>,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeMedia(pub Arc<Mutex<MediaLog>>);
+
+impl MediaControl for FakeMedia {
+    fn allocate(&mut self, _near: Option<LegId>) -> Result<(LegId, SocketAddr), String> {
+        let mut log = self.0.lock().map_err(|_| "poisoned")?;
+        log.next += 1;
+        let leg = LegId(log.next);
+        log.allocated.push(leg);
+        Ok((
+            leg,
+            SocketAddr::from(([127, 0, 0, 1], 20000 + 2 * log.next as u16)),
+        ))
+    }
+    fn set_remote(&mut self, leg: LegId, remote: RemoteMedia) {
+        if let Ok(mut log) = self.0.lock() {
+            log.remotes.push((leg, remote));
+        }
+    }
+    fn bridge(&mut self, a: LegId, b: LegId) {
+        if let Ok(mut log) = self.0.lock() {
+            log.bridged.push((a, b));
+        }
+    }
+    fn release(&mut self, leg: LegId) {
+        if let Ok(mut log) = self.0.lock() {
+            log.released.push(leg);
+        }
+    }
+}
+
+pub const CARRIER: &str = "192.0.2.50:5060";
+pub const PHONE_A: &str = "198.51.100.10:5060";
+pub const PHONE_B: &str = "198.51.100.11:5062";
+
+pub fn udp(addr: &str) -> Peer {
+    Peer {
+        transport: TransportKind::Udp,
+        addr: addr.parse().expect("addr"),
+        connection: None,
+    }
+}
+
+pub fn binding(contact: &str, source: &str) -> Binding {
+    Binding {
+        aor: "1002".into(),
+        contact_uri: contact.into(),
+        contact_value: format!("<{contact}>"),
+        expires_at_unix: i64::MAX / 2,
+        q_milli: 1000,
+        call_id: "reg".into(),
+        cseq: 1,
+        transport: "udp".into(),
+        source: source.into(),
+        user_agent: None,
+    }
+}
+
+pub struct Harness {
+    pub ep: Endpoint<MemoryLocation>,
+    pub media: FakeMedia,
+    pub now: Instant,
+}
+
+#[derive(Debug)]
+pub enum Out {
+    Req(SocketAddr, Request),
+    Resp(Response),
+}
+
+pub const OFFER: &str = "v=0\r\no=carrier 1 1 IN IP4 192.0.2.50\r\ns=-\r\nc=IN IP4 192.0.2.50\r\nt=0 0\r\nm=audio 30000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n";
+
+pub fn answer_sdp(port: u16) -> String {
+    format!("v=0\r\no=phone 5 5 IN IP4 198.51.100.10\r\ns=-\r\nc=IN IP4 198.51.100.10\r\nt=0 0\r\nm=audio {port} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+}
+
+impl Harness {
+    pub fn new(contacts: &[(&str, &str)]) -> Harness {
+        let now = Instant::now();
+        let mut location = MemoryLocation::default();
+        location.replace(
+            "1002",
+            contacts.iter().map(|(c, s)| binding(c, s)).collect(),
+        );
+        let cfg = EndpointConfig {
+            seed: 3,
+            calls: CallsConfig {
+                local: "192.0.2.1:5060".parse().expect("addr"),
+                ..CallsConfig::default()
+            },
+            ..EndpointConfig::default()
+        };
+        let mut ep = Endpoint::new(cfg, location, now, 1_800_000_000_000);
+        let media = FakeMedia::default();
+        ep.set_media(Box::new(media.clone()));
+        ep.set_call_sources(vec![("192.0.2.50".parse().expect("ip"), 32)]);
+        Harness { ep, media, now }
+    }
+
+    pub fn input(&mut self, from: &str, text: String) -> Vec<Out> {
+        self.ep.handle_input(self.now, udp(from), Bytes::from(text));
+        self.drain()
+    }
+
+    pub fn drain(&mut self) -> Vec<Out> {
+        let mut out = Vec::new();
+        while let Some(t) = self.ep.poll_transmit() {
+            match parse_slice(&t.payload, &Limits::default()).expect("we send parseable messages") {
+                Message::Request(r) => out.push(Out::Req(t.peer.addr, r)),
+                Message::Response(r) => out.push(Out::Resp(r)),
+            }
+        }
+        out
+    }
+
+    pub fn advance(&mut self, d: Duration) -> Vec<Out> {
+        let target = self.now + d;
+        let mut out = Vec::new();
+        while let Some(t) = self.ep.poll_timeout() {
+            if t > target {
+                break;
+            }
+            self.now = t.max(self.now);
+            self.ep.handle_timeout(self.now);
+            out.extend(self.drain());
+        }
+        self.now = target;
+        self.ep.handle_timeout(self.now);
+        out.extend(self.drain());
+        out
+    }
+
+    pub fn events(&mut self) -> Vec<CallEvent> {
+        std::iter::from_fn(|| self.ep.poll_call_event()).collect()
+    }
+
+    /// The carrier's INVITE to 1002, answered with 100; returns the call after routing to 1002.
+    pub fn call_1002(&mut self) -> sip_core::b2bua::CallRef {
+        self.call_1002_with(invite("c1"))
+    }
+
+    /// Like [`Harness::call_1002`] with the carrier's INVITE given.
+    pub fn call_1002_with(&mut self, invite: String) -> sip_core::b2bua::CallRef {
+        let out = self.input(CARRIER, invite);
+        assert!(
+            matches!(&out[..], [Out::Resp(r)] if r.status == 100),
+            "{out:?}"
+        );
+        let call = match &self.events()[..] {
+            [CallEvent::Incoming {
+                call,
+                to_user,
+                from_user,
+                caller,
+                ..
+            }] => {
+                assert_eq!(
+                    (to_user.as_str(), from_user.as_str()),
+                    ("1002", "+4791234567")
+                );
+                assert_eq!(*caller, sip_core::b2bua::Caller::Trunk);
+                *call
+            }
+            other => panic!("{other:?}"),
+        };
+        let targets = self
+            .ep
+            .targets_for_user("1002", Some(Duration::from_secs(20)));
+        self.ep.ring(self.now, call, targets);
+        call
+    }
+}
+
+pub fn invite(call_id: &str) -> String {
+    format!(
+        "INVITE sip:1002@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bK{call_id}\r\nMax-Forwards: 70\r\nFrom: <sip:+4791234567@192.0.2.50>;tag=carrier1\r\nTo: <sip:1002@192.0.2.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:+4791234567@192.0.2.50:5060>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{OFFER}",
+        OFFER.len()
+    )
+}
+
+/// A response from a callee to our INVITE (or other request), echoing what §8.2.6 wants.
+pub fn reply(req: &Request, status: u16, to_tag: &str, body: &str) -> String {
+    let h = |n: HeaderName| -> String {
+        req.headers
+            .get_all(&n)
+            .map(|v| format!("{}: {}\r\n", n.as_str(), String::from_utf8_lossy(v)))
+            .collect()
+    };
+    let to = String::from_utf8_lossy(req.headers.get(&HeaderName::To).expect("To")).into_owned();
+    let to = if to.contains("tag=") {
+        to
+    } else {
+        format!("{to};tag={to_tag}")
+    };
+    let ctype = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/sdp\r\n"
+    };
+    format!(
+        "SIP/2.0 {status} {}\r\n{}{}To: {to}\r\n{}{}Contact: <sip:1002@{PHONE_A}>\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
+        sip_message::default_reason(status),
+        h(HeaderName::Via),
+        h(HeaderName::From),
+        h(HeaderName::CallId),
+        h(HeaderName::CSeq),
+        body.len()
+    )
+}
+
+/// A request from the carrier within the inbound dialog (ACK, BYE) or CANCEL.
+pub fn carrier_request(method: &str, to_tag: Option<&str>, branch: &str, cseq: u32) -> String {
+    let to = match to_tag {
+        Some(t) => format!("<sip:1002@192.0.2.1>;tag={t}"),
+        None => "<sip:1002@192.0.2.1>".into(),
+    };
+    format!("{method} sip:1002@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\nFrom: <sip:+4791234567@192.0.2.50>;tag=carrier1\r\nTo: {to}\r\nCall-ID: c1\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n")
+}
+
+pub fn requests(out: &[Out], method: Method) -> Vec<(SocketAddr, Request)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Out::Req(a, r) if r.method == method => Some((*a, r.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn responses(out: &[Out]) -> Vec<Response> {
+    out.iter()
+        .filter_map(|o| match o {
+            Out::Resp(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn to_tag(r: &Response) -> String {
+    r.to()
+        .and_then(|t| t.tag().map(str::to_string))
+        .expect("To tag")
+}
+
+/// A call from the carrier answered by 1002 and ACKed; returns the callee's INVITE and our To tag
+/// towards the caller.
+pub fn connected_call(h: &mut Harness) -> (Request, String) {
+    h.call_1002();
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    let out = h.input(PHONE_A, reply(&inv, 200, "phone1", &answer_sdp(40000)));
+    let ok = responses(&out)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("200 to the caller");
+    let tag = to_tag(&ok);
+    h.input(CARRIER, carrier_request("ACK", Some(&tag), "ack1", 1));
+    h.events();
+    (inv, tag)
+}
+
+pub fn caller_reinvite(tag: &str, branch: &str, cseq: u32, direction: &str) -> String {
+    let sdp = OFFER.replace("o=carrier 1 1", &format!("o=carrier 1 {cseq}"))
+        + &format!("a={direction}\r\n");
+    carrier_request("INVITE", Some(tag), branch, cseq).replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ),
+    )
+}

@@ -1,0 +1,122 @@
+//! baresip as a staff member's phone in end-to-end tests: registered, auto-answering, sending a sine,
+//! recording what it decodes, and steered through its control socket (dial, hold, resume, transfer,
+//! hang up) as a person would with the buttons. Runs inside a test's private namespace (it needs the
+//! veth address; see ../shared/peers/README.md).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use switchboard_media::wav::WavAudio;
+
+use super::{registrations, wait_until, Server};
+
+/// A child process that dies with the test, pass or fail.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub struct Phone<'a> {
+    /// Username and password of a demo user (`demo-<user>`).
+    pub user: &'a str,
+    /// The SIP port baresip listens on (it also takes the next one: space instances apart).
+    pub sip_port: u16,
+    pub ctrl_port: u16,
+    pub rtp_ports: (u16, u16),
+    /// The sine it sends.
+    pub tone_hz: u32,
+}
+
+pub struct Baresip {
+    _child: KillOnDrop,
+    pub dir: PathBuf,
+    ctrl_port: u16,
+}
+
+impl Baresip {
+    /// Starts baresip in `dir` registered as `phone.user` at `server`, and waits for the registration.
+    pub fn start(dir: &Path, server: &Server, phone: Phone<'_>) -> Baresip {
+        std::fs::create_dir_all(dir).expect("baresip dir");
+        std::fs::write(
+            dir.join("config"),
+            format!(
+                "sip_listen 10.200.0.1:{}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\n\
+                 module ausine.so\nmodule sndfile.so\nmodule account.so\nmodule menu.so\n\
+                 module ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{}\nnet_interface v0\n\
+                 audio_alert aufile,/dev/null\naudio_source ausine,{}\nausrc_srate 48000\n\
+                 ausrc_channels 2\nauplay_srate 48000\nrtp_ports {}-{}\nsnd_path {}\n",
+                phone.sip_port,
+                phone.ctrl_port,
+                phone.tone_hz,
+                phone.rtp_ports.0,
+                phone.rtp_ports.1,
+                dir.display()
+            ),
+        )
+        .expect("baresip config");
+        std::fs::write(
+            dir.join("accounts"),
+            format!(
+                "<sip:{u}@{}:{};transport=udp>;auth_pass=demo-{u};regint=60;answermode=auto;audio_codecs=PCMU\n",
+                server.sip.ip(),
+                server.sip.port(),
+                u = phone.user
+            ),
+        )
+        .expect("baresip accounts");
+        let log = std::fs::File::create(dir.join("baresip.log")).expect("log");
+        let child = Command::new("baresip")
+            .arg("-f")
+            .arg(dir)
+            .args(["-t", "40"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("baresip runs (apt-get install baresip-core)");
+        let phone_user = phone.user.to_string();
+        let b = Baresip {
+            _child: KillOnDrop(child),
+            dir: dir.to_path_buf(),
+            ctrl_port: phone.ctrl_port,
+        };
+        wait_until(
+            &format!("{phone_user}'s registration"),
+            Duration::from_secs(5),
+            || registrations(server).iter().any(|r| r["aor"] == phone_user),
+        );
+        b
+    }
+
+    /// A menu command through ctrl_tcp (`dial`, `hold`, `resume`, `transfer`, `hangup`).
+    pub fn command(&self, command: &str, params: &str) {
+        let json = format!(r#"{{"command":"{command}","params":"{params}"}}"#);
+        let mut ctrl =
+            std::net::TcpStream::connect(("127.0.0.1", self.ctrl_port)).expect("baresip ctrl_tcp");
+        std::io::Write::write_all(&mut ctrl, format!("{}:{json},", json.len()).as_bytes())
+            .expect("ctrl command");
+        // Give it the reply's time: closing at once can drop the command.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("baresip.log")).unwrap_or_default()
+    }
+
+    /// What baresip decoded from its (first) call, written by the sndfile module.
+    pub fn decoded(&self) -> WavAudio {
+        let path = std::fs::read_dir(&self.dir)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+            .unwrap_or_else(|| panic!("no decoded recording from baresip: {}", self.log()));
+        switchboard_media::wav::read(&std::fs::read(&path).expect("read"))
+            .expect("baresip's WAV parses")
+    }
+}

@@ -1,0 +1,265 @@
+//! Hold and transfer with real phones: baresip instances registered as demo staff press hold, resume
+//! and transfer through their control sockets; SIPp plays the citizen on the carrier trunk. What the
+//! phones decode shows what the B2BUA did with the media: music while held, the citizen's tone at the
+//! transfer target.
+
+mod common;
+
+use std::time::Duration;
+
+use common::audio::write_tone_wav;
+use common::baresip::{Baresip, Phone};
+use common::{in_private_netns, wait_until, Server, ServerOptions, VETH_SETUP};
+use switchboard_media::tone::tone_share;
+
+/// What a quarter second of decoded audio was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Heard {
+    Tone,
+    Music,
+    Other,
+}
+
+fn classify(samples: &[i16], rate: f64, tone_hz: f64) -> Vec<Heard> {
+    samples
+        .chunks(rate as usize / 4)
+        .filter(|w| w.len() == rate as usize / 4)
+        .map(|w| {
+            let rms =
+                (w.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / w.len() as f64).sqrt();
+            let share = tone_share(w, tone_hz, rate);
+            if share > 0.6 {
+                Heard::Tone
+            } else if share < 0.3 && rms > 200.0 {
+                Heard::Music
+            } else {
+                Heard::Other
+            }
+        })
+        .collect()
+}
+
+/// Runs of the same kind, as (kind, count of quarter seconds).
+fn runs(heard: &[Heard]) -> Vec<(Heard, usize)> {
+    let mut out: Vec<(Heard, usize)> = Vec::new();
+    for &h in heard {
+        match out.last_mut() {
+            Some((k, n)) if *k == h => *n += 1,
+            _ => out.push((h, 1)),
+        }
+    }
+    out
+}
+
+fn server() -> Server {
+    Server::start(ServerOptions {
+        sip: "10.200.0.1:5070",
+        demo: true,
+        ..Default::default()
+    })
+}
+
+#[test]
+fn a_held_caller_hears_music_until_the_call_is_resumed() {
+    if !in_private_netns(
+        "a_held_caller_hears_music_until_the_call_is_resumed",
+        VETH_SETUP,
+    ) {
+        return;
+    }
+    let server = server();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = Baresip::start(
+        &dir.path().join("a"),
+        &server,
+        Phone {
+            user: "1001",
+            sip_port: 15060,
+            ctrl_port: 4444,
+            rtp_ports: (40000, 40100),
+            tone_hz: 600,
+        },
+    );
+    let b = Baresip::start(
+        &dir.path().join("b"),
+        &server,
+        Phone {
+            user: "1002",
+            sip_port: 15070,
+            ctrl_port: 4445,
+            rtp_ports: (40200, 40300),
+            tone_hz: 900,
+        },
+    );
+    b.command("dial", "sip:1001@10.200.0.1:5070");
+    wait_until("1001 answers", Duration::from_secs(5), || {
+        server.log_text().contains("call answered by=1001")
+    });
+    std::thread::sleep(Duration::from_millis(2500));
+    a.command("hold", "");
+    wait_until("the hold", Duration::from_secs(3), || {
+        server.log_text().contains("on hold: music on hold")
+    });
+    std::thread::sleep(Duration::from_millis(4000));
+    a.command("resume", "");
+    wait_until("the resume", Duration::from_secs(3), || {
+        server.log_text().contains("resumed")
+    });
+    std::thread::sleep(Duration::from_millis(2500));
+    b.command("hangup", "");
+    wait_until("the call's end", Duration::from_secs(5), || {
+        server.log_text().contains("call ended")
+    });
+
+    let audio = b.decoded();
+    let heard = runs(&classify(&audio.samples, f64::from(audio.rate), 600.0));
+    let logs = || {
+        format!(
+            "server: {}\nA: {}\nB: {}",
+            server.log_text(),
+            a.log(),
+            b.log()
+        )
+    };
+    // A's tone, then at least 2.5 s of music while held, then A's tone again.
+    let music_at = heard
+        .iter()
+        .position(|&(k, n)| k == Heard::Music && n >= 10)
+        .unwrap_or_else(|| panic!("no music while held: {heard:?}\n{}", logs()));
+    assert!(
+        heard[..music_at]
+            .iter()
+            .any(|&(k, n)| k == Heard::Tone && n >= 4),
+        "A's tone before the hold: {heard:?}"
+    );
+    assert!(
+        heard[music_at + 1..]
+            .iter()
+            .any(|&(k, n)| k == Heard::Tone && n >= 4),
+        "A's tone after the resume: {heard:?}"
+    );
+}
+
+#[test]
+fn staff_blind_transfer_a_citizen_to_a_colleague() {
+    if !in_private_netns("staff_blind_transfer_a_citizen_to_a_colleague", VETH_SETUP) {
+        return;
+    }
+    let server = server();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = Baresip::start(
+        &dir.path().join("a"),
+        &server,
+        Phone {
+            user: "1001",
+            sip_port: 15060,
+            ctrl_port: 4444,
+            rtp_ports: (40000, 40100),
+            tone_hz: 600,
+        },
+    );
+    let b = Baresip::start(
+        &dir.path().join("b"),
+        &server,
+        Phone {
+            user: "1002",
+            sip_port: 15070,
+            ctrl_port: 4445,
+            rtp_ports: (40200, 40300),
+            tone_hz: 900,
+        },
+    );
+    // The citizen: SIPp from the demo trunk's address, calling 1001 and sending 1 kHz for 12 s.
+    let tone = dir.path().join("tone.wav");
+    write_tone_wav(&tone, 1000.0, 12.0);
+    let mut text =
+        std::fs::read_to_string(common::sipp_dir().join("call_user.xml")).expect("scenario");
+    text = text
+        .replace("[$tone]", &tone.to_string_lossy())
+        .replace("[$talk_ms]", "11000");
+    let sf = dir.path().join("citizen.xml");
+    std::fs::write(&sf, text).expect("write scenario");
+    let citizen = std::process::Command::new("sipp")
+        .arg(server.sip.to_string())
+        .arg("-sf")
+        .arg(&sf)
+        .args([
+            "-s",
+            "1001",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+        ])
+        .args([
+            "-mp",
+            "16000",
+            "-timeout",
+            "30",
+            "-nostdin",
+            "-trace_err",
+            "-error_file",
+        ])
+        .arg(dir.path().join("citizen.err.log"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("sipp runs");
+    wait_until("1001 answers", Duration::from_secs(5), || {
+        server.log_text().contains("call answered by=1001")
+    });
+    std::thread::sleep(Duration::from_millis(2000));
+    a.command("transfer", "sip:1002@10.200.0.1:5070");
+    wait_until("the transfer", Duration::from_secs(5), || {
+        server.log_text().contains("call transferred")
+    });
+    let out = citizen.wait_with_output().expect("sipp ends");
+    let logs = || {
+        format!(
+            "server: {}\nA: {}\nB: {}",
+            server.log_text(),
+            a.log(),
+            b.log()
+        )
+    };
+    let errors = std::fs::read_to_string(dir.path().join("citizen.err.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "the citizen's call failed: {errors}\n{}",
+        logs()
+    );
+    let log = server.log_text();
+    assert!(
+        log.contains("transfer requested transferor=1001 target=1002"),
+        "{log}"
+    );
+    assert!(log.contains("call transferred from=1001 to=1002"), "{log}");
+
+    // The colleague hears the citizen's 1 kHz, not the transferor's 600 Hz.
+    let audio = b.decoded();
+    let rate = f64::from(audio.rate);
+    let heard = runs(&classify(&audio.samples, rate, 1000.0));
+    assert!(
+        heard.iter().any(|&(k, n)| k == Heard::Tone && n >= 8),
+        "the citizen's tone at the colleague: {heard:?}\n{}",
+        logs()
+    );
+    assert!(
+        tone_share(&audio.samples, 600.0, rate) < 0.05,
+        "the transferor is gone from the media"
+    );
+    // The record: answered by 1001, and the colleague's leg with it.
+    let mut cdr = serde_json::Value::Null;
+    wait_until("a closed CDR", Duration::from_secs(5), || {
+        let (_, body) = server.get("/api/v1/cdrs?limit=1");
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        cdr = page["cdrs"][0].clone();
+        !cdr["ended_at_ms"].is_null()
+    });
+    assert_eq!(cdr["answered_by"], "1001", "{cdr}");
+    assert!(
+        cdr.to_string().contains("1002"),
+        "the transfer target is in the record: {cdr}"
+    );
+}
