@@ -59,6 +59,171 @@ fn server() -> Server {
     })
 }
 
+/// The citizen: SIPp from the demo trunk's address, calling 1001 and sending 1 kHz for `talk_ms`.
+fn spawn_citizen(dir: &std::path::Path, server: &Server, talk_ms: u32) -> std::process::Child {
+    let tone = dir.join("tone.wav");
+    write_tone_wav(&tone, 1000.0, talk_ms as f32 / 1000.0 + 1.0);
+    let text = std::fs::read_to_string(common::sipp_dir().join("call_user.xml"))
+        .expect("scenario")
+        .replace("[$tone]", &tone.to_string_lossy())
+        .replace("[$talk_ms]", &talk_ms.to_string());
+    let sf = dir.join("citizen.xml");
+    std::fs::write(&sf, text).expect("write scenario");
+    std::process::Command::new("sipp")
+        .arg(server.sip.to_string())
+        .arg("-sf")
+        .arg(&sf)
+        .args([
+            "-s",
+            "1001",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+        ])
+        .args([
+            "-mp",
+            "16000",
+            "-timeout",
+            "40",
+            "-nostdin",
+            "-trace_err",
+            "-error_file",
+        ])
+        .arg(dir.join("citizen.err.log"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("sipp runs")
+}
+
+fn phone(user: &str, sip_trace: bool) -> Phone<'_> {
+    let n: u16 = user.parse::<u16>().expect("demo user") - 1001;
+    Phone {
+        user,
+        sip_port: 15060 + 10 * n,
+        ctrl_port: 4444 + n,
+        rtp_ports: (40000 + 200 * n, 40100 + 200 * n),
+        tone_hz: [600, 900][usize::from(n)],
+        sip_trace,
+    }
+}
+
+/// The consultation call as phone A sees it, from its SIP trace: A's INVITE to `callee` gives the
+/// Call-ID and A's tag; our 200 to it gives our tag.
+fn consultation_dialog(trace: &str, callee: &str) -> Option<(String, String, String)> {
+    let trace = trace.replace('\r', "");
+    let blocks: Vec<&str> = trace.split("\n\n").collect();
+    let header = |block: &str, name: &str| -> Option<String> {
+        block.lines().find_map(|l| {
+            let (n, v) = l.trim().split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    };
+    let tag = |value: &str| -> Option<String> {
+        value
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("tag=").map(str::to_string))
+    };
+    let invite = blocks
+        .iter()
+        .find(|b| b.contains(&format!("INVITE sip:{callee}@")))?;
+    let call_id = header(invite, "Call-ID")?;
+    let a_tag = tag(&header(invite, "From")?)?;
+    let ok = blocks.iter().find(|b| {
+        b.contains("SIP/2.0 200 OK")
+            && header(b, "Call-ID").as_deref() == Some(call_id.as_str())
+            && header(b, "CSeq").is_some_and(|c| c.ends_with("INVITE"))
+    })?;
+    let our_tag = tag(&header(ok, "To")?)?;
+    Some((call_id, a_tag, our_tag))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn staff_attended_transfer_after_consulting_a_colleague() {
+    if !in_private_netns(
+        "staff_attended_transfer_after_consulting_a_colleague",
+        VETH_SETUP,
+    ) {
+        return;
+    }
+    let server = server();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = Baresip::start(&dir.path().join("a"), &server, phone("1001", true));
+    let b = Baresip::start(&dir.path().join("b"), &server, phone("1002", false));
+    let citizen = spawn_citizen(dir.path(), &server, 14_000);
+    wait_until("1001 answers", Duration::from_secs(5), || {
+        server.log_text().contains("call answered by=1001")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    // A puts the citizen on hold and calls the colleague…
+    a.command("hold", "");
+    wait_until("the hold", Duration::from_secs(3), || {
+        server.log_text().contains("on hold: music on hold")
+    });
+    a.command("dial", "sip:1002@10.200.0.1:5070");
+    wait_until("1002 answers", Duration::from_secs(5), || {
+        server.log_text().contains("call answered by=1002")
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    // …then, back on the citizen's line, transfers it to the colleague, replacing the consultation.
+    let (call_id, a_tag, our_tag) = consultation_dialog(&a.log(), "1002")
+        .unwrap_or_else(|| panic!("no consultation dialog in A's trace: {}", a.log()));
+    a.command("line", "1");
+    a.command(
+        "transfer",
+        &format!(
+            "sip:1002@10.200.0.1:5070?Replaces={}%3Bto-tag%3D{}%3Bfrom-tag%3D{}",
+            percent_encode(&call_id),
+            percent_encode(&our_tag),
+            percent_encode(&a_tag)
+        ),
+    );
+    let logs = || {
+        format!(
+            "server: {}\nA: {}\nB: {}",
+            server.log_text(),
+            a.log(),
+            b.log()
+        )
+    };
+    wait_until("the transfer", Duration::from_secs(5), || {
+        server
+            .log_text()
+            .contains("call transferred from=1001 to=1002")
+    });
+    let out = citizen.wait_with_output().expect("sipp ends");
+    let errors = std::fs::read_to_string(dir.path().join("citizen.err.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "the citizen's call failed: {errors}\n{}",
+        logs()
+    );
+    // After the join the colleague hears the citizen's 1 kHz.
+    let audio = b.decoded();
+    let heard = runs(&classify(&audio.samples, f64::from(audio.rate), 1000.0));
+    assert!(
+        heard.iter().any(|&(k, n)| k == Heard::Tone && n >= 8),
+        "the citizen's tone at the colleague: {heard:?}\n{}",
+        logs()
+    );
+    // The consultation call's record ends as transferred.
+    let (_, body) = server.get("/api/v1/cdrs?limit=5");
+    assert!(body.contains("transferred"), "{body}");
+}
+
 #[test]
 fn a_held_caller_hears_music_until_the_call_is_resumed() {
     if !in_private_netns(
@@ -78,6 +243,7 @@ fn a_held_caller_hears_music_until_the_call_is_resumed() {
             ctrl_port: 4444,
             rtp_ports: (40000, 40100),
             tone_hz: 600,
+            sip_trace: false,
         },
     );
     let b = Baresip::start(
@@ -89,6 +255,7 @@ fn a_held_caller_hears_music_until_the_call_is_resumed() {
             ctrl_port: 4445,
             rtp_ports: (40200, 40300),
             tone_hz: 900,
+            sip_trace: false,
         },
     );
     b.command("dial", "sip:1001@10.200.0.1:5070");
@@ -156,6 +323,7 @@ fn staff_blind_transfer_a_citizen_to_a_colleague() {
             ctrl_port: 4444,
             rtp_ports: (40000, 40100),
             tone_hz: 600,
+            sip_trace: false,
         },
     );
     let b = Baresip::start(
@@ -167,45 +335,10 @@ fn staff_blind_transfer_a_citizen_to_a_colleague() {
             ctrl_port: 4445,
             rtp_ports: (40200, 40300),
             tone_hz: 900,
+            sip_trace: false,
         },
     );
-    // The citizen: SIPp from the demo trunk's address, calling 1001 and sending 1 kHz for 12 s.
-    let tone = dir.path().join("tone.wav");
-    write_tone_wav(&tone, 1000.0, 12.0);
-    let mut text =
-        std::fs::read_to_string(common::sipp_dir().join("call_user.xml")).expect("scenario");
-    text = text
-        .replace("[$tone]", &tone.to_string_lossy())
-        .replace("[$talk_ms]", "11000");
-    let sf = dir.path().join("citizen.xml");
-    std::fs::write(&sf, text).expect("write scenario");
-    let citizen = std::process::Command::new("sipp")
-        .arg(server.sip.to_string())
-        .arg("-sf")
-        .arg(&sf)
-        .args([
-            "-s",
-            "1001",
-            "-m",
-            "1",
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-        ])
-        .args([
-            "-mp",
-            "16000",
-            "-timeout",
-            "30",
-            "-nostdin",
-            "-trace_err",
-            "-error_file",
-        ])
-        .arg(dir.path().join("citizen.err.log"))
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("sipp runs");
+    let citizen = spawn_citizen(dir.path(), &server, 11_000);
     wait_until("1001 answers", Duration::from_secs(5), || {
         server.log_text().contains("call answered by=1001")
     });

@@ -30,6 +30,8 @@ pub struct Phone<'a> {
     pub rtp_ports: (u16, u16),
     /// The sine it sends.
     pub tone_hz: u32,
+    /// Log every SIP message (`-s`), for tests that need dialog identifiers.
+    pub sip_trace: bool,
 }
 
 pub struct Baresip {
@@ -70,10 +72,12 @@ impl Baresip {
         )
         .expect("baresip accounts");
         let log = std::fs::File::create(dir.join("baresip.log")).expect("log");
-        let child = Command::new("baresip")
-            .arg("-f")
+        // Unbuffered: a test reads the SIP trace while the call goes on.
+        let child = Command::new("stdbuf")
+            .args(["-o0", "-e0", "baresip", "-f"])
             .arg(dir)
             .args(["-t", "40"])
+            .args(if phone.sip_trace { &["-s"][..] } else { &[] })
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -91,7 +91,12 @@ impl<L: LocationStore> Endpoint<L> {
             transmits: VecDeque::new(),
             stats: EndpointStats::default(),
             next_housekeeping: now + Duration::from_secs(1),
-            calls: Calls::new(cfg.calls.clone()),
+            // The node's seed reaches the B2BUA too: Call-IDs, tags and branches must differ
+            // between restarts and between nodes (RFC 3261 §8.1.1.4, §19.3).
+            calls: Calls::new(CallsConfig {
+                seed: cfg.calls.seed ^ cfg.seed,
+                ..cfg.calls.clone()
+            }),
             media: None,
             call_sources: Vec::new(),
             trunks: TrunkCore::new(TrunkCoreConfig {

@@ -6,7 +6,10 @@ use b2bua_harness::*;
 
 /// The carrier's INVITE to 1002 with `extra` header lines.
 fn invite_with(extra: &str) -> String {
-    invite("c1").replace("Content-Type: application/sdp", &format!("{extra}Content-Type: application/sdp"))
+    invite("c1").replace(
+        "Content-Type: application/sdp",
+        &format!("{extra}Content-Type: application/sdp"),
+    )
 }
 
 fn statuses(out: &[Out]) -> Vec<u16> {
@@ -80,7 +83,10 @@ fn a_caller_that_stops_refreshing_is_hung_up_and_refreshes_keep_the_call() {
     let out = h.input(CARRIER, update);
     let r = responses(&out);
     assert_eq!(r.iter().map(|r| r.status).collect::<Vec<_>>(), vec![200]);
-    assert_eq!(header(&r[0], HeaderName::SessionExpires), "120;refresher=uac");
+    assert_eq!(
+        header(&r[0], HeaderName::SessionExpires),
+        "120;refresher=uac"
+    );
     assert!(r[0].body.is_empty(), "a refresh changes no media");
     // 87 s after the refresh (120 − 32 − 1) the call still stands…
     let out = h.advance(Duration::from_secs(87));
@@ -130,7 +136,8 @@ fn update_holds_and_resumes_like_a_reinvite() {
         [CallEvent::Held { leg: LegId(2), .. }]
     ));
     // Unknown dialog: 481.
-    let stray = carrier_request("UPDATE", Some("nope"), "upd2", 3).replace("Call-ID: c1", "Call-ID: zz");
+    let stray =
+        carrier_request("UPDATE", Some("nope"), "upd2", 3).replace("Call-ID: c1", "Call-ID: zz");
     assert_eq!(statuses(&h.input(CARRIER, stray)), vec![481]);
 }
 
@@ -140,22 +147,30 @@ fn a_callee_requiring_100rel_gets_a_prack_once_per_rseq() {
     h.call_1002();
     let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
     assert!(header_of(&inv, HeaderName::Supported).contains("100rel"));
-    let ringing = reply(&inv, 180, "phone1", "")
-        .replace("Content-Length: 0", "Require: 100rel\r\nRSeq: 7\r\nContent-Length: 0");
+    let ringing = reply(&inv, 180, "phone1", "").replace(
+        "Content-Length: 0",
+        "Require: 100rel\r\nRSeq: 7\r\nContent-Length: 0",
+    );
     let out = h.input(PHONE_A, ringing.clone());
     let pracks = requests(&out, Method::Prack);
     assert_eq!(pracks.len(), 1);
     let (to, prack) = &pracks[0];
     assert_eq!(to.to_string(), PHONE_A);
     assert_eq!(header_of(prack, HeaderName::Rack), "7 1 INVITE");
-    assert!(header_of(prack, HeaderName::To).contains("tag=phone1"), "in the early dialog");
+    assert!(
+        header_of(prack, HeaderName::To).contains("tag=phone1"),
+        "in the early dialog"
+    );
     assert_eq!(prack.cseq().map(|c| c.seq), Some(2));
     assert!(
         statuses(&out).contains(&180),
         "the caller hears ringing: {out:?}"
     );
     let out = h.input(PHONE_A, ringing);
-    assert!(requests(&out, Method::Prack).is_empty(), "a retransmission is not PRACKed again");
+    assert!(
+        requests(&out, Method::Prack).is_empty(),
+        "a retransmission is not PRACKed again"
+    );
 }
 
 fn header_of(r: &Request, name: HeaderName) -> String {
@@ -177,7 +192,11 @@ fn early_media_from_the_only_callee_reaches_the_caller_in_a_183() {
     assert!(body.contains("m=audio 20002 RTP/AVP 8 101"), "{body}");
     {
         let log = h.media.0.lock().expect("log");
-        assert_eq!(log.bridged, vec![(LegId(1), LegId(2))], "bridged before the answer");
+        assert_eq!(
+            log.bridged,
+            vec![(LegId(1), LegId(2))],
+            "bridged before the answer"
+        );
     }
     // The 200 that follows carries the same answer (same o= version).
     let out = h.input(PHONE_A, reply(&inv, 200, "phone1", &answer_sdp(40000)));
@@ -205,7 +224,10 @@ fn a_caller_requiring_100rel_gets_reliable_ringing_until_its_prack() {
     let prack = carrier_request("PRACK", Some(&tag), "pr1", 2)
         .replace("Content-Length: 0", "RAck: 1 1 INVITE\r\nContent-Length: 0");
     assert_eq!(statuses(&h.input(CARRIER, prack)), vec![200]);
-    assert!(statuses(&h.advance(Duration::from_secs(5))).is_empty(), "no more 180s");
+    assert!(
+        statuses(&h.advance(Duration::from_secs(5))).is_empty(),
+        "no more 180s"
+    );
     let wrong = carrier_request("PRACK", Some(&tag), "pr2", 3)
         .replace("Content-Length: 0", "RAck: 9 1 INVITE\r\nContent-Length: 0");
     assert_eq!(statuses(&h.input(CARRIER, wrong)), vec![481]);

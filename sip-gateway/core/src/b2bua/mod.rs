@@ -17,8 +17,8 @@ mod provisional;
 mod reinvite;
 mod session_timer;
 mod transfer;
-pub use session_timer::MIN_SE;
 use session_timer::SessionTimer;
+pub use session_timer::MIN_SE;
 use transfer::Transfer;
 
 use std::cmp::Reverse;

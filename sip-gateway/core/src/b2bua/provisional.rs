@@ -136,7 +136,8 @@ impl Calls {
             .headers
             .push(HeaderName::Rack, format!("{rseq} {cseq} INVITE"));
         let peer = b.dialog.peer;
-        self.actions.push_back(CallAction::Request { request, peer });
+        self.actions
+            .push_back(CallAction::Request { request, peer });
     }
 
     /// Connects the caller to a callee's early media: the relay answers the caller in a 183.
@@ -257,7 +258,8 @@ impl Calls {
         let key = c.inbound.key.clone();
         self.timers
             .push(Reverse((next, call, TimerKind::RetransmitProvisional)));
-        self.actions.push_back(CallAction::Respond { key, response });
+        self.actions
+            .push_back(CallAction::Respond { key, response });
     }
 
     /// A PRACK from the caller: the status to answer it with (200, or 481 when it acknowledges
@@ -270,7 +272,11 @@ impl Calls {
             .headers
             .get(&HeaderName::Rack)
             .map(|v| String::from_utf8_lossy(v).into_owned())
-            .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse::<u32>().ok()));
+            .and_then(|v| {
+                v.split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<u32>().ok())
+            });
         let Some(c) = self.calls.get_mut(&call) else {
             return 481;
         };

@@ -127,7 +127,10 @@ impl Calls {
             .and_then(|t| t.expires_at)
             .is_some_and(|at| at <= now);
         if due {
-            tracing::info!(call = call.0, "session timer expired: no refresh from the caller");
+            tracing::info!(
+                call = call.0,
+                "session timer expired: no refresh from the caller"
+            );
             self.hang_up(now, call, "session expired", media);
         }
     }

@@ -11,8 +11,9 @@
 //! - Attended: `Refer-To: <sip:…?Replaces=…>` naming the transferor's other call, one it placed
 //!   through us and that was answered (a consultation call to a colleague). The two calls are joined:
 //!   the consulted colleague's dialog moves into the citizen's call, both of the transferor's dialogs
-//!   end. If the colleague's codec differs from the citizen's, the colleague is re-INVITEd with the
-//!   citizen's codec, so the relay never has to transcode between them.
+//!   end. The colleague is re-INVITEd to a fresh relay leg beside the citizen's (the two calls' legs
+//!   may live on different media threads) with the citizen's codec, so the relay never transcodes
+//!   between them.
 
 use bytes::Bytes;
 use sip_message::{HeaderName, Method, Request, Response, SipHeaders, Uri};
@@ -446,16 +447,25 @@ impl Calls {
             tracing::info!(call_id = %replaces.call_id, "attended transfer: no such answered call");
             return self.notify(call, side, 481, true);
         };
+        // The colleague's relay leg may live on another media thread than the caller's: the
+        // colleague gets a fresh leg beside the caller's, by re-INVITE, in the caller's codec.
+        let Some(caller_leg) = self.calls.get(&call).map(|c| c.inbound.leg) else {
+            return;
+        };
+        let (new_leg, new_addr) = match media.allocate(Some(caller_leg)) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "attended transfer: no media port");
+                return self.notify(call, side, 503, true);
+            }
+        };
         let Some(mut c2) = self.calls.remove(&other) else {
             return;
         };
         let moved = c2.branches.remove(branch);
-        let (Some(leg2), Some(addr2)) = (c2.callee_leg.take(), c2.callee_addr.take()) else {
-            self.calls.insert(other, c2);
-            return self.notify(call, side, 500, true);
-        };
+        let consulted_leg = c2.callee_leg.take();
+        c2.callee_addr = None;
         c2.answered_branch = None;
-        let codec2 = c2.codec.clone();
         self.calls.insert(other, c2);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
@@ -469,29 +479,20 @@ impl Calls {
             .get(index)
             .map(|b| b.label.clone())
             .unwrap_or_default();
-        if let Some(old) = c.callee_leg.replace(leg2) {
+        for old in [c.callee_leg.replace(new_leg), consulted_leg]
+            .into_iter()
+            .flatten()
+        {
             media.release(old);
             c.retired_legs.push(old);
         }
-        c.callee_addr = Some(addr2);
+        c.callee_addr = Some(new_addr);
         c.answered_branch = Some(new_index);
         c.holding = [false; 2];
-        let same_codec = match (&c.codec, &codec2) {
-            (Some(a), Some(b)) => {
-                a.name.eq_ignore_ascii_case(&b.name)
-                    && a.payload_type == b.payload_type
-                    && a.clock_rate == b.clock_rate
-            }
-            _ => false,
-        };
-        let (caller_leg, hold_leg) = (c.inbound.leg, c.inbound.leg);
+        let hold_leg = c.inbound.leg;
         self.by_branch_call_id
             .insert(moved_call_id, (call, new_index));
-        if same_codec {
-            media.bridge(caller_leg, leg2);
-        } else {
-            self.reoffer(call, new_index);
-        }
+        self.reoffer(call, new_index);
         // The transferor's two dialogs end; its consultation call is over, reported as transferred.
         self.notify(call, side, 200, true);
         self.send_bye(call, side);
