@@ -143,6 +143,7 @@ fn a_carrier_call_reaches_baresip_with_its_audio() {
     carrier_call_reaches_baresip(
         "a_carrier_call_reaches_baresip_with_its_audio",
         "1002",
+        "udp",
         &[
             "call to a user",
             "user=1002",
@@ -154,7 +155,12 @@ fn a_carrier_call_reaches_baresip_with_its_audio() {
 
 /// SIPp (the carrier) calls `dialled`; baresip, registered as 1002, answers; the tone SIPp sends must
 /// be what baresip decodes. `expect_in_log`: lines the server must have logged.
-fn carrier_call_reaches_baresip(test: &str, dialled: &str, expect_in_log: &[&str]) {
+fn carrier_call_reaches_baresip(
+    test: &str,
+    dialled: &str,
+    transport: &str,
+    expect_in_log: &[&str],
+) {
     if !in_private_netns(test, VETH_SETUP) {
         return;
     }
@@ -177,7 +183,7 @@ fn carrier_call_reaches_baresip(test: &str, dialled: &str, expect_in_log: &[&str
     .expect("baresip config");
     std::fs::write(
         dir.path().join("accounts"),
-        "<sip:1002@10.200.0.1:5070;transport=udp>;auth_pass=demo-1002;regint=60;answermode=auto;audio_codecs=PCMU\n",
+        format!("<sip:1002@10.200.0.1:5070;transport={transport}>;auth_pass=demo-1002;regint=60;answermode=auto;audio_codecs=PCMU\n"),
     )
     .expect("baresip accounts");
     let log = std::fs::File::create(dir.path().join("baresip.log")).expect("log");
@@ -195,6 +201,11 @@ fn carrier_call_reaches_baresip(test: &str, dialled: &str, expect_in_log: &[&str
     wait_until("baresip's registration", Duration::from_secs(5), || {
         registrations(&server).iter().any(|r| r["aor"] == "1002")
     });
+    let registered_over = registrations(&server)
+        .iter()
+        .find(|r| r["aor"] == "1002")
+        .and_then(|r| r["transport"].as_str().map(str::to_ascii_lowercase));
+    assert_eq!(registered_over.as_deref(), Some(transport));
 
     let tone = dir.path().join("tone.wav");
     write_tone_wav(&tone, 1000.0, 4.0);
@@ -288,6 +299,17 @@ fn carrier_call_reaches_baresip(test: &str, dialled: &str, expect_in_log: &[&str
 }
 
 #[test]
+fn a_carrier_call_reaches_a_phone_registered_over_tcp() {
+    // The INVITE goes down the phone's own TCP connection (the one it registered on).
+    carrier_call_reaches_baresip(
+        "a_carrier_call_reaches_a_phone_registered_over_tcp",
+        "1002",
+        "tcp",
+        &["call to a user", "call answered by=1002"],
+    );
+}
+
+#[test]
 fn calls_to_unknown_and_unregistered_users_fail_cleanly() {
     let server = Server::start(ServerOptions {
         demo: true,
@@ -318,6 +340,7 @@ fn the_main_number_rings_the_hunt_group_and_a_registered_member_answers() {
     carrier_call_reaches_baresip(
         "the_main_number_rings_the_hunt_group_and_a_registered_member_answers",
         "+4764000000",
+        "udp",
         &[
             "call to a hunt group",
             "group=Sentralbord",

@@ -101,8 +101,11 @@ pub struct Snapshot {
 enum Input {
     Message(Peer, Bytes),
     Ping(Peer),
-    Connected(ConnectionId, mpsc::Sender<Bytes>),
+    Connected(ConnectionId, SocketAddr, mpsc::Sender<Bytes>),
     Closed(ConnectionId),
+    /// An outgoing connection could not be opened; what waited for it is dropped (the transaction
+    /// layer times out and call control moves on).
+    ConnectFailed(SocketAddr),
     /// Trunks whose hosts were resolved.
     Trunks(Vec<TrunkConfig>),
 }
@@ -196,8 +199,14 @@ pub async fn run<L: LocationStore + 'static>(
     let local = udp.local_addr()?;
     let (input_tx, mut input_rx) = mpsc::channel::<Input>(4096);
     let next_conn = Arc::new(AtomicU64::new(1));
-    let acceptor = tokio::spawn(accept_loop(tcp, input_tx.clone(), next_conn));
-    let mut writers: HashMap<ConnectionId, mpsc::Sender<Bytes>> = HashMap::new();
+    let acceptor = tokio::spawn(accept_loop(tcp, input_tx.clone(), next_conn.clone()));
+    let mut streams = Streams {
+        writers: HashMap::new(),
+        by_addr: HashMap::new(),
+        pending: HashMap::new(),
+        next_conn,
+        inputs: input_tx.clone(),
+    };
     let mut buf = vec![0u8; 65_536];
     tokio::pin!(shutdown);
     tracing::info!(%local, "SIP listening on UDP and TCP");
@@ -234,8 +243,12 @@ pub async fn run<L: LocationStore + 'static>(
                 match input {
                     Input::Message(peer, data) => endpoint.handle_input(now, peer, data),
                     Input::Ping(peer) => endpoint.handle_ping(peer),
-                    Input::Connected(id, w) => { writers.insert(id, w); }
-                    Input::Closed(id) => { writers.remove(&id); }
+                    Input::Connected(id, addr, w) => streams.connected(id, addr, w),
+                    Input::Closed(id) => streams.closed(id),
+                    Input::ConnectFailed(addr) => {
+                        tracing::debug!(%addr, "TCP connect failed");
+                        streams.pending.remove(&addr);
+                    }
                     Input::Trunks(trunks) => endpoint.set_trunks(now, trunks),
                 }
             }
@@ -243,14 +256,14 @@ pub async fn run<L: LocationStore + 'static>(
                 Command::SetTrunks(trunks) => {
                     tokio::spawn(resolve_trunks(trunks, input_tx.clone()));
                 }
-                cmd => handle_command(&mut endpoint, cmd, writers.len()),
+                cmd => handle_command(&mut endpoint, cmd, streams.writers.len()),
             },
             _ = sleep => endpoint.handle_timeout(Instant::now()),
         }
         while let Some(ev) = endpoint.poll_call_event() {
             let _ = call_events.send(ev);
         }
-        flush(&mut endpoint, &udp, &writers).await;
+        flush(&mut endpoint, &udp, &mut streams).await;
         let batch = endpoint.drain_binding_changes();
         if !batch.is_empty() {
             let _ = changes.send(batch);
@@ -335,10 +348,75 @@ async fn resolve_trunks(mut trunks: Vec<TrunkConfig>, inputs: mpsc::Sender<Input
     let _ = inputs.send(Input::Trunks(trunks)).await;
 }
 
+/// Stream connections, accepted and opened by us. Requests to a stream peer without a connection
+/// (a phone registered over TCP whose connection closed, a TCP trunk) use a live connection to that
+/// address or open one; messages wait in `pending` while it connects.
+struct Streams {
+    writers: HashMap<ConnectionId, mpsc::Sender<Bytes>>,
+    by_addr: HashMap<SocketAddr, ConnectionId>,
+    pending: HashMap<SocketAddr, Vec<Bytes>>,
+    next_conn: Arc<AtomicU64>,
+    inputs: mpsc::Sender<Input>,
+}
+
+/// Messages kept for one address while its connection opens.
+const MAX_PENDING_PER_ADDR: usize = 64;
+
+impl Streams {
+    fn connected(&mut self, id: ConnectionId, addr: SocketAddr, w: mpsc::Sender<Bytes>) {
+        for payload in self.pending.remove(&addr).unwrap_or_default() {
+            let _ = w.try_send(payload);
+        }
+        self.by_addr.insert(addr, id);
+        self.writers.insert(id, w);
+    }
+
+    fn closed(&mut self, id: ConnectionId) {
+        self.writers.remove(&id);
+        self.by_addr.retain(|_, c| *c != id);
+    }
+
+    fn send(&mut self, peer: Peer, payload: Bytes) {
+        let conn = peer
+            .connection
+            .filter(|c| self.writers.contains_key(c))
+            .or_else(|| self.by_addr.get(&peer.addr).copied());
+        if let Some(w) = conn.and_then(|c| self.writers.get(&c)) {
+            let _ = w.try_send(payload);
+            return;
+        }
+        if peer.transport != TransportKind::Tcp {
+            tracing::debug!(dest = %peer.addr, "no connection to send on");
+            return;
+        }
+        let waiting = self.pending.entry(peer.addr).or_default();
+        if waiting.len() < MAX_PENDING_PER_ADDR {
+            waiting.push(payload);
+        }
+        if waiting.len() == 1 {
+            let id = ConnectionId(self.next_conn.fetch_add(1, Ordering::Relaxed));
+            tokio::spawn(connect_out(peer.addr, id, self.inputs.clone()));
+        }
+    }
+}
+
+async fn connect_out(addr: SocketAddr, id: ConnectionId, inputs: mpsc::Sender<Input>) {
+    let connect = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await;
+    match connect {
+        Ok(Ok(stream)) => {
+            let _ = stream.set_nodelay(true);
+            connection(stream, addr, id, inputs).await;
+        }
+        _ => {
+            let _ = inputs.send(Input::ConnectFailed(addr)).await;
+        }
+    }
+}
+
 async fn flush<L: LocationStore>(
     endpoint: &mut Endpoint<L>,
     udp: &UdpSocket,
-    writers: &HashMap<ConnectionId, mpsc::Sender<Bytes>>,
+    streams: &mut Streams,
 ) {
     while let Some(t) = endpoint.poll_transmit() {
         match (t.peer.transport, t.peer.connection) {
@@ -352,12 +430,7 @@ async fn flush<L: LocationStore>(
                     }
                 }
             }
-            (_, Some(conn)) => {
-                if let Some(w) = writers.get(&conn) {
-                    let _ = w.try_send(t.payload);
-                }
-            }
-            (_, None) => tracing::debug!(dest = %t.peer.addr, "no connection to send on"),
+            _ => streams.send(t.peer, t.payload),
         }
     }
 }
@@ -403,7 +476,7 @@ async fn connection(
 ) {
     let (mut reader, mut writer) = stream.into_split();
     let (wtx, mut wrx) = mpsc::channel::<Bytes>(256);
-    if inputs.send(Input::Connected(id, wtx)).await.is_err() {
+    if inputs.send(Input::Connected(id, from, wtx)).await.is_err() {
         return;
     }
     let write_task = tokio::spawn(async move {
