@@ -1,6 +1,7 @@
 //! The demo municipality: enough data to register a softphone and try Switchboard at once.
 
-use switchboard_schema::{Db, NewUser, SchemaError};
+use switchboard_schema::DEMO_MAIN_NUMBER;
+use switchboard_schema::{Db, NewUser, NumberHours, PublicNumberSpec, SchemaError, TargetKind};
 
 /// Staff of the demo municipality: extension and name.
 pub const DEMO_USERS: &[(&str, &str)] = &[
@@ -22,11 +23,11 @@ pub fn demo_password(ext: &str) -> String {
 
 /// Loads the demo users into an empty database; leaves a database with users untouched.
 /// Returns how many users it created.
-pub async fn load(db: &Db, realm: &str) -> Result<usize, SchemaError> {
+pub async fn load(db: &Db, realm: &str, always_open: bool) -> Result<usize, SchemaError> {
     if db.user_count().await? > 0 {
         // Users exist; the routing part still goes in if nobody configured any (an upgrade).
-        if db.get_user("1001").await?.is_some() {
-            db.seed_demo_calls().await?;
+        if db.get_user("1001").await?.is_some() && db.seed_demo_calls().await? {
+            seed_citizen_path(db, always_open).await?;
         }
         return Ok(0);
     }
@@ -44,8 +45,110 @@ pub async fn load(db: &Db, realm: &str) -> Result<usize, SchemaError> {
     }
     // Main number +4764000000 → hunt group "Sentralbord" (1001, 1002, ring all); +4764000100 →
     // "Helse" (1003–1005, sequential); trunk "carrier" at 127.0.0.1:5090.
-    db.seed_demo_calls().await?;
+    if db.seed_demo_calls().await? {
+        seed_citizen_path(db, always_open).await?;
+    }
     Ok(DEMO_USERS.len())
+}
+
+/// The number citizens call for the switchboard's hunt group directly, past the menu.
+pub const DEMO_SWITCHBOARD_DIRECT: &str = "+4764000001";
+
+/// The citizen's path of the demo: the main number +4764000000 answers with the menu "Trykk 1 for
+/// helse, 2 for skole, 3 for teknisk, 0 for sentralbordet"; keys 1–3 lead to queues with demo
+/// members, 0 to the switchboard's hunt group (also reachable directly on +4764000001). The main
+/// number keeps the town hall's hours, Mon–Fri 08:00–15:30 (closed on public holidays), unless
+/// `always_open`.
+async fn seed_citizen_path(db: &Db, always_open: bool) -> Result<(), SchemaError> {
+    fn spec<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, SchemaError> {
+        serde_json::from_value(v).map_err(|e| SchemaError::InvalidInput(format!("demo data: {e}")))
+    }
+    let mut queue_ids = Vec::new();
+    for (name, members) in [
+        ("Helse", ["1003", "1004"]),
+        ("Skole", ["1006", "1007"]),
+        ("Teknisk", ["1008", "1009"]),
+    ] {
+        let members: Vec<serde_json::Value> = members
+            .iter()
+            .map(|u| serde_json::json!({ "user": u }))
+            .collect();
+        let q = db
+            .create_queue(&spec(serde_json::json!({
+                "name": name,
+                "strategy": "longest_idle",
+                "ring_timeout_secs": 20,
+                "first_announce_after_secs": 20,
+                "announce_every_secs": 45,
+                "members": members,
+            }))?)
+            .await?;
+        queue_ids.push(q.id);
+    }
+    let switchboard = db
+        .list_hunt_groups()
+        .await?
+        .into_iter()
+        .find(|g| g.name == "Sentralbord")
+        .ok_or_else(|| SchemaError::NotFound("demo hunt group Sentralbord".into()))?;
+    let menu = db
+        .create_menu(&serde_json::json!({
+            "name": "Hovedmeny",
+            "greeting": "welcome",
+            "prompt": "main_menu",
+            "options": {
+                "1": format!("queue:{}", queue_ids[0]),
+                "2": format!("queue:{}", queue_ids[1]),
+                "3": format!("queue:{}", queue_ids[2]),
+                "0": format!("hunt_group:{}", switchboard.id),
+            },
+            "on_failure": format!("hunt_group:{}", switchboard.id),
+        }))
+        .await?;
+    let hours = if always_open {
+        NumberHours::default()
+    } else {
+        let town_hall = db
+            .create_schedule(&spec(serde_json::json!({
+                "name": "Rådhuset",
+                "schedule": {
+                    "weekly": {
+                        "mon": [{"from": "08:00", "to": "15:30"}],
+                        "tue": [{"from": "08:00", "to": "15:30"}],
+                        "wed": [{"from": "08:00", "to": "15:30"}],
+                        "thu": [{"from": "08:00", "to": "15:30"}],
+                        "fri": [{"from": "08:00", "to": "15:30"}],
+                    },
+                    "closed_on_public_holidays": true,
+                },
+            }))?)
+            .await?;
+        NumberHours {
+            schedule_id: Some(town_hall.id),
+            ..NumberHours::default()
+        }
+    };
+    db.update_public_number_with_hours(
+        DEMO_MAIN_NUMBER,
+        &PublicNumberSpec {
+            label: "Sentralbord".into(),
+            target_kind: TargetKind::Menu,
+            target_ref: menu.id.to_string(),
+        },
+        Some(&hours),
+    )
+    .await?;
+    db.create_public_number(
+        DEMO_SWITCHBOARD_DIRECT,
+        &PublicNumberSpec {
+            label: "Sentralbord direkte".into(),
+            target_kind: TargetKind::HuntGroup,
+            target_ref: switchboard.id.to_string(),
+        },
+    )
+    .await?;
+    tracing::info!(always_open, "demo menu, queues and opening hours seeded");
+    Ok(())
 }
 
 pub fn print_instructions(sip: std::net::SocketAddr, http: std::net::SocketAddr, realm: &str) {

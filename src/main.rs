@@ -67,6 +67,9 @@ enum Commands {
         /// Load the demo municipality into an empty database.
         #[arg(long)]
         demo: bool,
+        /// With --demo: the main number is always open (no town-hall hours).
+        #[arg(long, requires = "demo")]
+        demo_open: bool,
     },
     /// Manage staff users.
     User {
@@ -223,6 +226,7 @@ fn main() -> std::process::ExitCode {
                 sip,
                 http,
                 demo,
+                demo_open,
             } => {
                 let mut cfg = load_config(&common)?;
                 if let Some(sip) = sip {
@@ -231,7 +235,7 @@ fn main() -> std::process::ExitCode {
                 if let Some(http) = http {
                     cfg.http.listen = http;
                 }
-                serve::run(cfg, serve::ServeOptions { demo }).await
+                serve::run(cfg, serve::ServeOptions { demo, demo_open }).await
             }
             Commands::User { common, action } => user_command(common, action).await,
         }

@@ -16,6 +16,8 @@ use crate::{demo, persist, AppError};
 
 pub struct ServeOptions {
     pub demo: bool,
+    /// The demo's main number ignores opening hours.
+    pub demo_open: bool,
 }
 
 fn endpoint_config(cfg: &Config, secret: [u8; 32]) -> Result<EndpointConfig, AppError> {
@@ -88,7 +90,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     let db = Db::connect(&cfg.database.url).await?;
     tracing::info!(url = %redact(&cfg.database.url), "database ready");
     if opts.demo {
-        let n = demo::load(&db, &cfg.sip.realm).await?;
+        let n = demo::load(&db, &cfg.sip.realm, opts.demo_open).await?;
         if n > 0 {
             tracing::info!(users = n, "demo municipality loaded");
         }
@@ -167,6 +169,8 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         call_events_tx,
         wait_stop(stop_rx.clone()),
     ));
+    // The admin API's questions about live queues (agents, waiting callers) go to call control.
+    let (queue_tx, queue_rx) = mpsc::channel(64);
     let orchestrator = tokio::spawn(crate::calls::orchestrate(
         db.clone(),
         cmd_tx.clone(),
@@ -174,6 +178,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         media.clone(),
         media_events,
         finals,
+        queue_rx,
         stop_rx.clone(),
     ));
     let trunk_sync = tokio::spawn(crate::calls::sync_trunk_sources(
@@ -197,6 +202,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         // Call control reads numbers and groups from the database on every call, so it needs no
         // change notices (yet: cached state such as trunk registrations will).
         config_changes: None,
+        queues: Some(queue_tx),
     };
     let http_task = tokio::spawn({
         let stop = wait_stop(stop_rx.clone());

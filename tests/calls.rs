@@ -334,12 +334,13 @@ fn calls_to_unknown_and_unregistered_users_fail_cleanly() {
 }
 
 #[test]
-fn the_main_number_rings_the_hunt_group_and_a_registered_member_answers() {
-    // Demo: +4764000000 → hunt group "Sentralbord" (1001 and 1002, ring all). Only 1002 is
-    // registered (baresip), so 1001 fails at once and 1002 takes the call, with its audio.
+fn the_switchboard_number_rings_the_hunt_group_and_a_registered_member_answers() {
+    // Demo: +4764000001 → hunt group "Sentralbord" (1001 and 1002, ring all; the main number's menu
+    // leads there with 0). Only 1002 is registered (baresip), so 1001 fails at once and 1002 takes
+    // the call, with its audio.
     carrier_call_reaches_baresip(
-        "the_main_number_rings_the_hunt_group_and_a_registered_member_answers",
-        "+4764000000",
+        "the_switchboard_number_rings_the_hunt_group_and_a_registered_member_answers",
+        "+4764000001",
         "udp",
         &[
             "call to a hunt group",
@@ -352,10 +353,28 @@ fn the_main_number_rings_the_hunt_group_and_a_registered_member_answers() {
 
 #[test]
 fn a_staff_member_calls_a_national_number_through_the_trunk() {
-    if !in_private_netns(
+    // The carrier sees the municipality's main number (1001's default), not the extension.
+    staff_call_out(
         "a_staff_member_calls_a_national_number_through_the_trunk",
-        VETH_SETUP,
-    ) {
+        "22334455",
+        "+4764000000",
+    );
+}
+
+#[test]
+fn a_dialling_prefix_presents_the_callers_direct_number_on_one_call() {
+    // *81 asks for the user's own direct number on this call only (the default stays main).
+    staff_call_out(
+        "a_dialling_prefix_presents_the_callers_direct_number_on_one_call",
+        "*8122334455",
+        "+4764000123",
+    );
+}
+
+/// baresip as 1001 dials `dialled`; SIPp as the carrier answers on the demo trunk and must see
+/// `presented` as the caller. 1001 has the direct number +4764000123 (its default is still main).
+fn staff_call_out(test: &str, dialled: &str, presented: &str) {
+    if !in_private_netns(test, VETH_SETUP) {
         return;
     }
     // The demo trunk "carrier" is 127.0.0.1:5090: SIPp answers there as the carrier.
@@ -364,6 +383,13 @@ fn a_staff_member_calls_a_national_number_through_the_trunk() {
         demo: true,
         ..Default::default()
     });
+    let (status, body) = common::http_request(
+        server.http,
+        "PUT",
+        "/api/v1/users/1001/call-settings",
+        Some(r#"{"direct_number":"+4764000123","caller_id_default":"main"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut carrier = spawn_carrier(
         dir.path(),
@@ -372,7 +398,7 @@ fn a_staff_member_calls_a_national_number_through_the_trunk() {
         5090,
         16100,
     );
-    let _baresip = baresip_1001_dials(dir.path(), &server, "22334455");
+    let _baresip = baresip_1001_dials(dir.path(), &server, dialled);
     let status = carrier.0.wait().expect("carrier sipp exits");
     let msgs = std::fs::read_to_string(dir.path().join("carrier.msg.log")).unwrap_or_default();
     let errors = std::fs::read_to_string(dir.path().join("carrier.err.log")).unwrap_or_default();
@@ -386,17 +412,16 @@ fn a_staff_member_calls_a_national_number_through_the_trunk() {
         msgs.contains("INVITE sip:+4722334455@127.0.0.1:5090"),
         "{msgs}"
     );
-    // The carrier sees the municipality's main number (1001's default), not the extension.
-    assert!(msgs.contains("From: <sip:+4764000000@"), "{msgs}");
+    assert!(msgs.contains(&format!("From: <sip:{presented}@")), "{msgs}");
     assert!(
-        msgs.contains("P-Asserted-Identity: <sip:+4764000000@"),
+        msgs.contains(&format!("P-Asserted-Identity: <sip:{presented}@")),
         "{msgs}"
     );
     // The record is closed (and the end logged) just after the carrier's BYE.
     let cdr = wait_for_closed_cdr(&server);
     assert_eq!(cdr["direction"], "outbound", "{cdr}");
     assert_eq!(cdr["from_number"], "1001", "{cdr}");
-    assert_eq!(cdr["to_number"], "22334455", "{cdr}");
+    assert_eq!(cdr["to_number"], dialled, "{cdr}");
     assert_eq!(cdr["hangup_side"], "callee", "the carrier hung up: {cdr}");
     assert_eq!(cdr["answered_by"], "carrier", "{cdr}");
     let log = server.log_text();

@@ -1,6 +1,6 @@
 //! The HTTP side of Switchboard: `/healthz`, Prometheus `/metrics`, and the admin API for users,
-//! registrations, call routing (main number, call settings, public numbers, hunt groups, trunks) and call
-//! records. [`app`] builds the router from shared state so tests can call it in-process; [`openapi`] is
+//! registrations, call routing (main number, call settings, public numbers, hunt groups, trunks), the
+//! citizen's path (queues, voice menus, prompts, opening hours) and call records. [`app`] builds the router from shared state so tests can call it in-process; [`openapi`] is
 //! the OpenAPI 3 document of all of it, also served at `/api/v1/openapi.json`.
 //!
 //! The database is the source of truth: the admin API writes there first, then tells the running SIP core
@@ -11,9 +11,13 @@ mod cdrs;
 mod error;
 mod hunt_groups;
 mod json;
+mod menus;
 mod metrics;
 mod numbers;
 mod openapi;
+mod prompts;
+mod queues;
+mod schedules;
 mod settings;
 mod trunks;
 pub mod users;
@@ -31,6 +35,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody};
+pub use queues::{AgentStateChange, QueueRequest};
 pub use switchboard_schema::ConfigChanged;
 
 /// What every handler can reach.
@@ -47,6 +52,10 @@ pub struct AppState {
     /// several parts (routing, the SIP side, a future web console feed) may want the same news, and a
     /// slow listener must never hold up an admin's request: it lags and is told so by the channel.
     pub config_changes: Option<broadcast::Sender<ConfigChanged>>,
+    /// Call control's queue engine, asked for live queue state and agent state changes
+    /// (`/queues/{id}/live`, `/queues/stats`, `/agents/{user}/state`). `None`, or a closed channel:
+    /// those routes answer 503 `queues_unavailable`; the stored queues work regardless.
+    pub queues: Option<mpsc::Sender<QueueRequest>>,
 }
 
 impl AppState {
@@ -88,6 +97,23 @@ fn admin_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trunks::status))
         .routes(routes!(cdrs::list))
         .routes(routes!(cdrs::get))
+        .routes(routes!(queues::list, queues::create))
+        .routes(routes!(queues::stats))
+        .routes(routes!(queues::get, queues::update, queues::remove))
+        .routes(routes!(queues::get_members, queues::set_members))
+        .routes(routes!(queues::live))
+        .routes(routes!(queues::set_agent_state))
+        .routes(routes!(menus::list, menus::create))
+        .routes(routes!(menus::get, menus::update, menus::remove))
+        .routes(routes!(prompts::list))
+        .routes(routes!(prompts::get, prompts::put, prompts::remove))
+        .routes(routes!(schedules::list, schedules::create))
+        .routes(routes!(
+            schedules::get,
+            schedules::update,
+            schedules::remove
+        ))
+        .routes(routes!(schedules::set_override, schedules::clear_override))
 }
 
 /// `/api/v1` routes that need no token: the API description is no secret (the project is open

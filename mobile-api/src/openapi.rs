@@ -33,6 +33,10 @@ use utoipa::{Modify, OpenApi};
         (name = "hunt-groups", description = "Hunt groups and their members"),
         (name = "trunks", description = "SIP trunks to carriers"),
         (name = "cdrs", description = "Call detail records"),
+        (name = "queues", description = "ACD queues and their agents; live queue and agent state from call control"),
+        (name = "menus", description = "Voice menus (routing's menu JSON)"),
+        (name = "prompts", description = "Built-in and uploaded voice prompts (WAV)"),
+        (name = "schedules", description = "Opening hours and the emergency override"),
         (name = "node", description = "Health, metrics and this document; no token needed"),
     )
 )]

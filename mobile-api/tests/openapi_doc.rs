@@ -44,6 +44,32 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/trunks/{id}/status"),
     ("GET", "/api/v1/cdrs"),
     ("GET", "/api/v1/cdrs/{id}"),
+    ("GET", "/api/v1/queues"),
+    ("POST", "/api/v1/queues"),
+    ("GET", "/api/v1/queues/stats"),
+    ("GET", "/api/v1/queues/{id}"),
+    ("PUT", "/api/v1/queues/{id}"),
+    ("DELETE", "/api/v1/queues/{id}"),
+    ("GET", "/api/v1/queues/{id}/members"),
+    ("PUT", "/api/v1/queues/{id}/members"),
+    ("GET", "/api/v1/queues/{id}/live"),
+    ("PUT", "/api/v1/agents/{user}/state"),
+    ("GET", "/api/v1/menus"),
+    ("POST", "/api/v1/menus"),
+    ("GET", "/api/v1/menus/{id}"),
+    ("PUT", "/api/v1/menus/{id}"),
+    ("DELETE", "/api/v1/menus/{id}"),
+    ("GET", "/api/v1/prompts"),
+    ("GET", "/api/v1/prompts/{name}"),
+    ("PUT", "/api/v1/prompts/{name}"),
+    ("DELETE", "/api/v1/prompts/{name}"),
+    ("GET", "/api/v1/schedules"),
+    ("POST", "/api/v1/schedules"),
+    ("GET", "/api/v1/schedules/{id}"),
+    ("PUT", "/api/v1/schedules/{id}"),
+    ("DELETE", "/api/v1/schedules/{id}"),
+    ("PUT", "/api/v1/schedules/{id}/override"),
+    ("DELETE", "/api/v1/schedules/{id}/override"),
 ];
 
 /// Routes that need no token.
@@ -53,6 +79,8 @@ const OPEN: &[&str] = &["/healthz", "/metrics", "/api/v1/openapi.json"];
 fn concrete(path: &str) -> String {
     path.replace("{username}", "1001")
         .replace("{number}", "+4764000000")
+        .replace("{user}", "1001")
+        .replace("{name}", "welcome")
         .replace("{id}", "1")
 }
 

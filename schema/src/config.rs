@@ -22,6 +22,14 @@ pub enum ConfigChanged {
     HuntGroups,
     /// The trunks.
     Trunks,
+    /// ACD queues or their members.
+    Queues,
+    /// Voice menus.
+    Menus,
+    /// This uploaded prompt was added, replaced or removed (removal brings the built-in one back).
+    Prompt(String),
+    /// Schedules (opening hours) or their emergency overrides.
+    Schedules,
 }
 
 /// Declares an enum stored as TEXT: its variants, their database spelling, and the
@@ -138,7 +146,9 @@ impl Db {
 /// `kind_field`/`ref_field` are the JSON field names for error messages. `own_group` is the
 /// hunt group being updated when checking its no-answer target: pointing at itself, or at a
 /// group whose no-answer chain leads back to it, would make a call loop forever, so both are
-/// refused. Queues and menus have no tables yet; their ids are checked for shape only.
+/// refused. Queue and menu ids are checked for shape only here (numbers may be set up before their
+/// queue); the citizen's-path targets (closed targets, queue overflow) use
+/// `queues::check_target_exists`, which also checks that they exist.
 pub(crate) async fn check_target(
     tx: &mut Transaction<'static, Any>,
     ref_field: &str,
@@ -280,6 +290,8 @@ pub(crate) async fn referrers(
             .into_iter()
             .map(|(id, name)| format!("the no-answer rule of hunt group {id} ({name:?})")),
     );
+    // The citizen's path (migration 0003): closed targets, queue overflow, menu options.
+    out.extend(crate::queues::citizen_referrers(tx, kind, target_ref).await?);
     Ok(out)
 }
 

@@ -34,6 +34,18 @@
 //! * **`config_version`** — one counter, bumped by every configuration write
 //!   ([`Db::config_version`]).
 //!
+//! The citizen's path (migration `0003_citizen_path`):
+//!
+//! * **`queues`** and **`queue_members`** — ACD [`Queue`]s as plain setting columns, and their
+//!   agents with a penalty (tier) and an order.
+//! * **`menus`** — voice [`Menu`]s: routing's `MenuConfig` JSON, validated by parsing it.
+//! * **`prompts`** — uploaded WAV prompts ([`PromptInfo`]) replacing built-in ones of the same name.
+//! * **`schedules`** — opening hours ([`ScheduleEntry`]): routing's schedule JSON and the
+//!   receptionist's emergency override. Public numbers gain a `schedule_id` and a closed target
+//!   ([`NumberHours`]).
+//!
+//! Call control reads all of it with [`Db::load_citizen_path`].
+//!
 //! Targets are `(kind, TEXT reference)` pairs, so the database cannot hold
 //! foreign keys for them. The `Db` methods check that a target exists when it
 //! is written and refuse ([`SchemaError::InUse`]) to delete a user or hunt
@@ -106,8 +118,12 @@ mod config;
 mod demo;
 mod error;
 mod hunt_groups;
+mod menus;
 mod numbers;
+mod prompts;
+mod queues;
 mod registrations;
+mod schedules;
 mod settings;
 mod trunks;
 mod users;
@@ -128,8 +144,15 @@ pub use hunt_groups::{
     BusyPolicy, HuntGroup, HuntGroupMember, HuntGroupSpec, HuntStrategy, MemberSpec,
     MAX_GROUP_TIMEOUT_SECS, MAX_MEMBERS, MAX_RING_TIME_SECS,
 };
-pub use numbers::{PublicNumber, PublicNumberSpec};
+pub use menus::Menu;
+pub use numbers::{NumberHours, PublicNumber, PublicNumberSpec};
+pub use prompts::{check_upload_name, PromptInfo, MAX_PROMPT_BYTES, MAX_PROMPT_NAME_CHARS};
+pub use queues::{
+    CitizenPath, HoldMusic, Queue, QueueMember, QueueMemberSpec, QueueSpec, QueueStrategy,
+    MAX_PENALTY, MAX_QUEUE_MEMBERS,
+};
 pub use registrations::{RegistrationChange, StoredRegistration};
+pub use schedules::{ScheduleEntry, ScheduleEntrySpec};
 pub use settings::{CallerIdDefault, UserCallSettings, MAIN_NUMBER, MAX_CELLULAR_DELAY_SECS};
 pub use trunks::{
     Trunk, TrunkSpec, TrunkTransport, MAX_OPTIONS_INTERVAL_SECS, MAX_TRUNK_CALLS, MAX_TRUNK_CPS,

@@ -2,9 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
 use crate::config::{check_e164, check_target, check_text, TargetKind, MAX_LABEL_CHARS};
+use crate::queues::{check_pair, check_target_exists};
 use crate::{unix_now, Db, SchemaError};
 
 /// Where a public number routes, as an admin writes it: everything but the number itself.
@@ -33,11 +34,72 @@ pub struct PublicNumber {
     pub target_kind: TargetKind,
     /// Which one.
     pub target_ref: String,
+    /// The opening hours the number follows; null: always open.
+    pub schedule_id: Option<i64>,
+    /// Where calls go outside the hours; with `closed_ref`. Both null: the `closed` prompt, then
+    /// hang up.
+    pub closed_kind: Option<TargetKind>,
+    /// Which target of `closed_kind`.
+    pub closed_ref: Option<String>,
     /// When it was added, unix seconds.
     pub created_at: i64,
 }
 
-const NUMBER_COLUMNS: &str = "number, label, target_kind, target_ref, created_at";
+/// A public number's opening hours: which schedule it follows and where calls go when it is closed.
+/// The default is "always open".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NumberHours {
+    /// A schedule's id; null: always open.
+    #[serde(default)]
+    pub schedule_id: Option<i64>,
+    /// Where calls go outside the hours; with `closed_ref`. Both null: the `closed` prompt, then hang up.
+    #[serde(default)]
+    pub closed_kind: Option<TargetKind>,
+    /// Which target of `closed_kind`.
+    #[serde(default)]
+    pub closed_ref: Option<String>,
+}
+
+impl NumberHours {
+    fn validate(&self) -> Result<(), SchemaError> {
+        check_pair(
+            ("closed_kind", self.closed_kind),
+            ("closed_ref", self.closed_ref.as_deref()),
+        )?;
+        if self.schedule_id.is_none() && self.closed_kind.is_some() {
+            return Err(SchemaError::invalid(
+                "schedule_id",
+                "is required with a closed target (without a schedule the number is never closed)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks that the schedule and the closed target exist, inside the write's transaction.
+    async fn check_refs(&self, tx: &mut Transaction<'static, Any>) -> Result<(), SchemaError> {
+        if let Some(id) = self.schedule_id {
+            let found = sqlx::query_scalar::<_, i64>("SELECT id FROM schedules WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if found.is_none() {
+                return Err(SchemaError::invalid(
+                    "schedule_id",
+                    format!("there is no schedule {id}"),
+                ));
+            }
+        }
+        if let (Some(kind), Some(reference)) = (self.closed_kind, &self.closed_ref) {
+            check_target_exists(tx, "closed_ref", kind, reference, None).await?;
+        }
+        Ok(())
+    }
+}
+
+const NUMBER_COLUMNS: &str =
+    "number, label, target_kind, target_ref, schedule_id, closed_kind, closed_ref, created_at";
 
 fn number_from_row(row: &AnyRow) -> Result<PublicNumber, sqlx::Error> {
     Ok(PublicNumber {
@@ -45,6 +107,13 @@ fn number_from_row(row: &AnyRow) -> Result<PublicNumber, sqlx::Error> {
         label: row.try_get("label")?,
         target_kind: TargetKind::from_db(row.try_get::<String, _>("target_kind")?.as_str())?,
         target_ref: row.try_get("target_ref")?,
+        schedule_id: row.try_get("schedule_id")?,
+        closed_kind: row
+            .try_get::<Option<String>, _>("closed_kind")?
+            .as_deref()
+            .map(TargetKind::from_db)
+            .transpose()?,
+        closed_ref: row.try_get("closed_ref")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -91,8 +160,24 @@ impl Db {
         number: &str,
         spec: &PublicNumberSpec,
     ) -> Result<PublicNumber, SchemaError> {
+        self.create_public_number_with_hours(number, spec, &NumberHours::default())
+            .await
+    }
+
+    /// Adds a public number that follows opening hours.
+    ///
+    /// Fails as [`Db::create_public_number`] does, and with [`SchemaError::Invalid`] for a schedule
+    /// that does not exist (field `schedule_id`), a closed target that does not exist (`closed_ref`) or
+    /// half a closed target.
+    pub async fn create_public_number_with_hours(
+        &self,
+        number: &str,
+        spec: &PublicNumberSpec,
+        hours: &NumberHours,
+    ) -> Result<PublicNumber, SchemaError> {
         check_e164("number", number)?;
         spec.validate()?;
+        hours.validate()?;
         let created_at = unix_now();
         let mut tx = self.begin_config_write().await?;
         check_target(
@@ -103,6 +188,7 @@ impl Db {
             None,
         )
         .await?;
+        hours.check_refs(&mut tx).await?;
         let direct_owner = sqlx::query_scalar::<_, String>(
             "SELECT u.username FROM user_call_settings s JOIN users u ON u.id = s.user_id \
              WHERE s.direct_number = $1",
@@ -116,13 +202,16 @@ impl Db {
             )));
         }
         let inserted = sqlx::query(
-            "INSERT INTO public_numbers (number, label, target_kind, target_ref, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO public_numbers (number, label, target_kind, target_ref, schedule_id, \
+             closed_kind, closed_ref, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(number)
         .bind(spec.label.as_str())
         .bind(spec.target_kind.as_str())
         .bind(spec.target_ref.as_str())
+        .bind(hours.schedule_id)
+        .bind(hours.closed_kind.map(TargetKind::as_str))
+        .bind(hours.closed_ref.as_deref())
         .bind(created_at)
         .execute(&mut *tx)
         .await;
@@ -142,11 +231,14 @@ impl Db {
             label: spec.label.clone(),
             target_kind: spec.target_kind,
             target_ref: spec.target_ref.clone(),
+            schedule_id: hours.schedule_id,
+            closed_kind: hours.closed_kind,
+            closed_ref: hours.closed_ref.clone(),
             created_at,
         })
     }
 
-    /// Changes where a public number routes and its label.
+    /// Changes where a public number routes and its label; its opening hours stay.
     ///
     /// Fails with [`SchemaError::NotFound`] if the number does not exist and with
     /// [`SchemaError::Invalid`] as [`Db::create_public_number`] does.
@@ -155,7 +247,24 @@ impl Db {
         number: &str,
         spec: &PublicNumberSpec,
     ) -> Result<PublicNumber, SchemaError> {
+        self.update_public_number_with_hours(number, spec, None)
+            .await
+    }
+
+    /// Changes where a public number routes and its label, and its opening hours when `hours` is
+    /// `Some` (`None` keeps them).
+    ///
+    /// Fails as [`Db::update_public_number`] and [`Db::create_public_number_with_hours`] do.
+    pub async fn update_public_number_with_hours(
+        &self,
+        number: &str,
+        spec: &PublicNumberSpec,
+        hours: Option<&NumberHours>,
+    ) -> Result<PublicNumber, SchemaError> {
         spec.validate()?;
+        if let Some(hours) = hours {
+            hours.validate()?;
+        }
         let mut tx = self.begin_config_write().await?;
         let updated = sqlx::query(
             "UPDATE public_numbers SET label = $2, target_kind = $3, target_ref = $4 \
@@ -179,6 +288,19 @@ impl Db {
             None,
         )
         .await?;
+        if let Some(hours) = hours {
+            hours.check_refs(&mut tx).await?;
+            sqlx::query(
+                "UPDATE public_numbers SET schedule_id = $2, closed_kind = $3, closed_ref = $4 \
+                 WHERE number = $1",
+            )
+            .bind(number)
+            .bind(hours.schedule_id)
+            .bind(hours.closed_kind.map(TargetKind::as_str))
+            .bind(hours.closed_ref.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        }
         let row = sqlx::query(&format!(
             "SELECT {NUMBER_COLUMNS} FROM public_numbers WHERE number = $1"
         ))

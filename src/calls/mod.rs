@@ -6,6 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mobile_api::QueueRequest;
 use sip_core::b2bua::{CallEvent, CallRef, CallReport, Caller, RingTarget};
 use sip_transport::Command;
 use switchboard_media_rt::{
@@ -23,12 +24,14 @@ use switchboard_schema::{
 use switchboard_schema::{CallDirection, CdrAnswer, CdrClose, CdrOpen, HangupSide};
 use tokio::sync::{mpsc, watch};
 
+mod citizen;
 mod media;
 mod routes;
 
+use citizen::{Citizen, Start, Todo};
 pub use media::{advertised_ip, FinalCounters, RelayControl};
 pub use routes::sync_trunk_sources;
-use routes::{route, route_from_user, take_trunk, trunk_target, Route};
+use routes::{route, route_from_user, route_routing_target, take_trunk, trunk_target, Route};
 
 /// How long a user's phones ring before the caller hears "not available".
 const USER_RING_TIMEOUT: Duration = Duration::from_secs(60);
@@ -86,6 +89,8 @@ struct Orchestrator {
     talking: HashMap<CallRef, Vec<String>>,
     /// Trunks still to try for calls out, in priority order.
     failover: HashMap<CallRef, VecDeque<RingTarget>>,
+    /// Menus, queues and messages: calls we answer ourselves.
+    citizen: Citizen,
 }
 
 impl Orchestrator {
@@ -102,6 +107,7 @@ pub async fn orchestrate(
     media: Arc<MediaRuntime>,
     mut media_events: mpsc::UnboundedReceiver<MediaEvent>,
     finals: FinalCounters,
+    mut queue_requests: mpsc::Receiver<QueueRequest>,
     mut stop: watch::Receiver<bool>,
 ) {
     let confirm_prompt = Prompt::from_wav(CONFIRM_PROMPT)
@@ -121,6 +127,7 @@ pub async fn orchestrate(
         failover: HashMap::new(),
         confirm_prompt,
         music_on_hold,
+        citizen: Citizen::new(rand::random()),
     };
     loop {
         let next_timer = o
@@ -128,6 +135,7 @@ pub async fn orchestrate(
             .values()
             .filter_map(|h| h.hunt.poll_timeout())
             .chain(o.confirmations.values().map(|c| c.deadline))
+            .chain(o.citizen.poll_timeout())
             .min();
         let timer = async {
             match next_timer {
@@ -164,12 +172,24 @@ pub async fn orchestrate(
                     tracing::info!(leg = leg.0, "no key pressed: cellular leg released");
                     o.end_confirmation(&sip, leg, false).await;
                 }
+                let media = o.media.clone();
+                o.citizen.handle_timeout(&db, &media, now).await;
+                o.citizen_todo(&db, &sip).await;
             }
             m = media_events.recv() => {
+                let media = o.media.clone();
                 if let Some(MediaEvent::Relay(RelayEvent::Dtmf { leg, digit, .. })) = m {
                     if o.confirmations.contains_key(&leg) {
                         tracing::info!(leg = leg.0, %digit, "confirmation key");
                         o.end_confirmation(&sip, leg, digit == '1').await;
+                    } else if o.citizen.owns_leg(leg) {
+                        o.citizen.digit(&db, &media, leg, digit).await;
+                        o.citizen_todo(&db, &sip).await;
+                    }
+                } else if let Some(MediaEvent::Relay(RelayEvent::PlaybackFinished { leg, interrupted_by })) = m {
+                    if o.citizen.owns_leg(leg) {
+                        o.citizen.playback_done(&db, &media, leg, interrupted_by).await;
+                        o.citizen_todo(&db, &sip).await;
                     }
                 } else if let Some(MediaEvent::Relay(RelayEvent::MediaTimeout { leg })) = m {
                     tracing::info!(leg = leg.0, "no media from a leg");
@@ -182,6 +202,11 @@ pub async fn orchestrate(
                 Some(event) => o.handle(&db, &sip, event).await,
                 None => return,
             },
+            Some(request) = queue_requests.recv() => {
+                let media = o.media.clone();
+                o.citizen.handle_request(&db, &media, request).await;
+                o.citizen_todo(&db, &sip).await;
+            }
         }
     }
 }
@@ -196,13 +221,14 @@ impl Orchestrator {
                 from_user,
                 to_user,
                 source,
+                caller_id_request,
             } => {
                 tracing::info!(%call_id, ?caller, from = %from_user, to = %to_user, %source, "incoming call");
                 let route = match &caller {
                     Caller::Trunk => route(db, &to_user).await,
                     Caller::User(user) => {
                         self.talking.entry(call).or_default().push(user.clone());
-                        route_from_user(db, user, &to_user).await
+                        route_from_user(db, user, &to_user, caller_id_request.as_deref()).await
                     }
                 };
                 self.open_cdr(db, call, &call_id, &caller, &from_user, &to_user, &route)
@@ -240,11 +266,19 @@ impl Orchestrator {
                         tracing::info!(%call_id, group = %group.name, "call to a hunt group");
                         self.start_hunt(db, sip, call, &group).await;
                     }
+                    Route::Queue(q) => self.answer_locally(sip, call, Start::Queue(q)).await,
+                    Route::Menu(m) => self.answer_locally(sip, call, Start::Menu(m)).await,
+                    Route::Message(p) => self.answer_locally(sip, call, Start::Message(p)).await,
                     Route::Reject(status) => {
                         tracing::info!(%call_id, status, "call not routed");
                         let _ = sip.send(Command::Reject { call, status }).await;
                     }
                 }
+            }
+            CallEvent::AnsweredLocally { call, leg, codec } => {
+                let media = self.media.clone();
+                self.citizen.answered(db, &media, call, leg, codec).await;
+                self.citizen_todo(db, sip).await;
             }
             CallEvent::BranchFailed {
                 call,
@@ -267,11 +301,14 @@ impl Orchestrator {
                         .await;
                     return;
                 }
+                let media = self.media.clone();
                 if let Some(h) = self.hunts.get_mut(&call) {
                     let (member, leg) = parse_label(&label);
                     h.hunt
                         .handle_failed(&member, leg, fail_reason(status), Instant::now());
                     self.carry_out(db, sip, call).await;
+                } else if self.citizen.ring_failed(db, &media, call, &label).await {
+                    self.citizen_todo(db, sip).await;
                 } else if last {
                     // Busy everywhere is busy; anything else (no answer, declined) is unavailable.
                     let status = if status == 486 || status == 600 {
@@ -285,14 +322,22 @@ impl Orchestrator {
             CallEvent::Answered { call, by } => {
                 tracing::info!(%by, "call answered");
                 let (member, _) = parse_label(&by);
-                self.talking.entry(call).or_default().push(member);
+                self.talking.entry(call).or_default().push(member.clone());
+                let queued = self.citizen.queue_of(call);
+                if self.citizen.is_local(call) {
+                    let media = self.media.clone();
+                    self.citizen.answered_by(db, &media, call, &member).await;
+                    self.citizen_todo(db, sip).await;
+                } else {
+                    self.citizen.agent_busy(&member, true);
+                }
                 if let Some(&id) = self.cdrs.get(&call) {
                     let answer = CdrAnswer {
                         answered_at_ms: unix_ms(),
                         answered_by: by.clone(),
                         ring_time_ms: 0,
-                        queue_id: None,
-                        queue_wait_ms: None,
+                        queue_id: queued.map(|(q, _)| q as i64),
+                        queue_wait_ms: queued.map(|(_, at)| at.elapsed().as_millis() as i64),
                     };
                     if let Err(e) = db.cdr_answered(id, &answer).await {
                         tracing::warn!(error = %e, "CDR answer not written");
@@ -357,6 +402,17 @@ impl Orchestrator {
             CallEvent::Ended { call, report } => {
                 let _ = sip.send(Command::TrunkRelease { call }).await;
                 self.confirmations.retain(|_, c| c.call != call);
+                let media = self.media.clone();
+                let answered_by = report.answered_by.as_deref().map(|l| parse_label(l).0);
+                if self.citizen.is_local(call) {
+                    self.citizen
+                        .ended(db, &media, call, answered_by.as_deref())
+                        .await;
+                } else {
+                    for member in self.talking.get(&call).into_iter().flatten() {
+                        self.citizen.agent_busy(member, false);
+                    }
+                }
                 self.talking.remove(&call);
                 self.failover.remove(&call);
                 match self.cdrs.remove(&call) {
@@ -403,6 +459,9 @@ impl Orchestrator {
         let (target_kind, target_ref) = match route {
             Route::User(u) => (Some(TargetKind::User), Some(u.clone())),
             Route::Group(g) => (Some(TargetKind::HuntGroup), Some(g.id.to_string())),
+            Route::Queue(q) => (Some(TargetKind::Queue), Some(q.id.to_string())),
+            Route::Menu(m) => (Some(TargetKind::Menu), Some(m.id.to_string())),
+            Route::Message(p) => (Some(TargetKind::Message), Some(p.clone())),
             Route::Trunk { .. } | Route::Reject(_) => (None, None),
         };
         let from = match caller {
@@ -446,6 +505,7 @@ impl Orchestrator {
                     "leg": leg.0,
                     "packets_in": c.rtp_in,
                     "packets_out": c.rtp_out,
+                    "prompt_packets_out": c.playback_out,
                     "bytes_in": c.rtp_bytes_in,
                     "bytes_out": c.rtp_bytes_out,
                     "lost": c.lost,
@@ -476,6 +536,108 @@ impl Orchestrator {
         }
     }
 
+    /// Answers the caller ourselves; the citizen's path takes over when our 200 is out.
+    async fn answer_locally(&mut self, sip: &mpsc::Sender<Command>, call: CallRef, start: Start) {
+        self.citizen.expect(call, start);
+        let _ = sip.send(Command::AnswerLocally { call }).await;
+    }
+
+    /// Carries out what the citizen's path asked for, until it asks for nothing more.
+    async fn citizen_todo(&mut self, db: &Db, sip: &mpsc::Sender<Command>) {
+        let media = self.media.clone();
+        loop {
+            let todo = self.citizen.take_todo();
+            if todo.is_empty() {
+                return;
+            }
+            for t in todo {
+                match t {
+                    Todo::RingUser {
+                        call,
+                        user,
+                        ring_timeout,
+                    } => {
+                        let cmd = Command::RingMember {
+                            call,
+                            user,
+                            ring_timeout: Some(ring_timeout),
+                        };
+                        let _ = sip.send(cmd).await;
+                    }
+                    Todo::CancelUser { call, user } => {
+                        let cmd = Command::CancelBranch { call, label: user };
+                        let _ = sip.send(cmd).await;
+                    }
+                    Todo::HangUp { call, cause } => {
+                        let cmd = Command::HangUp {
+                            call,
+                            cause: cause.to_string(),
+                        };
+                        let _ = sip.send(cmd).await;
+                    }
+                    Todo::Route { call, target } => {
+                        let next = route_routing_target(db, &target).await;
+                        self.local_route(db, sip, &media, call, next).await;
+                    }
+                    Todo::Dial { call, digits } => {
+                        let next = route(db, &digits).await;
+                        self.local_route(db, sip, &media, call, next).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a call we answered on to where a menu, an overflow or a dialled extension leads.
+    async fn local_route(
+        &mut self,
+        db: &Db,
+        sip: &mpsc::Sender<Command>,
+        media: &MediaRuntime,
+        call: CallRef,
+        next: Route,
+    ) {
+        let now = Instant::now();
+        let depth = self.citizen.menu_depth(call) + 1;
+        match next {
+            Route::User(user) => {
+                self.citizen.handed(call);
+                let cmd = Command::RingMember {
+                    call,
+                    user,
+                    ring_timeout: Some(USER_RING_TIMEOUT),
+                };
+                let _ = sip.send(cmd).await;
+            }
+            Route::Group(group) => {
+                self.citizen.handed(call);
+                self.start_hunt(db, sip, call, &group).await;
+            }
+            Route::Queue(q) => {
+                self.citizen
+                    .begin(db, media, now, call, Start::Queue(q), depth)
+                    .await
+            }
+            Route::Menu(m) => {
+                self.citizen
+                    .begin(db, media, now, call, Start::Menu(m), depth)
+                    .await
+            }
+            Route::Message(p) => {
+                self.citizen
+                    .begin(db, media, now, call, Start::Message(p), depth)
+                    .await
+            }
+            Route::Trunk { .. } | Route::Reject(_) => {
+                let cmd = Command::HangUp {
+                    call,
+                    cause: "nowhere to go".to_string(),
+                };
+                let _ = sip.send(cmd).await;
+            }
+        }
+    }
+
     /// Loops music on hold to `leg`'s far end (a held or transferred caller).
     fn play_music_on_hold(&mut self, leg: LegId, codec: &(String, u8)) {
         let spec = Codec::from_name(&codec.0).map(|c| CodecSpec {
@@ -502,7 +664,7 @@ impl Orchestrator {
         transferor: &str,
         target: &str,
     ) {
-        let cmd = match route_from_user(db, transferor, target).await {
+        let cmd = match route_from_user(db, transferor, target, None).await {
             Route::User(user) => Command::RingMember {
                 call,
                 user,
@@ -520,7 +682,9 @@ impl Orchestrator {
             }
             // A hunt group reached by a transfer would need the hunt to report to the transfer,
             // not to a ringing call; not supported yet.
-            Route::Group(_) => Command::Reject { call, status: 501 },
+            Route::Group(_) | Route::Queue(_) | Route::Menu(_) | Route::Message(_) => {
+                Command::Reject { call, status: 501 }
+            }
             Route::Reject(status) => Command::Reject { call, status },
         };
         let _ = sip.send(cmd).await;

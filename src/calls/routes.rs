@@ -9,16 +9,20 @@ use sip_core::b2bua::{CallRef, RingTarget};
 use sip_core::trunk::{Refusal, RegistrationConfig, TrunkConfig, DEFAULT_REGISTER_EXPIRES};
 use sip_core::{Peer, TransportKind};
 use sip_transport::Command;
+use switchboard_routing::menu::parse_target;
+use switchboard_routing::numbers::Target;
 use switchboard_routing::numbers::{
     check, classify_dialled, Dialled, NumberClass, OutboundPermission, PlanSettings, PublicNumber,
 };
 use switchboard_routing::numbers::{
-    choose_caller_id, CallerIdChoice, UserCallerIdSettings, E164, NORWAY,
+    choose_caller_id, split_caller_id_prefix, CallerIdChoice, CallerIdRequest,
+    UserCallerIdSettings, E164, NORWAY,
 };
+use switchboard_routing::schedule::{decide, ClosedReason, Decision};
 use switchboard_schema::CallerIdDefault;
 use switchboard_schema::Db;
 use switchboard_schema::TrunkTransport;
-use switchboard_schema::{HuntGroup as DbHuntGroup, TargetKind};
+use switchboard_schema::{HuntGroup as DbHuntGroup, Menu, Queue, TargetKind};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub(super) enum Route {
@@ -29,12 +33,25 @@ pub(super) enum Route {
         number: String,
         trunks: Vec<RingTarget>,
     },
+    Queue(Queue),
+    Menu(Menu),
+    /// Play this prompt, then hang up.
+    Message(String),
     Reject(u16),
 }
 
 /// Where a staff member's call goes: an extension, one of the municipality's own numbers, or out
 /// through the trunk if the user may call that kind of number (emergency numbers always).
-pub(super) async fn route_from_user(db: &Db, user: &str, dialled: &str) -> Route {
+pub(super) async fn route_from_user(
+    db: &Db,
+    user: &str,
+    dialled: &str,
+    caller_id_request: Option<&str>,
+) -> Route {
+    // A dialling prefix (*80 main, *81 direct) or the app's header picks the presented number.
+    let (prefix_request, dialled) = split_caller_id_prefix(dialled);
+    let request =
+        prefix_request.or_else(|| caller_id_request.and_then(CallerIdRequest::from_header));
     let settings = PlanSettings::default();
     let dialled_class = classify_dialled(dialled, &settings);
     let (class, number) = match &dialled_class {
@@ -68,7 +85,7 @@ pub(super) async fn route_from_user(db: &Db, user: &str, dialled: &str) -> Route
             return Route::Reject(403);
         }
     }
-    let caller_id = caller_id_for(db, user).await;
+    let caller_id = caller_id_for(db, user, request).await;
     let mut trunks = trunk_targets(db, &text).await;
     for t in &mut trunks {
         t.caller_id = caller_id.clone();
@@ -85,7 +102,7 @@ pub(super) async fn route_from_user(db: &Db, user: &str, dialled: &str) -> Route
 
 /// What a staff member's call out presents: the main number or their direct number, as their
 /// settings say (routing's rule: never a number that is neither).
-async fn caller_id_for(db: &Db, user: &str) -> Option<String> {
+async fn caller_id_for(db: &Db, user: &str, request: Option<CallerIdRequest>) -> Option<String> {
     let main = db.main_number().await.ok().flatten()?;
     let main = E164::parse(&main).ok()?;
     let settings = db.user_call_settings(user).await.ok().flatten();
@@ -100,7 +117,7 @@ async fn caller_id_for(db: &Db, user: &str) -> Option<String> {
         },
     };
     Some(
-        choose_caller_id(&user_settings, None, &main)
+        choose_caller_id(&user_settings, request, &main)
             .as_str()
             .to_string(),
     )
@@ -293,17 +310,27 @@ pub(super) async fn route(db: &Db, dialled: &str) -> Route {
     if let Ok(number) = E164::from_carrier(dialled, &NORWAY) {
         match db.get_public_number(number.as_str()).await {
             Ok(Some(n)) => {
-                return match n.target_kind {
-                    TargetKind::User => Route::User(n.target_ref),
-                    TargetKind::HuntGroup => match n.target_ref.parse::<i64>() {
-                        Ok(id) => match db.get_hunt_group(id).await {
-                            Ok(Some(g)) => Route::Group(g),
-                            _ => Route::Reject(480),
-                        },
-                        Err(_) => Route::Reject(480),
+                let open = match n.schedule_id {
+                    Some(id) => opening(db, id).await,
+                    None => Decision::Open,
+                };
+                return match open {
+                    Decision::Open => route_target(db, n.target_kind, &n.target_ref).await,
+                    Decision::Redirect { target } => match parse_target(&target) {
+                        Some(t) => route_routing_target(db, &t).await,
+                        None => {
+                            tracing::warn!(%target, "override target unreadable: closed instead");
+                            Route::Message(CLOSED_PROMPT.to_string())
+                        }
                     },
-                    // Queues, menus and messages come with the citizen's-path issue.
-                    _ => Route::Reject(480),
+                    Decision::Closed { reason } => {
+                        tracing::info!(number = %n.number, ?reason, "closed");
+                        match (reason, n.closed_kind, n.closed_ref) {
+                            (ClosedReason::Override(prompt), _, _) => Route::Message(prompt),
+                            (_, Some(kind), Some(r)) => route_target(db, kind, &r).await,
+                            _ => Route::Message(CLOSED_PROMPT.to_string()),
+                        }
+                    }
                 };
             }
             Ok(None) => {}
@@ -317,5 +344,60 @@ pub(super) async fn route(db: &Db, dialled: &str) -> Route {
             tracing::error!(error = %e, "user lookup failed");
             Route::Reject(500)
         }
+    }
+}
+
+/// The prompt a closed number plays when no closed target is set.
+const CLOSED_PROMPT: &str = "closed";
+
+/// Open or closed now, by the schedule `id` and its override. A schedule that cannot be read counts
+/// as open: a broken schedule must not silence the switchboard.
+async fn opening(db: &Db, id: i64) -> Decision {
+    match db.get_schedule(id).await {
+        Ok(Some(s)) => decide(
+            &s.schedule,
+            s.emergency_override.as_ref(),
+            chrono::Utc::now(),
+        ),
+        Ok(None) => Decision::Open,
+        Err(e) => {
+            tracing::error!(error = %e, schedule = id, "schedule lookup failed: treated as open");
+            Decision::Open
+        }
+    }
+}
+
+/// Where a stored target (a number's, a queue's overflow) leads.
+pub(super) async fn route_target(db: &Db, kind: TargetKind, target_ref: &str) -> Route {
+    let id = target_ref.parse::<i64>();
+    match (kind, id) {
+        (TargetKind::User, _) => Route::User(target_ref.to_string()),
+        (TargetKind::HuntGroup, Ok(id)) => match db.get_hunt_group(id).await {
+            Ok(Some(g)) => Route::Group(g),
+            _ => Route::Reject(480),
+        },
+        (TargetKind::Queue, Ok(id)) => match db.get_queue(id).await {
+            Ok(Some(q)) => Route::Queue(q),
+            _ => Route::Reject(480),
+        },
+        (TargetKind::Menu, Ok(id)) => match db.get_menu(id).await {
+            Ok(Some(m)) => Route::Menu(m),
+            _ => Route::Reject(480),
+        },
+        (TargetKind::Message, _) => Route::Message(target_ref.to_string()),
+        _ => Route::Reject(480),
+    }
+}
+
+/// Where one of routing's targets (a menu key, a queue overflow, an override) leads.
+pub(super) async fn route_routing_target(db: &Db, target: &Target) -> Route {
+    match target {
+        Target::User(u) => route_target(db, TargetKind::User, u).await,
+        Target::HuntGroup(id) => route_target(db, TargetKind::HuntGroup, &id.to_string()).await,
+        Target::Queue(id) => route_target(db, TargetKind::Queue, &id.to_string()).await,
+        Target::Menu(id) => route_target(db, TargetKind::Menu, &id.to_string()).await,
+        Target::Message(p) => Route::Message(p.clone()),
+        // Forwarding a public number out through a trunk: not offered by the admin API yet.
+        Target::Trunk(_) => Route::Reject(501),
     }
 }

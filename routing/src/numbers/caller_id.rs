@@ -59,3 +59,62 @@ pub fn choose_caller_id(
     };
     chosen.clone()
 }
+
+/// Dialling prefix asking to present the municipality's main number on this call (`*80` + number).
+pub const PREFIX_MAIN: &str = "*80";
+/// Dialling prefix asking to present the user's own direct number on this call (`*81` + number).
+pub const PREFIX_DIRECT: &str = "*81";
+
+/// Splits a caller-ID prefix off what a user dialled: desk phones and softphones without our app
+/// choose the presented number this way.
+pub fn split_caller_id_prefix(dialled: &str) -> (Option<CallerIdRequest>, &str) {
+    if let Some(rest) = dialled.strip_prefix(PREFIX_MAIN) {
+        (Some(CallerIdRequest::MainNumber), rest)
+    } else if let Some(rest) = dialled.strip_prefix(PREFIX_DIRECT) {
+        (Some(CallerIdRequest::DirectNumber), rest)
+    } else {
+        (None, dialled)
+    }
+}
+
+impl CallerIdRequest {
+    /// The app's request header value: `main`, `direct`, or a number (honoured only if it is one of
+    /// the user's own; see [`choose_caller_id`]). `None` for anything else.
+    pub fn from_header(value: &str) -> Option<CallerIdRequest> {
+        let v = value.trim();
+        if v.eq_ignore_ascii_case("main") {
+            Some(CallerIdRequest::MainNumber)
+        } else if v.eq_ignore_ascii_case("direct") {
+            Some(CallerIdRequest::DirectNumber)
+        } else {
+            E164::parse(v).ok().map(CallerIdRequest::Number)
+        }
+    }
+}
+
+#[cfg(test)]
+mod request_tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_and_header_values() {
+        assert_eq!(
+            split_caller_id_prefix("*8191234567"),
+            (Some(CallerIdRequest::DirectNumber), "91234567")
+        );
+        assert_eq!(
+            split_caller_id_prefix("*8022334455"),
+            (Some(CallerIdRequest::MainNumber), "22334455")
+        );
+        assert_eq!(split_caller_id_prefix("91234567"), (None, "91234567"));
+        assert_eq!(
+            CallerIdRequest::from_header(" Direct "),
+            Some(CallerIdRequest::DirectNumber)
+        );
+        assert_eq!(
+            CallerIdRequest::from_header("+4764000000"),
+            Some(CallerIdRequest::Number(E164::parse("+4764000000").unwrap()))
+        );
+        assert_eq!(CallerIdRequest::from_header("anything"), None);
+    }
+}

@@ -27,7 +27,10 @@ mod plan;
 
 use std::fmt;
 
-pub use caller_id::{choose_caller_id, CallerIdChoice, CallerIdRequest, UserCallerIdSettings};
+pub use caller_id::{
+    choose_caller_id, split_caller_id_prefix, CallerIdChoice, CallerIdRequest,
+    UserCallerIdSettings, PREFIX_DIRECT, PREFIX_MAIN,
+};
 pub use e164::{E164, MAX_DIGITS, MIN_DIGITS};
 pub use national::{NationalPlan, NationalRange, NORWAY};
 pub use plan::{NumberPlan, RouteDecision, Target};

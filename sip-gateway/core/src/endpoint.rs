@@ -514,6 +514,22 @@ impl<L: LocationStore> Endpoint<L> {
         }
     }
 
+    /// Answers the caller ourselves (see [`Calls::answer_locally`]).
+    pub fn answer_locally(&mut self, now: Instant, call: CallRef) {
+        if let Some(media) = self.media.as_deref_mut() {
+            self.calls.answer_locally(now, call, media);
+        }
+        self.drain_calls(now);
+    }
+
+    /// Ends an answered call from our side (see [`Calls::hang_up`]).
+    pub fn hang_up(&mut self, now: Instant, call: CallRef, cause: &str) {
+        if let Some(media) = self.media.as_deref_mut() {
+            self.calls.hang_up(now, call, cause, media);
+        }
+        self.drain_calls(now);
+    }
+
     /// The relay heard nothing on `leg` for too long (see [`Calls::media_timeout`]).
     pub fn media_timeout(&mut self, now: Instant, leg: switchboard_media::relay::LegId) {
         if let Some(media) = self.media.as_deref_mut() {

@@ -268,3 +268,85 @@ fn a_dead_media_path_hangs_up_an_answered_call_only() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_call_answered_by_us_waits_then_joins_the_staff_member_who_answers() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    h.input(CARRIER, invite("c1"));
+    let call = match &h.events()[..] {
+        [CallEvent::Incoming { call, .. }] => *call,
+        other => panic!("{other:?}"),
+    };
+    h.ep.answer_locally(h.now, call);
+    let out = h.drain();
+    let ok = responses(&out)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("we answer the caller");
+    let body = String::from_utf8_lossy(&ok.body).into_owned();
+    assert!(
+        body.contains("m=audio 20002 RTP/AVP 8 101"),
+        "one playable codec (the caller's first) and telephone-event: {body}"
+    );
+    match &h.events()[..] {
+        [CallEvent::AnsweredLocally { leg, codec, .. }] => {
+            assert_eq!(*leg, LegId(1));
+            assert_eq!(codec, &("PCMA".to_string(), 8));
+        }
+        other => panic!("{other:?}"),
+    }
+    let tag = to_tag(&ok);
+    h.input(CARRIER, carrier_request("ACK", Some(&tag), "ack1", 1));
+    // A staff member is rung from the answered call, offered the caller's codec only.
+    let targets = h.ep.targets_for_user("1002", Some(Duration::from_secs(20)));
+    h.ep.ring(h.now, call, targets);
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    let offer = String::from_utf8_lossy(&inv.body).into_owned();
+    assert!(offer.contains("RTP/AVP 8 101"), "{offer}");
+    // A first ring that fails is reported so the queue can move on…
+    let out = h.input(PHONE_A, reply(&inv, 486, "phone1", ""));
+    assert!(
+        responses(&out).iter().all(|r| r.status != 486),
+        "not passed to the caller"
+    );
+    assert!(matches!(
+        &h.events()[..],
+        [CallEvent::BranchFailed {
+            status: 486,
+            last: true,
+            ..
+        }]
+    ));
+    // …and the next one that answers is joined on the relay, without a second 200 to the caller.
+    let targets = h.ep.targets_for_user("1002", Some(Duration::from_secs(20)));
+    h.ep.ring(h.now, call, targets);
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    let out = h.input(PHONE_A, reply(&inv, 200, "phone2", &answer_sdp(40000)));
+    assert!(responses(&out).is_empty(), "{out:?}");
+    assert_eq!(requests(&out, Method::Ack).len(), 1);
+    assert!(matches!(&h.events()[..], [CallEvent::Answered { by, .. }] if by == "1002"));
+    {
+        let log = h.media.0.lock().expect("log");
+        assert_eq!(log.bridged, vec![(LegId(1), LegId(2))]);
+    }
+    // The caller hangs up: the staff member gets the BYE.
+    let out = h.input(CARRIER, carrier_request("BYE", Some(&tag), "bye1", 2));
+    assert_eq!(requests(&out, Method::Bye)[0].0.to_string(), PHONE_A);
+}
+
+#[test]
+fn a_call_answered_by_us_is_hung_up_when_call_control_gives_up() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    h.input(CARRIER, invite("c1"));
+    let call = match &h.events()[..] {
+        [CallEvent::Incoming { call, .. }] => *call,
+        other => panic!("{other:?}"),
+    };
+    h.ep.answer_locally(h.now, call);
+    h.drain();
+    h.events();
+    h.ep.reject(h.now, call, 480);
+    let out = h.drain();
+    assert_eq!(requests(&out, Method::Bye)[0].0.to_string(), CARRIER);
+    assert!(matches!(&h.events()[..], [CallEvent::Ended { .. }]));
+}

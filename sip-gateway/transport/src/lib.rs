@@ -68,6 +68,10 @@ pub enum Command {
     Confirm { call: CallRef, label: String },
     /// A confirming branch did not confirm: release it.
     Decline { call: CallRef, label: String },
+    /// Answer the caller ourselves (a menu or a queue takes the call).
+    AnswerLocally { call: CallRef },
+    /// End an answered call from our side (BYE to everyone in it).
+    HangUp { call: CallRef, cause: String },
     /// The relay heard nothing on `leg` for its media timeout: hang up the answered call using it.
     MediaTimeout { leg: sip_core::b2bua::LegId },
     /// The networks trunks call from (CIDRs): INVITEs from there are accepted as citizens' calls.
@@ -313,6 +317,8 @@ fn handle_command<L: LocationStore>(
         Command::Confirm { call, label } => endpoint.confirm_branch(Instant::now(), call, &label),
         Command::Decline { call, label } => endpoint.decline_branch(Instant::now(), call, &label),
         Command::MediaTimeout { leg } => endpoint.media_timeout(Instant::now(), leg),
+        Command::AnswerLocally { call } => endpoint.answer_locally(Instant::now(), call),
+        Command::HangUp { call, cause } => endpoint.hang_up(Instant::now(), call, &cause),
         Command::CancelBranch { call, label } => {
             endpoint.cancel_branch(Instant::now(), call, &label)
         }

@@ -10,6 +10,7 @@
 //! [`CallAction`]s for the endpoint to carry out and [`CallEvent`]s for whoever orchestrates calls.
 
 mod answer;
+mod local;
 use answer::{accepts_sdp, remote_media, tag_to};
 pub mod dialog;
 mod outbound;
@@ -145,6 +146,9 @@ pub enum CallEvent {
         from_user: String,
         to_user: String,
         source: Peer,
+        /// The phone's `X-Caller-ID` header (`main`, `direct` or a number): which of the caller's own
+        /// numbers to present on a call out. Call control decides whether it is allowed.
+        caller_id_request: Option<String>,
     },
     /// A branch ended without answering; the call goes on while others ring or more are added.
     BranchFailed {
@@ -169,6 +173,13 @@ pub enum CallEvent {
     Ended {
         call: CallRef,
         report: CallReport,
+    },
+    /// We answered the caller ourselves ([`Calls::answer_locally`]): play to `leg` in `codec`, listen
+    /// for its keys, and ring staff with [`Calls::ring`] when it is their turn.
+    AnsweredLocally {
+        call: CallRef,
+        leg: LegId,
+        codec: (String, u8),
     },
     /// One party put the other on hold: `leg` reaches the held party (play music on hold there),
     /// in `codec`.
@@ -207,6 +218,9 @@ pub enum CallEvent {
         hold_leg: LegId,
     },
 }
+
+/// The request header with which our app picks the number a call out presents.
+pub const CALLER_ID_HEADER: &str = "X-Caller-ID";
 
 /// What the endpoint must do.
 #[derive(Debug, Clone)]
@@ -518,6 +532,11 @@ impl Calls {
             },
         );
         self.by_inbound.insert(inbound_key(&call_id, &from_tag), id);
+        let caller_id_request = invite
+            .headers
+            .iter()
+            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(CALLER_ID_HEADER))
+            .map(|(_, v)| String::from_utf8_lossy(v).trim().to_string());
         self.events.push_back(CallEvent::Incoming {
             call: id,
             call_id,
@@ -525,6 +544,7 @@ impl Calls {
             from_user,
             to_user,
             source: peer,
+            caller_id_request,
         });
     }
 
@@ -540,6 +560,9 @@ impl Calls {
         if self.transfer_open(call) {
             // Call control found nowhere to transfer to: the call itself goes on.
             return self.transfer_failed(now, call, status, media);
+        }
+        if self.calls.get(&call).is_some_and(|c| c.waiting_locally()) {
+            return self.hang_up(now, call, &status.to_string(), media);
         }
         self.cancel_branches(call, None);
         self.finish_unanswered(now, call, status, HangupSide::System, media);

@@ -28,7 +28,8 @@ impl Calls {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
-        let transferring = c.transfer.is_some();
+        // An answered call rings new branches for a transfer, or when we answered it (menu, queue).
+        let transferring = c.transfer.is_some() || c.waiting_locally();
         if !matches!(c.state, CallState::Routing | CallState::Ringing) && !transferring {
             return;
         }
@@ -74,7 +75,17 @@ impl Calls {
         let Some(addr) = c.callee_addr else {
             return;
         };
-        let Some((offer, origin)) = offer_for_callee(&c.inbound.offer, addr, session_id) else {
+        // Once the caller is answered its codec is settled: offer only that one, so whoever answers
+        // can be joined without renegotiating the caller.
+        let settled = match c.state {
+            CallState::Answered { .. } => c.codec.as_ref(),
+            _ => None,
+        };
+        let Some(caps) = callee_capabilities(&c.inbound.offer, addr, settled) else {
+            return;
+        };
+        let mut origin = SessionOrigin::new(session_id, addr.ip());
+        let Ok(offer) = sdp::create_offer(&caps, &mut origin) else {
             return;
         };
         let presented = target.caller_id.as_deref().unwrap_or(&c.from_user);
@@ -215,12 +226,12 @@ impl Calls {
                 let Some(c) = self.calls.get_mut(&call) else {
                     return;
                 };
+                let (wants_callee, local) = (c.wants_callee(), c.waiting_locally());
                 let Some(b) = c.branches.get_mut(index) else {
                     return;
                 };
-                let lost_race = answered_elsewhere
-                    || b.state == BranchState::Cancelling
-                    || !matches!(c.state, CallState::Ringing);
+                let lost_race =
+                    answered_elsewhere || b.state == BranchState::Cancelling || !wants_callee;
                 if lost_race {
                     // Answered after losing (a CANCEL crossed its 200): hang it up at once.
                     b.state = BranchState::Failed(487);
@@ -272,6 +283,7 @@ impl Calls {
                 }
                 b.state = BranchState::Answered;
                 match parsed {
+                    Some(answer) if local => self.join_local(call, index, &answer, media),
                     Some(answer) => self.connect(now, call, index, &answer, media),
                     _ => {
                         // No usable answer: hang up both sides.
@@ -298,9 +310,10 @@ impl Calls {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        if !matches!(c.state, CallState::Ringing) {
+        if !c.wants_callee() {
             return;
         }
+        let local = c.waiting_locally();
         let Some((index, b)) = c
             .branches
             .iter_mut()
@@ -313,7 +326,11 @@ impl Calls {
             return;
         };
         b.state = BranchState::Answered;
-        self.connect(now, call, index, &answer, media);
+        if local {
+            self.join_local(call, index, &answer, media);
+        } else {
+            self.connect(now, call, index, &answer, media);
+        }
     }
 
     /// The confirming branch `label` did not confirm (another key, silence, hung up): release it;
@@ -362,7 +379,7 @@ impl Calls {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
-        if !matches!(c.state, CallState::Routing | CallState::Ringing) {
+        if !matches!(c.state, CallState::Routing | CallState::Ringing) && !c.waiting_locally() {
             return;
         }
         let last = !c
@@ -406,7 +423,7 @@ impl Calls {
             .branches
             .iter()
             .any(|b| matches!(b.state, BranchState::Trying | BranchState::Ringing));
-        if matches!(c.state, CallState::Routing | CallState::Ringing) {
+        if matches!(c.state, CallState::Routing | CallState::Ringing) || c.waiting_locally() {
             self.events.push_back(CallEvent::BranchFailed {
                 call,
                 label,
@@ -415,19 +432,6 @@ impl Calls {
             });
         }
     }
-}
-
-/// The caller's offered codecs (those we know) under the caller's numbers, from the relay's callee
-/// leg — so the callee's choice needs neither transcoding nor renumbering.
-fn offer_for_callee(
-    caller_offer: &SessionDescription,
-    addr: std::net::SocketAddr,
-    session_id: u64,
-) -> Option<(SessionDescription, SessionOrigin)> {
-    let caps = callee_capabilities(caller_offer, addr, None)?;
-    let mut origin = SessionOrigin::new(session_id, addr.ip());
-    let offer = sdp::create_offer(&caps, &mut origin).ok()?;
-    Some((offer, origin))
 }
 
 /// What the relay's callee leg offers: the caller's known codecs (only `only`, if given: the codec

@@ -1,0 +1,691 @@
+//! The citizen's path in call control: calls Switchboard answers itself — voice menus, queues and
+//! messages — with prompts from the prompt set (uploads override the built-in Norwegian ones), keys
+//! from the relay, and the ACD (`switchboard_routing::queue`) deciding which agent is offered which
+//! caller. Ringing an agent is the same "ring a user" as hunt groups (app, browser, cellular).
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use mobile_api::{AgentStateChange, QueueRequest};
+use sip_core::b2bua::CallRef;
+use switchboard_media::prompts::{self as nb, PromptSet};
+use switchboard_media_rt::{Codec, CodecSpec, LegId, MediaRuntime, PlayMode, Playlist, Prompt};
+use switchboard_routing::menu::{MenuAction, MenuSession};
+use switchboard_routing::numbers::Target;
+use switchboard_routing::queue::{
+    Acd, AgentState, CallId, QueueAction, QueueConfig, QueueMember, Strategy,
+};
+use switchboard_schema::{Db, HoldMusic, Queue, QueueStrategy};
+
+/// What a call answered by us is doing.
+enum Stage {
+    /// Our 200 is on its way; then this starts.
+    Answering(Start),
+    Menu(Box<MenuSession>),
+    Queue {
+        music: HoldMusic,
+        /// An announcement or the greeting is playing; music resumes when it ends.
+        speaking: bool,
+    },
+    /// A message plays, then the call is hung up.
+    Message,
+    /// Joined to a staff member (or being rung outside a queue): nothing more to play.
+    Handed,
+}
+
+/// How a call answered by us begins.
+pub(super) enum Start {
+    Menu(switchboard_schema::Menu),
+    Queue(Queue),
+    Message(String),
+}
+
+struct Local {
+    leg: Option<LegId>,
+    codec: Option<CodecSpec>,
+    stage: Stage,
+    /// The caller's number, for the record.
+    joined_queue: Option<(u64, Instant)>,
+}
+
+/// What the orchestrator must do after the citizen's path handled something.
+pub(super) enum Todo {
+    /// Ring this user for the call (a queue offer, a menu choice).
+    RingUser {
+        call: CallRef,
+        user: String,
+        ring_timeout: Duration,
+    },
+    /// Stop ringing this user for the call.
+    CancelUser {
+        call: CallRef,
+        user: String,
+    },
+    /// Route the call to a target (a menu choice, an overflow).
+    Route {
+        call: CallRef,
+        target: Target,
+    },
+    /// Route the call by what the caller keyed (an extension).
+    Dial {
+        call: CallRef,
+        digits: String,
+    },
+    HangUp {
+        call: CallRef,
+        cause: &'static str,
+    },
+}
+
+pub(super) struct Citizen {
+    acd: Acd,
+    prompts: PromptSet,
+    calls: HashMap<CallRef, Local>,
+    by_leg: HashMap<LegId, CallRef>,
+    /// Agents who logged out through the API: queues do not log them in again by themselves.
+    logged_out: HashSet<String>,
+    todo: Vec<Todo>,
+}
+
+impl Citizen {
+    pub(super) fn new(seed: u64) -> Citizen {
+        Citizen {
+            acd: Acd::new(seed),
+            prompts: PromptSet::builtin_nb(),
+            calls: HashMap::new(),
+            by_leg: HashMap::new(),
+            logged_out: HashSet::new(),
+            todo: Vec::new(),
+        }
+    }
+
+    pub(super) fn take_todo(&mut self) -> Vec<Todo> {
+        std::mem::take(&mut self.todo)
+    }
+
+    /// A call we are about to answer (call control sent the answer command).
+    pub(super) fn expect(&mut self, call: CallRef, start: Start) {
+        self.calls.insert(
+            call,
+            Local {
+                leg: None,
+                codec: None,
+                stage: Stage::Answering(start),
+                joined_queue: None,
+            },
+        );
+    }
+
+    pub(super) fn owns_leg(&self, leg: LegId) -> bool {
+        self.by_leg.contains_key(&leg)
+    }
+
+    pub(super) fn is_local(&self, call: CallRef) -> bool {
+        self.calls.contains_key(&call)
+    }
+
+    /// The queue a call waits in, and since when (for the record when it is answered).
+    pub(super) fn queue_of(&self, call: CallRef) -> Option<(u64, Instant)> {
+        self.calls.get(&call).and_then(|l| l.joined_queue)
+    }
+
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        let menus = self.calls.values().filter_map(|l| match &l.stage {
+            Stage::Menu(s) => s.poll_timeout(),
+            _ => None,
+        });
+        menus.chain(self.acd.poll_timeout()).min()
+    }
+
+    /// Our 200 went to the caller: start the menu, the queue or the message.
+    pub(super) async fn answered(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        call: CallRef,
+        leg: LegId,
+        codec: (String, u8),
+    ) {
+        let now = Instant::now();
+        let Some(local) = self.calls.get_mut(&call) else {
+            return;
+        };
+        local.leg = Some(leg);
+        local.codec = Codec::from_name(&codec.0).map(|c| CodecSpec {
+            codec: c,
+            payload_type: codec.1,
+        });
+        self.by_leg.insert(leg, call);
+        let _ = media.set_dtmf(leg, true, None);
+        let start = std::mem::replace(&mut local.stage, Stage::Handed);
+        if let Stage::Answering(start) = start {
+            self.begin(db, media, now, call, start, 0).await;
+        }
+    }
+
+    /// Starts what a call does next (also when a menu leads to another menu or a queue).
+    pub(super) async fn begin(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        now: Instant,
+        call: CallRef,
+        start: Start,
+        depth: u32,
+    ) {
+        match start {
+            Start::Menu(menu) => {
+                tracing::info!(call = call.0, menu = %menu.name, "menu");
+                let session = MenuSession::nested(menu.config, now, depth);
+                if let Some(l) = self.calls.get_mut(&call) {
+                    l.stage = Stage::Menu(Box::new(session));
+                }
+                self.drive_menu(db, media, call).await;
+            }
+            Start::Queue(queue) => self.join(db, media, now, call, queue).await,
+            Start::Message(prompt) => {
+                if let Some(l) = self.calls.get_mut(&call) {
+                    l.stage = Stage::Message;
+                }
+                self.play(db, media, call, &[prompt.as_str()], PlayMode::Once, false)
+                    .await;
+            }
+        }
+    }
+
+    /// The call now rings staff outside a queue (a menu's choice of a user or group).
+    pub(super) fn handed(&mut self, call: CallRef) {
+        if let Some(l) = self.calls.get_mut(&call) {
+            l.stage = Stage::Handed;
+        }
+    }
+
+    async fn join(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        now: Instant,
+        call: CallRef,
+        queue: Queue,
+    ) {
+        let id = queue.id as u64;
+        let config = queue_config(&queue);
+        if let Err(e) = self.acd.upsert_queue(now, config) {
+            tracing::warn!(queue = %queue.name, error = %e, "queue configuration unusable");
+            self.todo.push(Todo::HangUp {
+                call,
+                cause: "queue unusable",
+            });
+            return;
+        }
+        for m in &queue.members {
+            let logged_out = matches!(
+                self.acd.agent_state(&m.user),
+                None | Some(AgentState::LoggedOut)
+            );
+            if logged_out && !self.logged_out.contains(&m.user) {
+                self.acd.handle_login(now, &m.user);
+            }
+        }
+        match self.acd.handle_join(now, id, CallId(call.0), 0) {
+            Ok(joined) => {
+                tracing::info!(call = call.0, queue = %queue.name, position = joined.position, "queued");
+                if let Some(l) = self.calls.get_mut(&call) {
+                    l.joined_queue = Some((id, now));
+                    l.stage = Stage::Queue {
+                        music: queue.hold_music,
+                        speaking: queue.greeting_prompt.is_some(),
+                    };
+                }
+                match &queue.greeting_prompt {
+                    Some(g) => {
+                        self.play(db, media, call, &[g.as_str()], PlayMode::Once, false)
+                            .await
+                    }
+                    None => self.hold_music(db, media, call).await,
+                }
+            }
+            Err(refused) => {
+                tracing::info!(call = call.0, queue = %queue.name, ?refused, "queue refused the caller");
+                self.overflow(call, refused.overflow);
+            }
+        }
+        self.carry_out_acd(db, media).await;
+    }
+
+    fn overflow(&mut self, call: CallRef, target: Option<Target>) {
+        match target {
+            Some(target) => {
+                self.handed(call);
+                self.todo.push(Todo::Route { call, target });
+            }
+            None => {
+                if let Some(l) = self.calls.get_mut(&call) {
+                    l.stage = Stage::Message;
+                }
+                self.todo.push(Todo::Route {
+                    call,
+                    target: Target::Message("goodbye".to_string()),
+                });
+            }
+        }
+    }
+
+    /// Carries out what the ACD decided.
+    pub(super) async fn carry_out_acd(&mut self, db: &Db, media: &MediaRuntime) {
+        while let Some(action) = self.acd.poll_action() {
+            match action {
+                QueueAction::Offer {
+                    call,
+                    user,
+                    ring_timeout,
+                } => self.todo.push(Todo::RingUser {
+                    call: CallRef(call.0),
+                    user,
+                    ring_timeout,
+                }),
+                QueueAction::CancelOffer { call, user } => self.todo.push(Todo::CancelUser {
+                    call: CallRef(call.0),
+                    user,
+                }),
+                QueueAction::Connect { call, user, .. } => {
+                    tracing::info!(call = call.0, %user, "queue call connected");
+                    let call = CallRef(call.0);
+                    if let Some(leg) = self.calls.get(&call).and_then(|l| l.leg) {
+                        let _ = media.stop_playback(leg);
+                    }
+                    self.handed(call);
+                }
+                QueueAction::Announce {
+                    call,
+                    position,
+                    expected_wait,
+                } => {
+                    self.announce(db, media, CallRef(call.0), position, expected_wait)
+                        .await
+                }
+                // Callbacks need Switchboard to place both legs itself; queues are loaded without a
+                // callback offer until it can (see the issue note).
+                QueueAction::OfferCallback { .. } | QueueAction::StartCallback { .. } => {}
+                QueueAction::Overflow {
+                    call,
+                    target,
+                    reason,
+                } => {
+                    tracing::info!(call = call.0, ?reason, "queue overflow");
+                    self.overflow(CallRef(call.0), target);
+                }
+                QueueAction::AgentAutoPaused {
+                    user,
+                    queue,
+                    missed,
+                } => {
+                    tracing::warn!(%user, queue, missed, "agent paused after missed calls");
+                }
+            }
+        }
+    }
+
+    async fn announce(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        call: CallRef,
+        position: u32,
+        expected_wait: Option<Duration>,
+    ) {
+        let Some(Stage::Queue { speaking, .. }) = self.calls.get_mut(&call).map(|l| &mut l.stage)
+        else {
+            return;
+        };
+        if *speaking {
+            return; // The greeting is still playing.
+        }
+        *speaking = true;
+        let mut clips = nb::queue_position(position);
+        if let Some(wait) = expected_wait {
+            clips.extend(nb::expected_wait_for(wait));
+        }
+        tracing::info!(call = call.0, position, "queue announcement");
+        self.play(db, media, call, &clips, PlayMode::Once, false)
+            .await;
+    }
+
+    async fn hold_music(&mut self, db: &Db, media: &MediaRuntime, call: CallRef) {
+        let music = match self.calls.get(&call).map(|l| &l.stage) {
+            Some(Stage::Queue { music, .. }) => *music,
+            _ => return,
+        };
+        let name = match music {
+            HoldMusic::Moh => nb::MUSIC_ON_HOLD,
+            // A ringing tone is not in the prompt set yet: music it is.
+            HoldMusic::Ringback => nb::MUSIC_ON_HOLD,
+        };
+        self.play(db, media, call, &[name], PlayMode::Loop, false)
+            .await;
+    }
+
+    /// A key from a caller's leg.
+    pub(super) async fn digit(&mut self, db: &Db, media: &MediaRuntime, leg: LegId, digit: char) {
+        let Some(&call) = self.by_leg.get(&leg) else {
+            return;
+        };
+        let now = Instant::now();
+        if let Some(Stage::Menu(session)) = self.calls.get_mut(&call).map(|l| &mut l.stage) {
+            tracing::info!(call = call.0, %digit, "menu key");
+            session.handle_digit(now, digit);
+            self.drive_menu(db, media, call).await;
+        }
+    }
+
+    /// A prompt on a caller's leg ended (played out, stopped, or cut short by a key).
+    pub(super) async fn playback_done(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        leg: LegId,
+        interrupted_by: Option<char>,
+    ) {
+        let Some(&call) = self.by_leg.get(&leg) else {
+            return;
+        };
+        let now = Instant::now();
+        let Some(local) = self.calls.get_mut(&call) else {
+            return;
+        };
+        match &mut local.stage {
+            // A key that cut the prompt short arrives as its own DTMF event.
+            Stage::Menu(session) if interrupted_by.is_none() => {
+                session.handle_playback_done(now);
+                self.drive_menu(db, media, call).await;
+            }
+            Stage::Queue { speaking, .. } if *speaking => {
+                *speaking = false;
+                self.hold_music(db, media, call).await;
+            }
+            Stage::Message => self.todo.push(Todo::HangUp {
+                call,
+                cause: "message played",
+            }),
+            _ => {}
+        }
+    }
+
+    /// Timers: menus waiting for a key, and the ACD's own.
+    pub(super) async fn handle_timeout(&mut self, db: &Db, media: &MediaRuntime, now: Instant) {
+        let due: Vec<CallRef> = self
+            .calls
+            .iter_mut()
+            .filter_map(|(call, l)| match &mut l.stage {
+                Stage::Menu(s) if s.poll_timeout().is_some_and(|t| t <= now) => {
+                    s.handle_timeout(now);
+                    Some(*call)
+                }
+                _ => None,
+            })
+            .collect();
+        for call in due {
+            self.drive_menu(db, media, call).await;
+        }
+        if self.acd.poll_timeout().is_some_and(|t| t <= now) {
+            self.acd.handle_timeout(now);
+            self.carry_out_acd(db, media).await;
+        }
+    }
+
+    async fn drive_menu(&mut self, db: &Db, media: &MediaRuntime, call: CallRef) {
+        loop {
+            let action = match self.calls.get_mut(&call).map(|l| &mut l.stage) {
+                Some(Stage::Menu(session)) => session.poll_action(),
+                _ => None,
+            };
+            let Some(action) = action else {
+                return;
+            };
+            match action {
+                MenuAction::Play {
+                    prompt,
+                    interruptible,
+                } => {
+                    self.play(
+                        db,
+                        media,
+                        call,
+                        &[prompt.as_str()],
+                        PlayMode::Once,
+                        interruptible,
+                    )
+                    .await
+                }
+                MenuAction::StopPlayback => {
+                    if let Some(leg) = self.calls.get(&call).and_then(|l| l.leg) {
+                        let _ = media.stop_playback(leg);
+                    }
+                }
+                MenuAction::Route(target) => {
+                    tracing::info!(call = call.0, ?target, "menu choice");
+                    self.todo.push(Todo::Route { call, target });
+                    return;
+                }
+                MenuAction::DialExtension(digits) => {
+                    self.todo.push(Todo::Dial { call, digits });
+                    return;
+                }
+                MenuAction::Hangup => {
+                    self.todo.push(Todo::HangUp {
+                        call,
+                        cause: "menu ended",
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The depth of the menu a call is in (for a nested menu's loop guard).
+    pub(super) fn menu_depth(&self, call: CallRef) -> u32 {
+        match self.calls.get(&call).map(|l| &l.stage) {
+            Some(Stage::Menu(s)) => s.depth(),
+            _ => 0,
+        }
+    }
+
+    /// Plays prompts by name to the caller: an uploaded prompt wins over the built-in one.
+    async fn play(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        call: CallRef,
+        names: &[&str],
+        mode: PlayMode,
+        interruptible: bool,
+    ) {
+        let Some((leg, codec)) = self.calls.get(&call).and_then(|l| Some((l.leg?, l.codec?)))
+        else {
+            return;
+        };
+        let mut list = Vec::with_capacity(names.len());
+        for name in names {
+            let uploaded = db.get_prompt(name).await.ok().flatten();
+            let prompt = match uploaded {
+                Some(wav) => Prompt::from_wav(&wav).ok(),
+                None => self.prompts.decode(name).and_then(Result::ok),
+            };
+            match prompt {
+                Some(p) => list.push(p),
+                None => tracing::warn!(prompt = %name, "no such prompt"),
+            }
+        }
+        if list.is_empty() {
+            return;
+        }
+        if let Err(e) = media.play(leg, Playlist::new(list), mode, interruptible, codec) {
+            tracing::warn!(error = %e, "prompt not played");
+        }
+    }
+
+    /// A staff member answered a call of ours: the ACD hears it if it was a queue offer.
+    pub(super) async fn answered_by(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        call: CallRef,
+        user: &str,
+    ) {
+        if let Some(Stage::Queue { .. }) = self.calls.get(&call).map(|l| &l.stage) {
+            self.acd
+                .handle_offer_answered(Instant::now(), CallId(call.0), user);
+            self.carry_out_acd(db, media).await;
+        } else if let Some(leg) = self.calls.get(&call).and_then(|l| l.leg) {
+            let _ = media.stop_playback(leg);
+        }
+    }
+
+    /// Ringing a staff member failed (no answer, busy, unreachable).
+    pub(super) async fn ring_failed(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        call: CallRef,
+        user: &str,
+    ) -> bool {
+        if let Some(Stage::Queue { .. }) = self.calls.get(&call).map(|l| &l.stage) {
+            self.acd
+                .handle_offer_failed(Instant::now(), CallId(call.0), user);
+            self.carry_out_acd(db, media).await;
+            return true;
+        }
+        false
+    }
+
+    /// A staff member is in a call or free again: the ACD offers no queue callers to busy agents.
+    pub(super) fn agent_busy(&mut self, user: &str, busy: bool) {
+        self.acd.handle_agent_busy(Instant::now(), user, busy);
+    }
+
+    /// The call ended: a waiting caller abandoned, an agent starts wrap-up.
+    pub(super) async fn ended(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        call: CallRef,
+        answered_by: Option<&str>,
+    ) {
+        let Some(local) = self.calls.remove(&call) else {
+            return;
+        };
+        if let Some(leg) = local.leg {
+            self.by_leg.remove(&leg);
+        }
+        let now = Instant::now();
+        match (&local.stage, answered_by) {
+            (Stage::Queue { .. }, _) => {
+                self.acd.handle_abandon(now, CallId(call.0));
+            }
+            (Stage::Handed, Some(user)) if local.joined_queue.is_some() => {
+                self.acd.handle_queue_call_ended(now, user);
+            }
+            _ => {}
+        }
+        self.carry_out_acd(db, media).await;
+    }
+}
+
+impl Citizen {
+    /// A question or an order from the admin API about live queues.
+    pub(super) async fn handle_request(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        request: QueueRequest,
+    ) {
+        let now = Instant::now();
+        match request {
+            QueueRequest::Snapshot { queue, reply } => {
+                let snapshot = self
+                    .acd
+                    .snapshot(now, queue as u64)
+                    .and_then(|s| serde_json::to_value(s).ok());
+                let _ = reply.send(snapshot);
+            }
+            QueueRequest::Stats { reply } => {
+                let queues: Vec<serde_json::Value> = self
+                    .acd
+                    .queue_ids()
+                    .filter_map(|id| {
+                        let stats = self.acd.queue_stats(id)?;
+                        Some(serde_json::json!({ "queue": id, "stats": stats }))
+                    })
+                    .collect();
+                let _ = reply.send(serde_json::json!({ "queues": queues }));
+            }
+            QueueRequest::SetAgentState { user, state, reply } => {
+                tracing::info!(%user, ?state, "agent state set through the API");
+                match state {
+                    AgentStateChange::Available => {
+                        self.logged_out.remove(&user);
+                        match self.acd.agent_state(&user) {
+                            None | Some(AgentState::LoggedOut) => self.acd.handle_login(now, &user),
+                            Some(AgentState::Paused { .. }) => self.acd.handle_unpause(now, &user),
+                            Some(AgentState::DoNotDisturb) => {
+                                self.acd.handle_dnd(now, &user, false)
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    AgentStateChange::Paused { reason } => {
+                        let reason = reason.unwrap_or_else(|| "paused".to_string());
+                        self.acd.handle_pause(now, &user, &reason);
+                    }
+                    AgentStateChange::LoggedOut => {
+                        self.logged_out.insert(user.clone());
+                        self.acd.handle_logout(now, &user);
+                    }
+                    AgentStateChange::Dnd => self.acd.handle_dnd(now, &user, true),
+                    AgentStateChange::Reset => {
+                        self.acd.force_reset(now, &user);
+                    }
+                }
+                let _ = reply.send(Ok(()));
+                self.carry_out_acd(db, media).await;
+            }
+        }
+    }
+}
+
+/// The ACD's view of a stored queue.
+fn queue_config(q: &Queue) -> QueueConfig {
+    let secs = |s: i64| Duration::from_secs(s.max(0) as u64);
+    let strategy = match q.strategy {
+        QueueStrategy::RingAll => Strategy::RingAll,
+        QueueStrategy::Linear => Strategy::Linear,
+        QueueStrategy::RoundRobin => Strategy::RoundRobin,
+        QueueStrategy::LongestIdle => Strategy::LongestIdle,
+        QueueStrategy::FewestCalls => Strategy::FewestCalls,
+        QueueStrategy::Random => Strategy::Random,
+    };
+    let members = q
+        .members
+        .iter()
+        .map(|m| QueueMember::new(m.user.clone(), m.penalty.max(0) as u32))
+        .collect();
+    let mut c = QueueConfig::new(q.id as u64, q.name.clone(), strategy, members);
+    c.ring_timeout = secs(q.ring_timeout_secs);
+    c.wrap_up = secs(q.wrap_up_secs);
+    c.max_callers = q.max_callers.map(|n| n.max(0) as u32);
+    c.max_wait = q.max_wait_secs.map(secs);
+    c.overflow = match (q.overflow_kind, q.overflow_ref.as_deref()) {
+        (Some(kind), Some(r)) => {
+            switchboard_routing::menu::parse_target(&format!("{}:{r}", kind.as_str()))
+        }
+        _ => None,
+    };
+    c.tier_wait = q.tier_wait_secs.map(secs);
+    c.auto_pause_after = q.auto_pause_after.map(|n| n.max(0) as u32);
+    c.announce_every = q.announce_every_secs.map(secs);
+    c.first_announce_after = secs(q.first_announce_after_secs);
+    c.service_level = secs(q.service_level_secs);
+    c.join_empty = q.join_empty;
+    c.leave_empty = q.leave_empty;
+    c
+}

@@ -1,0 +1,170 @@
+//! The citizen's path through the running binary: SIPp callers on the demo trunk meet the voice menu
+//! and queues; SIPp phones registered as demo staff answer. Ports: 17500–17999 for SIPp signalling,
+//! 18500–18999 for media, distinct from the other test binaries.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::phones::*;
+use common::{http_request, Server};
+use serde_json::Value;
+
+fn post(server: &Server, path: &str, body: Value) -> Value {
+    let (status, text) = http_request(server.http, "POST", path, Some(&body.to_string()));
+    assert_eq!(status, 201, "POST {path}: {text}");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// The caller's relay leg in a call record: the one that carried prompts (music, announcements).
+fn prompt_packets(cdr: &Value) -> u64 {
+    cdr["media"]
+        .as_array()
+        .map(|legs| {
+            legs.iter()
+                .filter_map(|l| l["prompt_packets_out"].as_u64())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_menu_choice_reaches_the_right_queue_and_its_agent() {
+    let (server, dir) = start_server();
+    // Demo: +4764000000 → "Hovedmeny": 2 → queue "Skole" (1006, 1007). Only 1006 has a phone.
+    let agent = Phone {
+        user: "1006",
+        sip_port: 17600,
+        media_port: 18600,
+    };
+    let mut answering = phone(&server, dir.path(), &agent, "phone_answer.xml", 1);
+    let sf = scenario(
+        dir.path(),
+        "carrier_menu_choice.xml",
+        &[
+            ("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_2.pcap"),
+            ("before_key_ms", "1500"),
+            ("talk_ms", "3000"),
+        ],
+    );
+    let status = carrier_calls(&server, dir.path(), &sf, "+4764000000", 1, (17610, 18610));
+    assert_carrier_ok(&server, dir.path(), status, "carrier_menu_choice");
+    assert_phone_ok(&server, dir.path(), &mut answering, "1006");
+    let log = server.log_text();
+    assert!(log.contains("menu key call=1 digit=2"), "{log}");
+    assert!(log.contains("queue=Skole"), "queued in Skole: {log}");
+    let cdr = closed_cdrs(&server, 1).remove(0);
+    let queues: Value = serde_json::from_str(&server.get("/api/v1/queues").1).expect("queues JSON");
+    let skole = queues
+        .as_array()
+        .and_then(|qs| qs.iter().find(|q| q["name"] == "Skole"))
+        .map(|q| q["id"].clone())
+        .expect("demo queue Skole");
+    assert_eq!(cdr["target_kind"], "menu", "{cdr}");
+    assert_eq!(cdr["answered_by"], "1006", "{cdr}");
+    assert_eq!(cdr["queue_id"], skole, "{cdr}");
+    assert!(
+        prompt_packets(&cdr) >= 50,
+        "the caller heard the menu's prompts (≥ 1 s of them): {cdr}"
+    );
+}
+
+#[test]
+fn five_callers_queue_behind_two_agents_and_are_answered_in_order() {
+    let (server, dir) = start_server();
+    // A queue with quick announcements and no wrap-up, on its own number.
+    let queue = post(
+        &server,
+        "/api/v1/queues",
+        serde_json::json!({
+            "name": "Test",
+            "strategy": "longest_idle",
+            "ring_timeout_secs": 10,
+            "wrap_up_secs": 0,
+            "first_announce_after_secs": 1,
+            "announce_every_secs": 3,
+            "greeting_prompt": null,
+            "members": [{"user": "1002"}, {"user": "1003"}],
+        }),
+    );
+    let id = queue["id"].as_i64().expect("queue id");
+    post(
+        &server,
+        "/api/v1/numbers",
+        serde_json::json!({
+            "number": "+4764000777",
+            "label": "test queue",
+            "target_kind": "queue",
+            "target_ref": id.to_string(),
+        }),
+    );
+    // Two agents who answer after half a second and hang up a second later.
+    let agents = [
+        Phone {
+            user: "1002",
+            sip_port: 17700,
+            media_port: 18700,
+        },
+        Phone {
+            user: "1003",
+            sip_port: 17710,
+            media_port: 18710,
+        },
+    ];
+    let _phones: Vec<_> = agents
+        .iter()
+        .map(|a| phone(&server, dir.path(), a, "phone_answer_then_bye.xml", 5))
+        .collect();
+    // Five callers, half a second apart, all waiting at once; each is hung up by its agent.
+    let status = Command::new("sipp")
+        .arg(server.sip.to_string())
+        .arg("-sf")
+        .arg(common::sipp_dir().join("user_call_answered.xml"))
+        .args(["-s", "+4764000777", "-m", "5", "-l", "5", "-r", "2"])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "17720",
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            "18720",
+        ])
+        .args(["-nostdin", "-timeout", "40", "-trace_err", "-error_file"])
+        .arg(dir.path().join("callers.err.log"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("sipp runs");
+    let errors = std::fs::read_to_string(dir.path().join("callers.err.log")).unwrap_or_default();
+    assert!(status.success(), "callers: {errors}\n{}", server.log_text());
+    let cdrs = closed_cdrs(&server, 5);
+    let answered: Vec<i64> = cdrs
+        .iter()
+        .map(|c| c["answered_at_ms"].as_i64().unwrap_or(0))
+        .collect();
+    for (cdr, _) in cdrs.iter().zip(&answered) {
+        assert_eq!(cdr["queue_id"].as_i64(), Some(id), "{cdr}");
+        assert!(
+            cdr["answered_by"] == "1002" || cdr["answered_by"] == "1003",
+            "{cdr}"
+        );
+    }
+    assert!(
+        answered.windows(2).all(|w| w[0] < w[1]),
+        "answered in the order they called: {answered:?}\n{cdrs:#?}"
+    );
+    // The last caller waited for four calls of about 1.5 s each: it heard announcements.
+    let log = server.log_text();
+    assert!(log.contains("queue announcement"), "{log}");
+    let last = &cdrs[4];
+    assert!(
+        last["queue_wait_ms"].as_i64().unwrap_or(0) >= 1000,
+        "the last caller waited: {last}"
+    );
+    assert!(
+        prompt_packets(last) >= 50,
+        "the last caller received prompt audio while waiting: {last}"
+    );
+}

@@ -1,0 +1,253 @@
+//! SIPp as the carrier and as registered staff phones, for end-to-end tests of call routing.
+//!
+//! Each phone is a SIPp instance: it registers a demo user from 127.0.0.1:PORT (register_only.xml), then
+//! a UAS scenario listens on that same port, because the B2BUA rings a user at the address the user
+//! registered from.
+
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::audio::write_tone_wav;
+use super::baresip::KillOnDrop;
+use super::{registrations, sipp_as, wait_until, Server, ServerOptions};
+
+/// A staff phone: the demo user and the port it registers from and answers on.
+pub struct Phone {
+    pub user: &'static str,
+    pub sip_port: u16,
+    pub media_port: u16,
+}
+
+/// Registers `phone.user` from 127.0.0.1:`phone.sip_port`.
+pub fn register(server: &Server, phone: &Phone) {
+    let password = format!("demo-{}", phone.user);
+    let port = phone.sip_port.to_string();
+    let out = sipp_as(
+        server,
+        "register_only.xml",
+        (phone.user, &password),
+        1,
+        &["-p", &port, "-timeout", "10"],
+    );
+    assert!(
+        out.status.success(),
+        "{} did not register from port {port}: {}\n{}",
+        phone.user,
+        String::from_utf8_lossy(&out.stderr),
+        server.log_text()
+    );
+    let contact = format!("127.0.0.1:{port}");
+    wait_until(
+        &format!("{}'s registration", phone.user),
+        Duration::from_secs(5),
+        || {
+            registrations(server)
+                .iter()
+                .any(|r| r["aor"] == phone.user && r.to_string().contains(&contact))
+        },
+    );
+}
+
+/// Starts `scenario` (a file in tests/sipp) as `phone`'s UAS for `calls` calls; its messages and
+/// errors land in `dir` as `<user>.msg.log` / `<user>.err.log`.
+pub fn answer_as(dir: &Path, phone: &Phone, scenario: &str, calls: u32) -> KillOnDrop {
+    let child = Command::new("sipp")
+        .arg("-sf")
+        .arg(super::sipp_dir().join(scenario))
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &phone.sip_port.to_string(),
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            &phone.media_port.to_string(),
+            "-m",
+            &calls.to_string(),
+            "-nostdin",
+            "-timeout",
+            "25",
+            "-trace_msg",
+            "-trace_err",
+            "-message_file",
+        ])
+        .arg(dir.join(format!("{}.msg.log", phone.user)))
+        .arg("-error_file")
+        .arg(dir.join(format!("{}.err.log", phone.user)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp runs (apt-get install sip-tester)");
+    KillOnDrop(child)
+}
+
+/// Registers the phone, then has it wait for calls with `scenario`.
+pub fn phone(server: &Server, dir: &Path, phone: &Phone, scenario: &str, calls: u32) -> KillOnDrop {
+    register(server, phone);
+    answer_as(dir, phone, scenario, calls)
+}
+
+/// The carrier (SIPp from 127.0.0.1, the demo trunk's address) runs `scenario` (a path) to
+/// `dialled`, `calls` times one after the other, from `sip_port`; returns SIPp's exit status.
+pub fn carrier_calls(
+    server: &Server,
+    dir: &Path,
+    scenario: &Path,
+    dialled: &str,
+    calls: u32,
+    (sip_port, media_port): (u16, u16),
+) -> ExitStatus {
+    let name = scenario
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Command::new("sipp")
+        .arg(server.sip.to_string())
+        .arg("-sf")
+        .arg(scenario)
+        .args([
+            "-s",
+            dialled,
+            "-m",
+            &calls.to_string(),
+            // One call at a time: the next starts when the previous one has ended.
+            "-l",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &sip_port.to_string(),
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            &media_port.to_string(),
+            "-nostdin",
+            "-timeout",
+            "25",
+            "-trace_msg",
+            "-trace_err",
+            "-message_file",
+        ])
+        .arg(dir.join(format!("carrier-{name}.msg.log")))
+        .arg("-error_file")
+        .arg(dir.join(format!("carrier-{name}.err.log")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("sipp runs (apt-get install sip-tester)")
+}
+
+/// A copy of a SIPp scenario with `[$name]` placeholders written in (SIPp expands no variables in
+/// some places, e.g. rtp_stream's file name).
+pub fn scenario(dir: &Path, name: &str, vars: &[(&str, &str)]) -> std::path::PathBuf {
+    let mut text = std::fs::read_to_string(super::sipp_dir().join(name)).expect("scenario");
+    for (k, v) in vars {
+        text = text.replace(&format!("[${k}]"), v);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+/// call_user.xml filled in: the carrier streams a tone for `talk_ms`, then hangs up.
+pub fn carrier_hangs_up_after(dir: &Path, talk_ms: u32) -> std::path::PathBuf {
+    let tone = dir.join("tone.wav");
+    write_tone_wav(&tone, 1000.0, 3.0);
+    scenario(
+        dir,
+        "call_user.xml",
+        &[
+            ("tone", &tone.to_string_lossy()),
+            ("talk_ms", &talk_ms.to_string()),
+        ],
+    )
+}
+
+/// Waits for a SIPp phone to finish its calls; `None` if it is still running after `timeout`.
+pub fn wait_exit(child: &mut KillOnDrop, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.0.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_default()
+}
+
+/// Asserts the phone's SIPp finished all its calls successfully (within 10 s).
+pub fn assert_phone_ok(server: &Server, dir: &Path, child: &mut KillOnDrop, user: &str) {
+    let status = wait_exit(child, Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "phone {user}: {status:?}\nerrors: {}\nmessages:\n{}\nserver:\n{}",
+        read(dir, &format!("{user}.err.log")),
+        read(dir, &format!("{user}.msg.log")),
+        server.log_text()
+    );
+}
+
+pub fn assert_carrier_ok(server: &Server, dir: &Path, status: ExitStatus, name: &str) {
+    assert!(
+        status.success(),
+        "carrier ({name}): {status}\nerrors: {}\nmessages:\n{}\nserver:\n{}",
+        read(dir, &format!("carrier-{name}.err.log")),
+        read(dir, &format!("carrier-{name}.msg.log")),
+        server.log_text()
+    );
+}
+
+/// The newest `n` call records, oldest first, once all are closed.
+pub fn closed_cdrs(server: &Server, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, body) = server.get(&format!("/api/v1/cdrs?limit={n}"));
+        let page: Value = serde_json::from_str(&body).unwrap_or_default();
+        let mut cdrs = page["cdrs"].as_array().cloned().unwrap_or_default();
+        if status == 200 && cdrs.len() == n && cdrs.iter().all(|c| !c["ended_at_ms"].is_null()) {
+            cdrs.reverse();
+            return cdrs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {n} closed CDRs: {body}\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The final status of each leg the call tried for `target`.
+pub fn leg_statuses(cdr: &Value, target: &str) -> Vec<u64> {
+    cdr["legs"]
+        .as_array()
+        .map(|legs| {
+            legs.iter()
+                .filter(|l| l["target"] == target)
+                .filter_map(|l| l["status"].as_u64())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn start_server() -> (Server, tempfile::TempDir) {
+    let server = Server::start(ServerOptions {
+        demo: true,
+        ..Default::default()
+    });
+    // The carrier's address must be known as a trunk source before it calls.
+    wait_until("trunk sources", Duration::from_secs(10), || {
+        server.log_text().contains("trunk sources")
+    });
+    (server, tempfile::tempdir().expect("temp dir"))
+}
