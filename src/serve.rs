@@ -174,11 +174,13 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     let orchestrator = tokio::spawn(crate::calls::orchestrate(
         db.clone(),
         cmd_tx.clone(),
-        call_events_rx,
+        crate::calls::Inputs {
+            events: call_events_rx,
+            media_events,
+            queue_requests: queue_rx,
+        },
         media.clone(),
-        media_events,
         finals,
-        queue_rx,
         stop_rx.clone(),
     ));
     let trunk_sync = tokio::spawn(crate::calls::sync_trunk_sources(

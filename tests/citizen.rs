@@ -168,3 +168,121 @@ fn five_callers_queue_behind_two_agents_and_are_answered_in_order() {
         "the last caller received prompt audio while waiting: {last}"
     );
 }
+
+#[test]
+fn a_closed_number_plays_its_message_and_an_override_takes_effect_on_the_next_call() {
+    let (server, dir) = start_server();
+    // Never open: no weekly hours at all.
+    let schedule = post(
+        &server,
+        "/api/v1/schedules",
+        serde_json::json!({"name": "Aldri", "schedule": {"weekly": {}}}),
+    );
+    let id = schedule["id"].as_i64().expect("schedule id");
+    post(
+        &server,
+        "/api/v1/numbers",
+        serde_json::json!({
+            "number": "+4764000555",
+            "label": "closed",
+            "target_kind": "user",
+            "target_ref": "1006",
+            "schedule_id": id,
+        }),
+    );
+    let carrier = common::sipp_dir().join("user_call_answered.xml");
+    // Closed: the "closed" prompt (about 7 s), then Switchboard hangs up (the caller gets the BYE).
+    let status = carrier_calls(
+        &server,
+        dir.path(),
+        &carrier,
+        "+4764000555",
+        1,
+        (17800, 18800),
+    );
+    assert_carrier_ok(&server, dir.path(), status, "user_call_answered");
+    let closed = closed_cdrs(&server, 1).remove(0);
+    assert_eq!(closed["hangup_side"], "system", "{closed}");
+    assert!(closed["answered_by"].is_null(), "nobody took it: {closed}");
+    let closed_packets = prompt_packets(&closed);
+    assert!(
+        closed_packets >= 300,
+        "≈ 7 s of the closed message: {closed}"
+    );
+    // The receptionist's override: closed with another message (the short goodbye), at once.
+    let (status, body) = http_request(
+        server.http,
+        "PUT",
+        &format!("/api/v1/schedules/{id}/override"),
+        Some(r#"{"closed_with_message": "goodbye"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let status = carrier_calls(
+        &server,
+        dir.path(),
+        &carrier,
+        "+4764000555",
+        1,
+        (17810, 18810),
+    );
+    assert_carrier_ok(&server, dir.path(), status, "user_call_answered");
+    let overridden = closed_cdrs(&server, 1).remove(0);
+    let packets = prompt_packets(&overridden);
+    assert!(
+        packets > 20 && packets < closed_packets / 2,
+        "the override's short message, not the closed one: {packets} vs {closed_packets}"
+    );
+}
+
+#[test]
+fn a_hunt_group_nobody_answers_sends_the_caller_to_its_no_answer_queue() {
+    let (server, dir) = start_server();
+    let queues: Value = serde_json::from_str(&server.get("/api/v1/queues").1).expect("queues");
+    let skole = queues
+        .as_array()
+        .and_then(|qs| qs.iter().find(|q| q["name"] == "Skole"))
+        .and_then(|q| q["id"].as_i64())
+        .expect("demo queue Skole");
+    // 1010 has no phone: the group is exhausted at once and the caller goes on to the queue.
+    let group = post(
+        &server,
+        "/api/v1/hunt-groups",
+        serde_json::json!({
+            "name": "Kveld",
+            "strategy": "ring_all",
+            "members": [{"username": "1010"}],
+            "no_answer_kind": "queue",
+            "no_answer_ref": skole.to_string(),
+        }),
+    );
+    post(
+        &server,
+        "/api/v1/numbers",
+        serde_json::json!({
+            "number": "+4764000888",
+            "label": "evening",
+            "target_kind": "hunt_group",
+            "target_ref": group["id"].as_i64().expect("group id").to_string(),
+        }),
+    );
+    let agent = Phone {
+        user: "1006",
+        sip_port: 17900,
+        media_port: 18900,
+    };
+    let mut answering = phone(&server, dir.path(), &agent, "phone_answer.xml", 1);
+    let carrier = carrier_hangs_up_after(dir.path(), 2000);
+    let status = carrier_calls(
+        &server,
+        dir.path(),
+        &carrier,
+        "+4764000888",
+        1,
+        (17910, 18910),
+    );
+    assert_carrier_ok(&server, dir.path(), status, "call_user");
+    assert_phone_ok(&server, dir.path(), &mut answering, "1006");
+    let cdr = closed_cdrs(&server, 1).remove(0);
+    assert_eq!(cdr["answered_by"], "1006", "{cdr}");
+    assert_eq!(cdr["queue_id"].as_i64(), Some(skole), "{cdr}");
+}

@@ -20,7 +20,7 @@ use switchboard_schema::{Db, HoldMusic, Queue, QueueStrategy};
 /// What a call answered by us is doing.
 enum Stage {
     /// Our 200 is on its way; then this starts.
-    Answering(Start),
+    Answering(Box<Start>),
     Menu(Box<MenuSession>),
     Queue {
         music: HoldMusic,
@@ -110,7 +110,7 @@ impl Citizen {
             Local {
                 leg: None,
                 codec: None,
-                stage: Stage::Answering(start),
+                stage: Stage::Answering(Box::new(start)),
                 joined_queue: None,
             },
         );
@@ -159,7 +159,7 @@ impl Citizen {
         let _ = media.set_dtmf(leg, true, None);
         let start = std::mem::replace(&mut local.stage, Stage::Handed);
         if let Stage::Answering(start) = start {
-            self.begin(db, media, now, call, start, 0).await;
+            self.begin(db, media, now, call, *start, 0).await;
         }
     }
 

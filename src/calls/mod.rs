@@ -99,17 +99,28 @@ impl Orchestrator {
     }
 }
 
+/// What call control listens to: the SIP side's call events, the media threads' events and the
+/// admin API's questions about live queues.
+pub struct Inputs {
+    pub events: mpsc::UnboundedReceiver<CallEvent>,
+    pub media_events: mpsc::UnboundedReceiver<MediaEvent>,
+    pub queue_requests: mpsc::Receiver<QueueRequest>,
+}
+
 /// Answers call events until the SIP side closes or the node stops.
 pub async fn orchestrate(
     db: Db,
     sip: mpsc::Sender<Command>,
-    mut events: mpsc::UnboundedReceiver<CallEvent>,
+    inputs: Inputs,
     media: Arc<MediaRuntime>,
-    mut media_events: mpsc::UnboundedReceiver<MediaEvent>,
     finals: FinalCounters,
-    mut queue_requests: mpsc::Receiver<QueueRequest>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let Inputs {
+        mut events,
+        mut media_events,
+        mut queue_requests,
+    } = inputs;
     let confirm_prompt = Prompt::from_wav(CONFIRM_PROMPT)
         .map_err(|e| tracing::error!(error = %e, "confirmation prompt unusable"))
         .ok();
@@ -536,6 +547,40 @@ impl Orchestrator {
         }
     }
 
+    /// Sends a call on after a hunt group found nobody (its no-answer target): still ringing, it is
+    /// answered by us first for a queue, menu or message; answered by us already, the citizen's path
+    /// takes it on.
+    async fn route_onward(
+        &mut self,
+        db: &Db,
+        sip: &mpsc::Sender<Command>,
+        call: CallRef,
+        next: Route,
+    ) {
+        if self.citizen.is_local(call) {
+            let media = self.media.clone();
+            self.local_route(db, sip, &media, call, next).await;
+            return self.citizen_todo(db, sip).await;
+        }
+        match next {
+            Route::User(user) => {
+                let cmd = Command::RingMember {
+                    call,
+                    user,
+                    ring_timeout: Some(USER_RING_TIMEOUT),
+                };
+                let _ = sip.send(cmd).await;
+            }
+            Route::Group(group) => self.start_hunt(db, sip, call, &group).await,
+            Route::Queue(q) => self.answer_locally(sip, call, Start::Queue(q)).await,
+            Route::Menu(m) => self.answer_locally(sip, call, Start::Menu(m)).await,
+            Route::Message(p) => self.answer_locally(sip, call, Start::Message(p)).await,
+            Route::Trunk { .. } | Route::Reject(_) => {
+                let _ = sip.send(Command::Reject { call, status: 480 }).await;
+            }
+        }
+    }
+
     /// Answers the caller ourselves; the citizen's path takes over when our 200 is out.
     async fn answer_locally(&mut self, sip: &mpsc::Sender<Command>, call: CallRef, start: Start) {
         self.citizen.expect(call, start);
@@ -795,6 +840,12 @@ impl Orchestrator {
         let mut spec = HuntGroup::new(group.id as u64, strategy, members);
         spec.ring_time = Duration::from_secs(group.ring_time_secs.max(1) as u64);
         spec.timeout = Duration::from_secs(group.timeout_secs.max(1) as u64);
+        spec.no_answer = match (group.no_answer_kind, group.no_answer_ref.as_deref()) {
+            (Some(kind), Some(r)) => {
+                switchboard_routing::menu::parse_target(&format!("{}:{r}", kind.as_str()))
+            }
+            _ => None,
+        };
         spec.busy = match group.busy_policy {
             DbBusyPolicy::Skip => BusyPolicy::Skip,
             DbBusyPolicy::RingAnyway => BusyPolicy::RingAnyway,
@@ -836,6 +887,7 @@ impl Orchestrator {
     async fn carry_out(&mut self, db: &Db, sip: &mpsc::Sender<Command>, call: CallRef) {
         let mut commands = Vec::new();
         let mut unreachable = Vec::new();
+        let mut onward = None;
         if let Some(h) = self.hunts.get_mut(&call) {
             while let Some(action) = h.hunt.poll_action() {
                 match action {
@@ -880,15 +932,22 @@ impl Orchestrator {
                     }
                     HuntAction::Connect { .. } => {}
                     HuntAction::Exhausted { no_answer } => {
-                        // No-answer targets other than a message come with queues and menus.
                         tracing::info!(?no_answer, "hunt group: nobody answered");
-                        commands.push(Command::Reject { call, status: 480 });
+                        match no_answer {
+                            Some(target) => onward = Some(target),
+                            None => commands.push(Command::Reject { call, status: 480 }),
+                        }
                     }
                 }
             }
         }
         for c in commands {
             let _ = sip.send(c).await;
+        }
+        if let Some(target) = onward {
+            self.hunts.remove(&call);
+            let next = route_routing_target(db, &target).await;
+            return Box::pin(self.route_onward(db, sip, call, next)).await;
         }
         if !unreachable.is_empty() {
             if let Some(h) = self.hunts.get_mut(&call) {

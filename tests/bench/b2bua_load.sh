@@ -258,6 +258,6 @@ done
 for mode in $modes; do
   [ "$mode" = held ] && continue
   sb=${best[switchboard-$mode]:-0} kam=${best[kamailio-$mode]:-0}
-  ratio=$(awk -v a="$sb" -v b="$kam" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a " }')
-  echo "summary $mode: highest clean rate switchboard ${sb}/s, kamailio ${kam}/s, ratio ${ratio% }x (goal >= 0.6x)"
+  ratio=$(awk -v a="$sb" -v b="$kam" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "n/a" }')
+  echo "summary $mode: highest clean rate switchboard ${sb}/s, kamailio ${kam}/s, ratio ${ratio} (goal >= 0.6x)"
 done
