@@ -163,8 +163,10 @@ pub fn print_instructions(sip: std::net::SocketAddr, http: std::net::SocketAddr,
          user / auth user: 1001 … 1010\n  password:         demo-<ext>   (e.g. demo-1001)\n  \
          domain / proxy:   {host}:{port} (UDP or TCP)\n  realm:            {realm}\n\
          For baresip: <sip:1001@{host}:{port};transport=udp>;auth_pass=demo-1001\n\
-         Call the main number +4764000000 (hunt group Sentralbord: 1001 and 1002 ring together) or\n  \
-         +4764000100 (Helse: 1003, 1004, 1005 in turn); extensions call each other directly.\n\
+         Call the main number +4764000000 (menu: 1 Helse, 2 Skole, 3 Teknisk queues, 0 Sentralbord;\n  \
+         Mon–Fri 08:00–15:30 unless started with --demo-open), +4764000001 (Sentralbord: 1001 and\n  \
+         1002 ring together) or +4764000100 (Helse: 1003, 1004, 1005 in turn); extensions call each\n  \
+         other directly.\n\
          Health: http://{http}/healthz   Registrations: http://{http}/api/v1/registrations\n",
         port = sip.port()
     );

@@ -498,19 +498,31 @@ fn a_cellular_leg_is_connected_only_after_pressing_1() {
 
 #[test]
 fn a_cellular_leg_that_presses_another_key_is_released_and_the_hunt_moves_on() {
-    let _port = TRUNK_PORT.lock().unwrap_or_else(|e| e.into_inner());
     // As above, but the mobile presses 2 (a voicemail or a wrong key): that leg is hung up, nobody is
     // left in "Helse", and the caller hears 480.
+    cellular_leg_not_confirmed("/usr/share/sip-tester/dtmf_2833_2.pcap", "digit=2");
+}
+
+#[test]
+fn a_cellular_leg_that_presses_no_key_is_released_after_the_confirmation_time() {
+    // The mobile answers and sends only audio (a voicemail greeting, a person who does not press):
+    // after 15 s the leg is hung up and the hunt moves on (nobody is left: 480).
+    cellular_leg_not_confirmed(
+        "/usr/share/sip-tester/g711a.pcap",
+        "no key pressed: cellular leg released",
+    );
+}
+
+/// A call to "Helse" whose cellular leg (1005's mobile, SIPp on the demo trunk) answers and plays
+/// `pcap` instead of pressing 1; the server must log `expect_in_log` and the caller gets 480.
+fn cellular_leg_not_confirmed(pcap: &str, expect_in_log: &str) {
+    let _port = TRUNK_PORT.lock().unwrap_or_else(|e| e.into_inner());
     let server = Server::start(ServerOptions {
         demo: true,
         ..Default::default()
     });
     let dir = tempfile::tempdir().expect("temp dir");
-    let mobile_sf = scenario(
-        dir.path(),
-        "carrier_confirm.xml",
-        &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_2.pcap")],
-    );
+    let mobile_sf = scenario(dir.path(), "carrier_confirm.xml", &[("dtmf_pcap", pcap)]);
     let mut mobile = spawn_carrier(dir.path(), "mobile", Path::new(&mobile_sf), 5090, 16300);
     std::thread::sleep(Duration::from_millis(300));
     let sf = scenario(dir.path(), "call_expect_status.xml", &[("status", "480")]);
@@ -547,7 +559,7 @@ fn a_cellular_leg_that_presses_another_key_is_released_and_the_hunt_moves_on() {
     );
     let cdr = wait_for_closed_cdr(&server);
     let log = server.log_text();
-    assert!(log.contains("digit=2"), "{log}\n{cdr}");
+    assert!(log.contains(expect_in_log), "{log}\n{cdr}");
     assert!(cdr["answered_by"].is_null(), "{cdr}");
     assert_eq!(cdr["hangup_cause"], "480", "{cdr}");
 }

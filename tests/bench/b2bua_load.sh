@@ -39,7 +39,8 @@ kam_children=${KAMAILIO_CHILDREN:-4}
 sb_sip=127.0.0.1:5070 sb_http=127.0.0.1:${SB_HTTP_PORT:-18070} kam_sip=127.0.0.1:5080
 uac_port=5061 uas_port=5091 uac_media=7000 uas_media=6000
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; sleep 0.5; rm -rf "$work"' EXIT
+# KEEP=1 keeps the step directories (sipp screen and error logs) and the server logs in $work.
+trap 'kill $(jobs -p) 2>/dev/null || true; sleep 0.5; [ -n "${KEEP:-}" ] && echo "# kept $work" || rm -rf "$work"' EXIT
 
 command -v sipp >/dev/null && command -v kamailio >/dev/null || {
   echo "needs sipp and kamailio: apt-get install sip-tester kamailio" >&2; exit 1; }
@@ -51,7 +52,7 @@ if [[ " $servers " =~ " switchboard " ]]; then
 fi
 bin=$root/target/release/switchboard
 hz=$(getconf CLK_TCK)
-sipp_common=(-i 127.0.0.1 -nostdin -buff_size 8388608 -max_recv_loops 100000 -trace_screen)
+sipp_common=(-i 127.0.0.1 -nostdin -buff_size 8388608 -max_recv_loops 100000 -trace_screen -trace_err)
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 tree_ticks() { # sum over a process and its children (Kamailio forks workers)
@@ -188,12 +189,16 @@ run_step() { # server mode rate
   stop_uas
   line=$(report "$dir" "$1" "$2" "$3" "$t0" "$t1" "$c0" "$c1" "$hold_ms")
   echo "${line% *}"
+  if [ "${line##* }" != clean ]; then # why: the first distinct sipp errors of the step
+    cat "$dir"/*_errors.log 2>/dev/null | grep -v '^\s*$' | sed -E 's/^[0-9-]+\s+[0-9:.]+\s+[0-9.]+: //' |
+      cut -c1-160 | sort | uniq -c | sort -rn | head -3 | sed 's/^/#   /' || true
+  fi
   if [ "${line##* }" = clean ]; then
     local done_rate
     done_rate=$(awk '{for (i = 1; i < NF; i++) if ($i == "done") print $(i + 1)}' <<<"$line" | tr -d /s)
     [ "${done_rate%.*}" -gt "${best[$1-$2]:-0}" ] && best[$1-$2]=${done_rate%.*}
   fi
-  rm -rf "$dir"
+  [ -n "${KEEP:-}" ] || rm -rf "$dir"
 }
 
 # Long calls with RTP through Switchboard, ramped to n concurrent; then the relay's counters from the CDRs.

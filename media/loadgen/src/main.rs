@@ -24,6 +24,8 @@ struct Cli {
 enum Command {
     /// Relayed RTP calls.
     Media(MediaArgs),
+    /// Queued callers hearing music on hold.
+    Moh(moh::MohArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -133,8 +135,11 @@ fn opus_speech_frame() -> Result<Vec<u8>, String> {
 
 fn main() {
     let cli = Cli::parse();
-    let Command::Media(args) = cli.command;
-    if let Err(e) = run_media(&args) {
+    let result = match cli.command {
+        Command::Media(args) => run_media(&args),
+        Command::Moh(args) => moh::run(&args),
+    };
+    if let Err(e) = result {
         eprintln!("switchboard-bench: {e}");
         std::process::exit(1);
     }
