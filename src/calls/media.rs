@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sip_core::b2bua::MediaControl;
 use switchboard_media_rt::LegCounters;
-use switchboard_media_rt::{LegId, MediaRuntime, RemoteMedia};
+use switchboard_media_rt::{Codec, CodecSpec, LegId, MediaRuntime, RemoteMedia};
 use tokio::sync::oneshot;
 
 type CountersReply = oneshot::Receiver<Option<LegCounters>>;
@@ -74,6 +74,27 @@ impl MediaControl for RelayControl {
         if let Err(e) = self.runtime.bridge_now(a, b) {
             tracing::warn!(error = %e, "media: bridge failed");
         }
+    }
+
+    fn transcode(
+        &mut self,
+        leg: LegId,
+        spec: Option<(sip_core::b2bua::CodecRef, sip_core::b2bua::CodecRef)>,
+    ) -> bool {
+        let to_spec = |(name, pt): &(String, u8)| {
+            Codec::from_name(name).map(|codec| CodecSpec {
+                codec,
+                payload_type: *pt,
+            })
+        };
+        let spec = match spec {
+            Some((from, to)) => match (to_spec(&from), to_spec(&to)) {
+                (Some(a), Some(b)) => Some((a, b)),
+                _ => return false,
+            },
+            None => None,
+        };
+        self.runtime.set_transcode(leg, spec).is_ok()
     }
 
     fn release(&mut self, leg: LegId) {

@@ -350,3 +350,47 @@ fn a_call_answered_by_us_is_hung_up_when_call_control_gives_up() {
     assert_eq!(requests(&out, Method::Bye)[0].0.to_string(), CARRIER);
     assert!(matches!(&h.events()[..], [CallEvent::Ended { .. }]));
 }
+
+#[test]
+fn a_phone_switching_codec_by_reinvite_is_transcoded_and_switching_back_stops_it() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    let (inv, _) = connected_call(&mut h);
+    // Phone A (on PCMA, the call's codec) re-offers PCMU only.
+    let pcmu = |v: u32| {
+        format!("v=0\r\no=phone 5 {v} IN IP4 198.51.100.10\r\ns=-\r\nc=IN IP4 198.51.100.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+    };
+    let reinvite = |cseq: u32, body: &str| {
+        let our_from =
+            String::from_utf8_lossy(inv.headers.get(&HeaderName::From).expect("From")).into_owned();
+        format!(
+            "INVITE sip:switchboard@192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE_A};branch=z9hG4bKre{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:1002@10.0.0.5>;tag=phone1\r\nTo: {our_from}\r\nCall-ID: {}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:1002@{PHONE_A}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            inv.call_id().expect("Call-ID"),
+            body.len()
+        )
+    };
+    let out = h.input(PHONE_A, reinvite(2, &pcmu(6)));
+    let ok = responses(&out)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("accepted with transcoding");
+    assert!(String::from_utf8_lossy(&ok.body).contains("RTP/AVP 0 101"));
+    {
+        let log = h.media.0.lock().expect("log");
+        let pcma = ("PCMA".to_string(), 8);
+        let pcmu = ("PCMU".to_string(), 0);
+        assert_eq!(
+            log.transcodes,
+            vec![
+                (LegId(2), Some((pcmu.clone(), pcma.clone()))),
+                (LegId(1), Some((pcma, pcmu))),
+            ],
+            "the phone's leg decodes PCMU into the caller's PCMA, and back"
+        );
+    }
+    // Back to PCMA: both transcoders go.
+    let back = answer_sdp(40000).replace("o=phone 5 5", "o=phone 5 7");
+    let out = h.input(PHONE_A, reinvite(3, &back));
+    assert!(responses(&out).iter().any(|r| r.status == 200));
+    let log = h.media.0.lock().expect("log");
+    assert_eq!(&log.transcodes[2..], &[(LegId(2), None), (LegId(1), None)]);
+}

@@ -46,7 +46,16 @@ pub trait MediaControl {
     fn set_remote(&mut self, leg: LegId, remote: RemoteMedia);
     fn bridge(&mut self, a: LegId, b: LegId);
     fn release(&mut self, leg: LegId);
+    /// Transcodes what `leg`'s far end sends — `(encoding, payload type)` as it arrives — into the
+    /// bridged leg's codec; `None` stops transcoding. False when the relay cannot (then the call keeps
+    /// its codec and the new offer is refused).
+    fn transcode(&mut self, _leg: LegId, _spec: Option<(CodecRef, CodecRef)>) -> bool {
+        false
+    }
 }
+
+/// A codec as the relay knows it on one leg: encoding name and payload type.
+pub type CodecRef = (String, u8);
 
 #[derive(Debug, Clone)]
 pub struct CallsConfig {
@@ -341,6 +350,9 @@ struct Call {
     session_timer: Option<SessionTimer>,
     /// The caller already hears the callee's network (183 with SDP).
     early_media: bool,
+    /// A side switched codec by re-INVITE: the relay transcodes it to the call's codec
+    /// ([caller side, callee side]).
+    transcoding: [bool; 2],
 }
 
 /// All calls of one node.
@@ -529,6 +541,7 @@ impl Calls {
                 retired_legs: Vec::new(),
                 session_timer,
                 early_media: false,
+                transcoding: [false; 2],
             },
         );
         self.by_inbound.insert(inbound_key(&call_id, &from_tag), id);

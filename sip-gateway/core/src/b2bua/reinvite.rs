@@ -12,6 +12,11 @@ use switchboard_media::sdp::{self, LocalCapabilities, SessionDescription};
 use super::{inbound_key, CallAction, CallEvent, CallState, Calls, DialogSide, MediaControl};
 use crate::transaction::TxKey;
 
+/// Codecs the relay can transcode between, at their usual numbers (an answer takes the offerer's).
+fn transcodable() -> Vec<sdp::Codec> {
+    vec![sdp::Codec::PCMA, sdp::Codec::PCMU, sdp::Codec::OPUS]
+}
+
 impl Calls {
     /// An INVITE carrying a To tag. Returns false when it belongs to no call we know (the endpoint
     /// answers 481).
@@ -109,13 +114,47 @@ impl Calls {
             // No offer: offer what we last sent (the answer comes in the ACK; the stream is as before).
             origin.last_sent().map(ToString::to_string)
         } else {
-            let codecs = c.codec.clone().into_iter().collect();
-            let caps = LocalCapabilities::new(addr.ip(), addr.port(), codecs);
-            match SessionDescription::parse(&req.body)
-                .ok()
-                .and_then(|offer| sdp::answer(&offer, &caps, origin).ok())
-            {
-                Some((answer, negotiated)) => {
+            // The call's codec if the new offer still has it; otherwise (a phone switching codec)
+            // one the relay can transcode to the call's codec for the other side.
+            let settled = c.codec.clone();
+            let keep = LocalCapabilities::new(
+                addr.ip(),
+                addr.port(),
+                settled.clone().into_iter().collect(),
+            );
+            let switch = LocalCapabilities::new(addr.ip(), addr.port(), transcodable());
+            let offer = SessionDescription::parse(&req.body).ok();
+            let kept = offer
+                .as_ref()
+                .and_then(|o| sdp::answer(o, &keep, origin).ok())
+                .map(|a| (a, false));
+            let answered = kept.or_else(|| {
+                let o = offer.as_ref()?;
+                let (answer, n) = sdp::answer(o, &switch, origin).ok()?;
+                let from = (n.send_codec.name.clone(), n.send_codec.payload_type);
+                let to = settled
+                    .as_ref()
+                    .map(|c| (c.name.to_string(), c.payload_type))?;
+                let other = other_leg?;
+                if media.transcode(leg, Some((from.clone(), to.clone())))
+                    && media.transcode(other, Some((to, from)))
+                {
+                    Some(((answer, n), true))
+                } else {
+                    media.transcode(leg, None);
+                    None
+                }
+            });
+            match answered {
+                Some(((answer, negotiated), transcoded)) => {
+                    if c.transcoding[side_index] && !transcoded {
+                        // Back to the call's own codec: no more transcoding either way.
+                        media.transcode(leg, None);
+                        if let Some(other) = other_leg {
+                            media.transcode(other, None);
+                        }
+                    }
+                    c.transcoding[side_index] = transcoded;
                     media.set_remote(leg, super::remote_media(&negotiated));
                     // sendonly, inactive or c=0.0.0.0: the offerer stopped listening, a hold.
                     let holds = !negotiated.remote_direction.receives()

@@ -7,7 +7,7 @@ pub use std::sync::{Arc, Mutex};
 pub use std::time::{Duration, Instant};
 
 pub use bytes::Bytes;
-pub use sip_core::b2bua::{CallEvent, CallsConfig, HangupSide, MediaControl};
+pub use sip_core::b2bua::{CallEvent, CallsConfig, CodecRef, HangupSide, MediaControl};
 pub use sip_core::{
     Binding, Endpoint, EndpointConfig, LocationStore, MemoryLocation, Peer, TransportKind,
 };
@@ -23,6 +23,7 @@ pub struct MediaLog {
     pub remotes: Vec<(LegId, RemoteMedia)>,
     pub bridged: Vec<(LegId, LegId)>,
     pub released: Vec<LegId>,
+    pub transcodes: Vec<(LegId, Option<(CodecRef, CodecRef)>)>,
 }
 
 #[derive(Clone, Default)]
@@ -48,6 +49,12 @@ impl MediaControl for FakeMedia {
         if let Ok(mut log) = self.0.lock() {
             log.bridged.push((a, b));
         }
+    }
+    fn transcode(&mut self, leg: LegId, spec: Option<(CodecRef, CodecRef)>) -> bool {
+        if let Ok(mut log) = self.0.lock() {
+            log.transcodes.push((leg, spec));
+        }
+        true
     }
     fn release(&mut self, leg: LegId) {
         if let Ok(mut log) = self.0.lock() {
