@@ -5,6 +5,9 @@
 mod common;
 
 use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::baresip::KillOnDrop;
 
 use common::phones::*;
 use common::{http_request, Server};
@@ -285,4 +288,135 @@ fn a_hunt_group_nobody_answers_sends_the_caller_to_its_no_answer_queue() {
     let cdr = closed_cdrs(&server, 1).remove(0);
     assert_eq!(cdr["answered_by"], "1006", "{cdr}");
     assert_eq!(cdr["queue_id"].as_i64(), Some(skole), "{cdr}");
+}
+
+#[test]
+fn a_caller_who_books_a_callback_is_called_back_and_bridged_to_the_agent() {
+    let (server, dir) = start_server();
+    let queue = post(
+        &server,
+        "/api/v1/queues",
+        serde_json::json!({
+            "name": "Tilbake",
+            "ring_timeout_secs": 10,
+            "callback_after_secs": 1,
+            "announce_every_secs": null,
+            "greeting_prompt": null,
+            "members": [{"user": "1002"}],
+        }),
+    );
+    post(
+        &server,
+        "/api/v1/numbers",
+        serde_json::json!({
+            "number": "+4764000444",
+            "label": "callback queue",
+            "target_kind": "queue",
+            "target_ref": queue["id"].as_i64().expect("id").to_string(),
+        }),
+    );
+    let agent_state = |state: &str| {
+        let (status, body) = http_request(
+            server.http,
+            "PUT",
+            "/api/v1/agents/1002/state",
+            Some(&format!(r#"{{"state": "{state}"}}"#)),
+        );
+        assert_eq!(status, 204, "{body}");
+    };
+    // The only agent is away: the caller waits, hears the offer and presses 2.
+    agent_state("logged_out");
+    let agent = Phone {
+        user: "1002",
+        sip_port: 17950,
+        media_port: 18950,
+    };
+    register(&server, &agent);
+    let mut agent_phone = answer_as_with(dir.path(), &agent, "phone_answer.xml", 1, &["-rtp_echo"]);
+    let booking = scenario(
+        dir.path(),
+        "carrier_book_callback.xml",
+        &[
+            ("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_2.pcap"),
+            ("before_key_ms", "2500"),
+        ],
+    );
+    let status = carrier_calls(
+        &server,
+        dir.path(),
+        &booking,
+        "+4764000444",
+        1,
+        (17960, 18960),
+    );
+    assert_carrier_ok(&server, dir.path(), status, "carrier_book_callback");
+    let log = server.log_text();
+    assert!(log.contains("callback offered"), "{log}");
+    assert!(log.contains("callback booked"), "{log}");
+    // The citizen's mobile answers on the carrier trunk and talks for 3 s.
+    let tone = dir.path().join("tone.wav");
+    common::audio::write_tone_wav(&tone, 1000.0, 4.0);
+    let answer = scenario(
+        dir.path(),
+        "carrier_answer_tone.xml",
+        &[("tone", &tone.to_string_lossy()), ("talk_ms", "3000")],
+    );
+    let mut citizen = KillOnDrop(
+        Command::new("sipp")
+            .arg("-sf")
+            .arg(&answer)
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                "5090",
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                "18970",
+            ])
+            .args([
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "30",
+                "-trace_msg",
+                "-message_file",
+            ])
+            .arg(dir.path().join("citizen.msg.log"))
+            .args(["-trace_err", "-error_file"])
+            .arg(dir.path().join("citizen.err.log"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sipp runs"),
+    );
+    // The agent comes back: the callback rings the agent first, then the citizen.
+    agent_state("available");
+    let status = wait_exit(&mut citizen, Duration::from_secs(25));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the citizen's side: {status:?}\n{}\n{}",
+        read(dir.path(), "citizen.err.log"),
+        server.log_text()
+    );
+    assert!(read(dir.path(), "citizen.msg.log").contains("INVITE sip:+4791234567@127.0.0.1:5090"));
+    assert_phone_ok(&server, dir.path(), &mut agent_phone, "1002");
+    assert!(server.log_text().contains("callback connected"));
+    // Both legs carried audio: the citizen's tone to the agent, echoed back.
+    let cdr = closed_cdrs(&server, 1).remove(0);
+    assert_eq!(cdr["answered_by"], "carrier", "{cdr}");
+    let packets_in: Vec<u64> = cdr["media"]
+        .as_array()
+        .map(|legs| {
+            legs.iter()
+                .filter_map(|l| l["packets_in"].as_u64())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        packets_in.len() == 2 && packets_in.iter().all(|&p| p >= 50),
+        "bridged both ways: {cdr}"
+    );
 }

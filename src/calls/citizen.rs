@@ -13,7 +13,7 @@ use switchboard_media_rt::{Codec, CodecSpec, LegId, MediaRuntime, PlayMode, Play
 use switchboard_routing::menu::{MenuAction, MenuSession};
 use switchboard_routing::numbers::Target;
 use switchboard_routing::queue::{
-    Acd, AgentState, CallId, QueueAction, QueueConfig, QueueMember, Strategy,
+    Acd, AgentState, CallId, CallbackConfig, QueueAction, QueueConfig, QueueMember, Strategy,
 };
 use switchboard_schema::{Db, HoldMusic, Queue, QueueStrategy};
 
@@ -26,7 +26,12 @@ enum Stage {
         music: HoldMusic,
         /// An announcement or the greeting is playing; music resumes when it ends.
         speaking: bool,
+        /// "Press 2 to be called back" was offered: a 2 books the callback.
+        callback_offered: bool,
     },
+    /// The caller booked a callback: the confirmation plays, then we hang up; the queue keeps their
+    /// place.
+    CallbackBooked,
     /// A message plays, then the call is hung up.
     Message,
     /// Joined to a staff member (or being rung outside a queue): nothing more to play.
@@ -41,6 +46,8 @@ pub(super) enum Start {
 }
 
 struct Local {
+    /// Who called (the number a callback goes to).
+    caller: String,
     leg: Option<LegId>,
     codec: Option<CodecSpec>,
     stage: Stage,
@@ -75,6 +82,25 @@ pub(super) enum Todo {
         call: CallRef,
         cause: &'static str,
     },
+    /// A callback's turn: ring the agent (a call we place); report it with
+    /// [`Citizen::callback_started`].
+    Originate {
+        callback: CallId,
+        user: String,
+        ring_timeout: Duration,
+    },
+    /// The agent took the callback: dial the citizen on `number` from the agent's call.
+    DialCitizen {
+        call: CallRef,
+        number: String,
+    },
+}
+
+/// A callback being carried out: the call we placed to the agent, then to the citizen.
+struct Callback {
+    id: CallId,
+    user: String,
+    agent_answered: bool,
 }
 
 pub(super) struct Citizen {
@@ -84,6 +110,10 @@ pub(super) struct Citizen {
     by_leg: HashMap<LegId, CallRef>,
     /// Agents who logged out through the API: queues do not log them in again by themselves.
     logged_out: HashSet<String>,
+    /// Callbacks in progress, by the call placed to the agent.
+    callbacks: HashMap<CallRef, Callback>,
+    /// The number each booked callback goes to.
+    callback_numbers: HashMap<CallId, String>,
     todo: Vec<Todo>,
 }
 
@@ -95,6 +125,8 @@ impl Citizen {
             calls: HashMap::new(),
             by_leg: HashMap::new(),
             logged_out: HashSet::new(),
+            callbacks: HashMap::new(),
+            callback_numbers: HashMap::new(),
             todo: Vec::new(),
         }
     }
@@ -104,10 +136,11 @@ impl Citizen {
     }
 
     /// A call we are about to answer (call control sent the answer command).
-    pub(super) fn expect(&mut self, call: CallRef, start: Start) {
+    pub(super) fn expect(&mut self, call: CallRef, start: Start, caller: &str) {
         self.calls.insert(
             call,
             Local {
+                caller: caller.to_string(),
                 leg: None,
                 codec: None,
                 stage: Stage::Answering(Box::new(start)),
@@ -235,6 +268,7 @@ impl Citizen {
                     l.stage = Stage::Queue {
                         music: queue.hold_music,
                         speaking: queue.greeting_prompt.is_some(),
+                        callback_offered: false,
                     };
                 }
                 match &queue.greeting_prompt {
@@ -288,6 +322,21 @@ impl Citizen {
                     call: CallRef(call.0),
                     user,
                 }),
+                QueueAction::Connect {
+                    call: id,
+                    user,
+                    callback: Some(number),
+                } => {
+                    tracing::info!(callback = id.0, %user, %number, "callback: the agent answered, dialling the citizen");
+                    let placed = self
+                        .callbacks
+                        .iter()
+                        .find(|(_, c)| c.id == id)
+                        .map(|(call, _)| *call);
+                    if let Some(call) = placed {
+                        self.todo.push(Todo::DialCitizen { call, number });
+                    }
+                }
                 QueueAction::Connect { call, user, .. } => {
                     tracing::info!(call = call.0, %user, "queue call connected");
                     let call = CallRef(call.0);
@@ -304,9 +353,23 @@ impl Citizen {
                     self.announce(db, media, CallRef(call.0), position, expected_wait)
                         .await
                 }
-                // Callbacks need Switchboard to place both legs itself; queues are loaded without a
-                // callback offer until it can (see the issue note).
-                QueueAction::OfferCallback { .. } | QueueAction::StartCallback { .. } => {}
+                QueueAction::OfferCallback { call } => {
+                    self.offer_callback(db, media, CallRef(call.0)).await
+                }
+                QueueAction::StartCallback {
+                    call,
+                    user,
+                    number,
+                    ring_timeout,
+                } => {
+                    tracing::info!(callback = call.0, %user, "callback's turn: ringing the agent");
+                    self.callback_numbers.insert(call, number);
+                    self.todo.push(Todo::Originate {
+                        callback: call,
+                        user,
+                        ring_timeout,
+                    });
+                }
                 QueueAction::Overflow {
                     call,
                     target,
@@ -351,6 +414,75 @@ impl Citizen {
             .await;
     }
 
+    async fn offer_callback(&mut self, db: &Db, media: &MediaRuntime, call: CallRef) {
+        let Some(Stage::Queue {
+            speaking,
+            callback_offered,
+            ..
+        }) = self.calls.get_mut(&call).map(|l| &mut l.stage)
+        else {
+            return;
+        };
+        *callback_offered = true;
+        *speaking = true;
+        tracing::info!(call = call.0, "callback offered");
+        self.play(db, media, call, &["callback_offer"], PlayMode::Once, false)
+            .await;
+    }
+
+    /// The call we placed for a callback exists (`Some`) or could not be placed (the agent has no
+    /// phone registered).
+    pub(super) async fn callback_started(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        id: CallId,
+        user: String,
+        call: Option<CallRef>,
+    ) {
+        match call {
+            Some(call) => {
+                self.callbacks.insert(
+                    call,
+                    Callback {
+                        id,
+                        user,
+                        agent_answered: false,
+                    },
+                );
+            }
+            None => {
+                self.acd.handle_offer_failed(Instant::now(), id, &user);
+                self.carry_out_acd(db, media).await;
+            }
+        }
+    }
+
+    /// The number a booked callback goes to.
+    pub(super) fn callback_number(&self, id: CallId) -> Option<String> {
+        self.callback_numbers.get(&id).cloned()
+    }
+
+    pub(super) fn is_callback(&self, call: CallRef) -> bool {
+        self.callbacks.contains_key(&call)
+    }
+
+    /// The agent answered the call we placed for a callback.
+    pub(super) async fn callback_agent_answered(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        call: CallRef,
+    ) {
+        let Some(cb) = self.callbacks.get_mut(&call) else {
+            return;
+        };
+        cb.agent_answered = true;
+        let (id, user) = (cb.id, cb.user.clone());
+        self.acd.handle_offer_answered(Instant::now(), id, &user);
+        self.carry_out_acd(db, media).await;
+    }
+
     async fn hold_music(&mut self, db: &Db, media: &MediaRuntime, call: CallRef) {
         let music = match self.calls.get(&call).map(|l| &l.stage) {
             Some(Stage::Queue { music, .. }) => *music,
@@ -371,10 +503,40 @@ impl Citizen {
             return;
         };
         let now = Instant::now();
-        if let Some(Stage::Menu(session)) = self.calls.get_mut(&call).map(|l| &mut l.stage) {
-            tracing::info!(call = call.0, %digit, "menu key");
-            session.handle_digit(now, digit);
-            self.drive_menu(db, media, call).await;
+        let Some(local) = self.calls.get_mut(&call) else {
+            return;
+        };
+        match &mut local.stage {
+            Stage::Menu(session) => {
+                tracing::info!(call = call.0, %digit, "menu key");
+                session.handle_digit(now, digit);
+                self.drive_menu(db, media, call).await;
+            }
+            Stage::Queue {
+                callback_offered: true,
+                ..
+            } if digit == '2' => {
+                let number = local.caller.clone();
+                if self
+                    .acd
+                    .handle_callback_request(now, CallId(call.0), &number)
+                {
+                    tracing::info!(call = call.0, %number, "callback booked");
+                    if let Some(l) = self.calls.get_mut(&call) {
+                        l.stage = Stage::CallbackBooked;
+                    }
+                    self.play(
+                        db,
+                        media,
+                        call,
+                        &["callback_confirmed"],
+                        PlayMode::Once,
+                        false,
+                    )
+                    .await;
+                }
+            }
+            _ => {}
         }
     }
 
@@ -406,6 +568,10 @@ impl Citizen {
             Stage::Message => self.todo.push(Todo::HangUp {
                 call,
                 cause: "message played",
+            }),
+            Stage::CallbackBooked => self.todo.push(Todo::HangUp {
+                call,
+                cause: "callback booked",
             }),
             _ => {}
         }
@@ -571,6 +737,16 @@ impl Citizen {
         call: CallRef,
         answered_by: Option<&str>,
     ) {
+        let now = Instant::now();
+        if let Some(cb) = self.callbacks.remove(&call) {
+            self.callback_numbers.remove(&cb.id);
+            if cb.agent_answered {
+                self.acd.handle_queue_call_ended(now, &cb.user);
+            } else {
+                self.acd.handle_offer_failed(now, cb.id, &cb.user);
+            }
+            return self.carry_out_acd(db, media).await;
+        }
         let Some(local) = self.calls.remove(&call) else {
             return;
         };
@@ -687,5 +863,8 @@ fn queue_config(q: &Queue) -> QueueConfig {
     c.service_level = secs(q.service_level_secs);
     c.join_empty = q.join_empty;
     c.leave_empty = q.leave_empty;
+    c.callback = q.callback_after_secs.map(|s| CallbackConfig {
+        offer_after: secs(s),
+    });
     c
 }

@@ -32,6 +32,7 @@ use citizen::{Citizen, Start, Todo};
 pub use media::{advertised_ip, FinalCounters, RelayControl};
 pub use routes::sync_trunk_sources;
 use routes::{route, route_from_user, route_routing_target, take_trunk, trunk_target, Route};
+use switchboard_routing::queue::CallId;
 
 /// How long a user's phones ring before the caller hears "not available".
 const USER_RING_TIMEOUT: Duration = Duration::from_secs(60);
@@ -91,6 +92,8 @@ struct Orchestrator {
     failover: HashMap<CallRef, VecDeque<RingTarget>>,
     /// Menus, queues and messages: calls we answer ourselves.
     citizen: Citizen,
+    /// Who placed each call in progress (a callback goes back to this number).
+    callers: HashMap<CallRef, String>,
 }
 
 impl Orchestrator {
@@ -139,6 +142,7 @@ pub async fn orchestrate(
         confirm_prompt,
         music_on_hold,
         citizen: Citizen::new(rand::random()),
+        callers: HashMap::new(),
     };
     loop {
         let next_timer = o
@@ -235,6 +239,7 @@ impl Orchestrator {
                 caller_id_request,
             } => {
                 tracing::info!(%call_id, ?caller, from = %from_user, to = %to_user, %source, "incoming call");
+                self.callers.insert(call, from_user.clone());
                 let route = match &caller {
                     Caller::Trunk => route(db, &to_user).await,
                     Caller::User(user) => {
@@ -288,7 +293,11 @@ impl Orchestrator {
             }
             CallEvent::AnsweredLocally { call, leg, codec } => {
                 let media = self.media.clone();
-                self.citizen.answered(db, &media, call, leg, codec).await;
+                if self.citizen.is_callback(call) {
+                    self.citizen.callback_agent_answered(db, &media, call).await;
+                } else {
+                    self.citizen.answered(db, &media, call, leg, codec).await;
+                }
                 self.citizen_todo(db, sip).await;
             }
             CallEvent::BranchFailed {
@@ -335,7 +344,12 @@ impl Orchestrator {
                 let (member, _) = parse_label(&by);
                 self.talking.entry(call).or_default().push(member.clone());
                 let queued = self.citizen.queue_of(call);
-                if self.citizen.is_local(call) {
+                if self.citizen.is_callback(call) {
+                    tracing::info!(
+                        call = call.0,
+                        "callback connected: agent and citizen bridged"
+                    );
+                } else if self.citizen.is_local(call) {
                     let media = self.media.clone();
                     self.citizen.answered_by(db, &media, call, &member).await;
                     self.citizen_todo(db, sip).await;
@@ -415,10 +429,12 @@ impl Orchestrator {
                 self.confirmations.retain(|_, c| c.call != call);
                 let media = self.media.clone();
                 let answered_by = report.answered_by.as_deref().map(|l| parse_label(l).0);
-                if self.citizen.is_local(call) {
+                self.callers.remove(&call);
+                if self.citizen.is_local(call) || self.citizen.is_callback(call) {
                     self.citizen
                         .ended(db, &media, call, answered_by.as_deref())
                         .await;
+                    self.citizen_todo(db, sip).await;
                 } else {
                     for member in self.talking.get(&call).into_iter().flatten() {
                         self.citizen.agent_busy(member, false);
@@ -583,7 +599,8 @@ impl Orchestrator {
 
     /// Answers the caller ourselves; the citizen's path takes over when our 200 is out.
     async fn answer_locally(&mut self, sip: &mpsc::Sender<Command>, call: CallRef, start: Start) {
-        self.citizen.expect(call, start);
+        let caller = self.callers.get(&call).cloned().unwrap_or_default();
+        self.citizen.expect(call, start, &caller);
         let _ = sip.send(Command::AnswerLocally { call }).await;
     }
 
@@ -628,8 +645,76 @@ impl Orchestrator {
                         let next = route(db, &digits).await;
                         self.local_route(db, sip, &media, call, next).await;
                     }
+                    Todo::Originate {
+                        callback,
+                        user,
+                        ring_timeout,
+                    } => {
+                        let from = db.main_number().await.ok().flatten().unwrap_or_default();
+                        let (reply, answer) = tokio::sync::oneshot::channel();
+                        let cmd = Command::Originate {
+                            user: user.clone(),
+                            from,
+                            ring_timeout: Some(ring_timeout),
+                            reply,
+                        };
+                        let placed = match sip.send(cmd).await {
+                            Ok(()) => answer.await.ok().flatten(),
+                            Err(_) => None,
+                        };
+                        if let Some(call) = placed {
+                            self.open_callback_cdr(db, call, &user, callback.0).await;
+                        }
+                        self.citizen
+                            .callback_started(db, &media, callback, user, placed)
+                            .await;
+                    }
+                    Todo::DialCitizen { call, number } => {
+                        let main = db.main_number().await.ok().flatten();
+                        let mut trunks: VecDeque<RingTarget> = routes::trunk_targets(db, &number)
+                            .await
+                            .into_iter()
+                            .map(|mut t| {
+                                t.caller_id = main.clone();
+                                t
+                            })
+                            .collect();
+                        let cmd = match take_trunk(sip, call, &mut trunks).await {
+                            Some(first) => Command::Ring {
+                                call,
+                                targets: vec![first],
+                            },
+                            None => Command::HangUp {
+                                call,
+                                cause: "no trunk for the callback".to_string(),
+                            },
+                        };
+                        let _ = sip.send(cmd).await;
+                    }
                 }
             }
+        }
+    }
+
+    /// The record of a callback: placed by Switchboard to the agent, then to the citizen.
+    async fn open_callback_cdr(&mut self, db: &Db, call: CallRef, agent: &str, callback: u64) {
+        let open = CdrOpen {
+            call_id: format!("callback-{callback}"),
+            direction: CallDirection::Outbound,
+            from_number: agent.to_string(),
+            to_number: self
+                .citizen
+                .callback_number(CallId(callback))
+                .unwrap_or_default(),
+            target_kind: None,
+            target_ref: None,
+            started_at_ms: unix_ms(),
+        };
+        match db.cdr_open(&open).await {
+            Ok(id) => {
+                self.cdrs.insert(call, id);
+            }
+            Err(e) => tracing::warn!(error = %e, "callback CDR not opened"),
         }
     }
 

@@ -209,7 +209,12 @@ held_step() { # n
   start_uas held "$dir"
   run_uac held "$dir" "$n" "$held_rate" "$hold" "$held_plays" -fd 1
   stop_uas
-  sleep 2
+  # Call records are written behind the calls: wait (up to 30 s) until every call's record is closed.
+  local i
+  for i in $(seq 30); do
+    curl -sf "http://$sb_http/api/v1/cdrs?limit=1000" | python3 -c 'import json,sys; sys.exit(any(c["ended_at_ms"] is None for c in json.load(sys.stdin)["cdrs"]))' && break
+    sleep 1
+  done
   python3 - "$dir" "$n" "$before" "$sb_http" "$held_rate" "$held_plays" <<'PY'
 import csv, json, sys, urllib.request
 d, n, before, http, rate, plays = sys.argv[1:]

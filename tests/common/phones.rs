@@ -54,7 +54,19 @@ pub fn register(server: &Server, phone: &Phone) {
 /// Starts `scenario` (a file in tests/sipp) as `phone`'s UAS for `calls` calls; its messages and
 /// errors land in `dir` as `<user>.msg.log` / `<user>.err.log`.
 pub fn answer_as(dir: &Path, phone: &Phone, scenario: &str, calls: u32) -> KillOnDrop {
+    answer_as_with(dir, phone, scenario, calls, &[])
+}
+
+/// [`answer_as`] with more SIPp arguments (e.g. `-rtp_echo`).
+pub fn answer_as_with(
+    dir: &Path,
+    phone: &Phone,
+    scenario: &str,
+    calls: u32,
+    extra: &[&str],
+) -> KillOnDrop {
     let child = Command::new("sipp")
+        .args(extra)
         .arg("-sf")
         .arg(super::sipp_dir().join(scenario))
         .args([

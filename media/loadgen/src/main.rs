@@ -2,9 +2,13 @@
 //! Switchboard's relay, rtpengine (ng protocol), or a bare relay (the same sockets and syscalls with no
 //! RTP logic: the floor for this design). Reports loss, one-way latency through the relay (p50/p99),
 //! the relay's CPU per packet and per call, and memory per call.
+//!
+//! `switchboard-bench moh`: N queued callers hearing looped music on hold from the media runtime (see
+//! `moh.rs`).
 
 mod bare;
 mod generator;
+mod moh;
 mod ng;
 
 use std::net::SocketAddr;

@@ -14,7 +14,7 @@
 //! * pacing: frames a stream's sequence numbers advanced versus 20 ms steps of its arrival span — a
 //!   media thread that falls behind more than `MAX_CATCH_UP` frames slides its schedule and never sends
 //!   the skipped frames, which no sequence gap shows;
-//! * late: inter-arrival > 40 ms; jitter: |D| of RFC 3550 (inter-arrival minus RTP timestamp step).
+//! * late: inter-arrival > 40 ms between consecutive frames (D > 20 ms); jitter: |D| of RFC 3550 (inter-arrival minus RTP timestamp step).
 //!
 //! CPU is the media threads' utime+stime from `/proc/self/task/<tid>/stat` over the window: on loopback
 //! that includes the kernel's delivery of each packet to the receiving socket, which the sender's
@@ -31,8 +31,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use switchboard_media::prompts::{PromptSet, MUSIC_ON_HOLD};
 use switchboard_media_rt::sys::{self, Batch};
 use switchboard_media_rt::{
-    Codec, CodecSpec, LegId, MediaConfig, MediaEvent, MediaRuntime, PlayMode, Playlist,
-    RelayEvent, RemoteMedia,
+    Codec, CodecSpec, LegId, MediaConfig, MediaEvent, MediaRuntime, PlayMode, Playlist, RelayEvent,
+    RemoteMedia,
 };
 
 /// Frame interval of every stream.
@@ -70,15 +70,15 @@ pub struct MohArgs {
     /// Media threads of the runtime.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// CPUs the media threads are pinned to (thread i on cpus[i % len]); empty: not pinned.
+    /// CPUs the media threads are pinned to (thread i on cpus[i % len]; with --threads 2 give 0,1).
     #[arg(long, value_delimiter = ',', default_value = "1")]
     media_cpus: Vec<usize>,
     /// Receiver threads (each with its own socket and port).
     #[arg(long, default_value_t = 2)]
     receivers: usize,
     /// CPU the receiver threads are pinned to.
-    #[arg(long)]
-    recv_cpu: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    recv_cpu: usize,
     /// The callers' codec.
     #[arg(long, value_enum, default_value = "pcma")]
     codec: Law,
@@ -225,14 +225,16 @@ impl Stream {
             self.gap_events += 1;
         }
         self.max_ext += step;
-        let inter = rx.saturating_sub(self.last_rx);
-        if inter > LATE_NS {
-            self.late += 1;
-        }
+        let inter = rx.saturating_sub(self.last_rx) as i64;
         // RFC 3550's D: the arrival spacing minus the spacing the timestamps promise.
         let promised = i64::from(ts.wrapping_sub(self.last_ts) as i32) * NS_PER_SAMPLE;
-        let d = (inter as i64 - promised).unsigned_abs();
-        report.record(d);
+        let d = inter - promised;
+        // Late: more than 40 ms after its predecessor when the two are consecutive frames (a lost
+        // packet in between is counted as loss, not again as lateness).
+        if d > LATE_NS as i64 - FRAME_NS as i64 {
+            self.late += 1;
+        }
+        report.record(d.unsigned_abs());
         self.last_rx = rx;
         self.last_ts = ts;
     }
@@ -260,7 +262,7 @@ impl RecvJitter<'_> {
     }
 }
 
-fn spawn_receiver(window: Arc<Window>, cpu: Option<usize>, i: usize) -> Result<Receiver, String> {
+fn spawn_receiver(window: Arc<Window>, cpu: usize, i: usize) -> Result<Receiver, String> {
     let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("receiver socket: {e}"))?;
     socket
         .set_nonblocking(true)
@@ -276,10 +278,8 @@ fn spawn_receiver(window: Arc<Window>, cpu: Option<usize>, i: usize) -> Result<R
     let handle = std::thread::Builder::new()
         .name(format!("moh-recv-{i}"))
         .spawn(move || {
-            if let Some(cpu) = cpu {
-                if let Err(e) = sys::pin_to_cpu(cpu) {
-                    eprintln!("receiver {i} not pinned: {e}");
-                }
+            if let Err(e) = sys::pin_to_cpu(cpu) {
+                eprintln!("receiver {i} not pinned: {e}");
             }
             tid_out.store(sys::gettid() as u64, Ordering::Release);
             receive(&socket, &window)
@@ -360,8 +360,11 @@ struct StepResult {
     reordered: u64,
     duplicates: u64,
     silent: usize,
-    pacing_deficit: f64,
+    /// Frames the arrival clock says were due but the sequence numbers never reached.
+    not_sent: i64,
+    frames_by_clock: u64,
     late: u64,
+    jitter_p50_us: f64,
     jitter_p99_us: f64,
     jitter_max_us: f64,
     media_cpu: f64,
@@ -385,7 +388,10 @@ impl StepResult {
     }
 
     fn deficit_percent(&self) -> f64 {
-        100.0 * self.pacing_deficit
+        if self.frames_by_clock == 0 {
+            return 0.0;
+        }
+        100.0 * self.not_sent as f64 / self.frames_by_clock as f64
     }
 
     fn passes(&self) -> bool {
@@ -415,7 +421,7 @@ pub fn run(args: &MohArgs) -> Result<(), String> {
         },
     };
     eprintln!(
-        "moh: open-file limit {limit}; music on hold {:.1} s at {} Hz; {} media thread(s) on CPUs {:?}, {} receiver(s) on CPU {:?}",
+        "moh: open-file limit {limit}; music on hold {:.1} s at {} Hz; {} media thread(s) on CPUs {:?}, {} receiver(s) on CPU {}",
         prompt.duration().as_secs_f64(),
         prompt.rate(),
         args.threads,
@@ -460,12 +466,11 @@ fn run_step(
         ..Default::default()
     };
     let rss_before = rss_kib();
-    let (rt, mut events) = MediaRuntime::start(config).map_err(|e| format!("media runtime: {e}"))?;
+    let (rt, mut events) =
+        MediaRuntime::start(config).map_err(|e| format!("media runtime: {e}"))?;
     let mut legs: Vec<LegId> = Vec::with_capacity(n);
     for i in 0..n {
-        let leg = rt
-            .allocate_leg()
-            .map_err(|e| format!("caller {i}: {e}"))?;
+        let leg = rt.allocate_leg().map_err(|e| format!("caller {i}: {e}"))?;
         rt.set_remote(
             leg.id,
             RemoteMedia {
@@ -499,11 +504,8 @@ fn run_step(
         .iter()
         .map(|r| r.tid.load(Ordering::Acquire) as i32)
         .collect();
-    let ticks = |tids: &[i32]| -> u64 {
-        tids.iter()
-            .filter_map(|&t| sys::thread_cpu_ticks(t))
-            .sum()
-    };
+    let ticks =
+        |tids: &[i32]| -> u64 { tids.iter().filter_map(|&t| sys::thread_cpu_ticks(t)).sum() };
     let start_wall = wall_ns() + args.warmup * 1_000_000_000;
     let end_wall = start_wall + args.secs * 1_000_000_000;
     window.start.store(start_wall, Ordering::Release);
@@ -553,8 +555,10 @@ fn run_step(
         reordered: 0,
         duplicates: 0,
         silent: n,
-        pacing_deficit: 0.0,
+        not_sent: 0,
+        frames_by_clock: 0,
         late: 0,
+        jitter_p50_us: 0.0,
         jitter_p99_us: 0.0,
         jitter_max_us: 0.0,
         media_cpu: 0.0,
@@ -567,7 +571,6 @@ fn run_step(
         received_all: 0,
         timeouts,
     };
-    let (mut frames_by_clock, mut frames_by_seq) = (0f64, 0f64);
     for rcv in receivers {
         let rep = rcv
             .handle
@@ -589,13 +592,13 @@ fn run_step(
             r.reordered += s.reordered;
             r.duplicates += s.duplicates;
             r.late += s.late;
-            frames_by_clock += (s.last_rx - s.first_rx) as f64 / FRAME_NS as f64;
-            frames_by_seq += (s.max_ext - s.first_ext) as f64;
+            // Rounded per stream: the arrival stamps at both ends jitter by well under half a frame.
+            let by_clock = (s.last_rx - s.first_rx + FRAME_NS / 2) / FRAME_NS;
+            r.frames_by_clock += by_clock;
+            r.not_sent += by_clock as i64 - (s.max_ext - s.first_ext);
         }
     }
-    if frames_by_clock > 0.0 {
-        r.pacing_deficit = 1.0 - frames_by_seq / frames_by_clock;
-    }
+    r.jitter_p50_us = percentile(&jitter, 0.50) as f64 * JITTER_BUCKET_NS as f64 / 1000.0;
     r.jitter_p99_us = percentile(&jitter, 0.99) as f64 * JITTER_BUCKET_NS as f64 / 1000.0;
     let hz = sys::clock_ticks_per_second() as f64 * args.secs as f64;
     r.media_cpu = m1.saturating_sub(m0) as f64 / hz;
@@ -620,29 +623,39 @@ fn percentile(hist: &[u64], q: f64) -> usize {
 
 fn print_table(results: &[StepResult], args: &MohArgs) {
     println!(
-        "| callers | secs | expected | received | lost (seq gaps) | loss % | pacing deficit % | silent callers | late > 40 ms | jitter p99 µs | jitter max µs | media CPU % of a core | CPU % per caller | callers per core | receivers CPU % | RSS MiB | KiB/caller | send drops | < 0.01 % |"
+        "| callers | secs | expected | received | lost (seq gaps) | loss % | frames not sent | not sent % | silent callers | late > 40 ms | jitter p50 µs | p99 µs | max µs | media CPU % of a core | CPU µs/packet | CPU % per caller | callers per core | receivers CPU % | RSS MiB | KiB/caller | send drops | < 0.01 % |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in results {
         let per_core = if r.media_cpu > 0.0 {
             format!("{:.0}", r.callers as f64 / r.media_cpu)
         } else {
             "-".into()
         };
+        // Packets the media threads sent per second of the window, as the receivers counted them.
+        let pps = r.received as f64 / r.secs as f64;
+        let us_per_packet = if pps > 0.0 {
+            r.media_cpu * 1e6 / pps
+        } else {
+            f64::NAN
+        };
         println!(
-            "| {} | {} | {} | {} | {} | {:.4} | {:.4} | {} | {} | {:.0} | {:.0} | {:.1} | {:.4} | {} | {:.1} | {:.1} | {:.1} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.4} | {} | {:.4} | {} | {} | {:.0} | {:.0} | {:.0} | {:.1} | {:.2} | {:.4} | {} | {:.1} | {:.1} | {:.1} | {} | {} |",
             r.callers,
             r.secs,
             r.expected,
             r.received,
             r.lost,
             r.loss_percent(),
+            r.not_sent,
             r.deficit_percent(),
             r.silent,
             r.late,
+            r.jitter_p50_us,
             r.jitter_p99_us,
             r.jitter_max_us,
             r.media_cpu * 100.0,
+            us_per_packet,
             r.media_cpu * 100.0 / r.callers as f64,
             per_core,
             r.recv_cpu * 100.0,
@@ -652,7 +665,10 @@ fn print_table(results: &[StepResult], args: &MohArgs) {
             if r.passes() { "yes" } else { "**no**" },
         );
     }
-    let extra: u64 = results.iter().map(|r| r.gap_events + r.reordered + r.duplicates).sum();
+    let extra: u64 = results
+        .iter()
+        .map(|r| r.gap_events + r.reordered + r.duplicates)
+        .sum();
     println!();
     println!(
         "{} media thread(s), {} receiver(s), {}, {} s warm-up after a {} ms ramp; process CPU % of a core per step: {}; gap events/reordered/duplicates: {}",
@@ -679,4 +695,69 @@ fn print_table(results: &[StepResult], args: &MohArgs) {
                 .join(", ")
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Packets as (frame number, arrival ms); the RTP timestamp runs on across the sequence wrap.
+    fn feed(s: &mut Stream, hist: &mut [u64], max: &mut u64, packets: &[(u32, u64)]) {
+        for &(frame, rx_ms) in packets {
+            let (seq, ts) = (frame as u16, frame.wrapping_mul(160));
+            let mut j = RecvJitter {
+                hist: &mut *hist,
+                max: &mut *max,
+            };
+            s.on_window_packet(seq, ts, rx_ms * 1_000_000, &mut j);
+        }
+    }
+
+    #[test]
+    fn gaps_across_the_sequence_wrap_count_as_loss() {
+        let (mut hist, mut max) = (vec![0; JITTER_BUCKETS], 0);
+        let mut s = Stream::default();
+        // 65534, 65535, (0 lost), 1, (2, 3 lost), 4.
+        feed(
+            &mut s,
+            &mut hist,
+            &mut max,
+            &[(65534, 0), (65535, 20), (65537, 60), (65540, 120)],
+        );
+        assert_eq!(s.lost(), 3);
+        assert_eq!(s.gap_events, 2);
+        assert_eq!(s.max_ext - s.first_ext, 6);
+        // 40 ms after a lost packet is on time by the timestamps: no jitter, not late.
+        assert_eq!(s.late, 0);
+        assert_eq!(max, 0);
+    }
+
+    #[test]
+    fn duplicates_and_reordering_are_not_loss() {
+        let (mut hist, mut max) = (vec![0; JITTER_BUCKETS], 0);
+        let mut s = Stream::default();
+        feed(
+            &mut s,
+            &mut hist,
+            &mut max,
+            &[(10, 0), (12, 40), (11, 41), (12, 42), (13, 60)],
+        );
+        assert_eq!(s.lost(), 0);
+        assert_eq!(s.reordered, 1);
+        assert_eq!(s.duplicates, 1);
+    }
+
+    #[test]
+    fn a_stall_is_late_and_jitter() {
+        let (mut hist, mut max) = (vec![0; JITTER_BUCKETS], 0);
+        let mut s = Stream::default();
+        // Frame 2 arrives 50 ms after frame 1, then frame 3 right behind it (catch-up).
+        feed(&mut s, &mut hist, &mut max, &[(1, 0), (2, 50), (3, 51)]);
+        assert_eq!(s.late, 1);
+        assert_eq!(max, 30_000_000);
+        assert_eq!(
+            percentile(&hist, 0.5) as u64 * JITTER_BUCKET_NS,
+            19_000_000 + 10_000
+        );
+    }
 }

@@ -582,8 +582,7 @@ impl Acd {
                     let agent = &mut self.agents[a];
                     agent.stats.missed_offers += 1;
                     agent.missed_in_row += 1;
-                    if q
-                        .config
+                    if q.config
                         .auto_pause_after
                         .is_some_and(|n| agent.missed_in_row >= n)
                         && agent.state == AgentState::Available

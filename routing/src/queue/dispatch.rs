@@ -141,7 +141,10 @@ impl Acd {
             };
             let next = match after {
                 None => q.waiting.iter().next(),
-                Some(k) => q.waiting.range((Bound::Excluded(k), Bound::Unbounded)).next(),
+                Some(k) => q
+                    .waiting
+                    .range((Bound::Excluded(k), Bound::Unbounded))
+                    .next(),
             };
             let Some((&key, &call)) = next else {
                 return;
@@ -376,7 +379,10 @@ impl Acd {
                 expected_wait: q.tally.expected_wait(position, present),
             });
         }
-        let next = q.config.announce_every.and_then(|every| at.checked_add(every));
+        let next = q
+            .config
+            .announce_every
+            .and_then(|every| at.checked_add(every));
         if let Some(c) = self.callers.get_mut(&call) {
             c.next_announce = next;
         }
@@ -419,7 +425,9 @@ fn eligible(
     };
     let base = tiers.partition_point(|&p| p < lowest);
     let steps = escalation(now, caller.joined, q.config.tier_wait);
-    let top = base.saturating_add(steps).min(tiers.len().saturating_sub(1));
+    let top = base
+        .saturating_add(steps)
+        .min(tiers.len().saturating_sub(1));
     let max_penalty = tiers.get(top).copied().unwrap_or(lowest);
     free.iter()
         .filter(|c| c.penalty <= max_penalty)

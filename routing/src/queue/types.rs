@@ -21,13 +21,21 @@ pub enum AgentState {
     /// Logged in and waiting for an offer (unless [busy](super::Acd::handle_agent_busy) in another call).
     Available,
     /// Being offered this caller; ends at the queue's ring timeout at the latest.
-    Ringing { call: CallId },
+    Ringing {
+        call: CallId,
+    },
     /// In a queue call.
-    InCall { call: CallId },
+    InCall {
+        call: CallId,
+    },
     /// After a queue call; offers resume at `until`.
-    WrapUp { until: Instant },
+    WrapUp {
+        until: Instant,
+    },
     /// Logged in but taking no offers; [`AUTO_PAUSE_REASON`] when paused by the core.
-    Paused { reason: String },
+    Paused {
+        reason: String,
+    },
     DoNotDisturb,
 }
 

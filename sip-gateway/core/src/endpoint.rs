@@ -393,7 +393,10 @@ impl<L: LocationStore> Endpoint<L> {
                 TxEvent::Response { response, .. } => {
                     self.calls.handle_response(now, &response, media)
                 }
-                TxEvent::ClientTimeout { key } => self.calls.handle_client_timeout(&key),
+                TxEvent::ClientTimeout { key } => {
+                    self.calls.handle_client_timeout(&key);
+                    self.calls.origin_client_timeout(now, &key, media);
+                }
                 TxEvent::AckTimeout { .. } => {}
             }
         }
@@ -520,6 +523,22 @@ impl<L: LocationStore> Endpoint<L> {
             self.calls.answer_locally(now, call, media);
         }
         self.drain_calls(now);
+    }
+
+    /// Places a call from Switchboard to `user`'s first registration (see [`Calls::originate`]);
+    /// `None` when the user has none.
+    pub fn originate(
+        &mut self,
+        now: Instant,
+        user: &str,
+        from: &str,
+        ring_timeout: Option<Duration>,
+    ) -> Option<CallRef> {
+        let target = self.targets_for_user(user, ring_timeout).into_iter().next()?;
+        let media = self.media.as_deref_mut()?;
+        let call = self.calls.originate(now, target, from, media);
+        self.drain_calls(now);
+        call
     }
 
     /// Ends an answered call from our side (see [`Calls::hang_up`]).

@@ -394,3 +394,75 @@ fn a_phone_switching_codec_by_reinvite_is_transcoded_and_switching_back_stops_it
     let log = h.media.0.lock().expect("log");
     assert_eq!(&log.transcodes[2..], &[(LegId(2), None), (LegId(1), None)]);
 }
+
+#[test]
+fn a_call_we_place_rings_the_agent_first_then_joins_the_citizen() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    let call = h
+        .ep
+        .originate(h.now, "1002", "+4764000000", Some(Duration::from_secs(20)))
+        .expect("1002 is registered");
+    let out = h.drain();
+    let (to, inv) = requests(&out, Method::Invite).remove(0);
+    assert_eq!(to.to_string(), PHONE_A, "the agent first");
+    assert!(header_of(&inv, HeaderName::From).contains("sip:+4764000000@"));
+    let offer = String::from_utf8_lossy(&inv.body).into_owned();
+    assert!(offer.contains("RTP/AVP 8 0 101"), "G.711 for the carrier leg: {offer}");
+    let out = h.input(PHONE_A, reply(&inv, 200, "agent1", &answer_sdp(40000)));
+    assert_eq!(requests(&out, Method::Ack).len(), 1);
+    match &h.events()[..] {
+        [CallEvent::AnsweredLocally { call: c, leg, codec }] => {
+            assert_eq!((*c, *leg), (call, LegId(1)));
+            assert_eq!(codec, &("PCMA".to_string(), 8));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Now the citizen, through the carrier, offered the agent's codec.
+    let citizen = sip_core::b2bua::RingTarget {
+        uri: sip_message::Uri::parse(b"sip:+4791234567@192.0.2.50:5060").expect("uri"),
+        peer: udp(CARRIER),
+        label: "carrier".into(),
+        ring_timeout: Some(Duration::from_secs(30)),
+        confirm: false,
+        caller_id: Some("+4764000000".into()),
+    };
+    h.ep.ring(h.now, call, vec![citizen]);
+    let (to, inv_c) = requests(&h.drain(), Method::Invite).remove(0);
+    assert_eq!(to.to_string(), CARRIER);
+    assert!(String::from_utf8_lossy(&inv_c.body).contains("RTP/AVP 8 101"));
+    h.input(CARRIER, reply(&inv_c, 200, "citizen1", &answer_sdp(30000)));
+    assert!(matches!(&h.events()[..], [CallEvent::Answered { by, .. }] if by == "carrier"));
+    assert_eq!(
+        h.media.0.lock().expect("log").bridged,
+        vec![(LegId(1), LegId(2))]
+    );
+    // The agent hangs up: the citizen gets the BYE.
+    let bye = format!(
+        "BYE sip:switchboard@192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE_A};branch=z9hG4bKagentbye\r\nMax-Forwards: 70\r\nFrom: <sip:1002@10.0.0.5>;tag=agent1\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        header_of(&inv, HeaderName::From),
+        inv.call_id().expect("Call-ID")
+    );
+    let out = h.input(PHONE_A, bye);
+    assert!(responses(&out).iter().any(|r| r.status == 200));
+    assert_eq!(requests(&out, Method::Bye)[0].0.to_string(), CARRIER);
+    assert!(matches!(&h.events()[..], [CallEvent::Ended { .. }]));
+}
+
+#[test]
+fn a_call_we_place_that_the_agent_refuses_or_ignores_ends() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    h.ep.originate(h.now, "1002", "x", Some(Duration::from_secs(5)));
+    let inv = requests(&h.drain(), Method::Invite).remove(0).1;
+    h.input(PHONE_A, reply(&inv, 486, "agent1", ""));
+    match &h.events()[..] {
+        [CallEvent::Ended { report, .. }] => assert_eq!(report.cause, "486"),
+        other => panic!("{other:?}"),
+    }
+    // Ringing past its time: CANCEL.
+    h.ep.originate(h.now, "1002", "x", Some(Duration::from_secs(5)));
+    let inv = requests(&h.drain(), Method::Invite).remove(0).1;
+    h.input(PHONE_A, reply(&inv, 180, "agent2", ""));
+    let out = h.advance(Duration::from_secs(6));
+    assert!(!requests(&out, Method::Cancel).is_empty());
+    assert!(h.ep.originate(h.now, "nobody", "x", None).is_none());
+}

@@ -68,6 +68,14 @@ pub enum Command {
     Confirm { call: CallRef, label: String },
     /// A confirming branch did not confirm: release it.
     Decline { call: CallRef, label: String },
+    /// Place a call to `user` (their first registration) presenting `from`; the reply is the new
+    /// call, `None` when the user has no registration.
+    Originate {
+        user: String,
+        from: String,
+        ring_timeout: Option<Duration>,
+        reply: oneshot::Sender<Option<CallRef>>,
+    },
     /// Answer the caller ourselves (a menu or a queue takes the call).
     AnswerLocally { call: CallRef },
     /// End an answered call from our side (BYE to everyone in it).
@@ -318,6 +326,15 @@ fn handle_command<L: LocationStore>(
         Command::Decline { call, label } => endpoint.decline_branch(Instant::now(), call, &label),
         Command::MediaTimeout { leg } => endpoint.media_timeout(Instant::now(), leg),
         Command::AnswerLocally { call } => endpoint.answer_locally(Instant::now(), call),
+        Command::Originate {
+            user,
+            from,
+            ring_timeout,
+            reply,
+        } => {
+            let call = endpoint.originate(Instant::now(), &user, &from, ring_timeout);
+            let _ = reply.send(call);
+        }
         Command::HangUp { call, cause } => endpoint.hang_up(Instant::now(), call, &cause),
         Command::CancelBranch { call, label } => {
             endpoint.cancel_branch(Instant::now(), call, &label)

@@ -89,7 +89,10 @@ fn no_offer_during_wrap_up() {
     let until = sim.now + Duration::from_secs(10);
     assert_eq!(sim.state("a"), AgentState::WrapUp { until });
     assert_eq!(sim.acd.poll_timeout(), Some(until));
-    let snap = sim.acd.snapshot(sim.now + Duration::from_secs(4), 1).unwrap();
+    let snap = sim
+        .acd
+        .snapshot(sim.now + Duration::from_secs(4), 1)
+        .unwrap();
     assert_eq!(
         snap.agents[0].status,
         AgentStatus::WrapUp {
@@ -102,10 +105,7 @@ fn no_offer_during_wrap_up() {
 
 #[test]
 fn ring_timeout_is_a_missed_offer_and_the_next_agent_is_tried() {
-    let mut sim = Sim::new(
-        vec![config(1, Strategy::Linear, &["a", "b"])],
-        &["a", "b"],
-    );
+    let mut sim = Sim::new(vec![config(1, Strategy::Linear, &["a", "b"])], &["a", "b"]);
     sim.join(1, 1, 0);
     assert_eq!(sim.drain(), [offer(1, "a")]);
     assert_eq!(sim.advance(19), []);
@@ -158,7 +158,10 @@ fn missing_offers_in_a_row_pauses_the_agent_and_says_so() {
     // An answer resets the count.
     sim.answer(1, "b");
     sim.acd.handle_unpause(sim.now, "a");
-    assert_eq!(sim.acd.snapshot(sim.now, 1).unwrap().agents[0].missed_in_row, 0);
+    assert_eq!(
+        sim.acd.snapshot(sim.now, 1).unwrap().agents[0].missed_in_row,
+        0
+    );
 }
 
 #[test]
@@ -250,7 +253,9 @@ fn leave_empty_sends_holding_callers_away_when_the_last_agent_logs_out() {
     sim.join(1, 2, 0);
     sim.join(1, 3, 0);
     sim.advance(1);
-    assert!(sim.acd.handle_callback_request(sim.now, CallId(2), "+4799999999"));
+    assert!(sim
+        .acd
+        .handle_callback_request(sim.now, CallId(2), "+4799999999"));
     sim.acd.handle_logout(sim.now, "a");
     assert_eq!(sim.drain(), []);
     sim.acd.handle_logout(sim.now, "b");
@@ -283,8 +288,12 @@ fn a_callback_keeps_its_place_and_starts_with_the_agent() {
             .map(|c| QueueAction::OfferCallback { call: CallId(c) })
             .collect::<Vec<_>>()
     );
-    assert!(sim.acd.handle_callback_request(sim.now, CallId(2), "+4791234567"));
-    assert!(!sim.acd.handle_callback_request(sim.now, CallId(2), "+4791234567"));
+    assert!(sim
+        .acd
+        .handle_callback_request(sim.now, CallId(2), "+4791234567"));
+    assert!(!sim
+        .acd
+        .handle_callback_request(sim.now, CallId(2), "+4791234567"));
     assert!(!sim.acd.handle_callback_request(sim.now, CallId(3), ""));
     // Caller 2 holds its place, although nobody is holding on the line.
     let snap = sim.acd.snapshot(sim.now, 1).unwrap();
@@ -327,8 +336,13 @@ fn a_callback_requested_while_ringing_cancels_the_ring_and_restarts_as_callback(
     });
     sim.join(1, 1, 0);
     assert_eq!(sim.drain(), [offer(1, "a")]);
-    assert_eq!(sim.advance(0), [QueueAction::OfferCallback { call: CallId(1) }]);
-    assert!(sim.acd.handle_callback_request(sim.now, CallId(1), "+4790000000"));
+    assert_eq!(
+        sim.advance(0),
+        [QueueAction::OfferCallback { call: CallId(1) }]
+    );
+    assert!(sim
+        .acd
+        .handle_callback_request(sim.now, CallId(1), "+4790000000"));
     let actions = sim.drain();
     assert_eq!(actions[0], cancel(1, "a"));
     assert!(matches!(
@@ -404,10 +418,7 @@ fn announcements_keep_their_cadence_and_positions_move_up() {
 
 #[test]
 fn a_busy_agent_is_not_offered_and_ringing_ends_when_they_get_busy() {
-    let mut sim = Sim::new(
-        vec![config(1, Strategy::Linear, &["a", "b"])],
-        &["a", "b"],
-    );
+    let mut sim = Sim::new(vec![config(1, Strategy::Linear, &["a", "b"])], &["a", "b"]);
     sim.acd.handle_agent_busy(sim.now, "a", true);
     sim.join(1, 1, 0);
     assert_eq!(sim.drain(), [offer(1, "b")]);
@@ -429,16 +440,19 @@ fn pause_dnd_and_logout_during_a_queue_call_keep_its_talk_time() {
     sim.advance(30);
     sim.end("a");
     assert_eq!(sim.state("a"), AgentState::LoggedOut);
-    assert_eq!(sim.acd.agent_stats("a").unwrap().talk_time, Duration::from_secs(60));
-    assert_eq!(sim.acd.queue_stats(1).unwrap().talk_time, Duration::from_secs(60));
+    assert_eq!(
+        sim.acd.agent_stats("a").unwrap().talk_time,
+        Duration::from_secs(60)
+    );
+    assert_eq!(
+        sim.acd.queue_stats(1).unwrap().talk_time,
+        Duration::from_secs(60)
+    );
 }
 
 #[test]
 fn statistics_count_waits_service_level_and_talk() {
-    let mut sim = Sim::new(
-        vec![config(1, Strategy::Linear, &["a", "b"])],
-        &["a"],
-    );
+    let mut sim = Sim::new(vec![config(1, Strategy::Linear, &["a", "b"])], &["a"]);
     sim.join(1, 1, 0);
     sim.drain();
     sim.advance(5);
@@ -468,8 +482,8 @@ fn reconcile_undoes_what_call_control_does_not_have() {
     );
     sim.join(1, 1, 0);
     sim.join(1, 2, 0);
+    assert_eq!(offered(&sim.drain()), ["a", "b"]);
     occupy(&mut sim, "c", 1000);
-    sim.drain();
     let in_step = [
         LiveLeg::Caller(CallId(1)),
         LiveLeg::Caller(CallId(2)),
@@ -514,7 +528,9 @@ fn reconcile_undoes_what_call_control_does_not_have() {
     assert_eq!(sim.acd.queue_stats(1).unwrap().abandoned, 1);
     // Caller 1 ends up ringing somebody: the state is consistent again.
     assert_eq!(
-        sim.acd.snapshot(sim.now, 1).unwrap().waiting[0].offered_to.len(),
+        sim.acd.snapshot(sim.now, 1).unwrap().waiting[0]
+            .offered_to
+            .len(),
         1
     );
 }
@@ -576,8 +592,14 @@ fn config_json_has_defaults_round_trips_and_is_validated() {
     assert!(json.contains(r#""max_wait":300"#), "{json}");
     assert_eq!(serde_json::from_str::<QueueConfig>(&json).unwrap(), c);
 
-    assert!(serde_json::from_str::<QueueConfig>(r#"{"id":1,"name":"x","members":[],"ringtimeout":5}"#).is_err());
-    assert!(serde_json::from_str::<QueueConfig>(r#"{"id":1,"name":"x","members":[],"max_wait":-5}"#).is_err());
+    assert!(serde_json::from_str::<QueueConfig>(
+        r#"{"id":1,"name":"x","members":[],"ringtimeout":5}"#
+    )
+    .is_err());
+    assert!(serde_json::from_str::<QueueConfig>(
+        r#"{"id":1,"name":"x","members":[],"max_wait":-5}"#
+    )
+    .is_err());
 
     let mut bad = config(4, Strategy::Linear, &["a", "a"]);
     assert_eq!(
@@ -589,7 +611,10 @@ fn config_json_has_defaults_round_trips_and_is_validated() {
     );
     bad.members.pop();
     bad.ring_timeout = Duration::ZERO;
-    assert!(matches!(bad.validate(), Err(RoutingError::InvalidQueue { queue: 4, .. })));
+    assert!(matches!(
+        bad.validate(),
+        Err(RoutingError::InvalidQueue { queue: 4, .. })
+    ));
     let mut acd = Acd::new(1);
     assert!(acd.upsert_queue(Instant::now(), bad).is_err());
     assert_eq!(acd.queue_ids().count(), 0);

@@ -33,10 +33,7 @@ impl Sim {
         for u in logged_in {
             acd.handle_login(start, u);
         }
-        let mut sim = Sim {
-            acd,
-            now: start,
-        };
+        let mut sim = Sim { acd, now: start };
         assert_eq!(sim.drain(), vec![]);
         sim
     }

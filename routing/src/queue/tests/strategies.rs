@@ -81,7 +81,10 @@ fn longest_idle_prefers_whoever_finished_longest_ago() {
         sim.end(u);
     }
     sim.advance(5);
-    assert_eq!(serve_one_by_one(&mut sim, 1, 3..9), ["b", "c", "a", "b", "c", "a"]);
+    assert_eq!(
+        serve_one_by_one(&mut sim, 1, 3..9),
+        ["b", "c", "a", "b", "c", "a"]
+    );
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod answer;
 mod local;
 use answer::{accepts_sdp, remote_media, tag_to};
 pub mod dialog;
+mod originate;
 mod outbound;
 mod provisional;
 mod reinvite;
@@ -263,6 +264,8 @@ enum TimerKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CallState {
+    /// A call we placed ([`Calls::originate`]): its first leg rings.
+    Originating,
     /// Waiting for the orchestrator.
     Routing,
     /// Branches ringing.
@@ -415,6 +418,10 @@ impl Calls {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    fn token_u32(&mut self) -> u32 {
+        self.rng.gen::<u32>()
     }
 
     fn token(&mut self) -> String {
@@ -757,6 +764,7 @@ impl Calls {
             self.timers.pop();
             match kind {
                 TimerKind::Retransmit2xx => self.retransmit_2xx(now, call, media),
+                TimerKind::BranchTimeout(originate::ORIGIN) => self.origin_timed_out(call),
                 TimerKind::BranchTimeout(i) => self.branch_timed_out(call, i),
                 TimerKind::SessionExpiry => self.session_expired(now, call, media),
                 TimerKind::RetransmitProvisional => self.retransmit_provisional(now, call, media),
@@ -827,23 +835,7 @@ impl Calls {
                 continue;
             }
             b.state = BranchState::Cancelling;
-            // §9.1: same Request-URI, Call-ID, From, To (no tag), CSeq number and top Via.
-            let mut cancel = b.invite.clone();
-            cancel.method = Method::Cancel;
-            let seq = cancel.cseq().map(|c| c.seq).unwrap_or(1);
-            cancel.headers.set(
-                HeaderName::CSeq,
-                sip_message::CSeq {
-                    seq,
-                    method: Method::Cancel,
-                }
-                .to_string(),
-            );
-            cancel.headers.remove_all(&HeaderName::Contact);
-            cancel.headers.remove_all(&HeaderName::ContentType);
-            cancel.headers.set(HeaderName::ContentLength, "0");
-            cancel.body = Bytes::new();
-            cancels.push((cancel, b.dialog.peer));
+            cancels.push((cancel_for(&b.invite), b.dialog.peer));
         }
         for (request, peer) in cancels {
             self.actions
@@ -853,4 +845,25 @@ impl Calls {
             self.send_bye(call, DialogSide::Branch(i));
         }
     }
+}
+
+/// The CANCEL of an INVITE we sent. §9.1: same Request-URI, Call-ID, From, To (no tag), CSeq number
+/// and top Via.
+pub(crate) fn cancel_for(invite: &Request) -> Request {
+    let mut cancel = invite.clone();
+    cancel.method = Method::Cancel;
+    let seq = cancel.cseq().map(|c| c.seq).unwrap_or(1);
+    cancel.headers.set(
+        HeaderName::CSeq,
+        sip_message::CSeq {
+            seq,
+            method: Method::Cancel,
+        }
+        .to_string(),
+    );
+    cancel.headers.remove_all(&HeaderName::Contact);
+    cancel.headers.remove_all(&HeaderName::ContentType);
+    cancel.headers.set(HeaderName::ContentLength, "0");
+    cancel.body = Bytes::new();
+    cancel
 }

@@ -177,6 +177,9 @@ impl Calls {
         else {
             return;
         };
+        if index == super::originate::ORIGIN {
+            return self.origin_response(now, call, resp, media);
+        }
         match resp.cseq() {
             Some(c) if c.method == Method::Invite && c.seq > 1 => {
                 return self.handle_reoffer_response(call, index, resp, media);
@@ -394,6 +397,21 @@ impl Calls {
         });
     }
 
+    /// Timer B for the first leg of a call we placed: nobody answered at all.
+    pub fn origin_client_timeout(
+        &mut self,
+        now: Instant,
+        key: &TxKey,
+        media: &mut dyn MediaControl,
+    ) {
+        let found = self.calls.iter().find_map(|(id, c)| {
+            (c.state == CallState::Originating && &c.inbound.key == key).then_some(*id)
+        });
+        if let Some(call) = found {
+            self.end(now, call, "408".into(), super::HangupSide::Callee, media);
+        }
+    }
+
     /// Timer B: an INVITE got no final response.
     pub fn handle_client_timeout(&mut self, key: &TxKey) {
         let found = self.calls.iter().find_map(|(id, c)| {
@@ -488,7 +506,7 @@ pub(super) fn callee_capabilities(
 }
 
 /// A From user part the callee's phone can display: the caller's number or name as it came.
-fn display_user(user: &str) -> String {
+pub(super) fn display_user(user: &str) -> String {
     let safe: String = user
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || "+-_.!~*'()".contains(*c))

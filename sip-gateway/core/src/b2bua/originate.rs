@@ -1,0 +1,242 @@
+//! Calls Switchboard places itself: a queue callback rings the agent first and, once the agent
+//! answers, the citizen. The agent's leg takes the place of a caller's: we send the INVITE (with the
+//! relay's offer, G.711 so the citizen's carrier leg needs no transcoding), and when it is answered
+//! the call is like one answered by us ([`CallEvent::AnsweredLocally`]): [`Calls::ring`] rings the
+//! other party from the agent's codec and joins whoever answers.
+
+use std::cmp::Reverse;
+use std::time::Instant;
+
+use bytes::Bytes;
+use sip_message::{CSeq, HeaderName, Headers, Method, Request, Response, SipHeaders, Version};
+use switchboard_media::sdp::{self, LocalCapabilities, SessionDescription, SessionOrigin};
+
+use super::answer::remote_media;
+use super::dialog::Dialog;
+use super::provisional::ReliableProvisionals;
+use super::{
+    inbound_key, Call, CallAction, CallEvent, CallRef, CallState, Calls, HangupSide, Inbound,
+    MediaControl, RingTarget, TimerKind,
+};
+use crate::transaction::TxKey;
+
+/// The branch index under which an originated call's first leg is found by Call-ID.
+pub(super) const ORIGIN: usize = usize::MAX;
+
+impl Calls {
+    /// Rings `first` from Switchboard itself, presenting `from` (a number or a name). Returns the new
+    /// call; its fate comes as [`CallEvent::AnsweredLocally`] (answered) or [`CallEvent::Ended`].
+    pub fn originate(
+        &mut self,
+        now: Instant,
+        first: RingTarget,
+        from: &str,
+        media: &mut dyn MediaControl,
+    ) -> Option<CallRef> {
+        let (leg, leg_addr) = match media.allocate(None) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "no media port for a call we place");
+                return None;
+            }
+        };
+        let mut caps = LocalCapabilities::new(
+            leg_addr.ip(),
+            leg_addr.port(),
+            vec![sdp::Codec::PCMA, sdp::Codec::PCMU],
+        );
+        caps.telephone_event = Some(101);
+        let mut origin = SessionOrigin::new(self.token_u32().into(), leg_addr.ip());
+        let Ok(offer) = sdp::create_offer(&caps, &mut origin) else {
+            media.release(leg);
+            return None;
+        };
+        let call_id = format!("{}@switchboard", self.token());
+        let from_tag = self.token();
+        let via = self.via(first.peer.transport.as_str());
+        let contact = self.contact();
+        let local = self.cfg.local;
+        let from_uri = format!("<sip:{}@{local}>", super::outbound::display_user(from));
+        let to_uri = format!("<{}>", first.uri);
+        let mut headers = Headers::default();
+        headers.push(HeaderName::Via, via);
+        headers.push(HeaderName::MaxForwards, "70");
+        headers.push(HeaderName::From, format!("{from_uri};tag={from_tag}"));
+        headers.push(HeaderName::To, to_uri.clone());
+        headers.push(HeaderName::CallId, call_id.clone());
+        headers.push(
+            HeaderName::CSeq,
+            CSeq {
+                seq: 1,
+                method: Method::Invite,
+            }
+            .to_string(),
+        );
+        headers.push(HeaderName::Contact, contact);
+        headers.push(HeaderName::ContentType, "application/sdp");
+        let body = offer.to_string();
+        headers.push(HeaderName::ContentLength, body.len().to_string());
+        let invite = Request {
+            method: Method::Invite,
+            uri: first.uri.clone(),
+            version: Version::SIP_2_0,
+            headers,
+            body: Bytes::from(body),
+        };
+        let key = invite
+            .top_via()
+            .and_then(|v| v.branch().map(|b| TxKey::client_key(b, &Method::Invite)))?;
+        let dialog = Dialog {
+            call_id: call_id.clone(),
+            local_tag: from_tag,
+            remote_tag: None,
+            local_uri: from_uri,
+            remote_uri: to_uri,
+            remote_target: first.uri.clone(),
+            route_set: Vec::new(),
+            local_cseq: 1,
+            peer: first.peer,
+        };
+        let id = CallRef(self.next_id);
+        self.next_id += 1;
+        let ring_timeout = first.ring_timeout.unwrap_or(self.cfg.default_ring_timeout);
+        self.calls.insert(
+            id,
+            Call {
+                state: CallState::Originating,
+                inbound: Inbound {
+                    key,
+                    invite: invite.clone(),
+                    dialog,
+                    offer,
+                    origin,
+                    leg,
+                    leg_addr,
+                    sent_180: true,
+                    last_2xx: None,
+                    retransmit_interval: self.cfg.t1,
+                    retransmit_deadline: None,
+                    reliable: ReliableProvisionals::default(),
+                },
+                branches: Vec::new(),
+                callee_leg: None,
+                callee_addr: None,
+                answered_branch: None,
+                started: now,
+                ringing: None,
+                answered: None,
+                from_user: from.to_string(),
+                to_user: first.label.clone(),
+                max_forwards: 70,
+                codec: None,
+                transfer: None,
+                holding: [false; 2],
+                retired_legs: Vec::new(),
+                session_timer: None,
+                early_media: false,
+                transcoding: [false; 2],
+            },
+        );
+        self.by_branch_call_id.insert(call_id, (id, ORIGIN));
+        self.timers.push(Reverse((
+            now + ring_timeout,
+            id,
+            TimerKind::BranchTimeout(ORIGIN),
+        )));
+        self.actions.push_back(CallAction::Request {
+            request: invite,
+            peer: first.peer,
+        });
+        Some(id)
+    }
+
+    /// A response to the INVITE of a call we placed.
+    pub(super) fn origin_response(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        resp: &Response,
+        media: &mut dyn MediaControl,
+    ) {
+        if resp.cseq().map(|c| c.method) != Some(Method::Invite) {
+            return; // Our BYE's answer.
+        }
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let transport = c.inbound.dialog.peer.transport;
+        match resp.status {
+            100..=199 => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.ringing.get_or_insert(now);
+                }
+            }
+            200..=299 => {
+                let via = self.via(transport.as_str());
+                let contact = self.contact();
+                let Some(c) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                c.inbound.dialog.confirm_as_uac(resp);
+                let ack = c.inbound.dialog.request(Method::Ack, &via, &contact, Some(1));
+                let peer = c.inbound.dialog.peer;
+                self.actions.push_back(CallAction::Ack { request: ack, peer });
+                if c.state != CallState::Originating {
+                    return; // A retransmitted 2xx: ACKed again.
+                }
+                let answer = SessionDescription::parse(&resp.body).ok();
+                let negotiated = answer
+                    .as_ref()
+                    .and_then(|a| sdp::negotiated(&c.inbound.offer, a).ok());
+                let (Some(answer), Some(n)) = (answer, negotiated) else {
+                    self.send_bye(call, super::DialogSide::Caller);
+                    return self.end(now, call, "488".into(), HangupSide::System, media);
+                };
+                media.set_remote(c.inbound.leg, remote_media(&n));
+                let codec = sdp::Codec {
+                    payload_type: n.send_codec.payload_type,
+                    name: n.send_codec.name.clone().into(),
+                    clock_rate: n.send_codec.clock_rate,
+                    channels: n.send_codec.channels,
+                    fmtp: None,
+                };
+                // The answer stands in for a caller's offer: the other party is offered its codec.
+                c.inbound.offer = answer;
+                c.codec = Some(codec.clone());
+                c.state = CallState::Answered { acked: true };
+                c.answered = Some(now);
+                let leg = c.inbound.leg;
+                let remote_tag = c.inbound.dialog.remote_tag.clone().unwrap_or_default();
+                let key = inbound_key(&c.inbound.dialog.call_id, &remote_tag);
+                self.by_inbound.insert(key, call);
+                self.events.push_back(CallEvent::AnsweredLocally {
+                    call,
+                    leg,
+                    codec: (codec.name.to_string(), codec.payload_type),
+                });
+            }
+            status => {
+                if self
+                    .calls
+                    .get(&call)
+                    .is_some_and(|c| c.state == CallState::Originating)
+                {
+                    self.end(now, call, status.to_string(), HangupSide::Callee, media);
+                }
+            }
+        }
+    }
+
+    /// The first leg of a call we placed rang too long: CANCEL it (its 487 ends the call).
+    pub(super) fn origin_timed_out(&mut self, call: CallRef) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if c.state != CallState::Originating {
+            return;
+        }
+        let request = super::cancel_for(&c.inbound.invite);
+        let peer = c.inbound.dialog.peer;
+        self.actions.push_back(CallAction::Request { request, peer });
+    }
+}
