@@ -10,7 +10,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use switchboard_routing::queue::{Acd, CallId, QueueAction, QueueConfig, QueueMember, Strategy};
+use switchboard_routing::queue::{
+    Acd, AgentState, CallId, QueueAction, QueueConfig, QueueMember, Strategy,
+};
 
 const AGENTS: usize = 200;
 const WAITING: u64 = 1_000;
@@ -72,8 +74,11 @@ impl Bench {
 
     fn answer_all(&mut self) {
         while let Some(action) = self.acd.poll_action() {
+            // With ring-all the first answer cancels the caller's other offers, still queued here.
             if let QueueAction::Offer { call, user, .. } = action {
-                assert!(self.acd.handle_offer_answered(self.now, call, &user));
+                if self.acd.agent_state(&user) == Some(&AgentState::Ringing { call }) {
+                    assert!(self.acd.handle_offer_answered(self.now, call, &user));
+                }
             }
         }
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mobile_api::QueueRequest;
-use sip_core::b2bua::{CallEvent, CallRef, CallReport, Caller, RingTarget};
+use sip_core::b2bua::{CallEvent, CallRef, Caller, RingTarget};
 use sip_transport::Command;
 use switchboard_media_rt::{
     Codec, CodecSpec, InbandLaw, MediaEvent, PlayMode, Playlist, Prompt, RelayEvent,
@@ -21,13 +21,15 @@ use switchboard_schema::Db;
 use switchboard_schema::{
     BusyPolicy as DbBusyPolicy, HuntGroup as DbHuntGroup, HuntStrategy, TargetKind,
 };
-use switchboard_schema::{CallDirection, CdrAnswer, CdrClose, CdrOpen, HangupSide};
+use switchboard_schema::{CallDirection, CdrAnswer, CdrOpen};
 use tokio::sync::{mpsc, watch};
 
+mod cdr;
 mod citizen;
 mod media;
 mod routes;
 
+use cdr::CdrOp;
 use citizen::{Citizen, Start, Todo};
 pub use media::{advertised_ip, FinalCounters, RelayControl};
 pub use routes::sync_trunk_sources;
@@ -79,8 +81,8 @@ const CONFIRM_PROMPT: &[u8] = include_bytes!("../../media/prompts/nb/confirm.wav
 struct Orchestrator {
     hunts: HashMap<CallRef, ActiveHunt>,
     groups: HashMap<i64, GroupState>,
-    cdrs: HashMap<CallRef, i64>,
-    finals: FinalCounters,
+    /// Call records, written by their own task.
+    cdr: mpsc::UnboundedSender<CdrOp>,
     media: Arc<MediaRuntime>,
     confirmations: HashMap<LegId, Confirmation>,
     confirm_prompt: Option<Prompt>,
@@ -130,11 +132,12 @@ pub async fn orchestrate(
     let music_on_hold = Prompt::from_wav(MUSIC_ON_HOLD)
         .map_err(|e| tracing::error!(error = %e, "music on hold unusable"))
         .ok();
+    let (cdr_tx, cdr_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(cdr::write_records(db.clone(), finals, cdr_rx));
     let mut o = Orchestrator {
         hunts: HashMap::new(),
         groups: HashMap::new(),
-        cdrs: HashMap::new(),
-        finals,
+        cdr: cdr_tx,
         media,
         confirmations: HashMap::new(),
         talking: HashMap::new(),
@@ -162,7 +165,7 @@ pub async fn orchestrate(
             let _ = stop.wait_for(|s| *s).await;
         };
         tokio::select! {
-            _ = stopped => return,
+            _ = stopped => break,
             _ = timer => {
                 let now = Instant::now();
                 let due: Vec<CallRef> = o
@@ -215,7 +218,7 @@ pub async fn orchestrate(
             }
             e = events.recv() => match e {
                 Some(event) => o.handle(&db, &sip, event).await,
-                None => return,
+                None => break,
             },
             Some(request) = queue_requests.recv() => {
                 let media = o.media.clone();
@@ -224,6 +227,9 @@ pub async fn orchestrate(
             }
         }
     }
+    // Records still being written are finished: the writer ends when call control's sender goes.
+    drop(o);
+    let _ = writer.await;
 }
 
 impl Orchestrator {
@@ -247,8 +253,7 @@ impl Orchestrator {
                         route_from_user(db, user, &to_user, caller_id_request.as_deref()).await
                     }
                 };
-                self.open_cdr(db, call, &call_id, &caller, &from_user, &to_user, &route)
-                    .await;
+                self.open_cdr(call, &call_id, &caller, &from_user, &to_user, &route);
                 match route {
                     Route::Trunk { number, trunks } => {
                         let mut trunks: VecDeque<RingTarget> = trunks.into();
@@ -356,18 +361,14 @@ impl Orchestrator {
                 } else {
                     self.citizen.agent_busy(&member, true);
                 }
-                if let Some(&id) = self.cdrs.get(&call) {
-                    let answer = CdrAnswer {
-                        answered_at_ms: unix_ms(),
-                        answered_by: by.clone(),
-                        ring_time_ms: 0,
-                        queue_id: queued.map(|(q, _)| q as i64),
-                        queue_wait_ms: queued.map(|(_, at)| at.elapsed().as_millis() as i64),
-                    };
-                    if let Err(e) = db.cdr_answered(id, &answer).await {
-                        tracing::warn!(error = %e, "CDR answer not written");
-                    }
-                }
+                let answer = CdrAnswer {
+                    answered_at_ms: unix_ms(),
+                    answered_by: by.clone(),
+                    ring_time_ms: 0,
+                    queue_id: queued.map(|(q, _)| q as i64),
+                    queue_wait_ms: queued.map(|(_, at)| at.elapsed().as_millis() as i64),
+                };
+                let _ = self.cdr.send(CdrOp::Answered { call, answer });
                 if let Some(h) = self.hunts.get_mut(&call) {
                     let (member, leg) = parse_label(&by);
                     h.hunt.handle_answered(&member, leg, Instant::now());
@@ -442,10 +443,10 @@ impl Orchestrator {
                 }
                 self.talking.remove(&call);
                 self.failover.remove(&call);
-                match self.cdrs.remove(&call) {
-                    Some(id) => self.close_cdr(db, id, &report).await,
-                    None => self.finals.forget(&report.media_legs),
-                }
+                let _ = self.cdr.send(CdrOp::Closed {
+                    call,
+                    report: report.clone(),
+                });
                 if let Some(h) = self.hunts.remove(&call) {
                     if let (Some(by), Some(state)) = (
                         report.answered_by.as_ref(),
@@ -468,9 +469,8 @@ impl Orchestrator {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn open_cdr(
+    fn open_cdr(
         &mut self,
-        db: &Db,
         call: CallRef,
         call_id: &str,
         caller: &Caller,
@@ -504,63 +504,7 @@ impl Orchestrator {
             target_ref,
             started_at_ms: unix_ms(),
         };
-        match db.cdr_open(&open).await {
-            Ok(id) => {
-                self.cdrs.insert(call, id);
-            }
-            Err(e) => tracing::warn!(error = %e, "CDR not opened"),
-        }
-    }
-
-    async fn close_cdr(&self, db: &Db, id: i64, report: &CallReport) {
-        let ring_time_ms = report.ringing.map(|r| {
-            let until = report.answered.unwrap_or(report.ended);
-            until.saturating_duration_since(r).as_millis() as i64
-        });
-        let legs: Vec<_> = report
-            .branches
-            .iter()
-            .map(|b| serde_json::json!({"target": b.label, "status": b.status}))
-            .collect();
-        let media: Vec<_> = self
-            .finals
-            .take(&report.media_legs)
-            .await
-            .into_iter()
-            .map(|(leg, c)| match c {
-                Some(c) => serde_json::json!({
-                    "leg": leg.0,
-                    "packets_in": c.rtp_in,
-                    "packets_out": c.rtp_out,
-                    "prompt_packets_out": c.playback_out,
-                    "bytes_in": c.rtp_bytes_in,
-                    "bytes_out": c.rtp_bytes_out,
-                    "lost": c.lost,
-                    "jitter_ms": c.jitter_us as f64 / 1000.0,
-                    "remote_fraction_lost": c.remote_fraction_lost,
-                    "remote_jitter_ms": c.remote_jitter_us.map(|j| j as f64 / 1000.0),
-                    "dropped_foreign": c.dropped_foreign,
-                }),
-                None => serde_json::json!({"leg": leg.0}),
-            })
-            .collect();
-        let close = CdrClose {
-            ended_at_ms: unix_ms(),
-            hangup_cause: report.cause.clone(),
-            hangup_side: match report.side {
-                sip_core::b2bua::HangupSide::Caller => HangupSide::Caller,
-                sip_core::b2bua::HangupSide::Callee => HangupSide::Callee,
-                sip_core::b2bua::HangupSide::System => HangupSide::System,
-            },
-            ring_time_ms,
-            queue_id: None,
-            queue_wait_ms: None,
-            legs_json: serde_json::Value::Array(legs).to_string(),
-            media_json: serde_json::Value::Array(media).to_string(),
-        };
-        if let Err(e) = db.cdr_closed(id, &close).await {
-            tracing::warn!(error = %e, "CDR not closed");
-        }
+        let _ = self.cdr.send(CdrOp::Open { call, open });
     }
 
     /// Sends a call on after a hunt group found nobody (its no-answer target): still ringing, it is
@@ -663,7 +607,7 @@ impl Orchestrator {
                             Err(_) => None,
                         };
                         if let Some(call) = placed {
-                            self.open_callback_cdr(db, call, &user, callback.0).await;
+                            self.open_callback_cdr(call, &user, callback.0);
                         }
                         self.citizen
                             .callback_started(db, &media, callback, user, placed)
@@ -697,7 +641,7 @@ impl Orchestrator {
     }
 
     /// The record of a callback: placed by Switchboard to the agent, then to the citizen.
-    async fn open_callback_cdr(&mut self, db: &Db, call: CallRef, agent: &str, callback: u64) {
+    fn open_callback_cdr(&mut self, call: CallRef, agent: &str, callback: u64) {
         let open = CdrOpen {
             call_id: format!("callback-{callback}"),
             direction: CallDirection::Outbound,
@@ -710,12 +654,7 @@ impl Orchestrator {
             target_ref: None,
             started_at_ms: unix_ms(),
         };
-        match db.cdr_open(&open).await {
-            Ok(id) => {
-                self.cdrs.insert(call, id);
-            }
-            Err(e) => tracing::warn!(error = %e, "callback CDR not opened"),
-        }
+        let _ = self.cdr.send(CdrOp::Open { call, open });
     }
 
     /// Sends a call we answered on to where a menu, an overflow or a dialled extension leads.

@@ -401,7 +401,12 @@ impl StepResult {
 
 /// Runs every step in `args.calls` and prints one markdown table.
 pub fn run(args: &MohArgs) -> Result<(), String> {
-    if args.calls.is_empty() || args.threads == 0 || args.receivers == 0 || args.secs == 0 {
+    if args.calls.is_empty()
+        || args.calls.contains(&0)
+        || args.threads == 0
+        || args.receivers == 0
+        || args.secs == 0
+    {
         return Err("--calls, --threads, --receivers and --secs must be positive".into());
     }
     let max_calls = args.calls.iter().copied().max().unwrap_or(0) as u64;

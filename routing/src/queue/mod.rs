@@ -2,10 +2,10 @@
 //!
 //! # Model
 //! One [`Acd`] holds every queue of a node, every waiting caller and every agent. It is a sans-IO state
-//! machine in the quinn-proto style: call control feeds it `handle_*` inputs with the current [`Instant`],
-//! drains [`Acd::poll_action`] after each, and calls [`Acd::handle_timeout`] at [`Acd::poll_timeout`]. No
-//! clock, no IO; randomness comes from the seed given to [`Acd::new`]. A day of queue traffic runs in
-//! milliseconds in tests.
+//! machine in the quinn-proto style: call control feeds it `handle_*` inputs with the current
+//! [`Instant`](std::time::Instant), drains [`Acd::poll_action`] after each, and calls
+//! [`Acd::handle_timeout`] at [`Acd::poll_timeout`]. No clock, no IO; randomness comes from the seed given
+//! to [`Acd::new`]. A day of queue traffic runs in milliseconds in tests.
 //!
 //! One machine for all queues, rather than one per queue, because an agent (a user, by username) may be a
 //! member of several queues and has one global [`AgentState`]: an agent ringing for queue A must not be
