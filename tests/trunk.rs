@@ -324,12 +324,14 @@ fn a_trunk_at_max_calls_refuses_a_second_call_with_503() {
         ..Default::default()
     });
     let dir = tempfile::tempdir().expect("temp dir");
-    let carrier = set_demo_carrier(&server, r#""options_interval_secs":0,"max_calls":1"#);
+    // The probe interval (an hour: no probe during the test) shows when the SIP core has the new
+    // settings: the demo trunk is not probed, so a probe state appears only with them.
+    let carrier = set_demo_carrier(&server, r#""options_interval_secs":3600,"max_calls":1"#);
     wait_for(
         &server,
         "the cap in the SIP core",
         Duration::from_secs(10),
-        || trunk_status(&server, carrier)["probe"].is_null(),
+        || !trunk_status(&server, carrier)["probe"].is_null(),
     );
     // The carrier keeps the first call up long enough for the second to try.
     let file = scenario(
