@@ -292,6 +292,7 @@ fn a_hunt_group_nobody_answers_sends_the_caller_to_its_no_answer_queue() {
 
 #[test]
 fn a_caller_who_books_a_callback_is_called_back_and_bridged_to_the_agent() {
+    let _port = TRUNK_PORT.lock().unwrap_or_else(|e| e.into_inner());
     let (server, dir) = start_server();
     let queue = post(
         &server,
@@ -419,4 +420,85 @@ fn a_caller_who_books_a_callback_is_called_back_and_bridged_to_the_agent() {
         packets_in.len() == 2 && packets_in.iter().all(|&p| p >= 50),
         "bridged both ways: {cdr}"
     );
+}
+
+/// Tests that play the demo trunk's far end on 127.0.0.1:5090 take turns.
+static TRUNK_PORT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn a_queue_rings_an_agents_mobile_who_must_press_1() {
+    let _port = TRUNK_PORT.lock().unwrap_or_else(|e| e.into_inner());
+    let (server, dir) = start_server();
+    // 1005 has no phone registered but is rung on the mobile too (demo setting, with confirmation).
+    let queue = post(
+        &server,
+        "/api/v1/queues",
+        serde_json::json!({"name": "Mobil", "greeting_prompt": null, "members": [{"user": "1005"}]}),
+    );
+    post(
+        &server,
+        "/api/v1/numbers",
+        serde_json::json!({
+            "number": "+4764000333",
+            "label": "mobile queue",
+            "target_kind": "queue",
+            "target_ref": queue["id"].as_i64().expect("id").to_string(),
+        }),
+    );
+    let mobile_sf = scenario(
+        dir.path(),
+        "carrier_confirm.xml",
+        &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap")],
+    );
+    let mut mobile = KillOnDrop(
+        Command::new("sipp")
+            .arg("-sf")
+            .arg(&mobile_sf)
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                "5090",
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                "18980",
+            ])
+            .args([
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "30",
+                "-trace_err",
+                "-error_file",
+            ])
+            .arg(dir.path().join("mobile.err.log"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sipp runs"),
+    );
+    let caller = carrier_hangs_up_after(dir.path(), 4000);
+    let status = carrier_calls(
+        &server,
+        dir.path(),
+        &caller,
+        "+4764000333",
+        1,
+        (17990, 18990),
+    );
+    assert_carrier_ok(&server, dir.path(), status, "call_user");
+    let status = wait_exit(&mut mobile, Duration::from_secs(15));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the mobile: {}\n{}",
+        read(dir.path(), "mobile.err.log"),
+        server.log_text()
+    );
+    let log = server.log_text();
+    assert!(log.contains("confirmation key"), "{log}");
+    let cdr = closed_cdrs(&server, 1).remove(0);
+    assert_eq!(cdr["answered_by"], "1005/cellular", "{cdr}");
+    assert_eq!(cdr["queue_id"], queue["id"], "{cdr}");
 }

@@ -76,3 +76,8 @@ while [ "$j" -lt "$i" ]; do bars="$bars $tmp/bar$j.wav"; j=$((j + 1)); done
 sox -R -V1 -m $bars $out_fmt "$here/moh.wav" \
     lowpass 2800 trim 0 26 fade t 0.3 26 2.5 norm -6
 echo "generated $here/moh.wav"
+
+# Ringing tone, as a Norwegian caller hears it while a call is put through (425 Hz, 1 s on, 4 s off):
+# queues that ring rather than play music loop it.
+sox -R -V1 -n $out_fmt "$here/ringback.wav" synth 1 sine 425 vol 0.5 fade t 0.01 1 0.01 pad 0 4
+echo "generated $here/ringback.wav"

@@ -19,6 +19,8 @@ use crate::MediaError;
 
 /// The name of the music on hold in [`PromptSet::builtin_nb`]: a self-synthesised, royalty-free 26 s loop.
 pub const MUSIC_ON_HOLD: &str = "moh";
+/// Ringing tone (425 Hz, 1 s on, 4 s off) for queues that ring rather than play music.
+pub const RINGBACK: &str = "ringback";
 
 /// "Du er nummer".
 pub const QUEUE_POSITION: &str = "queue_position";
@@ -107,6 +109,7 @@ const BUILTIN_NB: &[(&str, &[u8])] = builtin![
 ];
 
 const MOH_WAV: &[u8] = include_bytes!("../prompts/moh.wav");
+const RINGBACK_WAV: &[u8] = include_bytes!("../prompts/ringback.wav");
 
 /// Prompts by name: WAV bytes, built-in ones borrowed from the binary, replacements owned.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,7 +127,7 @@ impl PromptSet {
     pub fn builtin_nb() -> Self {
         let prompts = BUILTIN_NB
             .iter()
-            .chain(std::iter::once(&(MUSIC_ON_HOLD, MOH_WAV)))
+            .chain([&(MUSIC_ON_HOLD, MOH_WAV), &(RINGBACK, RINGBACK_WAV)])
             .map(|&(name, wav)| (name.to_string(), Cow::Borrowed(wav)))
             .collect();
         PromptSet { prompts }
@@ -263,6 +266,7 @@ mod tests {
             assert!(!fields[1].trim().is_empty(), "{line:?} has no text");
         }
         from_table.push(MUSIC_ON_HOLD);
+        from_table.push(RINGBACK);
         from_table.sort_unstable();
         let before = from_table.len();
         from_table.dedup();

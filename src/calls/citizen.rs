@@ -490,8 +490,7 @@ impl Citizen {
         };
         let name = match music {
             HoldMusic::Moh => nb::MUSIC_ON_HOLD,
-            // A ringing tone is not in the prompt set yet: music it is.
-            HoldMusic::Ringback => nb::MUSIC_ON_HOLD,
+            HoldMusic::Ringback => nb::RINGBACK,
         };
         self.play(db, media, call, &[name], PlayMode::Loop, false)
             .await;

@@ -96,6 +96,9 @@ struct Orchestrator {
     citizen: Citizen,
     /// Who placed each call in progress (a callback goes back to this number).
     callers: HashMap<CallRef, String>,
+    /// Legs still ringing for a queue offer (the member's app and, if they chose so, mobile): the
+    /// queue hears of a failed offer only when all have failed.
+    offer_legs: HashMap<(CallRef, String), u8>,
 }
 
 impl Orchestrator {
@@ -146,6 +149,7 @@ pub async fn orchestrate(
         music_on_hold,
         citizen: Citizen::new(rand::random()),
         callers: HashMap::new(),
+        offer_legs: HashMap::new(),
     };
     loop {
         let next_timer = o
@@ -332,7 +336,13 @@ impl Orchestrator {
                     h.hunt
                         .handle_failed(&member, leg, fail_reason(status), Instant::now());
                     self.carry_out(db, sip, call).await;
-                } else if self.citizen.ring_failed(db, &media, call, &label).await {
+                } else if self.queue_leg_failed(call, &label) {
+                    // The member's other leg (app or mobile) still rings for this offer.
+                } else if self
+                    .citizen
+                    .ring_failed(db, &media, call, &parse_label(&label).0)
+                    .await
+                {
                     self.citizen_todo(db, sip).await;
                 } else if last {
                     // Busy everywhere is busy; anything else (no answer, declined) is unavailable.
@@ -349,6 +359,7 @@ impl Orchestrator {
                 let (member, _) = parse_label(&by);
                 self.talking.entry(call).or_default().push(member.clone());
                 let queued = self.citizen.queue_of(call);
+                self.offer_legs.retain(|(c, _), _| *c != call);
                 if self.citizen.is_callback(call) {
                     tracing::info!(
                         call = call.0,
@@ -431,6 +442,7 @@ impl Orchestrator {
                 let media = self.media.clone();
                 let answered_by = report.answered_by.as_deref().map(|l| parse_label(l).0);
                 self.callers.remove(&call);
+                self.offer_legs.retain(|(c, _), _| *c != call);
                 if self.citizen.is_local(call) || self.citizen.is_callback(call) {
                     self.citizen
                         .ended(db, &media, call, answered_by.as_deref())
@@ -541,6 +553,22 @@ impl Orchestrator {
         }
     }
 
+    /// One leg of a queue offer failed; true while the member's other leg still rings.
+    fn queue_leg_failed(&mut self, call: CallRef, label: &str) -> bool {
+        let key = (call, parse_label(label).0);
+        match self.offer_legs.get_mut(&key) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                true
+            }
+            Some(_) => {
+                self.offer_legs.remove(&key);
+                false
+            }
+            None => false,
+        }
+    }
+
     /// Answers the caller ourselves; the citizen's path takes over when our 200 is out.
     async fn answer_locally(&mut self, sip: &mpsc::Sender<Command>, call: CallRef, start: Start) {
         let caller = self.callers.get(&call).cloned().unwrap_or_default();
@@ -563,16 +591,37 @@ impl Orchestrator {
                         user,
                         ring_timeout,
                     } => {
+                        // A queue rings a member as a hunt group does: their phones and, if they
+                        // chose so, their mobile (which must press 1: a queue call).
+                        let mobile = cellular_target(db, &user).await.map(|mut t| {
+                            t.label = format!("{user}{CELLULAR}");
+                            t.ring_timeout = Some(ring_timeout);
+                            t.confirm = true;
+                            t
+                        });
+                        let legs = 1 + u8::from(mobile.is_some());
+                        self.offer_legs.insert((call, user.clone()), legs);
                         let cmd = Command::RingMember {
                             call,
                             user,
                             ring_timeout: Some(ring_timeout),
                         };
                         let _ = sip.send(cmd).await;
+                        if let Some(t) = mobile {
+                            let _ = sip
+                                .send(Command::Ring {
+                                    call,
+                                    targets: vec![t],
+                                })
+                                .await;
+                        }
                     }
                     Todo::CancelUser { call, user } => {
-                        let cmd = Command::CancelBranch { call, label: user };
-                        let _ = sip.send(cmd).await;
+                        self.offer_legs.remove(&(call, user.clone()));
+                        let mobile = format!("{user}{CELLULAR}");
+                        for label in [user, mobile] {
+                            let _ = sip.send(Command::CancelBranch { call, label }).await;
+                        }
                     }
                     Todo::HangUp { call, cause } => {
                         let cmd = Command::HangUp {
@@ -1003,4 +1052,14 @@ fn fail_reason(status: u16) -> FailReason {
         487 | 408 => FailReason::NoAnswer,
         _ => FailReason::Unreachable,
     }
+}
+
+/// A user's mobile through the trunk, if they chose to be rung there.
+async fn cellular_target(db: &Db, user: &str) -> Option<RingTarget> {
+    let settings = db.user_call_settings(user).await.ok().flatten()?;
+    if !settings.ring_cellular {
+        return None;
+    }
+    let mobile = db.get_user(user).await.ok().flatten()?.mobile?;
+    trunk_target(db, &mobile).await
 }
