@@ -25,7 +25,10 @@ pub(super) async fn write_records(
     mut ops: mpsc::UnboundedReceiver<CdrOp>,
 ) {
     let mut rows: HashMap<CallRef, i64> = HashMap::new();
+    let mut closing = tokio::task::JoinSet::new();
     while let Some(op) = ops.recv().await {
+        // Reap finished closes as we go, so the set stays small.
+        while closing.try_join_next().is_some() {}
         match op {
             CdrOp::Open { call, open } => match db.cdr_open(&open).await {
                 Ok(id) => {
@@ -44,7 +47,7 @@ pub(super) async fn write_records(
                 Some(id) => {
                     let (db, finals) = (db.clone(), finals.clone());
                     let ended_at_ms = super::unix_ms();
-                    tokio::spawn(async move {
+                    closing.spawn(async move {
                         close(&db, &finals, id, &report, ended_at_ms).await;
                     });
                 }
@@ -52,6 +55,8 @@ pub(super) async fn write_records(
             },
         }
     }
+    // Call control has stopped: the records being closed are finished before the database goes.
+    while closing.join_next().await.is_some() {}
 }
 
 async fn close(db: &Db, finals: &FinalCounters, id: i64, report: &CallReport, ended_at_ms: i64) {

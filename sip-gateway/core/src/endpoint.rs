@@ -534,7 +534,10 @@ impl<L: LocationStore> Endpoint<L> {
         from: &str,
         ring_timeout: Option<Duration>,
     ) -> Option<CallRef> {
-        let target = self.targets_for_user(user, ring_timeout).into_iter().next()?;
+        let target = self
+            .targets_for_user(user, ring_timeout)
+            .into_iter()
+            .next()?;
         let media = self.media.as_deref_mut()?;
         let call = self.calls.originate(now, target, from, media);
         self.drain_calls(now);

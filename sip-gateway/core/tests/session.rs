@@ -398,20 +398,26 @@ fn a_phone_switching_codec_by_reinvite_is_transcoded_and_switching_back_stops_it
 #[test]
 fn a_call_we_place_rings_the_agent_first_then_joins_the_citizen() {
     let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
-    let call = h
-        .ep
-        .originate(h.now, "1002", "+4764000000", Some(Duration::from_secs(20)))
-        .expect("1002 is registered");
+    let call =
+        h.ep.originate(h.now, "1002", "+4764000000", Some(Duration::from_secs(20)))
+            .expect("1002 is registered");
     let out = h.drain();
     let (to, inv) = requests(&out, Method::Invite).remove(0);
     assert_eq!(to.to_string(), PHONE_A, "the agent first");
     assert!(header_of(&inv, HeaderName::From).contains("sip:+4764000000@"));
     let offer = String::from_utf8_lossy(&inv.body).into_owned();
-    assert!(offer.contains("RTP/AVP 8 0 101"), "G.711 for the carrier leg: {offer}");
+    assert!(
+        offer.contains("RTP/AVP 8 0 101"),
+        "G.711 for the carrier leg: {offer}"
+    );
     let out = h.input(PHONE_A, reply(&inv, 200, "agent1", &answer_sdp(40000)));
     assert_eq!(requests(&out, Method::Ack).len(), 1);
     match &h.events()[..] {
-        [CallEvent::AnsweredLocally { call: c, leg, codec }] => {
+        [CallEvent::AnsweredLocally {
+            call: c,
+            leg,
+            codec,
+        }] => {
             assert_eq!((*c, *leg), (call, LegId(1)));
             assert_eq!(codec, &("PCMA".to_string(), 8));
         }

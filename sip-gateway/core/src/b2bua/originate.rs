@@ -178,9 +178,13 @@ impl Calls {
                     return;
                 };
                 c.inbound.dialog.confirm_as_uac(resp);
-                let ack = c.inbound.dialog.request(Method::Ack, &via, &contact, Some(1));
+                let ack = c
+                    .inbound
+                    .dialog
+                    .request(Method::Ack, &via, &contact, Some(1));
                 let peer = c.inbound.dialog.peer;
-                self.actions.push_back(CallAction::Ack { request: ack, peer });
+                self.actions
+                    .push_back(CallAction::Ack { request: ack, peer });
                 if c.state != CallState::Originating {
                     return; // A retransmitted 2xx: ACKed again.
                 }
@@ -237,6 +241,7 @@ impl Calls {
         }
         let request = super::cancel_for(&c.inbound.invite);
         let peer = c.inbound.dialog.peer;
-        self.actions.push_back(CallAction::Request { request, peer });
+        self.actions
+            .push_back(CallAction::Request { request, peer });
     }
 }
