@@ -234,30 +234,8 @@ fn a_held_caller_hears_music_until_the_call_is_resumed() {
     }
     let server = server();
     let dir = tempfile::tempdir().expect("temp dir");
-    let a = Baresip::start(
-        &dir.path().join("a"),
-        &server,
-        Phone {
-            user: "1001",
-            sip_port: 15060,
-            ctrl_port: 4444,
-            rtp_ports: (40000, 40100),
-            tone_hz: 600,
-            sip_trace: false,
-        },
-    );
-    let b = Baresip::start(
-        &dir.path().join("b"),
-        &server,
-        Phone {
-            user: "1002",
-            sip_port: 15070,
-            ctrl_port: 4445,
-            rtp_ports: (40200, 40300),
-            tone_hz: 900,
-            sip_trace: false,
-        },
-    );
+    let a = Baresip::start(&dir.path().join("a"), &server, phone("1001", false));
+    let b = Baresip::start(&dir.path().join("b"), &server, phone("1002", false));
     b.command("dial", "sip:1001@10.200.0.1:5070");
     wait_until("1001 answers", Duration::from_secs(5), || {
         server.log_text().contains("call answered by=1001")
@@ -314,30 +292,8 @@ fn staff_blind_transfer_a_citizen_to_a_colleague() {
     }
     let server = server();
     let dir = tempfile::tempdir().expect("temp dir");
-    let a = Baresip::start(
-        &dir.path().join("a"),
-        &server,
-        Phone {
-            user: "1001",
-            sip_port: 15060,
-            ctrl_port: 4444,
-            rtp_ports: (40000, 40100),
-            tone_hz: 600,
-            sip_trace: false,
-        },
-    );
-    let b = Baresip::start(
-        &dir.path().join("b"),
-        &server,
-        Phone {
-            user: "1002",
-            sip_port: 15070,
-            ctrl_port: 4445,
-            rtp_ports: (40200, 40300),
-            tone_hz: 900,
-            sip_trace: false,
-        },
-    );
+    let a = Baresip::start(&dir.path().join("a"), &server, phone("1001", false));
+    let b = Baresip::start(&dir.path().join("b"), &server, phone("1002", false));
     let citizen = spawn_citizen(dir.path(), &server, 11_000);
     wait_until("1001 answers", Duration::from_secs(5), || {
         server.log_text().contains("call answered by=1001")

@@ -26,35 +26,13 @@ impl Calls {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let Some(b) = c.branches.get(branch) else {
-            return;
-        };
-        let (Some(callee_leg), Ok(callee)) = (c.callee_leg, sdp::negotiated(&b.offer, answer))
-        else {
+        let Some(our_answer) = c.join_caller(branch, answer, media) else {
             tracing::warn!("callee answer without a usable stream");
             return;
         };
-        // Answer the caller with the codec the callee chose, under the caller's numbers.
-        let codec = sdp::Codec {
-            payload_type: callee.send_codec.payload_type,
-            name: callee.send_codec.name.clone().into(),
-            clock_rate: callee.send_codec.clock_rate,
-            channels: callee.send_codec.channels,
-            fmtp: None,
-        };
-        c.codec = Some(codec.clone());
-        let caps = LocalCapabilities::new(
-            c.inbound.leg_addr.ip(),
-            c.inbound.leg_addr.port(),
-            vec![codec],
-        );
-        let Ok((our_answer, caller)) = sdp::answer(&c.inbound.offer, &caps, &mut c.inbound.origin)
-        else {
+        let Some(b) = c.branches.get(branch) else {
             return;
         };
-        media.set_remote(callee_leg, remote_media(&callee));
-        media.set_remote(c.inbound.leg, remote_media(&caller));
-        media.bridge(c.inbound.leg, callee_leg);
         let mut ok = Response::for_request(&c.inbound.invite, 200, "OK");
         tag_to(&mut ok, &c.inbound.dialog.local_tag);
         ok.headers.push(
@@ -87,6 +65,47 @@ impl Calls {
         for i in others {
             self.cancel_branches(call, Some(i));
         }
+    }
+}
+
+impl super::Call {
+    /// Joins the caller to branch `branch`, which answered with `answer`: both relay legs pointed at
+    /// their far ends and bridged; returns the relay's SDP answer for the caller, in the codec the
+    /// callee chose under the caller's numbers. `None` when the answer has no usable stream.
+    pub(super) fn join_caller(
+        &mut self,
+        branch: usize,
+        answer: &SessionDescription,
+        media: &mut dyn MediaControl,
+    ) -> Option<SessionDescription> {
+        let b = self.branches.get(branch)?;
+        let callee_leg = self.callee_leg?;
+        let callee = sdp::negotiated(&b.offer, answer).ok()?;
+        let codec = codec_of(&callee.send_codec);
+        let caps = LocalCapabilities::new(
+            self.inbound.leg_addr.ip(),
+            self.inbound.leg_addr.port(),
+            vec![codec.clone()],
+        );
+        let (our_answer, caller) =
+            sdp::answer(&self.inbound.offer, &caps, &mut self.inbound.origin).ok()?;
+        self.codec = Some(codec);
+        media.set_remote(callee_leg, remote_media(&callee));
+        media.set_remote(self.inbound.leg, remote_media(&caller));
+        media.bridge(self.inbound.leg, callee_leg);
+        Some(our_answer)
+    }
+}
+
+/// A negotiated codec as the relay's offers and answers name it (no fmtp: the peer's wishes stay
+/// with the peer).
+pub(super) fn codec_of(n: &sdp::NegotiatedCodec) -> sdp::Codec {
+    sdp::Codec {
+        payload_type: n.payload_type,
+        name: n.name.clone().into(),
+        clock_rate: n.clock_rate,
+        channels: n.channels,
+        fmtp: None,
     }
 }
 

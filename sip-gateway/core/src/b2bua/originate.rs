@@ -7,18 +7,15 @@
 use std::cmp::Reverse;
 use std::time::Instant;
 
-use bytes::Bytes;
-use sip_message::{CSeq, HeaderName, Headers, Method, Request, Response, SipHeaders, Version};
+use sip_message::{Method, Response, SipHeaders};
 use switchboard_media::sdp::{self, LocalCapabilities, SessionDescription, SessionOrigin};
 
 use super::answer::remote_media;
-use super::dialog::Dialog;
 use super::provisional::ReliableProvisionals;
 use super::{
     inbound_key, Call, CallAction, CallEvent, CallRef, CallState, Calls, HangupSide, Inbound,
     MediaControl, RingTarget, TimerKind,
 };
-use crate::transaction::TxKey;
 
 /// The branch index under which an originated call's first leg is found by Call-ID.
 pub(super) const ORIGIN: usize = usize::MAX;
@@ -51,52 +48,12 @@ impl Calls {
             media.release(leg);
             return None;
         };
-        let call_id = format!("{}@switchboard", self.token());
-        let from_tag = self.token();
-        let via = self.via(first.peer.transport.as_str());
-        let contact = self.contact();
+        let ids = self.invite_ids(&first);
         let local = self.cfg.local;
         let from_uri = format!("<sip:{}@{local}>", super::outbound::display_user(from));
-        let to_uri = format!("<{}>", first.uri);
-        let mut headers = Headers::default();
-        headers.push(HeaderName::Via, via);
-        headers.push(HeaderName::MaxForwards, "70");
-        headers.push(HeaderName::From, format!("{from_uri};tag={from_tag}"));
-        headers.push(HeaderName::To, to_uri.clone());
-        headers.push(HeaderName::CallId, call_id.clone());
-        headers.push(
-            HeaderName::CSeq,
-            CSeq {
-                seq: 1,
-                method: Method::Invite,
-            }
-            .to_string(),
-        );
-        headers.push(HeaderName::Contact, contact);
-        headers.push(HeaderName::ContentType, "application/sdp");
-        let body = offer.to_string();
-        headers.push(HeaderName::ContentLength, body.len().to_string());
-        let invite = Request {
-            method: Method::Invite,
-            uri: first.uri.clone(),
-            version: Version::SIP_2_0,
-            headers,
-            body: Bytes::from(body),
-        };
-        let key = invite
-            .top_via()
-            .and_then(|v| v.branch().map(|b| TxKey::client_key(b, &Method::Invite)))?;
-        let dialog = Dialog {
-            call_id: call_id.clone(),
-            local_tag: from_tag,
-            remote_tag: None,
-            local_uri: from_uri,
-            remote_uri: to_uri,
-            remote_target: first.uri.clone(),
-            route_set: Vec::new(),
-            local_cseq: 1,
-            peer: first.peer,
-        };
+        let (invite, key, dialog) =
+            super::outbound::initial_invite(ids, &first, from_uri, 70, false, &offer)?;
+        let call_id = dialog.call_id.clone();
         let id = CallRef(self.next_id);
         self.next_id += 1;
         let ring_timeout = first.ring_timeout.unwrap_or(self.cfg.default_ring_timeout);
@@ -197,13 +154,7 @@ impl Calls {
                     return self.end(now, call, "488".into(), HangupSide::System, media);
                 };
                 media.set_remote(c.inbound.leg, remote_media(&n));
-                let codec = sdp::Codec {
-                    payload_type: n.send_codec.payload_type,
-                    name: n.send_codec.name.clone().into(),
-                    clock_rate: n.send_codec.clock_rate,
-                    channels: n.send_codec.channels,
-                    fmtp: None,
-                };
+                let codec = super::answer::codec_of(&n.send_codec);
                 // The answer stands in for a caller's offer: the other party is offered its codec.
                 c.inbound.offer = answer;
                 c.codec = Some(codec.clone());

@@ -61,11 +61,7 @@ impl Calls {
     }
 
     fn start_branch(&mut self, now: Instant, call: CallRef, target: RingTarget) {
-        let call_id = format!("{}@switchboard", self.token());
-        let from_tag = self.token();
-        let transport = target.peer.transport.as_str().to_string();
-        let via = self.via(&transport);
-        let contact = self.contact();
+        let ids = self.invite_ids(&target);
         let local = self.cfg.local;
         let ring_timeout = target.ring_timeout.unwrap_or(self.cfg.default_ring_timeout);
         let session_id = self.rng_session();
@@ -90,54 +86,18 @@ impl Calls {
         };
         let presented = target.caller_id.as_deref().unwrap_or(&c.from_user);
         let from_uri = format!("<sip:{}@{local}>", display_user(presented));
-        let to_uri = format!("<{}>", target.uri);
-        let mut headers = Headers::default();
-        headers.push(HeaderName::Via, via);
-        headers.push(HeaderName::MaxForwards, c.max_forwards.to_string());
-        headers.push(HeaderName::From, format!("{from_uri};tag={from_tag}"));
-        if target.caller_id.is_some() {
-            // Carriers take the network-asserted identity from here (RFC 3325).
-            headers.push(HeaderName::PAssertedIdentity, from_uri.clone());
-        }
-        headers.push(HeaderName::To, to_uri.clone());
-        headers.push(HeaderName::CallId, call_id.clone());
-        headers.push(
-            HeaderName::CSeq,
-            CSeq {
-                seq: 1,
-                method: Method::Invite,
-            }
-            .to_string(),
-        );
-        headers.push(HeaderName::Contact, contact);
-        headers.push(HeaderName::Supported, "100rel");
-        headers.push(HeaderName::ContentType, "application/sdp");
-        let body = offer.to_string();
-        headers.push(HeaderName::ContentLength, body.len().to_string());
-        let invite = Request {
-            method: Method::Invite,
-            uri: target.uri.clone(),
-            version: Version::SIP_2_0,
-            headers,
-            body: Bytes::from(body),
-        };
-        let Some(key) = invite
-            .top_via()
-            .and_then(|v| v.branch().map(|b| TxKey::client_key(b, &Method::Invite)))
-        else {
+        let assert_identity = target.caller_id.is_some();
+        let Some((invite, key, dialog)) = initial_invite(
+            ids,
+            &target,
+            from_uri,
+            c.max_forwards,
+            assert_identity,
+            &offer,
+        ) else {
             return;
         };
-        let dialog = Dialog {
-            call_id: call_id.clone(),
-            local_tag: from_tag,
-            remote_tag: None,
-            local_uri: from_uri,
-            remote_uri: to_uri,
-            remote_target: target.uri.clone(),
-            route_set: Vec::new(),
-            local_cseq: 1,
-            peer: target.peer,
-        };
+        let call_id = dialog.call_id.clone();
         let index = c.branches.len();
         c.branches.push(Branch {
             label: target.label,
@@ -450,6 +410,83 @@ impl Calls {
             });
         }
     }
+}
+
+/// What identifies a new outgoing INVITE: its dialog's Call-ID and our tag, its Via and our Contact.
+pub(super) struct InviteIds {
+    call_id: String,
+    from_tag: String,
+    via: String,
+    contact: String,
+}
+
+impl Calls {
+    pub(super) fn invite_ids(&mut self, target: &RingTarget) -> InviteIds {
+        InviteIds {
+            call_id: format!("{}@switchboard", self.token()),
+            from_tag: self.token(),
+            via: self.via(target.peer.transport.as_str()),
+            contact: self.contact(),
+        }
+    }
+}
+
+/// A new INVITE to `target` with `offer`, from `from_uri` (also asserted, RFC 3325, when
+/// `assert_identity`), its client-transaction key and the dialog it starts.
+pub(super) fn initial_invite(
+    ids: InviteIds,
+    target: &RingTarget,
+    from_uri: String,
+    max_forwards: u8,
+    assert_identity: bool,
+    offer: &SessionDescription,
+) -> Option<(Request, TxKey, Dialog)> {
+    let to_uri = format!("<{}>", target.uri);
+    let mut headers = Headers::default();
+    headers.push(HeaderName::Via, ids.via);
+    headers.push(HeaderName::MaxForwards, max_forwards.to_string());
+    headers.push(HeaderName::From, format!("{from_uri};tag={}", ids.from_tag));
+    if assert_identity {
+        // Carriers take the network-asserted identity from here.
+        headers.push(HeaderName::PAssertedIdentity, from_uri.clone());
+    }
+    headers.push(HeaderName::To, to_uri.clone());
+    headers.push(HeaderName::CallId, ids.call_id.clone());
+    headers.push(
+        HeaderName::CSeq,
+        CSeq {
+            seq: 1,
+            method: Method::Invite,
+        }
+        .to_string(),
+    );
+    headers.push(HeaderName::Contact, ids.contact);
+    headers.push(HeaderName::Supported, "100rel");
+    headers.push(HeaderName::ContentType, "application/sdp");
+    let body = offer.to_string();
+    headers.push(HeaderName::ContentLength, body.len().to_string());
+    let invite = Request {
+        method: Method::Invite,
+        uri: target.uri.clone(),
+        version: Version::SIP_2_0,
+        headers,
+        body: Bytes::from(body),
+    };
+    let key = invite
+        .top_via()
+        .and_then(|v| v.branch().map(|b| TxKey::client_key(b, &Method::Invite)))?;
+    let dialog = Dialog {
+        call_id: ids.call_id,
+        local_tag: ids.from_tag,
+        remote_tag: None,
+        local_uri: from_uri,
+        remote_uri: to_uri,
+        remote_target: target.uri.clone(),
+        route_set: Vec::new(),
+        local_cseq: 1,
+        peer: target.peer,
+    };
+    Some((invite, key, dialog))
 }
 
 /// What the relay's callee leg offers: the caller's known codecs (only `only`, if given: the codec

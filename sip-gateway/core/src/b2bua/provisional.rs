@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sip_message::{HeaderName, Method, Request, Response, SipHeaders};
-use switchboard_media::sdp::{self, LocalCapabilities, SessionDescription};
+use switchboard_media::sdp::SessionDescription;
 
-use super::answer::{remote_media, tag_to};
+use super::answer::tag_to;
 use super::{BranchState, CallAction, CallRef, CallState, Calls, MediaControl, TimerKind};
 
 /// Reliable provisional responses towards the caller.
@@ -152,32 +152,9 @@ impl Calls {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let Some(b) = c.branches.get(index) else {
+        let Some(our_answer) = c.join_caller(index, answer, media) else {
             return;
         };
-        let (Some(callee_leg), Ok(callee)) = (c.callee_leg, sdp::negotiated(&b.offer, answer))
-        else {
-            return;
-        };
-        let codec = sdp::Codec {
-            payload_type: callee.send_codec.payload_type,
-            name: callee.send_codec.name.clone().into(),
-            clock_rate: callee.send_codec.clock_rate,
-            channels: callee.send_codec.channels,
-            fmtp: None,
-        };
-        let caps = LocalCapabilities::new(
-            c.inbound.leg_addr.ip(),
-            c.inbound.leg_addr.port(),
-            vec![codec],
-        );
-        let Ok((our_answer, caller)) = sdp::answer(&c.inbound.offer, &caps, &mut c.inbound.origin)
-        else {
-            return;
-        };
-        media.set_remote(callee_leg, remote_media(&callee));
-        media.set_remote(c.inbound.leg, remote_media(&caller));
-        media.bridge(c.inbound.leg, callee_leg);
         c.early_media = true;
         c.inbound.sent_180 = true;
         self.send_provisional(now, call, 183, Some(our_answer.to_string()));
