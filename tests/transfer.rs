@@ -352,3 +352,76 @@ fn staff_blind_transfer_a_citizen_to_a_colleague() {
         "the transfer target is in the record: {cdr}"
     );
 }
+
+#[test]
+fn staff_blind_transfer_a_citizen_to_a_queue() {
+    if !in_private_netns("staff_blind_transfer_a_citizen_to_a_queue", VETH_SETUP) {
+        return;
+    }
+    let server = server();
+    // A queue with 1002 in it, on its own number.
+    let (status, body) = common::http_request(
+        server.http,
+        "POST",
+        "/api/v1/queues",
+        Some(
+            r#"{"name": "Viderekobling", "greeting_prompt": null, "members": [{"user": "1002"}]}"#,
+        ),
+    );
+    assert_eq!(status, 201, "{body}");
+    let queue: serde_json::Value = serde_json::from_str(&body).expect("queue");
+    let number = serde_json::json!({
+        "number": "+4764000222",
+        "label": "queue",
+        "target_kind": "queue",
+        "target_ref": queue["id"].as_i64().expect("id").to_string(),
+    });
+    let (status, body) = common::http_request(
+        server.http,
+        "POST",
+        "/api/v1/numbers",
+        Some(&number.to_string()),
+    );
+    assert_eq!(status, 201, "{body}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = Baresip::start(&dir.path().join("a"), &server, phone("1001", false));
+    let b = Baresip::start(&dir.path().join("b"), &server, phone("1002", false));
+    let citizen = spawn_citizen(dir.path(), &server, 11_000);
+    wait_until("1001 answers", Duration::from_secs(5), || {
+        server.log_text().contains("call answered by=1001")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    // The receptionist sends the citizen to the queue's number; the queue rings 1002.
+    a.command("transfer", "sip:+4764000222@10.200.0.1:5070");
+    let logs = || {
+        format!(
+            "server: {}\nA: {}\nB: {}",
+            server.log_text(),
+            a.log(),
+            b.log()
+        )
+    };
+    wait_until("the queue's agent answers", Duration::from_secs(8), || {
+        server.log_text().contains("queue call connected")
+    });
+    let out = citizen.wait_with_output().expect("sipp ends");
+    let errors = std::fs::read_to_string(dir.path().join("citizen.err.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "the citizen's call failed: {errors}\n{}",
+        logs()
+    );
+    let log = server.log_text();
+    assert!(
+        log.contains("transferred to a menu, queue or group"),
+        "{log}"
+    );
+    assert!(log.contains("queue=Viderekobling"), "{log}");
+    let audio = b.decoded();
+    let heard = runs(&classify(&audio.samples, f64::from(audio.rate), 1000.0));
+    assert!(
+        heard.iter().any(|&(k, n)| k == Heard::Tone && n >= 8),
+        "the citizen's tone at the queue's agent: {heard:?}\n{}",
+        logs()
+    );
+}

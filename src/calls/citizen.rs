@@ -43,6 +43,8 @@ pub(super) enum Start {
     Menu(switchboard_schema::Menu),
     Queue(Queue),
     Message(String),
+    /// Call control rings staff itself (a hunt group): nothing to play.
+    Handed,
 }
 
 struct Local {
@@ -216,6 +218,7 @@ impl Citizen {
                 self.drive_menu(db, media, call).await;
             }
             Start::Queue(queue) => self.join(db, media, now, call, queue).await,
+            Start::Handed => self.handed(call),
             Start::Message(prompt) => {
                 if let Some(l) = self.calls.get_mut(&call) {
                     l.stage = Stage::Message;

@@ -569,6 +569,24 @@ impl Orchestrator {
         }
     }
 
+    /// A transfer to a menu, queue or group: the transferor is released and the caller is ours.
+    async fn take_back(
+        &mut self,
+        sip: &mpsc::Sender<Command>,
+        call: CallRef,
+        start: Start,
+        transferor: &str,
+    ) {
+        tracing::info!(call = call.0, %transferor, "transferred to a menu, queue or group");
+        if let Some(members) = self.talking.get_mut(&call) {
+            members.retain(|m| m != transferor);
+        }
+        self.citizen.agent_busy(transferor, false);
+        let caller = self.callers.get(&call).cloned().unwrap_or_default();
+        self.citizen.expect(call, start, &caller);
+        let _ = sip.send(Command::TransferToUs { call }).await;
+    }
+
     /// Answers the caller ourselves; the citizen's path takes over when our 200 is out.
     async fn answer_locally(&mut self, sip: &mpsc::Sender<Command>, call: CallRef, start: Start) {
         let caller = self.callers.get(&call).cloned().unwrap_or_default();
@@ -800,8 +818,20 @@ impl Orchestrator {
             }
             // A hunt group reached by a transfer would need the hunt to report to the transfer,
             // not to a ringing call; not supported yet.
-            Route::Group(_) | Route::Queue(_) | Route::Menu(_) | Route::Message(_) => {
-                Command::Reject { call, status: 501 }
+            // A menu, queue or group: Switchboard takes the caller back and carries on as if the
+            // caller had dialled it.
+            Route::Group(group) => {
+                self.take_back(sip, call, Start::Handed, transferor).await;
+                return self.start_hunt(db, sip, call, &group).await;
+            }
+            Route::Queue(q) => {
+                return self.take_back(sip, call, Start::Queue(q), transferor).await;
+            }
+            Route::Menu(m) => return self.take_back(sip, call, Start::Menu(m), transferor).await,
+            Route::Message(p) => {
+                return self
+                    .take_back(sip, call, Start::Message(p), transferor)
+                    .await;
             }
             Route::Reject(status) => Command::Reject { call, status },
         };

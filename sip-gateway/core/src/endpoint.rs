@@ -544,6 +544,12 @@ impl<L: LocationStore> Endpoint<L> {
         call
     }
 
+    /// Takes a transferred caller back (see [`Calls::transfer_to_us`]).
+    pub fn transfer_to_us(&mut self, now: Instant, call: CallRef) {
+        self.calls.transfer_to_us(call);
+        self.drain_calls(now);
+    }
+
     /// Ends an answered call from our side (see [`Calls::hang_up`]).
     pub fn hang_up(&mut self, now: Instant, call: CallRef, cause: &str) {
         if let Some(media) = self.media.as_deref_mut() {

@@ -488,3 +488,26 @@ fn hold_from_either_side_asks_for_music_for_the_other() {
         [CallEvent::Resumed { leg: LegId(1), .. }]
     ));
 }
+
+#[test]
+fn a_blind_transfer_to_a_queue_or_group_gives_the_caller_back_to_switchboard() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    let (inv, _) = connected_call(&mut h);
+    let call = call_ref(&mut h);
+    blind_refer(&mut h, &inv);
+    h.ep.transfer_to_us(h.now, call);
+    let out = h.drain();
+    assert_eq!(notify_bodies(&out), vec!["SIP/2.0 200 OK"]);
+    let byes = requests(&out, Method::Bye);
+    assert_eq!(byes.len(), 1);
+    assert_eq!(byes[0].0.to_string(), PHONE_A, "the transferor is released");
+    assert!(matches!(
+        &h.events()[..],
+        [CallEvent::AnsweredLocally { leg: LegId(1), .. }]
+    ));
+    // The caller now waits as in a queue: a member who answers is joined.
+    h.ep.ring(h.now, call, vec![phone_b_target()]);
+    let inv_b = requests(&h.drain(), Method::Invite)[0].1.clone();
+    h.input(PHONE_B, reply(&inv_b, 200, "phoneb", &answer_sdp(40002)));
+    assert!(matches!(&h.events()[..], [CallEvent::Answered { by, .. }] if by == "1003"));
+}

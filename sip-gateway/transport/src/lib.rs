@@ -76,6 +76,8 @@ pub enum Command {
         ring_timeout: Option<Duration>,
         reply: oneshot::Sender<Option<CallRef>>,
     },
+    /// A blind transfer to a menu, queue or group: Switchboard takes the caller back.
+    TransferToUs { call: CallRef },
     /// Answer the caller ourselves (a menu or a queue takes the call).
     AnswerLocally { call: CallRef },
     /// End an answered call from our side (BYE to everyone in it).
@@ -326,6 +328,7 @@ fn handle_command<L: LocationStore>(
         Command::Decline { call, label } => endpoint.decline_branch(Instant::now(), call, &label),
         Command::MediaTimeout { leg } => endpoint.media_timeout(Instant::now(), leg),
         Command::AnswerLocally { call } => endpoint.answer_locally(Instant::now(), call),
+        Command::TransferToUs { call } => endpoint.transfer_to_us(Instant::now(), call),
         Command::Originate {
             user,
             from,

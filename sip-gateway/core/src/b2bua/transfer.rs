@@ -244,6 +244,28 @@ impl Calls {
             .push_back(CallAction::Request { request, peer });
     }
 
+    /// A blind transfer to a menu, queue or hunt group: Switchboard takes the caller back. The
+    /// transferor hears it worked (NOTIFY 200) and is released; the caller's call becomes one
+    /// answered by us ([`CallEvent::AnsweredLocally`]), so call control plays to it and rings staff.
+    pub fn transfer_to_us(&mut self, call: CallRef) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(t) = c.transfer.take() else {
+            return;
+        };
+        c.answered_branch = None;
+        c.holding = [false; 2];
+        let leg = c.inbound.leg;
+        let codec = codec_of(c.codec.as_ref());
+        if let Some(i) = t.transferor {
+            self.notify(call, DialogSide::Branch(i), 200, true);
+            self.send_bye(call, DialogSide::Branch(i));
+        }
+        self.events
+            .push_back(CallEvent::AnsweredLocally { call, leg, codec });
+    }
+
     /// A blind transfer is waiting for its target.
     pub fn transfer_open(&self, call: CallRef) -> bool {
         self.calls.get(&call).is_some_and(|c| c.transfer.is_some())
