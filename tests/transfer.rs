@@ -285,23 +285,25 @@ fn a_held_caller_hears_music_until_the_call_is_resumed() {
     );
 }
 
-#[test]
-fn staff_blind_transfer_a_citizen_to_a_colleague() {
-    if !in_private_netns("staff_blind_transfer_a_citizen_to_a_colleague", VETH_SETUP) {
-        return;
-    }
-    let server = server();
+/// 1001 (baresip) answers a SIPp citizen who sends 1 kHz, then presses transfer to `target`; the server
+/// must log `done_log` once the transfer is carried out. Returns what 1002 (baresip, auto-answering)
+/// decoded, after the citizen's call ended cleanly.
+fn blind_transfer(
+    server: &Server,
+    target: &str,
+    done_log: &str,
+) -> switchboard_media::wav::WavAudio {
     let dir = tempfile::tempdir().expect("temp dir");
-    let a = Baresip::start(&dir.path().join("a"), &server, phone("1001", false));
-    let b = Baresip::start(&dir.path().join("b"), &server, phone("1002", false));
-    let citizen = spawn_citizen(dir.path(), &server, 11_000);
+    let a = Baresip::start(&dir.path().join("a"), server, phone("1001", false));
+    let b = Baresip::start(&dir.path().join("b"), server, phone("1002", false));
+    let citizen = spawn_citizen(dir.path(), server, 11_000);
     wait_until("1001 answers", Duration::from_secs(5), || {
         server.log_text().contains("call answered by=1001")
     });
-    std::thread::sleep(Duration::from_millis(2000));
-    a.command("transfer", "sip:1002@10.200.0.1:5070");
-    wait_until("the transfer", Duration::from_secs(5), || {
-        server.log_text().contains("call transferred")
+    std::thread::sleep(Duration::from_millis(1500));
+    a.command("transfer", target);
+    wait_until("the transfer", Duration::from_secs(8), || {
+        server.log_text().contains(done_log)
     });
     let out = citizen.wait_with_output().expect("sipp ends");
     let logs = || {
@@ -318,24 +320,35 @@ fn staff_blind_transfer_a_citizen_to_a_colleague() {
         "the citizen's call failed: {errors}\n{}",
         logs()
     );
+    let audio = b.decoded();
+    let heard = runs(&classify(&audio.samples, f64::from(audio.rate), 1000.0));
+    assert!(
+        heard.iter().any(|&(k, n)| k == Heard::Tone && n >= 8),
+        "the citizen's tone at 1002: {heard:?}\n{}",
+        logs()
+    );
+    audio
+}
+
+#[test]
+fn staff_blind_transfer_a_citizen_to_a_colleague() {
+    if !in_private_netns("staff_blind_transfer_a_citizen_to_a_colleague", VETH_SETUP) {
+        return;
+    }
+    let server = server();
+    let audio = blind_transfer(
+        &server,
+        "sip:1002@10.200.0.1:5070",
+        "call transferred from=1001 to=1002",
+    );
     let log = server.log_text();
     assert!(
         log.contains("transfer requested transferor=1001 target=1002"),
         "{log}"
     );
-    assert!(log.contains("call transferred from=1001 to=1002"), "{log}");
-
-    // The colleague hears the citizen's 1 kHz, not the transferor's 600 Hz.
-    let audio = b.decoded();
-    let rate = f64::from(audio.rate);
-    let heard = runs(&classify(&audio.samples, rate, 1000.0));
+    // The colleague hears the citizen's 1 kHz (checked above), not the transferor's 600 Hz.
     assert!(
-        heard.iter().any(|&(k, n)| k == Heard::Tone && n >= 8),
-        "the citizen's tone at the colleague: {heard:?}\n{}",
-        logs()
-    );
-    assert!(
-        tone_share(&audio.samples, 600.0, rate) < 0.05,
+        tone_share(&audio.samples, 600.0, f64::from(audio.rate)) < 0.05,
         "the transferor is gone from the media"
     );
     // The record: answered by 1001, and the colleague's leg with it.
@@ -383,33 +396,11 @@ fn staff_blind_transfer_a_citizen_to_a_queue() {
         Some(&number.to_string()),
     );
     assert_eq!(status, 201, "{body}");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let a = Baresip::start(&dir.path().join("a"), &server, phone("1001", false));
-    let b = Baresip::start(&dir.path().join("b"), &server, phone("1002", false));
-    let citizen = spawn_citizen(dir.path(), &server, 11_000);
-    wait_until("1001 answers", Duration::from_secs(5), || {
-        server.log_text().contains("call answered by=1001")
-    });
-    std::thread::sleep(Duration::from_millis(1500));
     // The receptionist sends the citizen to the queue's number; the queue rings 1002.
-    a.command("transfer", "sip:+4764000222@10.200.0.1:5070");
-    let logs = || {
-        format!(
-            "server: {}\nA: {}\nB: {}",
-            server.log_text(),
-            a.log(),
-            b.log()
-        )
-    };
-    wait_until("the queue's agent answers", Duration::from_secs(8), || {
-        server.log_text().contains("queue call connected")
-    });
-    let out = citizen.wait_with_output().expect("sipp ends");
-    let errors = std::fs::read_to_string(dir.path().join("citizen.err.log")).unwrap_or_default();
-    assert!(
-        out.status.success(),
-        "the citizen's call failed: {errors}\n{}",
-        logs()
+    blind_transfer(
+        &server,
+        "sip:+4764000222@10.200.0.1:5070",
+        "queue call connected",
     );
     let log = server.log_text();
     assert!(
@@ -417,11 +408,4 @@ fn staff_blind_transfer_a_citizen_to_a_queue() {
         "{log}"
     );
     assert!(log.contains("queue=Viderekobling"), "{log}");
-    let audio = b.decoded();
-    let heard = runs(&classify(&audio.samples, f64::from(audio.rate), 1000.0));
-    assert!(
-        heard.iter().any(|&(k, n)| k == Heard::Tone && n >= 8),
-        "the citizen's tone at the queue's agent: {heard:?}\n{}",
-        logs()
-    );
 }
