@@ -13,7 +13,8 @@ use switchboard_media_rt::{Codec, CodecSpec, LegId, MediaRuntime, PlayMode, Play
 use switchboard_routing::menu::{MenuAction, MenuSession};
 use switchboard_routing::numbers::Target;
 use switchboard_routing::queue::{
-    Acd, AgentState, CallId, CallbackConfig, QueueAction, QueueConfig, QueueMember, Strategy,
+    Acd, AgentState, CallId, CallbackConfig, LiveLeg, QueueAction, QueueConfig, QueueMember,
+    Strategy,
 };
 use switchboard_schema::{Db, HoldMusic, Queue, QueueStrategy};
 
@@ -50,6 +51,8 @@ pub(super) enum Start {
 struct Local {
     /// Who called (the number a callback goes to).
     caller: String,
+    /// The agent a queue call was connected to.
+    agent: Option<String>,
     leg: Option<LegId>,
     codec: Option<CodecSpec>,
     stage: Stage,
@@ -143,6 +146,7 @@ impl Citizen {
             call,
             Local {
                 caller: caller.to_string(),
+                agent: None,
                 leg: None,
                 codec: None,
                 stage: Stage::Answering(Box::new(start)),
@@ -343,6 +347,9 @@ impl Citizen {
                 QueueAction::Connect { call, user, .. } => {
                     tracing::info!(call = call.0, %user, "queue call connected");
                     let call = CallRef(call.0);
+                    if let Some(l) = self.calls.get_mut(&call) {
+                        l.agent = Some(user.clone());
+                    }
                     if let Some(leg) = self.calls.get(&call).and_then(|l| l.leg) {
                         let _ = media.stop_playback(leg);
                     }
@@ -459,6 +466,52 @@ impl Citizen {
                 self.carry_out_acd(db, media).await;
             }
         }
+    }
+
+    /// Brings the queues in line with the calls call control really has: `offers` are the queue
+    /// offers still ringing (call, member), `busy` the staff in calls that are not queue calls. Run
+    /// now and then, so no agent or caller state can outlive a lost event.
+    pub(super) async fn reconcile(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        offers: impl Iterator<Item = (CallRef, String)>,
+        busy: impl Iterator<Item = String>,
+    ) {
+        let mut live: Vec<LiveLeg> = Vec::new();
+        for (call, local) in &self.calls {
+            match (&local.stage, &local.agent) {
+                (Stage::Queue { .. }, _) => live.push(LiveLeg::Caller(CallId(call.0))),
+                (Stage::Handed, Some(user)) => live.push(LiveLeg::Connected {
+                    call: CallId(call.0),
+                    user: user.clone(),
+                }),
+                _ => {}
+            }
+        }
+        for cb in self.callbacks.values() {
+            live.push(if cb.agent_answered {
+                LiveLeg::Connected {
+                    call: cb.id,
+                    user: cb.user.clone(),
+                }
+            } else {
+                LiveLeg::Offer {
+                    call: cb.id,
+                    user: cb.user.clone(),
+                }
+            });
+        }
+        live.extend(offers.map(|(call, user)| LiveLeg::Offer {
+            call: CallId(call.0),
+            user,
+        }));
+        live.extend(busy.map(|user| LiveLeg::Busy { user }));
+        let fixed = self.acd.reconcile(Instant::now(), &live);
+        if fixed > 0 {
+            tracing::warn!(corrections = fixed, "queues reconciled with the live calls");
+        }
+        self.carry_out_acd(db, media).await;
     }
 
     /// The number a booked callback goes to.

@@ -64,6 +64,9 @@ fn parse_label(label: &str) -> (String, Leg) {
     }
 }
 
+/// How often the queues' agent and caller states are checked against the calls in progress.
+const RECONCILE_EVERY: Duration = Duration::from_secs(30);
+
 /// How long a transfer target rings before the transferor hears it failed.
 const TRANSFER_RING_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -151,6 +154,7 @@ pub async fn orchestrate(
         callers: HashMap::new(),
         offer_legs: HashMap::new(),
     };
+    let mut next_reconcile = Instant::now() + RECONCILE_EVERY;
     loop {
         let next_timer = o
             .hunts
@@ -158,6 +162,7 @@ pub async fn orchestrate(
             .filter_map(|h| h.hunt.poll_timeout())
             .chain(o.confirmations.values().map(|c| c.deadline))
             .chain(o.citizen.poll_timeout())
+            .chain(std::iter::once(next_reconcile))
             .min();
         let timer = async {
             match next_timer {
@@ -196,6 +201,10 @@ pub async fn orchestrate(
                 }
                 let media = o.media.clone();
                 o.citizen.handle_timeout(&db, &media, now).await;
+                if now >= next_reconcile {
+                    next_reconcile = now + RECONCILE_EVERY;
+                    o.reconcile_queues(&db, &media).await;
+                }
                 o.citizen_todo(&db, &sip).await;
             }
             m = media_events.recv() => {
@@ -551,6 +560,20 @@ impl Orchestrator {
                 let _ = sip.send(Command::Reject { call, status: 480 }).await;
             }
         }
+    }
+
+    /// Checks the queues' view of callers and agents against the calls in progress.
+    async fn reconcile_queues(&mut self, db: &Db, media: &MediaRuntime) {
+        let offers: Vec<(CallRef, String)> = self.offer_legs.keys().cloned().collect();
+        let busy: Vec<String> = self
+            .talking
+            .iter()
+            .filter(|(call, _)| !self.citizen.is_local(**call) && !self.citizen.is_callback(**call))
+            .flat_map(|(_, members)| members.iter().cloned())
+            .collect();
+        self.citizen
+            .reconcile(db, media, offers.into_iter(), busy.into_iter())
+            .await;
     }
 
     /// One leg of a queue offer failed; true while the member's other leg still rings.

@@ -472,3 +472,26 @@ fn a_call_we_place_that_the_agent_refuses_or_ignores_ends() {
     assert!(!requests(&out, Method::Cancel).is_empty());
     assert!(h.ep.originate(h.now, "nobody", "x", None).is_none());
 }
+
+#[test]
+fn a_silent_callee_leg_before_anyone_answers_does_not_drop_a_caller_we_answered() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    h.input(CARRIER, invite("c1"));
+    let call = match &h.events()[..] {
+        [CallEvent::Incoming { call, .. }] => *call,
+        other => panic!("{other:?}"),
+    };
+    h.ep.answer_locally(h.now, call);
+    h.drain();
+    h.events();
+    // A queue rings an agent: the callee leg exists but carries nothing until someone answers.
+    let targets = h.ep.targets_for_user("1002", Some(Duration::from_secs(20)));
+    h.ep.ring(h.now, call, targets);
+    h.drain();
+    h.ep.media_timeout(h.now, LegId(2));
+    assert!(requests(&h.drain(), Method::Bye).is_empty());
+    assert!(h.events().is_empty(), "the caller stays");
+    // The caller's own leg going silent does end it.
+    h.ep.media_timeout(h.now, LegId(1));
+    assert_eq!(requests(&h.drain(), Method::Bye).len(), 1);
+}

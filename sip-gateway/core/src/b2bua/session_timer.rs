@@ -138,8 +138,11 @@ impl Calls {
     /// The relay heard nothing from `leg` for its media timeout: an answered call using it is dead.
     /// Calls still ringing are left alone (a caller may send no media before the answer).
     pub fn media_timeout(&mut self, now: Instant, leg: LegId, media: &mut dyn MediaControl) {
+        // The callee side counts only once someone answered: a queue caller's callee leg waits in
+        // silence while agents are rung, and that is no reason to drop the caller.
         let call = self.calls.iter().find_map(|(id, c)| {
-            let uses = c.inbound.leg == leg || c.callee_leg == Some(leg);
+            let uses =
+                c.inbound.leg == leg || (c.callee_leg == Some(leg) && c.answered_branch.is_some());
             (uses && matches!(c.state, CallState::Answered { .. })).then_some(*id)
         });
         if let Some(call) = call {
