@@ -169,8 +169,10 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         call_events_tx,
         wait_stop(stop_rx.clone()),
     ));
-    // The admin API's questions about live queues (agents, waiting callers) go to call control.
+    // The admin API's questions about live queues (agents, waiting callers) go to call control, and
+    // so do its change notices.
     let (queue_tx, queue_rx) = mpsc::channel(64);
+    let (config_tx, config_rx) = tokio::sync::broadcast::channel(64);
     let orchestrator = tokio::spawn(crate::calls::orchestrate(
         db.clone(),
         cmd_tx.clone(),
@@ -178,6 +180,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
             events: call_events_rx,
             media_events,
             queue_requests: queue_rx,
+            config_changes: config_rx,
         },
         media.clone(),
         finals,
@@ -201,9 +204,9 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         sip: cmd_tx,
         realm: cfg.sip.realm.clone(),
         admin_token: cfg.admin_token()?,
-        // Call control reads numbers and groups from the database on every call, so it needs no
-        // change notices (yet: cached state such as trunk registrations will).
-        config_changes: None,
+        // Call control reads numbers, groups, queues and menus from the database on every call;
+        // what it caches (decoded prompts) it drops when told here.
+        config_changes: Some(config_tx),
         queues: Some(queue_tx),
     };
     let http_task = tokio::spawn({

@@ -5,137 +5,64 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::audio::write_tone_wav;
-use common::baresip::KillOnDrop;
-use common::{in_private_netns, registrations, wait_until, Server, ServerOptions, VETH_SETUP};
+use common::baresip::{Baresip, Phone};
+use common::phones::{scenario, spawn_far_end};
+use common::{in_private_netns, registrations, Server, ServerOptions, VETH_SETUP};
 use switchboard_media::tone::tone_share;
 
 /// The newest call record once it is closed (the CDR is written just after the BYE).
 fn wait_for_closed_cdr(server: &Server) -> serde_json::Value {
-    let mut cdr = serde_json::Value::Null;
-    wait_until("a closed CDR", Duration::from_secs(5), || {
-        let (status, body) = server.get("/api/v1/cdrs?limit=1");
-        let page: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        cdr = page["cdrs"][0].clone();
-        status == 200 && !cdr["ended_at_ms"].is_null()
-    });
-    cdr
+    common::phones::closed_cdrs(server, 1).remove(0)
 }
 
 /// Tests that play the demo trunk's far end on 127.0.0.1:5090 outside a private namespace take turns.
 static TRUNK_PORT: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// SIPp as a carrier (or a mobile behind it) on 127.0.0.1:`port` with the scenario file `scenario`; its messages and errors land in `dir` as
-/// `name.msg.log` / `name.err.log`.
-fn spawn_carrier(
-    dir: &Path,
-    name: &str,
-    scenario: &Path,
-    port: u16,
-    media_port: u16,
-) -> KillOnDrop {
-    let child = Command::new("sipp")
-        .arg("-sf")
-        .arg(scenario)
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-mp",
-            &media_port.to_string(),
-        ])
-        .args([
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            "40",
-            "-trace_err",
-            "-trace_msg",
-            "-message_file",
-        ])
-        .arg(dir.join(format!("{name}.msg.log")))
-        .arg("-error_file")
-        .arg(dir.join(format!("{name}.err.log")))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp runs");
-    KillOnDrop(child)
-}
-
 /// baresip registered as 1001 (inside the test's namespace) dials `number` through its control
 /// socket, as a staff member would.
-fn baresip_1001_dials(dir: &Path, server: &Server, number: &str) -> KillOnDrop {
-    std::fs::write(
-        dir.join("config"),
-        "sip_listen 10.200.0.1:15060\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\n\
-         module ausine.so\nmodule account.so\nmodule menu.so\nmodule ctrl_tcp.so\n\
-         ctrl_tcp_listen 127.0.0.1:4444\nnet_interface v0\naudio_alert aufile,/dev/null\n\
-         audio_source ausine,600\nausrc_srate 48000\nausrc_channels 2\nauplay_srate 48000\n\
-         rtp_ports 40000-40100\n",
-    )
-    .expect("baresip config");
-    std::fs::write(
-        dir.join("accounts"),
-        "<sip:1001@10.200.0.1:5070;transport=udp>;auth_pass=demo-1001;regint=60;audio_codecs=PCMU\n",
-    )
-    .expect("baresip accounts");
-    let log = std::fs::File::create(dir.join("baresip.log")).expect("log");
-    let baresip = Command::new("baresip")
-        .arg("-f")
-        .arg(dir)
-        .args(["-t", "20"])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("baresip runs");
-    let baresip = KillOnDrop(baresip);
-    wait_until("1001's registration", Duration::from_secs(5), || {
-        registrations(server).iter().any(|r| r["aor"] == "1001")
-    });
-    // Dial an 8-digit Norwegian number, as a staff member would, through baresip's control socket.
-    let json = format!(r#"{{"command":"dial","params":"sip:{number}@10.200.0.1:5070"}}"#);
-    let mut ctrl = std::net::TcpStream::connect("127.0.0.1:4444").expect("baresip ctrl_tcp");
-    std::io::Write::write_all(&mut ctrl, format!("{}:{json},", json.len()).as_bytes())
-        .expect("dial");
+fn baresip_1001_dials(dir: &Path, server: &Server, number: &str) -> Baresip {
+    let baresip = Baresip::start(&dir.join("baresip"), server, phone("1001", 15060, "udp"));
+    baresip.command("dial", &format!("sip:{number}@10.200.0.1:5070"));
     baresip
+}
+
+/// A demo user's baresip on this test's veth address, sending a 600 Hz sine.
+fn phone<'a>(user: &'a str, sip_port: u16, transport: &'a str) -> Phone<'a> {
+    Phone {
+        user,
+        sip_port,
+        ctrl_port: 4444,
+        rtp_ports: (40000, 40100),
+        tone_hz: 600,
+        sip_trace: false,
+        transport,
+    }
 }
 
 /// Runs SIPp with a scenario file (a filled-in copy) against `target`; logs land in `dir`.
 fn sipp_file(
     dir: &Path,
-    file: &str,
+    file: &Path,
     target: std::net::SocketAddr,
     extra: &[&str],
 ) -> std::process::Output {
-    let name = Path::new(file)
+    let name = file
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     Command::new("sipp")
         .arg(target.to_string())
-        .args(["-sf", file, "-nostdin", "-trace_err", "-error_file"])
+        .arg("-sf")
+        .arg(file)
+        .args(["-nostdin", "-trace_err", "-error_file"])
         .arg(dir.join(format!("{name}.err.log")))
         .args(extra)
         .output()
         .expect("sipp runs (apt-get install sip-tester)")
-}
-
-/// A copy of a SIPp scenario with `[$name]` placeholders written in.
-fn scenario(dir: &Path, name: &str, vars: &[(&str, &str)]) -> String {
-    let mut text = std::fs::read_to_string(common::sipp_dir().join(name)).expect("scenario");
-    for (k, v) in vars {
-        text = text.replace(&format!("[${k}]"), v);
-    }
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write scenario");
-    path.to_string_lossy().into_owned()
 }
 
 #[test]
@@ -170,37 +97,11 @@ fn carrier_call_reaches_baresip(
         ..Default::default()
     });
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(
-        dir.path().join("config"),
-        format!(
-            "sip_listen 10.200.0.1:15060\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\n\
-             module ausine.so\nmodule sndfile.so\nmodule account.so\nmodule menu.so\n\
-             net_interface v0\naudio_alert aufile,/dev/null\naudio_source ausine,600\n\
-             ausrc_srate 48000\nausrc_channels 2\nauplay_srate 48000\nrtp_ports 40000-40100\nsnd_path {}\n",
-            dir.path().display()
-        ),
-    )
-    .expect("baresip config");
-    std::fs::write(
-        dir.path().join("accounts"),
-        format!("<sip:1002@10.200.0.1:5070;transport={transport}>;auth_pass=demo-1002;regint=60;answermode=auto;audio_codecs=PCMU\n"),
-    )
-    .expect("baresip accounts");
-    let log = std::fs::File::create(dir.path().join("baresip.log")).expect("log");
-    let mut baresip = Command::new("baresip")
-        .arg("-f")
-        .arg(dir.path())
-        .args(["-t", "20"])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("baresip runs (apt-get install baresip-core)");
-    let baresip_log =
-        || std::fs::read_to_string(dir.path().join("baresip.log")).unwrap_or_default();
-    wait_until("baresip's registration", Duration::from_secs(5), || {
-        registrations(&server).iter().any(|r| r["aor"] == "1002")
-    });
+    let mut baresip = Baresip::start(
+        &dir.path().join("b"),
+        &server,
+        phone("1002", 15060, transport),
+    );
     let registered_over = registrations(&server)
         .iter()
         .find(|r| r["aor"] == "1002")
@@ -234,15 +135,14 @@ fn carrier_call_reaches_baresip(
             "30",
         ],
     );
-    let _ = baresip.kill();
-    let _ = baresip.wait();
+    baresip.stop();
     let sipp_errors =
         std::fs::read_to_string(dir.path().join("call_user.err.log")).unwrap_or_default();
     assert!(
         out.status.success(),
         "SIPp's call failed: {sipp_errors}\nserver: {}\nbaresip: {}",
         server.log_text(),
-        baresip_log()
+        baresip.log()
     );
     let log = server.log_text();
     for line in expect_in_log {
@@ -269,14 +169,7 @@ fn carrier_call_reaches_baresip(
     );
 
     // baresip's sndfile module writes what it decoded from the call.
-    let recording = std::fs::read_dir(dir.path())
-        .expect("dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-        .unwrap_or_else(|| panic!("no decoded recording from baresip: {}", baresip_log()));
-    let audio = switchboard_media::wav::read(&std::fs::read(&recording).expect("read"))
-        .expect("baresip's WAV parses");
+    let audio = baresip.decoded();
     let rate = f64::from(audio.rate);
     let samples = &audio.samples;
     assert!(
@@ -391,18 +284,18 @@ fn staff_call_out(test: &str, dialled: &str, presented: &str) {
     );
     assert_eq!(status, 200, "{body}");
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut carrier = spawn_carrier(
+    let mut carrier = spawn_far_end(
         dir.path(),
         "carrier",
         &common::sipp_dir().join("carrier_answer.xml"),
-        5090,
-        16100,
+        (5090, 16100),
+        1,
     );
-    let _baresip = baresip_1001_dials(dir.path(), &server, dialled);
+    let baresip = baresip_1001_dials(dir.path(), &server, dialled);
     let status = carrier.0.wait().expect("carrier sipp exits");
     let msgs = std::fs::read_to_string(dir.path().join("carrier.msg.log")).unwrap_or_default();
     let errors = std::fs::read_to_string(dir.path().join("carrier.err.log")).unwrap_or_default();
-    let baresip_log = std::fs::read_to_string(dir.path().join("baresip.log")).unwrap_or_default();
+    let baresip_log = baresip.log();
     assert!(
         status.success(),
         "carrier: {errors}\n{msgs}\nserver: {}\nbaresip: {baresip_log}",
@@ -444,7 +337,7 @@ fn a_cellular_leg_is_connected_only_after_pressing_1() {
         "carrier_confirm.xml",
         &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap")],
     );
-    let mut mobile = spawn_carrier(dir.path(), "mobile", Path::new(&mobile_sf), 5090, 16200);
+    let mut mobile = spawn_far_end(dir.path(), "mobile", &mobile_sf, (5090, 16200), 1);
     std::thread::sleep(Duration::from_millis(300));
     let tone = dir.path().join("tone.wav");
     write_tone_wav(&tone, 1000.0, 8.0);
@@ -523,7 +416,7 @@ fn cellular_leg_not_confirmed(pcap: &str, expect_in_log: &str) {
     });
     let dir = tempfile::tempdir().expect("temp dir");
     let mobile_sf = scenario(dir.path(), "carrier_confirm.xml", &[("dtmf_pcap", pcap)]);
-    let mut mobile = spawn_carrier(dir.path(), "mobile", Path::new(&mobile_sf), 5090, 16300);
+    let mut mobile = spawn_far_end(dir.path(), "mobile", &mobile_sf, (5090, 16300), 1);
     std::thread::sleep(Duration::from_millis(300));
     let sf = scenario(dir.path(), "call_expect_status.xml", &[("status", "480")]);
     let out = sipp_file(
@@ -586,19 +479,19 @@ fn a_call_out_fails_over_to_the_next_trunk_when_the_first_answers_503() {
     );
     assert!(status == 201 || status == 200, "{status} {body}");
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut primary = spawn_carrier(
+    let mut primary = spawn_far_end(
         dir.path(),
         "primary",
         &common::sipp_dir().join("carrier_unavailable.xml"),
-        5090,
-        16400,
+        (5090, 16400),
+        1,
     );
-    let mut backup = spawn_carrier(
+    let mut backup = spawn_far_end(
         dir.path(),
         "backup",
         &common::sipp_dir().join("carrier_answer.xml"),
-        5091,
-        16500,
+        (5091, 16500),
+        1,
     );
     let _baresip = baresip_1001_dials(dir.path(), &server, "22334455");
     let backup_status = backup.0.wait().expect("backup carrier exits");

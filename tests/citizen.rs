@@ -7,7 +7,6 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::baresip::KillOnDrop;
 
 use common::phones::*;
 use common::{http_request, Server};
@@ -212,6 +211,31 @@ fn a_closed_number_plays_its_message_and_an_override_takes_effect_on_the_next_ca
         closed_packets >= 300,
         "≈ 7 s of the closed message: {closed}"
     );
+    // An admin uploads their own, shorter "closed" recording: the next call plays it.
+    let short = dir.path().join("closed.wav");
+    write_pcm_tone(&short, 1.0);
+    let (status, body) = common::http_send(
+        server.http,
+        "PUT",
+        "/api/v1/prompts/closed",
+        "audio/wav",
+        &std::fs::read(&short).expect("wav"),
+    );
+    assert!(status == 200 || status == 201, "{status} {body}");
+    let status = carrier_calls(
+        &server,
+        dir.path(),
+        &carrier,
+        "+4764000555",
+        1,
+        (17805, 18805),
+    );
+    assert_carrier_ok(&server, dir.path(), status, "user_call_answered");
+    let uploaded = prompt_packets(&closed_cdrs(&server, 1).remove(0));
+    assert!(
+        (40..=70).contains(&uploaded),
+        "the uploaded 1 s prompt, not the built-in 7 s one: {uploaded}"
+    );
     // The receptionist's override: closed with another message (the short goodbye), at once.
     let (status, body) = http_request(
         server.http,
@@ -362,37 +386,7 @@ fn a_caller_who_books_a_callback_is_called_back_and_bridged_to_the_agent() {
         "carrier_answer_tone.xml",
         &[("tone", &tone.to_string_lossy()), ("talk_ms", "3000")],
     );
-    let mut citizen = KillOnDrop(
-        Command::new("sipp")
-            .arg("-sf")
-            .arg(&answer)
-            .args([
-                "-i",
-                "127.0.0.1",
-                "-p",
-                "5090",
-                "-mi",
-                "127.0.0.1",
-                "-mp",
-                "18970",
-            ])
-            .args([
-                "-m",
-                "1",
-                "-nostdin",
-                "-timeout",
-                "30",
-                "-trace_msg",
-                "-message_file",
-            ])
-            .arg(dir.path().join("citizen.msg.log"))
-            .args(["-trace_err", "-error_file"])
-            .arg(dir.path().join("citizen.err.log"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sipp runs"),
-    );
+    let mut citizen = spawn_far_end(dir.path(), "citizen", &answer, (5090, 18970), 1);
     // The agent comes back: the callback rings the agent first, then the citizen.
     agent_state("available");
     let status = wait_exit(&mut citizen, Duration::from_secs(25));
@@ -450,35 +444,7 @@ fn a_queue_rings_an_agents_mobile_who_must_press_1() {
         "carrier_confirm.xml",
         &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap")],
     );
-    let mut mobile = KillOnDrop(
-        Command::new("sipp")
-            .arg("-sf")
-            .arg(&mobile_sf)
-            .args([
-                "-i",
-                "127.0.0.1",
-                "-p",
-                "5090",
-                "-mi",
-                "127.0.0.1",
-                "-mp",
-                "18980",
-            ])
-            .args([
-                "-m",
-                "1",
-                "-nostdin",
-                "-timeout",
-                "30",
-                "-trace_err",
-                "-error_file",
-            ])
-            .arg(dir.path().join("mobile.err.log"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sipp runs"),
-    );
+    let mut mobile = spawn_far_end(dir.path(), "mobile", &mobile_sf, (5090, 18980), 1);
     let caller = carrier_hangs_up_after(dir.path(), 4000);
     let status = carrier_calls(
         &server,
@@ -608,4 +574,29 @@ fn a_caller_waiting_longer_than_the_reconcile_interval_keeps_their_place() {
         cdr["queue_wait_ms"].as_i64().unwrap_or(0) >= 33_000,
         "{cdr}"
     );
+}
+
+/// A 16-bit PCM, 8 kHz mono WAV of a 440 Hz tone, `seconds` long (an admin's own recording).
+fn write_pcm_tone(path: &std::path::Path, seconds: f32) {
+    let n = (8000.0 * seconds) as usize;
+    let data: Vec<u8> = (0..n)
+        .flat_map(|i| {
+            let v = 8000.0 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 8000.0).sin();
+            (v as i16).to_le_bytes()
+        })
+        .collect();
+    let mut wav = b"RIFF".to_vec();
+    wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&16000u32.to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&data);
+    std::fs::write(path, wav).expect("write wav");
 }

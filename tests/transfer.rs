@@ -63,12 +63,14 @@ fn server() -> Server {
 fn spawn_citizen(dir: &std::path::Path, server: &Server, talk_ms: u32) -> std::process::Child {
     let tone = dir.join("tone.wav");
     write_tone_wav(&tone, 1000.0, talk_ms as f32 / 1000.0 + 1.0);
-    let text = std::fs::read_to_string(common::sipp_dir().join("call_user.xml"))
-        .expect("scenario")
-        .replace("[$tone]", &tone.to_string_lossy())
-        .replace("[$talk_ms]", &talk_ms.to_string());
-    let sf = dir.join("citizen.xml");
-    std::fs::write(&sf, text).expect("write scenario");
+    let sf = common::phones::scenario(
+        dir,
+        "call_user.xml",
+        &[
+            ("tone", &tone.to_string_lossy()),
+            ("talk_ms", &talk_ms.to_string()),
+        ],
+    );
     std::process::Command::new("sipp")
         .arg(server.sip.to_string())
         .arg("-sf")
@@ -107,6 +109,7 @@ fn phone(user: &str, sip_trace: bool) -> Phone<'_> {
         rtp_ports: (40000 + 200 * n, 40100 + 200 * n),
         tone_hz: [600, 900][usize::from(n)],
         sip_trace,
+        transport: "udp",
     }
 }
 

@@ -6,50 +6,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::baresip::KillOnDrop;
+use common::phones::{scenario_edited, spawn_far_end};
 use common::{http_request, in_private_netns, sipp, sipp_dir, Server, ServerOptions, VETH_SETUP};
 use serde_json::Value;
-
-/// A child process that dies with the test, pass or fail.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A copy of a SIPp scenario in `dir` with `[$name]` placeholders (and any other text) replaced.
-fn scenario(dir: &Path, name: &str, replace: &[(&str, &str)]) -> String {
-    let mut text = std::fs::read_to_string(sipp_dir().join(name)).expect("scenario");
-    for (k, v) in replace {
-        text = text.replace(k, v);
-    }
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write scenario");
-    path.to_string_lossy().into_owned()
-}
-
-/// SIPp answering as a carrier on 127.0.0.1:`port`; `calls` 0 runs until killed.
-fn spawn_carrier(dir: &Path, name: &str, file: &str, port: u16, calls: u32) -> KillOnDrop {
-    let mut cmd = Command::new("sipp");
-    cmd.args(["-sf", file, "-i", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-mp", &(16000 + port % 1000 * 10).to_string()])
-        .args(["-nostdin", "-timeout", "60", "-trace_err", "-trace_msg"])
-        .arg("-message_file")
-        .arg(dir.join(format!("{name}.msg.log")))
-        .arg("-error_file")
-        .arg(dir.join(format!("{name}.err.log")))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if calls > 0 {
-        cmd.args(["-m", &calls.to_string()]);
-    }
-    KillOnDrop(cmd.spawn().expect("sipp runs (apt-get install sip-tester)"))
-}
 
 /// Like `wait_until`, but a timeout shows the server's log.
 fn wait_for(server: &Server, what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
@@ -144,12 +107,12 @@ fn a_registering_trunk_answers_the_carriers_challenge_and_is_probed() {
         dir: Some(dir.path().to_path_buf()),
         ..Default::default()
     });
-    let file = scenario(
+    let file = scenario_edited(
         dir.path(),
         "carrier_registrar.xml",
         &[("[$password]", "hemmelig-42")],
     );
-    let _registrar = spawn_carrier(dir.path(), "registrar", &file, 5092, 0);
+    let _registrar = spawn_far_end(dir.path(), "registrar", &file, (5092, 16920), 0);
     let (status, trunk) = json(
         &server,
         "POST",
@@ -239,8 +202,8 @@ fn a_trunk_whose_probes_fail_goes_down_and_calls_take_the_backup() {
         ..Default::default()
     });
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = scenario(dir.path(), "carrier_options.xml", &[("[$status]", "503")]);
-    let _primary = spawn_carrier(dir.path(), "primary", &file, 5090, 0);
+    let file = scenario_edited(dir.path(), "carrier_options.xml", &[("[$status]", "503")]);
+    let _primary = spawn_far_end(dir.path(), "primary", &file, (5090, 16900), 0);
     let carrier = set_demo_carrier(&server, r#""options_interval_secs":5"#);
     let (status, body) = json(
         &server,
@@ -265,13 +228,7 @@ fn a_trunk_whose_probes_fail_goes_down_and_calls_take_the_backup() {
 
     register_user(&server, dir.path(), "1001", 15061);
     let backup_file = sipp_dir().join("carrier_answer.xml");
-    let mut backup = spawn_carrier(
-        dir.path(),
-        "backup",
-        &backup_file.to_string_lossy(),
-        5091,
-        1,
-    );
+    let mut backup = spawn_far_end(dir.path(), "backup", &backup_file, (5091, 16910), 1);
     let out = sipp(
         dir.path(),
         "user_call_answered.xml",
@@ -334,12 +291,12 @@ fn a_trunk_at_max_calls_refuses_a_second_call_with_503() {
         || !trunk_status(&server, carrier)["probe"].is_null(),
     );
     // The carrier keeps the first call up long enough for the second to try.
-    let file = scenario(
+    let file = scenario_edited(
         dir.path(),
         "carrier_answer.xml",
         &[("milliseconds=\"2000\"", "milliseconds=\"6000\"")],
     );
-    let mut far_end = spawn_carrier(dir.path(), "carrier", &file, 5090, 1);
+    let mut far_end = spawn_far_end(dir.path(), "carrier", &file, (5090, 16900), 1);
     register_user(&server, dir.path(), "1001", 15061);
     register_user(&server, dir.path(), "1002", 15062);
 
@@ -370,14 +327,15 @@ fn a_trunk_at_max_calls_refuses_a_second_call_with_503() {
         Duration::from_secs(10),
         || trunk_status(&server, carrier)["calls"] == 1,
     );
-    let second = scenario(
+    let second = scenario_edited(
         dir.path(),
         "call_expect_status.xml",
         &[("[$status]", "503")],
     );
     let out = Command::new("sipp")
         .arg(server.sip.to_string())
-        .args(["-sf", &second])
+        .arg("-sf")
+        .arg(&second)
         .args([
             "-s",
             "22334466",

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use mobile_api::{AgentStateChange, QueueRequest};
 use sip_core::b2bua::CallRef;
-use switchboard_media::prompts::{self as nb, PromptSet};
-use switchboard_media_rt::{Codec, CodecSpec, LegId, MediaRuntime, PlayMode, Playlist, Prompt};
+use switchboard_media::prompts as nb;
+use switchboard_media_rt::{CodecSpec, LegId, MediaRuntime, PlayMode, Playlist, Prompt};
+
+use super::prompts::Prompts;
 use switchboard_routing::menu::{MenuAction, MenuSession};
 use switchboard_routing::numbers::Target;
 use switchboard_routing::queue::{
@@ -110,7 +112,7 @@ struct Callback {
 
 pub(super) struct Citizen {
     acd: Acd,
-    prompts: PromptSet,
+    prompts: Prompts,
     calls: HashMap<CallRef, Local>,
     by_leg: HashMap<LegId, CallRef>,
     /// Agents who logged out through the API: queues do not log them in again by themselves.
@@ -126,7 +128,7 @@ impl Citizen {
     pub(super) fn new(seed: u64) -> Citizen {
         Citizen {
             acd: Acd::new(seed),
-            prompts: PromptSet::builtin_nb(),
+            prompts: Prompts::new(),
             calls: HashMap::new(),
             by_leg: HashMap::new(),
             logged_out: HashSet::new(),
@@ -190,10 +192,7 @@ impl Citizen {
             return;
         };
         local.leg = Some(leg);
-        local.codec = Codec::from_name(&codec.0).map(|c| CodecSpec {
-            codec: c,
-            payload_type: codec.1,
-        });
+        local.codec = super::codec_spec(&codec);
         self.by_leg.insert(leg, call);
         let _ = media.set_dtmf(leg, true, None);
         let start = std::mem::replace(&mut local.stage, Stage::Handed);
@@ -514,6 +513,20 @@ impl Citizen {
         self.carry_out_acd(db, media).await;
     }
 
+    /// A prompt by name (uploaded or built in), for call control's own playing (music on hold, the
+    /// press-1 question).
+    pub(super) async fn prompt(&mut self, db: &Db, name: &str) -> Option<Prompt> {
+        self.prompts.get(db, name).await
+    }
+
+    /// The admin API changed uploaded prompts: `None` means any of them.
+    pub(super) fn prompts_changed(&mut self, name: Option<&str>) {
+        match name {
+            Some(n) => self.prompts.forget(n),
+            None => self.prompts.forget_all(),
+        }
+    }
+
     /// The number a booked callback goes to.
     pub(super) fn callback_number(&self, id: CallId) -> Option<String> {
         self.callback_numbers.get(&id).cloned()
@@ -727,14 +740,8 @@ impl Citizen {
         };
         let mut list = Vec::with_capacity(names.len());
         for name in names {
-            let uploaded = db.get_prompt(name).await.ok().flatten();
-            let prompt = match uploaded {
-                Some(wav) => Prompt::from_wav(&wav).ok(),
-                None => self.prompts.decode(name).and_then(Result::ok),
-            };
-            match prompt {
-                Some(p) => list.push(p),
-                None => tracing::warn!(prompt = %name, "no such prompt"),
+            if let Some(p) = self.prompts.get(db, name).await {
+                list.push(p);
             }
         }
         if list.is_empty() {

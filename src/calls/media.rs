@@ -81,14 +81,8 @@ impl MediaControl for RelayControl {
         leg: LegId,
         spec: Option<(sip_core::b2bua::CodecRef, sip_core::b2bua::CodecRef)>,
     ) -> bool {
-        let to_spec = |(name, pt): &(String, u8)| {
-            Codec::from_name(name).map(|codec| CodecSpec {
-                codec,
-                payload_type: *pt,
-            })
-        };
         let spec = match spec {
-            Some((from, to)) => match (to_spec(&from), to_spec(&to)) {
+            Some((from, to)) => match (codec_spec(&from), codec_spec(&to)) {
                 (Some(a), Some(b)) => Some((a, b)),
                 _ => return false,
             },
@@ -102,6 +96,14 @@ impl MediaControl for RelayControl {
             pending.insert(leg, reply);
         }
     }
+}
+
+/// A codec as call control gets it from the B2BUA (encoding, payload type), for the relay.
+pub fn codec_spec((name, pt): &(String, u8)) -> Option<CodecSpec> {
+    Codec::from_name(name).map(|codec| CodecSpec {
+        codec,
+        payload_type: *pt,
+    })
 }
 
 /// The address other hosts reach this node at: configured, the listen address, or the source address

@@ -6,12 +6,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mobile_api::QueueRequest;
+use mobile_api::{ConfigChanged, QueueRequest};
 use sip_core::b2bua::{CallEvent, CallRef, Caller, RingTarget};
 use sip_transport::Command;
-use switchboard_media_rt::{
-    Codec, CodecSpec, InbandLaw, MediaEvent, PlayMode, Playlist, Prompt, RelayEvent,
-};
+use switchboard_media_rt::{InbandLaw, MediaEvent, PlayMode, Playlist, RelayEvent};
 use switchboard_media_rt::{LegId, MediaRuntime};
 use switchboard_routing::hunt::{
     BusyPolicy, CellularConfig, FailReason, GroupState, HuntAction, HuntCall, HuntGroup, Leg,
@@ -22,16 +20,17 @@ use switchboard_schema::{
     BusyPolicy as DbBusyPolicy, HuntGroup as DbHuntGroup, HuntStrategy, TargetKind,
 };
 use switchboard_schema::{CallDirection, CdrAnswer, CdrOpen};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 mod cdr;
 mod citizen;
 mod media;
+mod prompts;
 mod routes;
 
 use cdr::CdrOp;
 use citizen::{Citizen, Start, Todo};
-pub use media::{advertised_ip, FinalCounters, RelayControl};
+pub use media::{advertised_ip, codec_spec, FinalCounters, RelayControl};
 pub use routes::sync_trunk_sources;
 use routes::{route, route_from_user, route_routing_target, take_trunk, trunk_target, Route};
 use switchboard_routing::queue::CallId;
@@ -70,14 +69,14 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 /// How long a transfer target rings before the transferor hears it failed.
 const TRANSFER_RING_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Music on hold (media/prompts, synthesised with sox by media/prompts/generate.sh).
-const MUSIC_ON_HOLD: &[u8] = include_bytes!("../../media/prompts/moh.wav");
+/// Music on hold: the prompt set's (an upload of the same name replaces it).
+const MUSIC_ON_HOLD: &str = switchboard_media::prompts::MUSIC_ON_HOLD;
 
 /// How long a cellular answerer has to press 1 (the prompt lasts about 4 s).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// "Anrop fra sentralbordet. Trykk 1 for å svare." (media/prompts/nb, made with espeak-ng).
-const CONFIRM_PROMPT: &[u8] = include_bytes!("../../media/prompts/nb/confirm.wav");
+/// "Anrop fra sentralbordet. Trykk 1 for å svare." (the prompt set's `confirm`).
+const CONFIRM_PROMPT: &str = "confirm";
 
 /// Call control's own state: hunts in progress, what each group remembers between calls, and
 /// the CDR row of every call in progress.
@@ -88,8 +87,6 @@ struct Orchestrator {
     cdr: mpsc::UnboundedSender<CdrOp>,
     media: Arc<MediaRuntime>,
     confirmations: HashMap<LegId, Confirmation>,
-    confirm_prompt: Option<Prompt>,
-    music_on_hold: Option<Prompt>,
     /// Staff in a call, and through which calls: a hunt group skips (or rings anyway, as it is
     /// configured) a member who is already talking.
     talking: HashMap<CallRef, Vec<String>>,
@@ -116,6 +113,8 @@ pub struct Inputs {
     pub events: mpsc::UnboundedReceiver<CallEvent>,
     pub media_events: mpsc::UnboundedReceiver<MediaEvent>,
     pub queue_requests: mpsc::Receiver<QueueRequest>,
+    /// The admin API's change notices (uploaded prompts are cached here).
+    pub config_changes: broadcast::Receiver<ConfigChanged>,
 }
 
 /// Answers call events until the SIP side closes or the node stops.
@@ -131,13 +130,8 @@ pub async fn orchestrate(
         mut events,
         mut media_events,
         mut queue_requests,
+        mut config_changes,
     } = inputs;
-    let confirm_prompt = Prompt::from_wav(CONFIRM_PROMPT)
-        .map_err(|e| tracing::error!(error = %e, "confirmation prompt unusable"))
-        .ok();
-    let music_on_hold = Prompt::from_wav(MUSIC_ON_HOLD)
-        .map_err(|e| tracing::error!(error = %e, "music on hold unusable"))
-        .ok();
     let (cdr_tx, cdr_rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(cdr::write_records(db.clone(), finals, cdr_rx));
     let mut o = Orchestrator {
@@ -148,13 +142,12 @@ pub async fn orchestrate(
         confirmations: HashMap::new(),
         talking: HashMap::new(),
         failover: HashMap::new(),
-        confirm_prompt,
-        music_on_hold,
         citizen: Citizen::new(rand::random()),
         callers: HashMap::new(),
         offer_legs: HashMap::new(),
     };
     let mut next_reconcile = Instant::now() + RECONCILE_EVERY;
+    let mut config_open = true;
     loop {
         let next_timer = o
             .hunts
@@ -232,6 +225,13 @@ pub async fn orchestrate(
             e = events.recv() => match e {
                 Some(event) => o.handle(&db, &sip, event).await,
                 None => break,
+            },
+            change = config_changes.recv(), if config_open => match change {
+                Ok(ConfigChanged::Prompt(name)) => o.citizen.prompts_changed(Some(&name)),
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => o.citizen.prompts_changed(None),
+                // The API is gone (shutdown): nothing more will change.
+                Err(broadcast::error::RecvError::Closed) => config_open = false,
             },
             Some(request) = queue_requests.recv() => {
                 let media = o.media.clone();
@@ -400,10 +400,10 @@ impl Orchestrator {
                 label,
                 leg,
                 codec,
-            } => self.start_confirmation(call, label, leg, codec),
+            } => self.start_confirmation(db, call, label, leg, codec).await,
             CallEvent::Held { call, leg, codec } => {
                 tracing::info!(call = call.0, "on hold: music on hold");
-                self.play_music_on_hold(leg, &codec);
+                self.play_music_on_hold(db, leg, &codec).await;
             }
             CallEvent::Resumed { call, leg } => {
                 tracing::info!(call = call.0, "resumed");
@@ -416,7 +416,7 @@ impl Orchestrator {
                 hold_leg,
                 codec,
             } => {
-                self.play_music_on_hold(hold_leg, &codec);
+                self.play_music_on_hold(db, hold_leg, &codec).await;
                 let (transferor, _) = parse_label(&by);
                 tracing::info!(%transferor, %target, "transfer requested");
                 self.ring_transfer_target(db, sip, call, &transferor, &target)
@@ -798,12 +798,9 @@ impl Orchestrator {
     }
 
     /// Loops music on hold to `leg`'s far end (a held or transferred caller).
-    fn play_music_on_hold(&mut self, leg: LegId, codec: &(String, u8)) {
-        let spec = Codec::from_name(&codec.0).map(|c| CodecSpec {
-            codec: c,
-            payload_type: codec.1,
-        });
-        if let (Some(music), Some(spec)) = (self.music_on_hold.clone(), spec) {
+    async fn play_music_on_hold(&mut self, db: &Db, leg: LegId, codec: &(String, u8)) {
+        let music = self.citizen.prompt(db, MUSIC_ON_HOLD).await;
+        if let (Some(music), Some(spec)) = (music, codec_spec(codec)) {
             if let Err(e) =
                 self.media
                     .play(leg, Playlist::new([music]), PlayMode::Loop, false, spec)
@@ -862,8 +859,9 @@ impl Orchestrator {
     }
 
     /// A cellular leg answered: ask it to press 1, and listen for the digit.
-    fn start_confirmation(
+    async fn start_confirmation(
         &mut self,
+        db: &Db,
         call: CallRef,
         label: String,
         leg: LegId,
@@ -875,11 +873,8 @@ impl Orchestrator {
             h.hunt.handle_confirming(&member, Instant::now());
         }
         let _ = self.media.set_dtmf(leg, false, Some(InbandLaw::Pcmu));
-        let spec = Codec::from_name(&codec.0).map(|c| CodecSpec {
-            codec: c,
-            payload_type: codec.1,
-        });
-        if let (Some(prompt), Some(spec)) = (self.confirm_prompt.clone(), spec) {
+        let prompt = self.citizen.prompt(db, CONFIRM_PROMPT).await;
+        if let (Some(prompt), Some(spec)) = (prompt, codec_spec(&codec)) {
             let _ = self
                 .media
                 .play(leg, Playlist::new([prompt]), PlayMode::Once, true, spec);

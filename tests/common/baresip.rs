@@ -32,6 +32,8 @@ pub struct Phone<'a> {
     pub tone_hz: u32,
     /// Log every SIP message (`-s`), for tests that need dialog identifiers.
     pub sip_trace: bool,
+    /// How it registers: `udp` or `tcp`.
+    pub transport: &'a str,
 }
 
 pub struct Baresip {
@@ -64,9 +66,10 @@ impl Baresip {
         std::fs::write(
             dir.join("accounts"),
             format!(
-                "<sip:{u}@{}:{};transport=udp>;auth_pass=demo-{u};regint=60;answermode=auto;audio_codecs=PCMU\n",
+                "<sip:{u}@{}:{};transport={}>;auth_pass=demo-{u};regint=60;answermode=auto;audio_codecs=PCMU\n",
                 server.sip.ip(),
                 server.sip.port(),
+                phone.transport,
                 u = phone.user
             ),
         )
@@ -106,6 +109,12 @@ impl Baresip {
             .expect("ctrl command");
         // Give it the reply's time: closing at once can drop the command.
         std::thread::sleep(Duration::from_millis(200));
+    }
+
+    /// Stops baresip (its recordings are complete afterwards).
+    pub fn stop(&mut self) {
+        let _ = self._child.0.kill();
+        let _ = self._child.0.wait();
     }
 
     pub fn log(&self) -> String {

@@ -209,15 +209,32 @@ pub fn http_request(
     path: &str,
     json: Option<&str>,
 ) -> (u16, String) {
+    http_send(
+        addr,
+        method,
+        path,
+        "application/json",
+        json.unwrap_or("").as_bytes(),
+    )
+}
+
+/// An HTTP request with any body (a WAV upload, say).
+pub fn http_send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect HTTP");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    let body = json.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
-    s.write_all(req.as_bytes()).expect("send HTTP");
+    s.write_all(head.as_bytes()).expect("send HTTP");
+    s.write_all(body).expect("send HTTP body");
     let mut resp = String::new();
     s.read_to_string(&mut resp).expect("read HTTP");
     let status = resp

@@ -153,16 +153,51 @@ pub fn carrier_calls(
         .expect("sipp runs (apt-get install sip-tester)")
 }
 
-/// A copy of a SIPp scenario with `[$name]` placeholders written in (SIPp expands no variables in
-/// some places, e.g. rtp_stream's file name).
-pub fn scenario(dir: &Path, name: &str, vars: &[(&str, &str)]) -> std::path::PathBuf {
+/// A copy of a SIPp scenario (tests/sipp) in `dir`, with each `(text, replacement)` applied.
+pub fn scenario_edited(dir: &Path, name: &str, replace: &[(&str, &str)]) -> std::path::PathBuf {
     let mut text = std::fs::read_to_string(super::sipp_dir().join(name)).expect("scenario");
-    for (k, v) in vars {
-        text = text.replace(&format!("[${k}]"), v);
+    for (k, v) in replace {
+        text = text.replace(k, v);
     }
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write scenario");
     path
+}
+
+/// A copy of a SIPp scenario with `[$name]` placeholders written in (SIPp expands no variables in
+/// some places, e.g. rtp_stream's file name).
+pub fn scenario(dir: &Path, name: &str, vars: &[(&str, &str)]) -> std::path::PathBuf {
+    let keys: Vec<(String, &str)> = vars.iter().map(|(k, v)| (format!("[${k}]"), *v)).collect();
+    let replace: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    scenario_edited(dir, name, &replace)
+}
+
+/// SIPp as a far end answering on 127.0.0.1:`port` (a carrier, a mobile behind it, a registrar)
+/// with `scenario`, for `calls` calls (0: until killed); its messages and errors land in `dir` as
+/// `name.msg.log` / `name.err.log`.
+pub fn spawn_far_end(
+    dir: &Path,
+    name: &str,
+    scenario: &Path,
+    (port, media_port): (u16, u16),
+    calls: u32,
+) -> KillOnDrop {
+    let mut cmd = Command::new("sipp");
+    cmd.arg("-sf")
+        .arg(scenario)
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-mi", "127.0.0.1", "-mp", &media_port.to_string()])
+        .args(["-nostdin", "-timeout", "60", "-trace_err", "-trace_msg"])
+        .arg("-message_file")
+        .arg(dir.join(format!("{name}.msg.log")))
+        .arg("-error_file")
+        .arg(dir.join(format!("{name}.err.log")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if calls > 0 {
+        cmd.args(["-m", &calls.to_string()]);
+    }
+    KillOnDrop(cmd.spawn().expect("sipp runs (apt-get install sip-tester)"))
 }
 
 /// call_user.xml filled in: the carrier streams a tone for `talk_ms`, then hangs up.

@@ -394,8 +394,7 @@ impl<L: LocationStore> Endpoint<L> {
                     self.calls.handle_response(now, &response, media)
                 }
                 TxEvent::ClientTimeout { key } => {
-                    self.calls.handle_client_timeout(&key);
-                    self.calls.origin_client_timeout(now, &key, media);
+                    self.calls.handle_client_timeout(now, &key, media)
                 }
                 TxEvent::AckTimeout { .. } => {}
             }
@@ -508,10 +507,11 @@ impl<L: LocationStore> Endpoint<L> {
         ring_timeout: Option<Duration>,
     ) {
         let targets = self.targets_for_user(user, ring_timeout);
-        if targets.is_empty() && self.calls.transfer_open(call) {
-            self.reject(now, call, 480);
-        } else if targets.is_empty() {
-            self.calls.report_unreachable(call, user);
+        if targets.is_empty() {
+            if let Some(media) = self.media.as_deref_mut() {
+                self.calls.report_unreachable(now, call, user, media);
+            }
+            self.drain_calls(now);
         } else {
             self.ring(now, call, targets);
         }

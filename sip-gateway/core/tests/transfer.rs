@@ -50,9 +50,8 @@ fn notify_bodies(out: &[Out]) -> Vec<String> {
 }
 
 fn call_ref(h: &mut Harness) -> CallRef {
-    // connected_call drained the events; the carrier's call is the first one.
-    let _ = h;
-    CallRef(1)
+    h.carrier_call
+        .expect("connected_call routed the carrier's call")
 }
 
 /// Phone A asks for a blind transfer to 1003: 202, NOTIFY 100, and the request for call control.

@@ -89,7 +89,7 @@ impl Calls {
         self.events.push_back(CallEvent::AnsweredLocally {
             call,
             leg,
-            codec: (codec.name.to_string(), codec.payload_type),
+            codec: super::transfer::codec_ref(Some(&codec)),
         });
     }
 

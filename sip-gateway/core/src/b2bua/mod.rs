@@ -631,8 +631,22 @@ impl Calls {
             media.release(l);
             legs.push(l);
         }
-        self.by_inbound.retain(|_, v| *v != call);
-        self.by_branch_call_id.retain(|_, (v, _)| *v != call);
+        // Only this call's own keys: scanning every call's on each hang-up would cost O(calls).
+        let remote_tag = c.inbound.dialog.remote_tag.as_deref().unwrap_or_default();
+        let key = inbound_key(&c.inbound.dialog.call_id, remote_tag);
+        if self.by_inbound.get(&key) == Some(&call) {
+            self.by_inbound.remove(&key);
+        }
+        let call_ids = c.branches.iter().map(|b| &b.dialog.call_id);
+        for id in call_ids.chain([&c.inbound.dialog.call_id]) {
+            if self
+                .by_branch_call_id
+                .get(id)
+                .is_some_and(|(v, _)| *v == call)
+            {
+                self.by_branch_call_id.remove(id);
+            }
+        }
         let answered_by = c
             .answered_branch
             .and_then(|i| c.branches.get(i))

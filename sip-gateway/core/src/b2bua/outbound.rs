@@ -255,10 +255,7 @@ impl Calls {
                     }
                 }
             }
-            _ if self.is_transfer_branch(call, index) => {
-                self.transfer_branch_failed(now, call, index, status, media)
-            }
-            _ => self.branch_failed(call, index, status),
+            _ => self.branch_ended(now, call, index, status, media),
         }
     }
 
@@ -338,7 +335,17 @@ impl Calls {
 
     /// Reports that `label` could not be rung at all (no registration): the orchestrator hears it
     /// as a failed branch, like any other.
-    pub fn report_unreachable(&mut self, call: CallRef, label: &str) {
+    /// A transfer whose target has no registration fails at once (the transferor hears 480).
+    pub fn report_unreachable(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        label: &str,
+        media: &mut dyn MediaControl,
+    ) {
+        if self.transfer_open(call) {
+            return self.transfer_failed(now, call, 480, media);
+        }
         let Some(c) = self.calls.get(&call) else {
             return;
         };
@@ -357,31 +364,46 @@ impl Calls {
         });
     }
 
-    /// Timer B for the first leg of a call we placed: nobody answered at all.
-    pub fn origin_client_timeout(
+    /// Timer B: an INVITE we sent got no final response — a branch's, or the first leg of a call we
+    /// placed.
+    pub fn handle_client_timeout(
         &mut self,
         now: Instant,
         key: &TxKey,
         media: &mut dyn MediaControl,
     ) {
         let found = self.calls.iter().find_map(|(id, c)| {
-            (c.state == CallState::Originating && &c.inbound.key == key).then_some(*id)
-        });
-        if let Some(call) = found {
-            self.end(now, call, "408".into(), super::HangupSide::Callee, media);
-        }
-    }
-
-    /// Timer B: an INVITE got no final response.
-    pub fn handle_client_timeout(&mut self, key: &TxKey) {
-        let found = self.calls.iter().find_map(|(id, c)| {
+            if c.state == CallState::Originating && &c.inbound.key == key {
+                return Some((*id, super::originate::ORIGIN));
+            }
             c.branches
                 .iter()
                 .position(|b| &b.key == key)
                 .map(|i| (*id, i))
         });
-        if let Some((call, index)) = found {
-            self.branch_failed(call, index, 408);
+        match found {
+            Some((call, super::originate::ORIGIN)) => {
+                self.end(now, call, "408".into(), super::HangupSide::Callee, media)
+            }
+            Some((call, index)) => self.branch_ended(now, call, index, 408, media),
+            None => {}
+        }
+    }
+
+    /// A branch ended without answering (final failure, timeout): a transfer target's failure goes
+    /// to the transfer, any other to call control.
+    fn branch_ended(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        index: usize,
+        status: u16,
+        media: &mut dyn MediaControl,
+    ) {
+        if self.is_transfer_branch(call, index) {
+            self.transfer_branch_failed(now, call, index, status, media)
+        } else {
+            self.branch_failed(call, index, status)
         }
     }
 

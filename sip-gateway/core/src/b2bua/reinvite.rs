@@ -187,8 +187,9 @@ impl Calls {
             .push_back(CallAction::Respond { key, response });
         if let (Some(holds), Some(leg)) = (hold_change, other_leg) {
             self.events.push_back(if holds {
-                let codec =
-                    super::transfer::codec_of(self.calls.get(&call).and_then(|c| c.codec.as_ref()));
+                let codec = super::transfer::codec_ref(
+                    self.calls.get(&call).and_then(|c| c.codec.as_ref()),
+                );
                 CallEvent::Held { call, leg, codec }
             } else {
                 CallEvent::Resumed { call, leg }

@@ -192,7 +192,7 @@ impl Calls {
                     .get(index)
                     .map(|b| b.label.clone())
                     .unwrap_or_default();
-                let codec = codec_of(c.codec.as_ref());
+                let codec = codec_ref(c.codec.as_ref());
                 self.events.push_back(CallEvent::TransferRequested {
                     call,
                     by,
@@ -257,7 +257,7 @@ impl Calls {
         c.answered_branch = None;
         c.holding = [false; 2];
         let leg = c.inbound.leg;
-        let codec = codec_of(c.codec.as_ref());
+        let codec = codec_ref(c.codec.as_ref());
         if let Some(i) = t.transferor {
             self.notify(call, DialogSide::Branch(i), 200, true);
             self.send_bye(call, DialogSide::Branch(i));
@@ -618,8 +618,8 @@ impl Calls {
     }
 }
 
-/// A codec as call control's playback wants it: encoding name and payload type.
-pub(super) fn codec_of(codec: Option<&sdp::Codec>) -> (String, u8) {
+/// The call's codec as call control's playback wants it (PCMU before one is settled).
+pub(super) fn codec_ref(codec: Option<&sdp::Codec>) -> super::CodecRef {
     codec.map_or_else(
         || ("PCMU".to_string(), 0),
         |c| (c.name.to_string(), c.payload_type),

@@ -94,6 +94,8 @@ pub struct Harness {
     pub ep: Endpoint<MemoryLocation>,
     pub media: FakeMedia,
     pub now: Instant,
+    /// The carrier's call that [`Harness::call_1002_with`] routed last.
+    pub carrier_call: Option<sip_core::b2bua::CallRef>,
 }
 
 #[derive(Debug)]
@@ -128,7 +130,12 @@ impl Harness {
         let media = FakeMedia::default();
         ep.set_media(Box::new(media.clone()));
         ep.set_call_sources(vec![("192.0.2.50".parse().expect("ip"), 32)]);
-        Harness { ep, media, now }
+        Harness {
+            ep,
+            media,
+            now,
+            carrier_call: None,
+        }
     }
 
     pub fn input(&mut self, from: &str, text: String) -> Vec<Out> {
@@ -201,6 +208,7 @@ impl Harness {
             .ep
             .targets_for_user("1002", Some(Duration::from_secs(20)));
         self.ep.ring(self.now, call, targets);
+        self.carrier_call = Some(call);
         call
     }
 }
