@@ -7,7 +7,6 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-
 use common::phones::*;
 use common::{http_request, Server};
 use serde_json::Value;

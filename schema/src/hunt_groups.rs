@@ -7,8 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::config::{
-    check_name, check_range, check_target, flag, referrers, text_enum, yes, TargetKind,
-    MAX_NAME_CHARS,
+    check_name, check_range, check_target, flag, text_enum, yes, TargetKind, MAX_NAME_CHARS,
 };
 use crate::{unix_now, Db, SchemaError};
 
@@ -458,28 +457,8 @@ impl Db {
     /// Fails with [`SchemaError::InUse`] (and deletes nothing) while a public number or
     /// another group's no-answer rule still routes to it.
     pub async fn delete_hunt_group(&self, id: i64) -> Result<bool, SchemaError> {
-        let mut tx = self.begin_config_write().await?;
-        let removed = sqlx::query("DELETE FROM hunt_groups WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        if removed {
-            let refs = referrers(&mut tx, TargetKind::HuntGroup, &id.to_string()).await?;
-            if !refs.is_empty() {
-                tx.rollback().await?;
-                return Err(SchemaError::InUse(format!(
-                    "hunt group {id} still receives calls from {}",
-                    refs.join(", ")
-                )));
-            }
-        }
-        tx.commit().await?;
-        if removed {
-            tracing::info!(id, "hunt group deleted");
-        }
-        Ok(removed)
+        self.delete_target("hunt_groups", TargetKind::HuntGroup, id, "hunt group")
+            .await
     }
 
     /// The group as stored, read inside `tx` (so it includes the transaction's writes).

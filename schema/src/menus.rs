@@ -208,28 +208,8 @@ impl Db {
     /// Fails with [`SchemaError::InUse`] while a number, a closed target, a no-answer rule, a queue's
     /// overflow or another menu still routes to it.
     pub async fn delete_menu(&self, id: i64) -> Result<bool, SchemaError> {
-        let mut tx = self.begin_config_write().await?;
-        let removed = sqlx::query("DELETE FROM menus WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        if removed {
-            let refs = crate::config::referrers(&mut tx, TargetKind::Menu, &id.to_string()).await?;
-            if !refs.is_empty() {
-                tx.rollback().await?;
-                return Err(SchemaError::InUse(format!(
-                    "menu {id} still receives calls from {}",
-                    refs.join(", ")
-                )));
-            }
-        }
-        tx.commit().await?;
-        if removed {
-            tracing::info!(id, "menu deleted");
-        }
-        Ok(removed)
+        self.delete_target("menus", TargetKind::Menu, id, "menu")
+            .await
     }
 }
 

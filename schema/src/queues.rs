@@ -10,8 +10,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::config::{
-    check_name, check_prompt_name, check_range, flag, parse_id, referrers, text_enum, yes,
-    TargetKind, MAX_NAME_CHARS,
+    check_name, check_prompt_name, check_range, flag, parse_id, text_enum, yes, TargetKind,
+    MAX_NAME_CHARS,
 };
 use crate::{unix_now, Db, SchemaError};
 
@@ -599,28 +599,8 @@ impl Db {
     /// Fails with [`SchemaError::InUse`] (and deletes nothing) while a number, a closed target, a
     /// no-answer rule, another queue's overflow or a menu still routes to it.
     pub async fn delete_queue(&self, id: i64) -> Result<bool, SchemaError> {
-        let mut tx = self.begin_config_write().await?;
-        let removed = sqlx::query("DELETE FROM queues WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        if removed {
-            let refs = referrers(&mut tx, TargetKind::Queue, &id.to_string()).await?;
-            if !refs.is_empty() {
-                tx.rollback().await?;
-                return Err(SchemaError::InUse(format!(
-                    "queue {id} still receives calls from {}",
-                    refs.join(", ")
-                )));
-            }
-        }
-        tx.commit().await?;
-        if removed {
-            tracing::info!(id, "queue deleted");
-        }
-        Ok(removed)
+        self.delete_target("queues", TargetKind::Queue, id, "queue")
+            .await
     }
 }
 
