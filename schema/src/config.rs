@@ -397,6 +397,42 @@ pub(crate) fn yes() -> bool {
     true
 }
 
+impl Db {
+    /// Deletes row `id` of `table` (a routing target of `kind`: a hunt group, queue or menu) unless a
+    /// number, rule or menu still routes to it. Returns whether it existed; fails with
+    /// [`SchemaError::InUse`] (deleting nothing) while something refers to it.
+    pub(crate) async fn delete_target(
+        &self,
+        table: &'static str,
+        kind: TargetKind,
+        id: i64,
+        what: &str,
+    ) -> Result<bool, SchemaError> {
+        let mut tx = self.begin_config_write().await?;
+        let removed = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        if removed {
+            let refs = referrers(&mut tx, kind, &id.to_string()).await?;
+            if !refs.is_empty() {
+                tx.rollback().await?;
+                return Err(SchemaError::InUse(format!(
+                    "{what} {id} still receives calls from {}",
+                    refs.join(", ")
+                )));
+            }
+        }
+        tx.commit().await?;
+        if removed {
+            tracing::info!(id, "{what} deleted");
+        }
+        Ok(removed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,41 +503,5 @@ mod tests {
         assert!(check_range("f", 10, 1, 10).is_ok());
         assert!(check_range("f", 0, 1, 10).is_err());
         assert!(check_range("f", 11, 1, 10).is_err());
-    }
-}
-
-impl Db {
-    /// Deletes row `id` of `table` (a routing target of `kind`: a hunt group, queue or menu) unless a
-    /// number, rule or menu still routes to it. Returns whether it existed; fails with
-    /// [`SchemaError::InUse`] (deleting nothing) while something refers to it.
-    pub(crate) async fn delete_target(
-        &self,
-        table: &'static str,
-        kind: TargetKind,
-        id: i64,
-        what: &str,
-    ) -> Result<bool, SchemaError> {
-        let mut tx = self.begin_config_write().await?;
-        let removed = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        if removed {
-            let refs = referrers(&mut tx, kind, &id.to_string()).await?;
-            if !refs.is_empty() {
-                tx.rollback().await?;
-                return Err(SchemaError::InUse(format!(
-                    "{what} {id} still receives calls from {}",
-                    refs.join(", ")
-                )));
-            }
-        }
-        tx.commit().await?;
-        if removed {
-            tracing::info!(id, "{what} deleted");
-        }
-        Ok(removed)
     }
 }
