@@ -134,6 +134,7 @@ async fn seed_citizen_path(db: &Db, always_open: bool) -> Result<(), SchemaError
             label: "Sentralbord".into(),
             target_kind: TargetKind::Menu,
             target_ref: menu.id.to_string(),
+            priority: 0,
         },
         Some(&hours),
     )
@@ -144,6 +145,7 @@ async fn seed_citizen_path(db: &Db, always_open: bool) -> Result<(), SchemaError
             label: "Sentralbord direkte".into(),
             target_kind: TargetKind::HuntGroup,
             target_ref: switchboard.id.to_string(),
+            priority: 0,
         },
     )
     .await?;

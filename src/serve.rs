@@ -173,6 +173,8 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     // so do its change notices.
     let (queue_tx, queue_rx) = mpsc::channel(64);
     let (config_tx, config_rx) = tokio::sync::broadcast::channel(64);
+    // Receptionists' feeds: a slow one lags (and is told so), never holds up call control.
+    let (live_tx, _) = tokio::sync::broadcast::channel(1024);
     let orchestrator = tokio::spawn(crate::calls::orchestrate(
         db.clone(),
         cmd_tx.clone(),
@@ -181,6 +183,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
             media_events,
             queue_requests: queue_rx,
             config_changes: config_rx,
+            live_events: live_tx.clone(),
         },
         media.clone(),
         finals,
@@ -208,6 +211,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         // what it caches (decoded prompts) it drops when told here.
         config_changes: Some(config_tx),
         queues: Some(queue_tx),
+        events: Some(live_tx),
     };
     let http_task = tokio::spawn({
         let stop = wait_stop(stop_rx.clone());

@@ -104,6 +104,10 @@ const BUILTIN_NB: &[(&str, &[u8])] = builtin![
     "callback_offer",
     "callback_confirmed",
     "callback_intro",
+    "callback_number",
+    "callback_enter_number",
+    "callback_invalid_number",
+    "callback_booked_number",
     "transfer",
     "extension",
 ];

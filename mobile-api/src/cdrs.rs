@@ -4,7 +4,9 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Serialize;
-use switchboard_schema::{CallDirection, Cdr, CdrFilter, HangupSide, TargetKind, MAX_CDR_PAGE};
+use switchboard_schema::{
+    CallDirection, Cdr, CdrFilter, HangupSide, QueueOutcome, TargetKind, MAX_CDR_PAGE,
+};
 
 use crate::json::{invalid, path_id};
 use crate::{ApiError, AppState, ErrorBody};
@@ -34,6 +36,8 @@ pub(crate) struct CdrView {
     answered_by: Option<String>,
     queue_id: Option<i64>,
     queue_wait_ms: Option<i64>,
+    /// How the call's stay in the queue ended.
+    queue_outcome: Option<QueueOutcome>,
     ring_time_ms: i64,
     /// SIP status or reason.
     hangup_cause: Option<String>,
@@ -69,6 +73,7 @@ impl From<Cdr> for CdrView {
             answered_by: c.answered_by,
             queue_id: c.queue_id,
             queue_wait_ms: c.queue_wait_ms,
+            queue_outcome: c.queue_outcome,
             ring_time_ms: c.ring_time_ms,
             hangup_cause: c.hangup_cause,
             hangup_side: c.hangup_side,
@@ -199,7 +204,7 @@ fn parse_filter(params: &[(String, String)]) -> Result<CdrFilter, ApiError> {
 
 /// Unix milliseconds, an RFC 3339 time (`2025-03-01T08:00:00Z`, `…+01:00`, fractions allowed) or a
 /// date (`2025-03-01`, midnight UTC), as unix milliseconds.
-fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
     let bad = || {
         invalid(
             field,

@@ -30,6 +30,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("the SIP core is not running")]
     SipUnavailable,
+    /// 503: this node's call control publishes no live events.
+    #[error("call control does not publish live events on this node")]
+    EventsUnavailable,
     #[error("database error: {0}")]
     Database(SchemaError),
 }
@@ -60,6 +63,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::SipUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "sip_unavailable"),
+            ApiError::EventsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "events_unavailable"),
             ApiError::Database(e) => {
                 tracing::error!(error = %e, "database error in API");
                 (StatusCode::INTERNAL_SERVER_ERROR, "database")
@@ -82,7 +86,7 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Machine-readable code: `not_found`, `conflict`, `in_use`, `invalid_input`, `unauthorized`,
-    /// `unsupported_media_type`, `sip_unavailable`, `database`.
+    /// `unsupported_media_type`, `sip_unavailable`, `events_unavailable`, `database`.
     pub error: String,
     /// What went wrong, for a person.
     pub message: String,

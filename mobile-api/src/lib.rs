@@ -9,6 +9,7 @@
 
 mod cdrs;
 mod error;
+mod events;
 mod hunt_groups;
 mod json;
 mod menus;
@@ -16,6 +17,7 @@ mod metrics;
 mod numbers;
 mod openapi;
 mod prompts;
+mod queue_history;
 mod queues;
 mod schedules;
 mod settings;
@@ -35,6 +37,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody};
+pub use events::LiveEvent;
 pub use queues::{AgentStateChange, QueueRequest};
 pub use switchboard_schema::ConfigChanged;
 
@@ -56,6 +59,8 @@ pub struct AppState {
     /// (`/queues/{id}/live`, `/queues/stats`, `/agents/{user}/state`). `None`, or a closed channel:
     /// those routes answer 503 `queues_unavailable`; the stored queues work regardless.
     pub queues: Option<mpsc::Sender<QueueRequest>>,
+    /// Call control's news for receptionists (`/events`). `None`: that route answers 503.
+    pub events: Option<broadcast::Sender<LiveEvent>>,
 }
 
 impl AppState {
@@ -102,6 +107,8 @@ fn admin_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queues::get, queues::update, queues::remove))
         .routes(routes!(queues::get_members, queues::set_members))
         .routes(routes!(queues::live))
+        .routes(routes!(queue_history::history))
+        .routes(routes!(events::events))
         .routes(routes!(queues::set_agent_state))
         .routes(routes!(menus::list, menus::create))
         .routes(routes!(menus::get, menus::update, menus::remove))

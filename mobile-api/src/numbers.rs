@@ -22,6 +22,9 @@ pub(crate) struct NewNumber {
     target_kind: TargetKind,
     /// Which one: a username, a hunt group id, a queue id, a menu id or a prompt name.
     target_ref: String,
+    /// The queue priority its callers get: 0 (normal, the default) to 9, higher served first.
+    #[serde(default)]
+    priority: i64,
     /// The schedule (opening hours) the number follows; left out or null: always open.
     #[serde(default)]
     schedule_id: Option<i64>,
@@ -46,6 +49,9 @@ pub(crate) struct NumberUpdate {
     label: String,
     target_kind: TargetKind,
     target_ref: String,
+    /// Queue priority of its callers, 0–9; left out: 0.
+    #[serde(default)]
+    priority: i64,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     schedule_id: Option<Option<i64>>,
@@ -90,6 +96,7 @@ pub(crate) async fn create(
         label: body.label,
         target_kind: body.target_kind,
         target_ref: body.target_ref,
+        priority: body.priority,
     };
     let hours = NumberHours {
         schedule_id: body.schedule_id,
@@ -147,6 +154,7 @@ pub(crate) async fn update(
         label: body.label,
         target_kind: body.target_kind,
         target_ref: body.target_ref,
+        priority: body.priority,
     };
     let changed = state
         .db

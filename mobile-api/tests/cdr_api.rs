@@ -63,6 +63,7 @@ async fn calls(api: &Api) -> Vec<i64> {
         .cdr_closed(
             ids[0],
             &CdrClose {
+                queue_outcome: None,
                 ended_at_ms: T0 + 45_000,
                 hangup_cause: "BYE".into(),
                 hangup_side: HangupSide::Callee,

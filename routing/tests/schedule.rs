@@ -791,3 +791,36 @@ proptest! {
         prop_assert_eq!(holidays(year).len(), 12);
     }
 }
+
+#[test]
+fn oslo_day_starts_at_local_midnight_across_dst() {
+    use switchboard_routing::schedule::oslo_day_start_ms;
+    let ms = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_millis()
+    };
+    // Winter (UTC+1): 28 Nov 2026 14:00 Oslo → 27 Nov 23:00 UTC.
+    assert_eq!(
+        oslo_day_start_ms(ms("2026-11-28T14:00:00+01:00")),
+        Some(ms("2026-11-28T00:00:00+01:00"))
+    );
+    // Just after midnight belongs to the new day; just before, to the old one.
+    assert_eq!(
+        oslo_day_start_ms(ms("2026-11-28T00:00:01+01:00")),
+        Some(ms("2026-11-28T00:00:00+01:00"))
+    );
+    assert_eq!(
+        oslo_day_start_ms(ms("2026-11-27T23:59:59+01:00")),
+        Some(ms("2026-11-27T00:00:00+01:00"))
+    );
+    // Summer (UTC+2), and the day the clocks spring forward (29 March 2026, 02:00 → 03:00).
+    assert_eq!(
+        oslo_day_start_ms(ms("2026-07-01T09:00:00+02:00")),
+        Some(ms("2026-07-01T00:00:00+02:00"))
+    );
+    assert_eq!(
+        oslo_day_start_ms(ms("2026-03-29T12:00:00+02:00")),
+        Some(ms("2026-03-29T00:00:00+01:00"))
+    );
+}

@@ -40,6 +40,20 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// How a call's stay in a queue ended.
+    pub enum QueueOutcome {
+        /// An agent answered.
+        Answered => "answered",
+        /// The caller hung up while waiting.
+        Abandoned => "abandoned",
+        /// Sent on: the queue was full, the wait too long, nobody logged in, or the queue removed.
+        Overflow => "overflow",
+        /// The caller booked a callback and hung up.
+        Callback => "callback",
+    }
+}
+
 /// What is known when a call starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CdrOpen {
@@ -89,6 +103,8 @@ pub struct CdrClose {
     pub queue_id: Option<i64>,
     /// How long it waited there (kept if `None`), e.g. for an abandoned call.
     pub queue_wait_ms: Option<i64>,
+    /// How its stay in the queue ended (kept if `None`).
+    pub queue_outcome: Option<QueueOutcome>,
     /// JSON: the outbound legs tried, with their outcomes.
     pub legs_json: String,
     /// JSON: per-leg packet statistics.
@@ -126,6 +142,8 @@ pub struct Cdr {
     pub queue_id: Option<i64>,
     /// Time in the queue, ms.
     pub queue_wait_ms: Option<i64>,
+    /// How its stay in the queue ended.
+    pub queue_outcome: Option<QueueOutcome>,
     /// Ring time, ms.
     pub ring_time_ms: i64,
     /// SIP status or reason, once ended.
@@ -182,7 +200,8 @@ pub struct CdrPage {
 
 const CDR_COLUMNS: &str = "id, call_id, direction, from_number, to_number, target_kind, \
      target_ref, started_at_ms, ringing_at_ms, answered_at_ms, ended_at_ms, answered_by, \
-     queue_id, queue_wait_ms, ring_time_ms, hangup_cause, hangup_side, legs_json, media_json";
+     queue_id, queue_wait_ms, queue_outcome, ring_time_ms, hangup_cause, hangup_side, legs_json, \
+     media_json";
 
 fn cdr_from_row(row: &AnyRow) -> Result<Cdr, sqlx::Error> {
     let target_kind: Option<String> = row.try_get("target_kind")?;
@@ -205,6 +224,11 @@ fn cdr_from_row(row: &AnyRow) -> Result<Cdr, sqlx::Error> {
         answered_by: row.try_get("answered_by")?,
         queue_id: row.try_get("queue_id")?,
         queue_wait_ms: row.try_get("queue_wait_ms")?,
+        queue_outcome: row
+            .try_get::<Option<String>, _>("queue_outcome")?
+            .as_deref()
+            .map(QueueOutcome::from_db)
+            .transpose()?,
         ring_time_ms: row.try_get("ring_time_ms")?,
         hangup_cause: row.try_get("hangup_cause")?,
         hangup_side: hangup_side
@@ -336,7 +360,8 @@ impl Db {
         let updated = sqlx::query(
             "UPDATE cdrs SET ended_at_ms = $2, hangup_cause = $3, hangup_side = $4, \
              ring_time_ms = COALESCE($5, ring_time_ms), queue_id = COALESCE($6, queue_id), \
-             queue_wait_ms = COALESCE($7, queue_wait_ms), legs_json = $8, media_json = $9 \
+             queue_wait_ms = COALESCE($7, queue_wait_ms), legs_json = $8, media_json = $9, \
+             queue_outcome = COALESCE($10, queue_outcome) \
              WHERE id = $1 AND ended_at_ms IS NULL AND $2 >= started_at_ms",
         )
         .bind(id)
@@ -348,6 +373,7 @@ impl Db {
         .bind(close.queue_wait_ms)
         .bind(close.legs_json.as_str())
         .bind(close.media_json.as_str())
+        .bind(close.queue_outcome.map(QueueOutcome::as_str))
         .execute(&self.pool)
         .await?
         .rows_affected();

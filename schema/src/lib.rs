@@ -121,6 +121,7 @@ mod hunt_groups;
 mod menus;
 mod numbers;
 mod prompts;
+mod queue_history;
 mod queues;
 mod registrations;
 mod schedules;
@@ -135,7 +136,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 pub use cdrs::{
-    CallDirection, Cdr, CdrAnswer, CdrClose, CdrFilter, CdrOpen, CdrPage, HangupSide, MAX_CDR_PAGE,
+    CallDirection, Cdr, CdrAnswer, CdrClose, CdrFilter, CdrOpen, CdrPage, HangupSide, QueueOutcome,
+    MAX_CDR_PAGE,
 };
 pub use config::{ConfigChanged, TargetKind};
 pub use demo::{DEMO_HEALTH_NUMBER, DEMO_MAIN_NUMBER};
@@ -147,6 +149,7 @@ pub use hunt_groups::{
 pub use menus::Menu;
 pub use numbers::{NumberHours, PublicNumber, PublicNumberSpec};
 pub use prompts::{check_upload_name, PromptInfo, MAX_PROMPT_BYTES, MAX_PROMPT_NAME_CHARS};
+pub use queue_history::{AgentHistory, QueueHistory, MAX_HISTORY_MS};
 pub use queues::{
     CitizenPath, HoldMusic, Queue, QueueMember, QueueMemberSpec, QueueSpec, QueueStrategy,
     MAX_PENALTY, MAX_QUEUE_MEMBERS,

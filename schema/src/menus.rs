@@ -112,15 +112,8 @@ pub(crate) async fn menu_referrers(
     target_ref: &str,
 ) -> Result<Vec<String>, SchemaError> {
     let wanted = format!("{}:{target_ref}", kind.as_str());
-    let rows = sqlx::query("SELECT id, name, config_json, created_at FROM menus ORDER BY id")
-        .fetch_all(&mut **tx)
-        .await?;
     let mut out = Vec::new();
-    for row in &rows {
-        // A row that no longer parses cannot route anywhere; it must not block deletes either.
-        let Ok(menu) = menu_from_row(row) else {
-            continue;
-        };
+    for menu in menus_in(tx).await? {
         let config = &menu.config;
         let options = config.options.values().filter_map(|choice| match choice {
             MenuChoice::Target(target) => Some(target),
@@ -128,12 +121,43 @@ pub(crate) async fn menu_referrers(
         });
         if options
             .chain(config.on_failure.as_ref())
+            .chain(config.closed.as_ref())
             .any(|target| format_target(target) == wanted)
         {
             out.push(format!("menu {} ({:?})", menu.id, menu.name));
         }
     }
     Ok(out)
+}
+
+/// Every menu that parses, read inside `tx`, by id. A row that no longer parses cannot route
+/// anywhere, so it must not block deletes either.
+pub(crate) async fn menus_in(tx: &mut Transaction<'static, Any>) -> Result<Vec<Menu>, SchemaError> {
+    let rows = sqlx::query("SELECT id, name, config_json, created_at FROM menus ORDER BY id")
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows.iter().filter_map(|r| menu_from_row(r).ok()).collect())
+}
+
+/// A menu's schedule must exist (checked inside the write's transaction).
+async fn check_schedule(
+    tx: &mut Transaction<'static, Any>,
+    menu: &Menu,
+) -> Result<(), SchemaError> {
+    let Some(id) = menu.config.schedule_id else {
+        return Ok(());
+    };
+    let found = sqlx::query_scalar::<_, i64>("SELECT id FROM schedules WHERE id = $1")
+        .bind(i64::try_from(id).unwrap_or(-1))
+        .fetch_optional(&mut **tx)
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(SchemaError::invalid(
+            "schedule_id",
+            format!("there is no schedule {id}"),
+        )),
+    }
 }
 
 impl Db {
@@ -174,6 +198,7 @@ impl Db {
         .map_err(|err| name_conflict(err, &name))?;
         let json = parse_config(map, id)?;
         let menu = store_config(&mut tx, id, &json).await?;
+        check_schedule(&mut tx, &menu).await?;
         tx.commit().await?;
         tracing::info!(id, name = %name, "menu created");
         Ok(menu)
@@ -198,6 +223,7 @@ impl Db {
             return Err(SchemaError::NotFound(format!("menu {id}")));
         }
         let menu = store_config(&mut tx, id, &json).await?;
+        check_schedule(&mut tx, &menu).await?;
         tx.commit().await?;
         tracing::info!(id, name = %name, "menu changed");
         Ok(menu)

@@ -5,6 +5,9 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::config::{check_e164, check_target, check_text, TargetKind, MAX_LABEL_CHARS};
+
+/// The highest queue priority a public number may give its callers.
+pub const MAX_PRIORITY: i64 = 9;
 use crate::queues::{check_pair, check_target_exists};
 use crate::{unix_now, Db, SchemaError};
 
@@ -20,6 +23,10 @@ pub struct PublicNumberSpec {
     pub target_kind: TargetKind,
     /// Which one: a username, a hunt group id, a queue id, a menu id or a prompt name.
     pub target_ref: String,
+    /// Callers of this number join queues with this priority: 0 (normal) to 9, higher served first
+    /// (e.g. a number given to doctors and emergency services).
+    #[serde(default)]
+    pub priority: i64,
 }
 
 /// A stored public number.
@@ -34,6 +41,8 @@ pub struct PublicNumber {
     pub target_kind: TargetKind,
     /// Which one.
     pub target_ref: String,
+    /// The queue priority its callers get (0–9, higher first).
+    pub priority: i64,
     /// The opening hours the number follows; null: always open.
     pub schedule_id: Option<i64>,
     /// Where calls go outside the hours; with `closed_ref`. Both null: the `closed` prompt, then
@@ -63,7 +72,7 @@ pub struct NumberHours {
 }
 
 impl NumberHours {
-    fn validate(&self) -> Result<(), SchemaError> {
+    pub(crate) fn validate(&self) -> Result<(), SchemaError> {
         check_pair(
             ("closed_kind", self.closed_kind),
             ("closed_ref", self.closed_ref.as_deref()),
@@ -78,7 +87,10 @@ impl NumberHours {
     }
 
     /// Checks that the schedule and the closed target exist, inside the write's transaction.
-    async fn check_refs(&self, tx: &mut Transaction<'static, Any>) -> Result<(), SchemaError> {
+    pub(crate) async fn check_refs(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+    ) -> Result<(), SchemaError> {
         if let Some(id) = self.schedule_id {
             let found = sqlx::query_scalar::<_, i64>("SELECT id FROM schedules WHERE id = $1")
                 .bind(id)
@@ -98,8 +110,8 @@ impl NumberHours {
     }
 }
 
-const NUMBER_COLUMNS: &str =
-    "number, label, target_kind, target_ref, schedule_id, closed_kind, closed_ref, created_at";
+const NUMBER_COLUMNS: &str = "number, label, target_kind, target_ref, priority, schedule_id, \
+     closed_kind, closed_ref, created_at";
 
 fn number_from_row(row: &AnyRow) -> Result<PublicNumber, sqlx::Error> {
     Ok(PublicNumber {
@@ -107,6 +119,7 @@ fn number_from_row(row: &AnyRow) -> Result<PublicNumber, sqlx::Error> {
         label: row.try_get("label")?,
         target_kind: TargetKind::from_db(row.try_get::<String, _>("target_kind")?.as_str())?,
         target_ref: row.try_get("target_ref")?,
+        priority: row.try_get("priority")?,
         schedule_id: row.try_get("schedule_id")?,
         closed_kind: row
             .try_get::<Option<String>, _>("closed_kind")?
@@ -120,7 +133,14 @@ fn number_from_row(row: &AnyRow) -> Result<PublicNumber, sqlx::Error> {
 
 impl PublicNumberSpec {
     fn validate(&self) -> Result<(), SchemaError> {
-        check_text("label", &self.label, MAX_LABEL_CHARS)
+        check_text("label", &self.label, MAX_LABEL_CHARS)?;
+        if !(0..=MAX_PRIORITY).contains(&self.priority) {
+            return Err(SchemaError::invalid(
+                "priority",
+                "must be between 0 (normal) and 9",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -203,7 +223,7 @@ impl Db {
         }
         let inserted = sqlx::query(
             "INSERT INTO public_numbers (number, label, target_kind, target_ref, schedule_id, \
-             closed_kind, closed_ref, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             closed_kind, closed_ref, created_at, priority) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(number)
         .bind(spec.label.as_str())
@@ -213,6 +233,7 @@ impl Db {
         .bind(hours.closed_kind.map(TargetKind::as_str))
         .bind(hours.closed_ref.as_deref())
         .bind(created_at)
+        .bind(spec.priority)
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -231,6 +252,7 @@ impl Db {
             label: spec.label.clone(),
             target_kind: spec.target_kind,
             target_ref: spec.target_ref.clone(),
+            priority: spec.priority,
             schedule_id: hours.schedule_id,
             closed_kind: hours.closed_kind,
             closed_ref: hours.closed_ref.clone(),
@@ -267,13 +289,14 @@ impl Db {
         }
         let mut tx = self.begin_config_write().await?;
         let updated = sqlx::query(
-            "UPDATE public_numbers SET label = $2, target_kind = $3, target_ref = $4 \
-             WHERE number = $1",
+            "UPDATE public_numbers SET label = $2, target_kind = $3, target_ref = $4, \
+             priority = $5 WHERE number = $1",
         )
         .bind(number)
         .bind(spec.label.as_str())
         .bind(spec.target_kind.as_str())
         .bind(spec.target_ref.as_str())
+        .bind(spec.priority)
         .execute(&mut *tx)
         .await?
         .rows_affected();

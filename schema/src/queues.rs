@@ -13,6 +13,7 @@ use crate::config::{
     check_name, check_prompt_name, check_range, flag, parse_id, text_enum, yes, TargetKind,
     MAX_NAME_CHARS,
 };
+use crate::numbers::NumberHours;
 use crate::{unix_now, Db, SchemaError};
 
 /// Most agents in one queue.
@@ -141,6 +142,16 @@ pub struct QueueSpec {
     /// Members in order. When creating, left out means none; when updating, left out means "keep".
     #[serde(default)]
     pub members: Option<Vec<QueueMemberSpec>>,
+    /// Opening hours (a schedule's id); null: always open.
+    #[serde(default)]
+    pub schedule_id: Option<i64>,
+    /// Where callers go outside the hours, with `closed_ref`; both null: the `closed` prompt, then
+    /// hang up.
+    #[serde(default)]
+    pub closed_kind: Option<TargetKind>,
+    /// Which target of `closed_kind`.
+    #[serde(default)]
+    pub closed_ref: Option<String>,
 }
 
 fn default_ring_timeout() -> i64 {
@@ -186,6 +197,9 @@ pub struct Queue {
     pub callback_after_secs: Option<i64>,
     pub hold_music: HoldMusic,
     pub greeting_prompt: Option<String>,
+    pub schedule_id: Option<i64>,
+    pub closed_kind: Option<TargetKind>,
+    pub closed_ref: Option<String>,
     /// When it was created, unix seconds.
     pub created_at: i64,
     /// Members in order.
@@ -229,7 +243,15 @@ impl QueueSpec {
         if let Some(members) = &self.members {
             validate_members(members)?;
         }
-        Ok(())
+        self.hours().validate()
+    }
+
+    fn hours(&self) -> NumberHours {
+        NumberHours {
+            schedule_id: self.schedule_id,
+            closed_kind: self.closed_kind,
+            closed_ref: self.closed_ref.clone(),
+        }
     }
 }
 
@@ -341,7 +363,8 @@ pub(crate) async fn citizen_referrers(
     .fetch_all(&mut **tx)
     .await?;
     let queues = sqlx::query_as::<_, (i64, String)>(
-        "SELECT id, name FROM queues WHERE overflow_kind = $1 AND overflow_ref = $2 ORDER BY id",
+        "SELECT id, name FROM queues WHERE (overflow_kind = $1 AND overflow_ref = $2) \
+         OR (closed_kind = $1 AND closed_ref = $2) ORDER BY id",
     )
     .bind(kind.as_str())
     .bind(target_ref)
@@ -354,7 +377,7 @@ pub(crate) async fn citizen_referrers(
     out.extend(
         queues
             .into_iter()
-            .map(|(id, name)| format!("the overflow of queue {id} ({name:?})")),
+            .map(|(id, name)| format!("the overflow or closed target of queue {id} ({name:?})")),
     );
     out.extend(crate::menus::menu_referrers(tx, kind, target_ref).await?);
     Ok(out)
@@ -363,7 +386,8 @@ pub(crate) async fn citizen_referrers(
 const QUEUE_COLUMNS: &str = "id, name, strategy, ring_timeout_secs, wrap_up_secs, max_callers, \
      max_wait_secs, overflow_kind, overflow_ref, tier_wait_secs, auto_pause_after, \
      announce_every_secs, first_announce_after_secs, service_level_secs, join_empty, leave_empty, \
-     callback_after_secs, hold_music, greeting_prompt, created_at";
+     callback_after_secs, hold_music, greeting_prompt, schedule_id, closed_kind, closed_ref, \
+     created_at";
 
 fn queue_from_row(row: &AnyRow) -> Result<Queue, sqlx::Error> {
     let overflow_kind: Option<String> = row.try_get("overflow_kind")?;
@@ -390,6 +414,13 @@ fn queue_from_row(row: &AnyRow) -> Result<Queue, sqlx::Error> {
         callback_after_secs: row.try_get("callback_after_secs")?,
         hold_music: HoldMusic::from_db(row.try_get::<String, _>("hold_music")?.as_str())?,
         greeting_prompt: row.try_get("greeting_prompt")?,
+        schedule_id: row.try_get("schedule_id")?,
+        closed_kind: row
+            .try_get::<Option<String>, _>("closed_kind")?
+            .as_deref()
+            .map(TargetKind::from_db)
+            .transpose()?,
+        closed_ref: row.try_get("closed_ref")?,
         created_at: row.try_get("created_at")?,
         members: Vec::new(),
     })
@@ -506,14 +537,16 @@ impl Db {
         if let (Some(kind), Some(reference)) = (spec.overflow_kind, &spec.overflow_ref) {
             check_target_exists(&mut tx, "overflow_ref", kind, reference, None).await?;
         }
+        spec.hours().check_refs(&mut tx).await?;
         let id = bind_settings(
             sqlx::query_scalar::<_, i64>(
                 "INSERT INTO queues (name, strategy, ring_timeout_secs, wrap_up_secs, max_callers, \
                  max_wait_secs, overflow_kind, overflow_ref, tier_wait_secs, auto_pause_after, \
                  announce_every_secs, first_announce_after_secs, service_level_secs, join_empty, \
-                 leave_empty, callback_after_secs, hold_music, greeting_prompt, created_at) \
+                 leave_empty, callback_after_secs, hold_music, greeting_prompt, schedule_id, \
+                 closed_kind, closed_ref, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19) RETURNING id",
+                 $17, $18, $19, $20, $21, $22) RETURNING id",
             ),
             spec,
         )
@@ -544,8 +577,9 @@ impl Db {
                  overflow_ref = $8, tier_wait_secs = $9, auto_pause_after = $10, \
                  announce_every_secs = $11, first_announce_after_secs = $12, \
                  service_level_secs = $13, join_empty = $14, leave_empty = $15, \
-                 callback_after_secs = $16, hold_music = $17, greeting_prompt = $18 \
-                 WHERE id = $19 RETURNING id",
+                 callback_after_secs = $16, hold_music = $17, greeting_prompt = $18, \
+                 schedule_id = $19, closed_kind = $20, closed_ref = $21 \
+                 WHERE id = $22 RETURNING id",
             ),
             spec,
         )
@@ -559,6 +593,7 @@ impl Db {
         if let (Some(kind), Some(reference)) = (spec.overflow_kind, &spec.overflow_ref) {
             check_target_exists(&mut tx, "overflow_ref", kind, reference, Some(id)).await?;
         }
+        spec.hours().check_refs(&mut tx).await?;
         if let Some(members) = &spec.members {
             replace_members(&mut tx, id, members).await?;
         }
@@ -631,7 +666,7 @@ impl Db {
     }
 }
 
-/// Binds the 18 settings columns, in the order both statements list them.
+/// Binds the 21 settings columns, in the order both statements list them.
 fn bind_settings<'q>(
     query: sqlx::query::QueryScalar<'q, Any, i64, sqlx::any::AnyArguments<'q>>,
     spec: &'q QueueSpec,
@@ -655,6 +690,9 @@ fn bind_settings<'q>(
         .bind(spec.callback_after_secs)
         .bind(spec.hold_music.as_str())
         .bind(spec.greeting_prompt.as_deref())
+        .bind(spec.schedule_id)
+        .bind(spec.closed_kind.map(TargetKind::as_str))
+        .bind(spec.closed_ref.as_deref())
 }
 
 /// The queue as stored, read inside `tx` (so it includes the transaction's writes).

@@ -237,7 +237,7 @@ impl Db {
 
     /// Deletes a schedule. Returns whether it existed.
     ///
-    /// Fails with [`SchemaError::InUse`] while a public number follows it.
+    /// Fails with [`SchemaError::InUse`] while a public number, a queue or a menu follows it.
     pub async fn delete_schedule(&self, id: i64) -> Result<bool, SchemaError> {
         let mut tx = self.begin_config_write().await?;
         let users = sqlx::query_scalar::<_, String>(
@@ -246,10 +246,28 @@ impl Db {
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
+        let queues = sqlx::query_scalar::<_, String>(
+            "SELECT name FROM queues WHERE schedule_id = $1 ORDER BY name",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let menus: Vec<String> = crate::menus::menus_in(&mut tx)
+            .await?
+            .into_iter()
+            .filter(|m| m.config.schedule_id == u64::try_from(id).ok())
+            .map(|m| m.name)
+            .collect();
+        let mut users: Vec<String> = users
+            .into_iter()
+            .map(|n| format!("public number {n}"))
+            .collect();
+        users.extend(queues.into_iter().map(|q| format!("queue {q:?}")));
+        users.extend(menus.into_iter().map(|m| format!("menu {m:?}")));
         if !users.is_empty() {
             tx.rollback().await?;
             return Err(SchemaError::InUse(format!(
-                "schedule {id} still sets the hours of public number {}",
+                "schedule {id} still sets the hours of {}",
                 users.join(", ")
             )));
         }

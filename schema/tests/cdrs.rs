@@ -33,6 +33,7 @@ fn answer(at: i64, by: &str) -> CdrAnswer {
 
 fn close(at: i64) -> CdrClose {
     CdrClose {
+        queue_outcome: None,
         ended_at_ms: at,
         hangup_cause: "BYE".to_owned(),
         hangup_side: HangupSide::Caller,

@@ -9,13 +9,25 @@ use sip_core::b2bua::{CallRef, CallReport, HangupSide as SipHangupSide};
 use switchboard_schema::{CdrAnswer, CdrClose, CdrOpen, Db, HangupSide};
 use tokio::sync::mpsc;
 
+use super::citizen::QueueRecord;
 use super::media::FinalCounters;
 
 /// What call control reports about a call's record.
 pub(super) enum CdrOp {
-    Open { call: CallRef, open: CdrOpen },
-    Answered { call: CallRef, answer: CdrAnswer },
-    Closed { call: CallRef, report: CallReport },
+    Open {
+        call: CallRef,
+        open: CdrOpen,
+    },
+    Answered {
+        call: CallRef,
+        answer: CdrAnswer,
+    },
+    Closed {
+        call: CallRef,
+        report: CallReport,
+        /// The caller's stay in a queue, if there was one.
+        queue: Option<QueueRecord>,
+    },
 }
 
 /// Writes records until call control goes away.
@@ -43,12 +55,16 @@ pub(super) async fn write_records(
                     }
                 }
             }
-            CdrOp::Closed { call, report } => match rows.remove(&call) {
+            CdrOp::Closed {
+                call,
+                report,
+                queue,
+            } => match rows.remove(&call) {
                 Some(id) => {
                     let (db, finals) = (db.clone(), finals.clone());
                     let ended_at_ms = super::unix_ms();
                     closing.spawn(async move {
-                        close(&db, &finals, id, &report, ended_at_ms).await;
+                        close(&db, &finals, id, &report, queue, ended_at_ms).await;
                     });
                 }
                 None => finals.forget(&report.media_legs),
@@ -59,7 +75,14 @@ pub(super) async fn write_records(
     while closing.join_next().await.is_some() {}
 }
 
-async fn close(db: &Db, finals: &FinalCounters, id: i64, report: &CallReport, ended_at_ms: i64) {
+async fn close(
+    db: &Db,
+    finals: &FinalCounters,
+    id: i64,
+    report: &CallReport,
+    queue: Option<QueueRecord>,
+    ended_at_ms: i64,
+) {
     let ring_time_ms = report.ringing.map(|r| {
         let until = report.answered.unwrap_or(report.ended);
         until.saturating_duration_since(r).as_millis() as i64
@@ -99,8 +122,9 @@ async fn close(db: &Db, finals: &FinalCounters, id: i64, report: &CallReport, en
             SipHangupSide::System => HangupSide::System,
         },
         ring_time_ms,
-        queue_id: None,
-        queue_wait_ms: None,
+        queue_id: queue.map(|q| q.queue_id),
+        queue_wait_ms: queue.map(|q| i64::try_from(q.wait.as_millis()).unwrap_or(i64::MAX)),
+        queue_outcome: queue.map(|q| q.outcome),
         legs_json: serde_json::Value::Array(legs).to_string(),
         media_json: serde_json::Value::Array(media).to_string(),
     };

@@ -3,7 +3,7 @@
 //! hang up), and where such a call goes next.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sip_core::b2bua::{CallRef, RingTarget};
 use sip_transport::Command;
@@ -44,8 +44,8 @@ impl Orchestrator {
                 let _ = sip.send(cmd).await;
             }
             Route::Group(group) => self.start_hunt(db, sip, call, &group).await,
-            Route::Queue(q) => self.answer_locally(sip, call, Start::Queue(q)).await,
-            Route::Menu(m) => self.answer_locally(sip, call, Start::Menu(m)).await,
+            Route::Queue(q, p) => self.answer_locally(sip, call, Start::Queue(q, p)).await,
+            Route::Menu(m, p) => self.answer_locally(sip, call, Start::Menu(m, p)).await,
             Route::Message(p) => self.answer_locally(sip, call, Start::Message(p)).await,
             Route::Trunk { .. } | Route::Reject(_) => {
                 let _ = sip.send(Command::Reject { call, status: 480 }).await;
@@ -136,21 +136,43 @@ impl Orchestrator {
                             t.confirm = true;
                             t
                         });
+                        // The member's chosen delay before their mobile rings; a mobile that would
+                        // ring for no time at all is left out.
+                        let delay = db
+                            .user_call_settings(&user)
+                            .await
+                            .ok()
+                            .flatten()
+                            .map_or(0, |s| s.cellular_delay_secs.max(0) as u64);
+                        let delay = Duration::from_secs(delay);
+                        let mobile = mobile.filter(|_| delay < ring_timeout).map(|mut t| {
+                            t.ring_timeout = Some(ring_timeout - delay);
+                            t
+                        });
                         let legs = 1 + u8::from(mobile.is_some());
                         self.offer_legs.insert((call, user.clone()), legs);
                         let cmd = Command::RingMember {
                             call,
-                            user,
+                            user: user.clone(),
                             ring_timeout: Some(ring_timeout),
                         };
                         let _ = sip.send(cmd).await;
-                        if let Some(t) = mobile {
-                            let _ = sip
-                                .send(Command::Ring {
-                                    call,
-                                    targets: vec![t],
-                                })
-                                .await;
+                        match mobile {
+                            Some(t) if delay.is_zero() => {
+                                let _ = sip
+                                    .send(Command::Ring {
+                                        call,
+                                        targets: vec![t],
+                                    })
+                                    .await;
+                            }
+                            Some(target) => self.delayed_mobiles.push(DelayedMobile {
+                                at: Instant::now() + delay,
+                                call,
+                                user,
+                                target,
+                            }),
+                            None => {}
                         }
                     }
                     Todo::CancelUser { call, user } => {
@@ -268,14 +290,14 @@ impl Orchestrator {
                 self.citizen.handed(call);
                 self.start_hunt(db, sip, call, &group).await;
             }
-            Route::Queue(q) => {
+            Route::Queue(q, p) => {
                 self.citizen
-                    .begin(db, media, now, call, Start::Queue(q), depth)
+                    .begin(db, media, now, call, Start::Queue(q, p), depth)
                     .await
             }
-            Route::Menu(m) => {
+            Route::Menu(m, p) => {
                 self.citizen
-                    .begin(db, media, now, call, Start::Menu(m), depth)
+                    .begin(db, media, now, call, Start::Menu(m, p), depth)
                     .await
             }
             Route::Message(p) => {
@@ -287,6 +309,34 @@ impl Orchestrator {
                 let cmd = Command::HangUp {
                     call,
                     cause: "nowhere to go".to_string(),
+                };
+                let _ = sip.send(cmd).await;
+            }
+        }
+    }
+}
+
+/// A queue offer's mobile leg waiting for the member's delay to pass.
+pub(super) struct DelayedMobile {
+    pub(super) at: Instant,
+    call: CallRef,
+    user: String,
+    target: RingTarget,
+}
+
+impl Orchestrator {
+    /// Rings the mobiles whose delay has passed, if their offer still stands.
+    pub(super) async fn ring_delayed_mobiles(&mut self, sip: &mpsc::Sender<Command>, now: Instant) {
+        let (due, waiting) = std::mem::take(&mut self.delayed_mobiles)
+            .into_iter()
+            .partition(|d| d.at <= now);
+        self.delayed_mobiles = waiting;
+        for d in due {
+            if self.offer_legs.contains_key(&(d.call, d.user.clone())) {
+                tracing::info!(call = d.call.0, user = %d.user, "queue offer: ringing the mobile after its delay");
+                let cmd = Command::Ring {
+                    call: d.call,
+                    targets: vec![d.target],
                 };
                 let _ = sip.send(cmd).await;
             }

@@ -90,6 +90,8 @@ struct Orchestrator {
     /// Legs still ringing for a queue offer (the member's app and, if they chose so, mobile): the
     /// queue hears of a failed offer only when all have failed.
     offer_legs: HashMap<(CallRef, String), u8>,
+    /// Queue offers' mobile legs waiting for the member's cellular delay.
+    delayed_mobiles: Vec<local::DelayedMobile>,
 }
 
 impl Orchestrator {
@@ -106,6 +108,8 @@ pub struct Inputs {
     pub queue_requests: mpsc::Receiver<QueueRequest>,
     /// The admin API's change notices (uploaded prompts are cached here).
     pub config_changes: broadcast::Receiver<ConfigChanged>,
+    /// Where call control publishes news for receptionists (the API's `/events`).
+    pub live_events: broadcast::Sender<mobile_api::LiveEvent>,
 }
 
 /// Answers call events until the SIP side closes or the node stops.
@@ -122,6 +126,7 @@ pub async fn orchestrate(
         mut media_events,
         mut queue_requests,
         mut config_changes,
+        live_events,
     } = inputs;
     let (cdr_tx, cdr_rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(cdr::write_records(db.clone(), finals, cdr_rx));
@@ -133,9 +138,10 @@ pub async fn orchestrate(
         confirmations: HashMap::new(),
         talking: HashMap::new(),
         failover: HashMap::new(),
-        citizen: Citizen::new(rand::random()),
+        citizen: Citizen::new(rand::random(), live_events),
         callers: HashMap::new(),
         offer_legs: HashMap::new(),
+        delayed_mobiles: Vec::new(),
     };
     let mut next_reconcile = Instant::now() + RECONCILE_EVERY;
     let mut config_open = true;
@@ -146,6 +152,7 @@ pub async fn orchestrate(
             .filter_map(|h| h.hunt.poll_timeout())
             .chain(o.confirmations.values().map(|c| c.deadline))
             .chain(o.citizen.poll_timeout())
+            .chain(o.delayed_mobiles.iter().map(|d| d.at))
             .chain(std::iter::once(next_reconcile))
             .min();
         let timer = async {
@@ -183,6 +190,7 @@ pub async fn orchestrate(
                     tracing::info!(leg = leg.0, "no key pressed: cellular leg released");
                     o.end_confirmation(&sip, leg, false).await;
                 }
+                o.ring_delayed_mobiles(&sip, now).await;
                 let media = o.media.clone();
                 o.citizen.handle_timeout(&db, &media, now).await;
                 if now >= next_reconcile {
@@ -291,8 +299,8 @@ impl Orchestrator {
                         tracing::info!(%call_id, group = %group.name, "call to a hunt group");
                         self.start_hunt(db, sip, call, &group).await;
                     }
-                    Route::Queue(q) => self.answer_locally(sip, call, Start::Queue(q)).await,
-                    Route::Menu(m) => self.answer_locally(sip, call, Start::Menu(m)).await,
+                    Route::Queue(q, p) => self.answer_locally(sip, call, Start::Queue(q, p)).await,
+                    Route::Menu(m, p) => self.answer_locally(sip, call, Start::Menu(m, p)).await,
                     Route::Message(p) => self.answer_locally(sip, call, Start::Message(p)).await,
                     Route::Reject(status) => {
                         tracing::info!(%call_id, status, "call not routed");
@@ -443,8 +451,10 @@ impl Orchestrator {
                 let answered_by = report.answered_by.as_deref().map(|l| parse_label(l).0);
                 self.callers.remove(&call);
                 self.offer_legs.retain(|(c, _), _| *c != call);
+                let mut queue = None;
                 if self.citizen.is_local(call) || self.citizen.is_callback(call) {
-                    self.citizen
+                    queue = self
+                        .citizen
                         .ended(db, &media, call, answered_by.as_deref())
                         .await;
                     self.citizen_todo(db, sip).await;
@@ -458,6 +468,7 @@ impl Orchestrator {
                 let _ = self.cdr.send(CdrOp::Closed {
                     call,
                     report: report.clone(),
+                    queue,
                 });
                 if let Some(h) = self.hunts.remove(&call) {
                     if let (Some(by), Some(state)) = (
@@ -498,8 +509,8 @@ impl Orchestrator {
         let (target_kind, target_ref) = match route {
             Route::User(u) => (Some(TargetKind::User), Some(u.clone())),
             Route::Group(g) => (Some(TargetKind::HuntGroup), Some(g.id.to_string())),
-            Route::Queue(q) => (Some(TargetKind::Queue), Some(q.id.to_string())),
-            Route::Menu(m) => (Some(TargetKind::Menu), Some(m.id.to_string())),
+            Route::Queue(q, _) => (Some(TargetKind::Queue), Some(q.id.to_string())),
+            Route::Menu(m, _) => (Some(TargetKind::Menu), Some(m.id.to_string())),
             Route::Message(p) => (Some(TargetKind::Message), Some(p.clone())),
             Route::Trunk { .. } | Route::Reject(_) => (None, None),
         };
@@ -566,10 +577,16 @@ impl Orchestrator {
                 self.take_back(sip, call, Start::Handed, transferor).await;
                 return self.start_hunt(db, sip, call, &group).await;
             }
-            Route::Queue(q) => {
-                return self.take_back(sip, call, Start::Queue(q), transferor).await;
+            Route::Queue(q, p) => {
+                return self
+                    .take_back(sip, call, Start::Queue(q, p), transferor)
+                    .await;
             }
-            Route::Menu(m) => return self.take_back(sip, call, Start::Menu(m), transferor).await,
+            Route::Menu(m, p) => {
+                return self
+                    .take_back(sip, call, Start::Menu(m, p), transferor)
+                    .await
+            }
             Route::Message(p) => {
                 return self
                     .take_back(sip, call, Start::Message(p), transferor)

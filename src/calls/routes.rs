@@ -33,8 +33,10 @@ pub(super) enum Route {
         number: String,
         trunks: Vec<RingTarget>,
     },
-    Queue(Queue),
-    Menu(Menu),
+    /// A queue, and the priority the caller joins it with (a priority number's).
+    Queue(Queue, u8),
+    /// A menu, and the queue priority the caller has so far.
+    Menu(Menu, u8),
     /// Play this prompt, then hang up.
     Message(String),
     Reject(u16),
@@ -310,28 +312,16 @@ pub(super) async fn route(db: &Db, dialled: &str) -> Route {
     if let Ok(number) = E164::from_carrier(dialled, &NORWAY) {
         match db.get_public_number(number.as_str()).await {
             Ok(Some(n)) => {
-                let open = match n.schedule_id {
-                    Some(id) => opening(db, id).await,
-                    None => Decision::Open,
-                };
-                return match open {
-                    Decision::Open => route_target(db, n.target_kind, &n.target_ref).await,
-                    Decision::Redirect { target } => match parse_target(&target) {
-                        Some(t) => route_routing_target(db, &t).await,
-                        None => {
-                            tracing::warn!(%target, "override target unreadable: closed instead");
-                            Route::Message(CLOSED_PROMPT.to_string())
-                        }
+                let closed = n.closed_kind.zip(n.closed_ref);
+                let route = match n.schedule_id {
+                    Some(schedule) => match after_hours(db, schedule, closed).await {
+                        AfterHours::Open => route_target(db, n.target_kind, &n.target_ref).await,
+                        AfterHours::Target(kind, r) => route_target(db, kind, &r).await,
+                        AfterHours::Done(route) => *route,
                     },
-                    Decision::Closed { reason } => {
-                        tracing::info!(number = %n.number, ?reason, "closed");
-                        match (reason, n.closed_kind, n.closed_ref) {
-                            (ClosedReason::Override(prompt), _, _) => Route::Message(prompt),
-                            (_, Some(kind), Some(r)) => route_target(db, kind, &r).await,
-                            _ => Route::Message(CLOSED_PROMPT.to_string()),
-                        }
-                    }
+                    None => route_target(db, n.target_kind, &n.target_ref).await,
                 };
+                return with_priority(route, u8::try_from(n.priority).unwrap_or(0));
             }
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "number lookup failed"),
@@ -347,8 +337,67 @@ pub(super) async fn route(db: &Db, dialled: &str) -> Route {
     }
 }
 
+/// A priority number's callers keep their priority through menus into queues.
+fn with_priority(route: Route, priority: u8) -> Route {
+    match route {
+        Route::Queue(q, p) => Route::Queue(q, p.max(priority)),
+        Route::Menu(m, p) => Route::Menu(m, p.max(priority)),
+        other => other,
+    }
+}
+
 /// The prompt a closed number plays when no closed target is set.
 const CLOSED_PROMPT: &str = "closed";
+
+/// How many closed targets in a row a call may be sent through (a closed queue whose closed target
+/// is a closed menu, …) before it hears "closed": admins can build loops.
+const MAX_CLOSED_HOPS: usize = 8;
+
+/// What a schedule says about a call now.
+enum AfterHours {
+    Open,
+    /// Closed, or an override routes elsewhere: go to this target instead.
+    Target(TargetKind, String),
+    /// Closed with nowhere to go: this message, or the override's.
+    Done(Box<Route>),
+}
+
+/// Open, or where a call goes instead, by the schedule `id` (with its override) and the closed
+/// target of the number, queue or menu that follows it.
+async fn after_hours(db: &Db, id: i64, closed: Option<(TargetKind, String)>) -> AfterHours {
+    match opening(db, id).await {
+        Decision::Open => AfterHours::Open,
+        Decision::Redirect { target } => match parse_target(&target).and_then(|t| kind_ref(&t)) {
+            Some((kind, r)) => AfterHours::Target(kind, r),
+            None => {
+                tracing::warn!(%target, "override target unreadable: closed instead");
+                AfterHours::Done(Box::new(Route::Message(CLOSED_PROMPT.to_string())))
+            }
+        },
+        Decision::Closed { reason } => {
+            tracing::info!(schedule = id, ?reason, "closed");
+            match (reason, closed) {
+                (ClosedReason::Override(prompt), _) => {
+                    AfterHours::Done(Box::new(Route::Message(prompt)))
+                }
+                (_, Some((kind, r))) => AfterHours::Target(kind, r),
+                _ => AfterHours::Done(Box::new(Route::Message(CLOSED_PROMPT.to_string()))),
+            }
+        }
+    }
+}
+
+/// A routing target as the database writes it; `None` for a trunk (not a stored target kind).
+fn kind_ref(target: &Target) -> Option<(TargetKind, String)> {
+    Some(match target {
+        Target::User(u) => (TargetKind::User, u.clone()),
+        Target::HuntGroup(id) => (TargetKind::HuntGroup, id.to_string()),
+        Target::Queue(id) => (TargetKind::Queue, id.to_string()),
+        Target::Menu(id) => (TargetKind::Menu, id.to_string()),
+        Target::Message(p) => (TargetKind::Message, p.clone()),
+        Target::Trunk(_) => return None,
+    })
+}
 
 /// Open or closed now, by the schedule `id` and its override. A schedule that cannot be read counts
 /// as open: a broken schedule must not silence the switchboard.
@@ -367,8 +416,37 @@ async fn opening(db: &Db, id: i64) -> Decision {
     }
 }
 
-/// Where a stored target (a number's, a queue's overflow) leads.
+/// Where a stored target (a number's, a queue's overflow) leads, through the opening hours of the
+/// queues and menus on the way.
 pub(super) async fn route_target(db: &Db, kind: TargetKind, target_ref: &str) -> Route {
+    let mut next = (kind, target_ref.to_string());
+    for _ in 0..MAX_CLOSED_HOPS {
+        let route = lookup(db, next.0, &next.1).await;
+        let hours = match &route {
+            Route::Queue(q, _) => q
+                .schedule_id
+                .map(|s| (s, q.closed_kind.zip(q.closed_ref.clone()))),
+            Route::Menu(m, _) => m.config.schedule_id.map(|s| {
+                let closed = m.config.closed.as_ref().and_then(kind_ref);
+                (i64::try_from(s).unwrap_or(-1), closed)
+            }),
+            _ => None,
+        };
+        let Some((schedule, closed)) = hours else {
+            return route;
+        };
+        match after_hours(db, schedule, closed).await {
+            AfterHours::Open => return route,
+            AfterHours::Target(kind, r) => next = (kind, r),
+            AfterHours::Done(route) => return *route,
+        }
+    }
+    tracing::warn!(kind = %kind, target_ref, "closed targets loop: closed");
+    Route::Message(CLOSED_PROMPT.to_string())
+}
+
+/// The stored target itself, hours aside.
+async fn lookup(db: &Db, kind: TargetKind, target_ref: &str) -> Route {
     let id = target_ref.parse::<i64>();
     match (kind, id) {
         (TargetKind::User, _) => Route::User(target_ref.to_string()),
@@ -377,11 +455,11 @@ pub(super) async fn route_target(db: &Db, kind: TargetKind, target_ref: &str) ->
             _ => Route::Reject(480),
         },
         (TargetKind::Queue, Ok(id)) => match db.get_queue(id).await {
-            Ok(Some(q)) => Route::Queue(q),
+            Ok(Some(q)) => Route::Queue(q, 0),
             _ => Route::Reject(480),
         },
         (TargetKind::Menu, Ok(id)) => match db.get_menu(id).await {
-            Ok(Some(m)) => Route::Menu(m),
+            Ok(Some(m)) => Route::Menu(m, 0),
             _ => Route::Reject(480),
         },
         (TargetKind::Message, _) => Route::Message(target_ref.to_string()),
@@ -391,13 +469,9 @@ pub(super) async fn route_target(db: &Db, kind: TargetKind, target_ref: &str) ->
 
 /// Where one of routing's targets (a menu key, a queue overflow, an override) leads.
 pub(super) async fn route_routing_target(db: &Db, target: &Target) -> Route {
-    match target {
-        Target::User(u) => route_target(db, TargetKind::User, u).await,
-        Target::HuntGroup(id) => route_target(db, TargetKind::HuntGroup, &id.to_string()).await,
-        Target::Queue(id) => route_target(db, TargetKind::Queue, &id.to_string()).await,
-        Target::Menu(id) => route_target(db, TargetKind::Menu, &id.to_string()).await,
-        Target::Message(p) => Route::Message(p.clone()),
+    match kind_ref(target) {
+        Some((kind, r)) => route_target(db, kind, &r).await,
         // Forwarding a public number out through a trunk: not offered by the admin API yet.
-        Target::Trunk(_) => Route::Reject(501),
+        None => Route::Reject(501),
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod baresip;
+pub mod dtmf;
 pub mod phones;
 
 use std::io::{Read, Write};

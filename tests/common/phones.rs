@@ -111,14 +111,43 @@ pub fn carrier_calls(
     scenario: &Path,
     dialled: &str,
     calls: u32,
-    (sip_port, media_port): (u16, u16),
+    ports: (u16, u16),
 ) -> ExitStatus {
+    carrier_command(server, dir, scenario, dialled, calls, ports)
+        .status()
+        .expect("sipp runs (apt-get install sip-tester)")
+}
+
+/// As [`carrier_calls`], but in the background: several callers at once.
+pub fn spawn_carrier_calls(
+    server: &Server,
+    dir: &Path,
+    scenario: &Path,
+    dialled: &str,
+    calls: u32,
+    ports: (u16, u16),
+) -> KillOnDrop {
+    KillOnDrop(
+        carrier_command(server, dir, scenario, dialled, calls, ports)
+            .spawn()
+            .expect("sipp runs (apt-get install sip-tester)"),
+    )
+}
+
+fn carrier_command(
+    server: &Server,
+    dir: &Path,
+    scenario: &Path,
+    dialled: &str,
+    calls: u32,
+    (sip_port, media_port): (u16, u16),
+) -> Command {
     let name = scenario
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Command::new("sipp")
-        .arg(server.sip.to_string())
+    let mut cmd = Command::new("sipp");
+    cmd.arg(server.sip.to_string())
         .arg("-sf")
         .arg(scenario)
         .args([
@@ -148,9 +177,8 @@ pub fn carrier_calls(
         .arg("-error_file")
         .arg(dir.join(format!("carrier-{name}.err.log")))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("sipp runs (apt-get install sip-tester)")
+        .stderr(Stdio::null());
+    cmd
 }
 
 /// A copy of a SIPp scenario (tests/sipp) in `dir`, with each `(text, replacement)` applied.

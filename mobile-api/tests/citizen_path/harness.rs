@@ -63,6 +63,7 @@ fn router(db: Db, queues: Option<mpsc::Sender<QueueRequest>>) -> Api {
         admin_token: Some(TOKEN.to_owned()),
         config_changes: Some(tx),
         queues,
+        events: None,
     });
     Api {
         app,

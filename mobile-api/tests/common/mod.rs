@@ -52,6 +52,7 @@ pub async fn api() -> Api {
         admin_token: Some(TOKEN.to_owned()),
         config_changes: Some(tx),
         queues: None,
+        events: None,
     });
     Api { app, db, changes }
 }

@@ -90,6 +90,10 @@ impl Default for ExtensionDialling {
 /// Targets are written `queue:ID`, `hunt_group:ID`, `user:USERNAME`, `menu:ID`, `trunk:ID` or
 /// `message:PROMPT`. Everything but `id`, `prompt` and `options` may be left out; unknown fields are
 /// refused so that a typo does not silently fall back to a default.
+///
+/// `"priorities": {"1": 5}` lets a key raise the caller's queue priority (1–9, higher is served
+/// first), e.g. "press 1 if you are a doctor". `"schedule_id": 2` puts the menu under opening hours;
+/// outside them callers go to `"closed"` (a target), or hear the `closed` prompt if it is not set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "MenuSpec", into = "MenuSpec")]
 pub struct MenuConfig {
@@ -113,7 +117,16 @@ pub struct MenuConfig {
     pub on_failure: Option<Target>,
     pub goodbye_prompt: String,
     pub extension: ExtensionDialling,
+    /// Queue priority a key gives the caller (only keys that route somewhere).
+    pub priorities: BTreeMap<char, u8>,
+    /// Opening hours (a stored schedule's id); `None`: always open.
+    pub schedule_id: Option<u64>,
+    /// Where callers go outside the schedule's hours; `None`: the `closed` prompt, then hang up.
+    pub closed: Option<Target>,
 }
+
+/// The highest queue priority a menu key or a public number may give a caller.
+pub const MAX_PRIORITY: u8 = 9;
 
 impl MenuConfig {
     /// A menu with no options yet, the default timeouts and attempts, the built-in nb prompt names, and
@@ -132,7 +145,15 @@ impl MenuConfig {
             on_failure: None,
             goodbye_prompt: "goodbye".into(),
             extension: ExtensionDialling::default(),
+            priorities: BTreeMap::new(),
+            schedule_id: None,
+            closed: None,
         }
+    }
+
+    /// The priority a key's route gives the caller (0 when the key sets none).
+    pub fn priority_of(&self, key: char) -> u8 {
+        self.priorities.get(&key).copied().unwrap_or(0)
     }
 
     pub fn with_option(mut self, key: char, choice: impl Into<MenuChoice>) -> Self {
@@ -199,6 +220,23 @@ impl MenuConfig {
             }
         }
         if let Some(target) = &self.on_failure {
+            self.check_target(target)?;
+        }
+        for (key, priority) in &self.priorities {
+            if !matches!(self.options.get(key), Some(MenuChoice::Target(_))) {
+                return Err(RoutingError::InvalidMenuKey {
+                    menu: self.id,
+                    key: key.to_string(),
+                });
+            }
+            if !(1..=MAX_PRIORITY).contains(priority) {
+                return Err(invalid("a key's priority must be between 1 and 9"));
+            }
+        }
+        if let Some(target) = &self.closed {
+            if self.schedule_id.is_none() {
+                return Err(invalid("a closed target needs a schedule_id"));
+            }
             self.check_target(target)?;
         }
         let ext = &self.extension;
@@ -302,6 +340,12 @@ struct MenuSpec {
     goodbye_prompt: String,
     #[serde(default)]
     extension: ExtensionSpec,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    priorities: BTreeMap<String, u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schedule_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    closed: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -382,6 +426,13 @@ impl From<MenuConfig> for MenuSpec {
             on_failure: c.on_failure.as_ref().map(format_target),
             goodbye_prompt: c.goodbye_prompt,
             extension: c.extension.into(),
+            priorities: c
+                .priorities
+                .iter()
+                .map(|(key, p)| (key.to_string(), *p))
+                .collect(),
+            schedule_id: c.schedule_id,
+            closed: c.closed.as_ref().map(format_target),
         }
     }
 }
@@ -391,32 +442,42 @@ impl TryFrom<MenuSpec> for MenuConfig {
 
     fn try_from(spec: MenuSpec) -> Result<Self, Self::Error> {
         let menu = spec.id;
-        let mut options = BTreeMap::new();
-        for (key, choice) in &spec.options {
+        let key_of = |key: &String| {
             let mut chars = key.chars();
-            let (Some(k), None) = (chars.next(), chars.next()) else {
-                return Err(RoutingError::InvalidMenuKey {
+            match (chars.next(), chars.next()) {
+                (Some(k), None) => Ok(k),
+                _ => Err(RoutingError::InvalidMenuKey {
                     menu,
                     key: key.clone(),
-                });
-            };
+                }),
+            }
+        };
+        let mut options = BTreeMap::new();
+        for (key, choice) in &spec.options {
+            let k = key_of(key)?;
             let choice = parse_choice(choice).ok_or_else(|| RoutingError::InvalidMenuChoice {
                 menu,
                 value: choice.clone(),
             })?;
             options.insert(k, choice);
         }
-        let on_failure = match &spec.on_failure {
-            None => None,
+        let target_of = |text: &Option<String>| match text {
+            None => Ok(None),
             Some(text) => {
-                Some(
-                    parse_target(text).ok_or_else(|| RoutingError::InvalidMenuChoice {
+                parse_target(text)
+                    .map(Some)
+                    .ok_or_else(|| RoutingError::InvalidMenuChoice {
                         menu,
                         value: text.clone(),
-                    })?,
-                )
+                    })
             }
         };
+        let on_failure = target_of(&spec.on_failure)?;
+        let closed = target_of(&spec.closed)?;
+        let mut priorities = BTreeMap::new();
+        for (key, p) in &spec.priorities {
+            priorities.insert(key_of(key)?, *p);
+        }
         let config = MenuConfig {
             id: spec.id,
             name: spec.name,
@@ -435,6 +496,9 @@ impl TryFrom<MenuSpec> for MenuConfig {
                 max_digits: spec.extension.max_digits,
                 inter_digit_timeout: Duration::from_millis(spec.extension.inter_digit_timeout_ms),
             },
+            priorities,
+            schedule_id: spec.schedule_id,
+            closed,
         };
         config.validate()?;
         Ok(config)

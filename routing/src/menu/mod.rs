@@ -43,6 +43,6 @@ mod tests;
 pub use config::{
     format_target, parse_target, ExtensionDialling, MenuChoice, MenuConfig,
     DEFAULT_INTER_DIGIT_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, KEYS, MAX_ATTEMPTS_LIMIT,
-    MAX_EXTENSION_DIGITS, MAX_TIMEOUT,
+    MAX_EXTENSION_DIGITS, MAX_PRIORITY, MAX_TIMEOUT,
 };
 pub use session::{MenuAction, MenuSession, MAX_MENU_DEPTH, MAX_REPEATS};

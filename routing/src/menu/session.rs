@@ -70,6 +70,8 @@ pub struct MenuSession {
     failures: u32,
     repeats: u32,
     actions: VecDeque<MenuAction>,
+    /// The queue priority the key that routed the caller gives (0 until then, and for `on_failure`).
+    chosen_priority: u8,
 }
 
 impl MenuSession {
@@ -89,6 +91,7 @@ impl MenuSession {
             failures: 0,
             repeats: 0,
             actions: VecDeque::new(),
+            chosen_priority: 0,
         };
         if depth >= MAX_MENU_DEPTH {
             session.goodbye();
@@ -187,6 +190,12 @@ impl MenuSession {
     }
 
     /// The next thing call control should do, in order.
+    /// The queue priority of the caller's choice, once [`MenuAction::Route`] was given (see
+    /// [`MenuConfig::priorities`]); 0 otherwise.
+    pub fn chosen_priority(&self) -> u8 {
+        self.chosen_priority
+    }
+
     pub fn poll_action(&mut self) -> Option<MenuAction> {
         self.actions.pop_front()
     }
@@ -205,6 +214,7 @@ impl MenuSession {
         match self.config.options.get(&key) {
             Some(MenuChoice::Target(target)) => {
                 let target = target.clone();
+                self.chosen_priority = self.config.priority_of(key);
                 self.finish(MenuAction::Route(target));
             }
             Some(MenuChoice::DialExtension) => self.play_extension_prompt(),

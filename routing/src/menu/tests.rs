@@ -538,3 +538,53 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_key_with_a_priority_gives_it_to_the_caller() {
+    let t0 = Instant::now();
+    let json = r#"{"id": 1, "prompt": "main_menu",
+        "options": {"1": "queue:10", "2": "queue:10", "9": "dial_extension"},
+        "priorities": {"1": 5}}"#;
+    let config: MenuConfig = serde_json::from_str(json).unwrap();
+    for (key, priority) in [('1', 5), ('2', 0)] {
+        let mut s = MenuSession::new(config.clone(), t0);
+        assert_eq!(s.chosen_priority(), 0);
+        s.handle_digit(t0, key);
+        assert_eq!(
+            drain(&mut s).last(),
+            Some(&MenuAction::Route(Target::Queue(10)))
+        );
+        assert_eq!(s.chosen_priority(), priority, "key {key}");
+    }
+    let back: MenuConfig = serde_json::from_str(&serde_json::to_string(&config).unwrap()).unwrap();
+    assert_eq!(back, config);
+    // Only keys that route may carry a priority, and only 1..=9.
+    for bad in [
+        r#""priorities": {"9": 5}"#,
+        r#""priorities": {"3": 5}"#,
+        r#""priorities": {"1": 0}"#,
+        r#""priorities": {"1": 10}"#,
+    ] {
+        let json = format!(
+            r#"{{"id": 1, "prompt": "p", "options": {{"1": "queue:10", "9": "dial_extension"}}, {bad}}}"#
+        );
+        assert!(serde_json::from_str::<MenuConfig>(&json).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_menu_schedule_and_closed_target_round_trip() {
+    let json = r#"{"id": 1, "prompt": "p", "options": {"1": "queue:10"},
+        "schedule_id": 4, "closed": "message:closed_helse"}"#;
+    let c: MenuConfig = serde_json::from_str(json).unwrap();
+    assert_eq!(c.schedule_id, Some(4));
+    assert_eq!(c.closed, Some(Target::Message("closed_helse".into())));
+    let back: MenuConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+    assert_eq!(back, c);
+    // A closed target without a schedule could never be used: refused as a likely mistake.
+    let no_schedule =
+        r#"{"id": 1, "prompt": "p", "options": {"1": "queue:10"}, "closed": "queue:3"}"#;
+    assert!(serde_json::from_str::<MenuConfig>(no_schedule).is_err());
+    let to_itself = r#"{"id": 1, "prompt": "p", "options": {"1": "queue:10"}, "schedule_id": 4, "closed": "menu:1"}"#;
+    assert!(serde_json::from_str::<MenuConfig>(to_itself).is_err());
+}

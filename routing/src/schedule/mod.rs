@@ -538,3 +538,10 @@ fn parse_hhmm(text: &str) -> Result<u16, RoutingError> {
 fn format_minute(minute: u16) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
 }
+
+/// Midnight in Oslo (the first instant of the Oslo day) of the day that `unix_ms` falls on, in unix
+/// milliseconds: where "today" starts for statistics. `None` outside chrono's range.
+pub fn oslo_day_start_ms(unix_ms: i64) -> Option<i64> {
+    let day = local_date(DateTime::from_timestamp_millis(unix_ms)?)?;
+    boundary(day, 0).map(|b| b.timestamp_millis())
+}

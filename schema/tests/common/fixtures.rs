@@ -64,6 +64,7 @@ pub fn to(kind: TargetKind, target_ref: &str) -> PublicNumberSpec {
         label: String::new(),
         target_kind: kind,
         target_ref: target_ref.to_owned(),
+        priority: 0,
     }
 }
 

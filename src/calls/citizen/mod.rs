@@ -13,11 +13,15 @@ use switchboard_media_rt::{CodecSpec, LegId, MediaRuntime, PlayMode, Playlist, P
 use super::prompts::Prompts;
 
 mod admin;
+mod callback;
 use admin::queue_config;
+use callback::Keying;
+use mobile_api::LiveEvent;
 use switchboard_routing::menu::{MenuAction, MenuSession};
 use switchboard_routing::numbers::Target;
 use switchboard_routing::queue::{Acd, AgentState, CallId, QueueAction};
-use switchboard_schema::{Db, HoldMusic, Queue};
+use switchboard_schema::{Db, HoldMusic, Queue, QueueOutcome};
+use tokio::sync::broadcast;
 
 /// What a call answered by us is doing.
 enum Stage {
@@ -28,8 +32,10 @@ enum Stage {
         music: HoldMusic,
         /// An announcement or the greeting is playing; music resumes when it ends.
         speaking: bool,
-        /// "Press 2 to be called back" was offered: a 2 books the callback.
+        /// "Press 2 to be called back" was offered: a 2 starts booking the callback.
         callback_offered: bool,
+        /// The caller is telling us which number to call back.
+        keying: Option<Box<Keying>>,
     },
     /// The caller booked a callback: the confirmation plays, then we hang up; the queue keeps their
     /// place.
@@ -42,8 +48,10 @@ enum Stage {
 
 /// How a call answered by us begins.
 pub(super) enum Start {
-    Menu(switchboard_schema::Menu),
-    Queue(Queue),
+    /// A menu, and the queue priority the caller has (a priority number's).
+    Menu(switchboard_schema::Menu, u8),
+    /// A queue, and the priority to join it with (the caller's may be higher already).
+    Queue(Queue, u8),
     Message(String),
     /// Call control rings staff itself (a hunt group): nothing to play.
     Handed,
@@ -57,8 +65,27 @@ struct Local {
     leg: Option<LegId>,
     codec: Option<CodecSpec>,
     stage: Stage,
-    /// The caller's number, for the record.
-    joined_queue: Option<(u64, Instant)>,
+    /// The queue priority the caller has earned so far: a priority number, a menu key.
+    priority: u8,
+    /// The queue the caller came to, for the record.
+    queue: Option<QueueVisit>,
+}
+
+/// A caller's stay in a queue, for the call record and historical statistics.
+#[derive(Debug, Clone, Copy)]
+struct QueueVisit {
+    id: u64,
+    joined: Instant,
+    /// How the stay ended, and when; `None` while the caller waits.
+    outcome: Option<(QueueOutcome, Instant)>,
+}
+
+/// What the call record says of a call's stay in a queue.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct QueueRecord {
+    pub(super) queue_id: i64,
+    pub(super) wait: Duration,
+    pub(super) outcome: QueueOutcome,
 }
 
 /// What the orchestrator must do after the citizen's path handled something.
@@ -121,10 +148,12 @@ pub(super) struct Citizen {
     /// The number each booked callback goes to.
     callback_numbers: HashMap<CallId, String>,
     todo: Vec<Todo>,
+    /// News for receptionists (`/events`); nobody listening is fine.
+    live: broadcast::Sender<LiveEvent>,
 }
 
 impl Citizen {
-    pub(super) fn new(seed: u64) -> Citizen {
+    pub(super) fn new(seed: u64, live: broadcast::Sender<LiveEvent>) -> Citizen {
         Citizen {
             acd: Acd::new(seed),
             prompts: Prompts::new(),
@@ -134,6 +163,7 @@ impl Citizen {
             callbacks: HashMap::new(),
             callback_numbers: HashMap::new(),
             todo: Vec::new(),
+            live,
         }
     }
 
@@ -151,7 +181,8 @@ impl Citizen {
                 leg: None,
                 codec: None,
                 stage: Stage::Answering(Box::new(start)),
-                joined_queue: None,
+                priority: 0,
+                queue: None,
             },
         );
     }
@@ -166,7 +197,33 @@ impl Citizen {
 
     /// The queue a call waits in, and since when (for the record when it is answered).
     pub(super) fn queue_of(&self, call: CallRef) -> Option<(u64, Instant)> {
-        self.calls.get(&call).and_then(|l| l.joined_queue)
+        self.calls
+            .get(&call)
+            .and_then(|l| l.queue)
+            .map(|v| (v.id, v.joined))
+    }
+
+    /// The caller's stay in a queue has ended this way (the first ending counts).
+    fn queue_left(&mut self, call: CallRef, outcome: QueueOutcome, now: Instant) {
+        if let Some(visit) = self.calls.get_mut(&call).and_then(|l| l.queue.as_mut()) {
+            if visit.outcome.is_none() {
+                visit.outcome = Some((outcome, now));
+                let wait = now.saturating_duration_since(visit.joined);
+                let _ = self.live.send(LiveEvent::CallerLeft {
+                    queue: i64::try_from(visit.id).unwrap_or(i64::MAX),
+                    call: call.0,
+                    outcome,
+                    wait_ms: i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
+                });
+            }
+        }
+    }
+
+    /// Raises the caller's queue priority (a priority number, a menu key); it never drops.
+    fn raise_priority(&mut self, call: CallRef, priority: u8) {
+        if let Some(l) = self.calls.get_mut(&call) {
+            l.priority = l.priority.max(priority);
+        }
     }
 
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
@@ -174,7 +231,10 @@ impl Citizen {
             Stage::Menu(s) => s.poll_timeout(),
             _ => None,
         });
-        menus.chain(self.acd.poll_timeout()).min()
+        menus
+            .chain(self.acd.poll_timeout())
+            .chain(self.keying_timeout())
+            .min()
     }
 
     /// Our 200 went to the caller: start the menu, the queue or the message.
@@ -211,7 +271,8 @@ impl Citizen {
         depth: u32,
     ) {
         match start {
-            Start::Menu(menu) => {
+            Start::Menu(menu, priority) => {
+                self.raise_priority(call, priority);
                 tracing::info!(call = call.0, menu = %menu.name, "menu");
                 let session = MenuSession::nested(menu.config, now, depth);
                 if let Some(l) = self.calls.get_mut(&call) {
@@ -219,7 +280,10 @@ impl Citizen {
                 }
                 self.drive_menu(db, media, call).await;
             }
-            Start::Queue(queue) => self.join(db, media, now, call, queue).await,
+            Start::Queue(queue, priority) => {
+                self.raise_priority(call, priority);
+                self.join(db, media, now, call, queue).await
+            }
             Start::Handed => self.handed(call),
             Start::Message(prompt) => {
                 if let Some(l) = self.calls.get_mut(&call) {
@@ -265,15 +329,34 @@ impl Citizen {
                 self.acd.handle_login(now, &m.user);
             }
         }
-        match self.acd.handle_join(now, id, CallId(call.0), 0) {
+        let priority = self.calls.get(&call).map_or(0, |l| l.priority);
+        if let Some(l) = self.calls.get_mut(&call) {
+            l.queue = Some(QueueVisit {
+                id,
+                joined: now,
+                outcome: None,
+            });
+        }
+        match self.acd.handle_join(now, id, CallId(call.0), priority) {
             Ok(joined) => {
-                tracing::info!(call = call.0, queue = %queue.name, position = joined.position, "queued");
+                tracing::info!(call = call.0, queue = %queue.name, position = joined.position, priority, "queued");
+                let _ = self.live.send(LiveEvent::CallerQueued {
+                    queue: queue.id,
+                    call: call.0,
+                    caller: self
+                        .calls
+                        .get(&call)
+                        .map(|l| l.caller.clone())
+                        .unwrap_or_default(),
+                    priority,
+                    position: joined.position,
+                });
                 if let Some(l) = self.calls.get_mut(&call) {
-                    l.joined_queue = Some((id, now));
                     l.stage = Stage::Queue {
                         music: queue.hold_music,
                         speaking: queue.greeting_prompt.is_some(),
                         callback_offered: false,
+                        keying: None,
                     };
                 }
                 match &queue.greeting_prompt {
@@ -286,6 +369,7 @@ impl Citizen {
             }
             Err(refused) => {
                 tracing::info!(call = call.0, queue = %queue.name, ?refused, "queue refused the caller");
+                self.queue_left(call, QueueOutcome::Overflow, now);
                 self.overflow(call, refused.overflow);
             }
         }
@@ -345,6 +429,7 @@ impl Citizen {
                 QueueAction::Connect { call, user, .. } => {
                     tracing::info!(call = call.0, %user, "queue call connected");
                     let call = CallRef(call.0);
+                    self.queue_left(call, QueueOutcome::Answered, Instant::now());
                     if let Some(l) = self.calls.get_mut(&call) {
                         l.agent = Some(user.clone());
                     }
@@ -384,6 +469,7 @@ impl Citizen {
                     reason,
                 } => {
                     tracing::info!(call = call.0, ?reason, "queue overflow");
+                    self.queue_left(CallRef(call.0), QueueOutcome::Overflow, Instant::now());
                     self.overflow(CallRef(call.0), target);
                 }
                 QueueAction::AgentAutoPaused {
@@ -392,6 +478,11 @@ impl Citizen {
                     missed,
                 } => {
                     tracing::warn!(%user, queue, missed, "agent paused after missed calls");
+                    let _ = self.live.send(LiveEvent::AgentAutoPaused {
+                        user,
+                        queue: i64::try_from(queue).unwrap_or(i64::MAX),
+                        missed,
+                    });
                 }
             }
         }
@@ -422,50 +513,6 @@ impl Citizen {
             .await;
     }
 
-    async fn offer_callback(&mut self, db: &Db, media: &MediaRuntime, call: CallRef) {
-        let Some(Stage::Queue {
-            speaking,
-            callback_offered,
-            ..
-        }) = self.calls.get_mut(&call).map(|l| &mut l.stage)
-        else {
-            return;
-        };
-        *callback_offered = true;
-        *speaking = true;
-        tracing::info!(call = call.0, "callback offered");
-        self.play(db, media, call, &["callback_offer"], PlayMode::Once, false)
-            .await;
-    }
-
-    /// The call we placed for a callback exists (`Some`) or could not be placed (the agent has no
-    /// phone registered).
-    pub(super) async fn callback_started(
-        &mut self,
-        db: &Db,
-        media: &MediaRuntime,
-        id: CallId,
-        user: String,
-        call: Option<CallRef>,
-    ) {
-        match call {
-            Some(call) => {
-                self.callbacks.insert(
-                    call,
-                    Callback {
-                        id,
-                        user,
-                        agent_answered: false,
-                    },
-                );
-            }
-            None => {
-                self.acd.handle_offer_failed(Instant::now(), id, &user);
-                self.carry_out_acd(db, media).await;
-            }
-        }
-    }
-
     /// A prompt by name (uploaded or built in), for call control's own playing (music on hold, the
     /// press-1 question).
     pub(super) async fn prompt(&mut self, db: &Db, name: &str) -> Option<Prompt> {
@@ -478,31 +525,6 @@ impl Citizen {
             Some(n) => self.prompts.forget(n),
             None => self.prompts.forget_all(),
         }
-    }
-
-    /// The number a booked callback goes to.
-    pub(super) fn callback_number(&self, id: CallId) -> Option<String> {
-        self.callback_numbers.get(&id).cloned()
-    }
-
-    pub(super) fn is_callback(&self, call: CallRef) -> bool {
-        self.callbacks.contains_key(&call)
-    }
-
-    /// The agent answered the call we placed for a callback.
-    pub(super) async fn callback_agent_answered(
-        &mut self,
-        db: &Db,
-        media: &MediaRuntime,
-        call: CallRef,
-    ) {
-        let Some(cb) = self.callbacks.get_mut(&call) else {
-            return;
-        };
-        cb.agent_answered = true;
-        let (id, user) = (cb.id, cb.user.clone());
-        self.acd.handle_offer_answered(Instant::now(), id, &user);
-        self.carry_out_acd(db, media).await;
     }
 
     async fn hold_music(&mut self, db: &Db, media: &MediaRuntime, call: CallRef) {
@@ -534,29 +556,14 @@ impl Citizen {
                 self.drive_menu(db, media, call).await;
             }
             Stage::Queue {
+                keying: Some(_), ..
+            } => {
+                self.callback_key(db, media, call, digit, now).await;
+            }
+            Stage::Queue {
                 callback_offered: true,
                 ..
-            } if digit == '2' => {
-                let number = local.caller.clone();
-                if self
-                    .acd
-                    .handle_callback_request(now, CallId(call.0), &number)
-                {
-                    tracing::info!(call = call.0, %number, "callback booked");
-                    if let Some(l) = self.calls.get_mut(&call) {
-                        l.stage = Stage::CallbackBooked;
-                    }
-                    self.play(
-                        db,
-                        media,
-                        call,
-                        &["callback_confirmed"],
-                        PlayMode::Once,
-                        false,
-                    )
-                    .await;
-                }
-            }
+            } if digit == '2' => self.ask_callback_number(db, media, call).await,
             _ => {}
         }
     }
@@ -581,6 +588,11 @@ impl Citizen {
             Stage::Menu(session) if interrupted_by.is_none() => {
                 session.handle_playback_done(now);
                 self.drive_menu(db, media, call).await;
+            }
+            Stage::Queue {
+                keying: Some(_), ..
+            } => {
+                self.callback_question_heard(call, now);
             }
             Stage::Queue { speaking, .. } if *speaking => {
                 *speaking = false;
@@ -618,6 +630,7 @@ impl Citizen {
             self.acd.handle_timeout(now);
             self.carry_out_acd(db, media).await;
         }
+        self.keying_timeouts(db, media, now).await;
     }
 
     async fn drive_menu(&mut self, db: &Db, media: &MediaRuntime, call: CallRef) {
@@ -650,7 +663,12 @@ impl Citizen {
                     }
                 }
                 MenuAction::Route(target) => {
-                    tracing::info!(call = call.0, ?target, "menu choice");
+                    let priority = match self.calls.get(&call).map(|l| &l.stage) {
+                        Some(Stage::Menu(session)) => session.chosen_priority(),
+                        _ => 0,
+                    };
+                    self.raise_priority(call, priority);
+                    tracing::info!(call = call.0, ?target, priority, "menu choice");
                     self.todo.push(Todo::Route { call, target });
                     return;
                 }
@@ -744,14 +762,15 @@ impl Citizen {
         self.acd.handle_agent_busy(Instant::now(), user, busy);
     }
 
-    /// The call ended: a waiting caller abandoned, an agent starts wrap-up.
+    /// The call ended: a waiting caller abandoned, an agent starts wrap-up. Returns what the call
+    /// record says of the caller's stay in a queue, if there was one.
     pub(super) async fn ended(
         &mut self,
         db: &Db,
         media: &MediaRuntime,
         call: CallRef,
         answered_by: Option<&str>,
-    ) {
+    ) -> Option<QueueRecord> {
         let now = Instant::now();
         if let Some(cb) = self.callbacks.remove(&call) {
             self.callback_numbers.remove(&cb.id);
@@ -760,24 +779,40 @@ impl Citizen {
             } else {
                 self.acd.handle_offer_failed(now, cb.id, &cb.user);
             }
-            return self.carry_out_acd(db, media).await;
+            self.carry_out_acd(db, media).await;
+            return None;
         }
-        let Some(local) = self.calls.remove(&call) else {
-            return;
-        };
+        if matches!(
+            self.calls.get(&call).map(|l| &l.stage),
+            Some(Stage::Queue { .. })
+        ) {
+            self.queue_left(call, QueueOutcome::Abandoned, now);
+        }
+        let local = self.calls.remove(&call)?;
         if let Some(leg) = local.leg {
             self.by_leg.remove(&leg);
         }
-        let now = Instant::now();
+        let answered_here = matches!(
+            local.queue.and_then(|v| v.outcome),
+            Some((QueueOutcome::Answered, _))
+        );
         match (&local.stage, answered_by) {
             (Stage::Queue { .. }, _) => {
                 self.acd.handle_abandon(now, CallId(call.0));
             }
-            (Stage::Handed, Some(user)) if local.joined_queue.is_some() => {
+            (Stage::Handed, Some(user)) if answered_here => {
                 self.acd.handle_queue_call_ended(now, user);
             }
             _ => {}
         }
         self.carry_out_acd(db, media).await;
+        local.queue.map(|v| {
+            let (outcome, left) = v.outcome.unwrap_or((QueueOutcome::Abandoned, now));
+            QueueRecord {
+                queue_id: i64::try_from(v.id).unwrap_or(i64::MAX),
+                wait: left.saturating_duration_since(v.joined),
+                outcome,
+            }
+        })
     }
 }
