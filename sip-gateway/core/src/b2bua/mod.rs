@@ -20,6 +20,7 @@ mod originate;
 mod outbound;
 mod provisional;
 mod reinvite;
+mod session_refresh;
 mod session_timer;
 mod transfer;
 use session_timer::SessionTimer;

@@ -161,6 +161,9 @@ impl Calls {
     /// A response to one of our INVITEs: from the transaction layer, or a retransmitted 2xx it no
     /// longer matches (the dialog answers those with the same ACK).
     pub fn handle_response(&mut self, now: Instant, resp: &Response, media: &mut dyn MediaControl) {
+        if self.refresh_response(now, resp, media) {
+            return;
+        }
         let Some(&(call, index)) = resp.call_id().and_then(|id| self.by_branch_call_id.get(id))
         else {
             return;
@@ -431,6 +434,9 @@ impl Calls {
         key: &TxKey,
         media: &mut dyn MediaControl,
     ) {
+        if self.refresh_timed_out(now, key, media) {
+            return;
+        }
         let found = self.calls.iter().find_map(|(id, c)| {
             if c.state == CallState::Originating && &c.inbound.key == key {
                 return Some((*id, super::originate::ORIGIN));
