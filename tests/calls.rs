@@ -516,3 +516,73 @@ fn a_call_out_fails_over_to_the_next_trunk_when_the_first_answers_503() {
     );
     assert!(server.log_text().contains("trunk failover"));
 }
+
+#[test]
+fn a_carrier_asking_us_to_refresh_its_session_gets_our_update_in_time() {
+    // RFC 4028 with refresher=uas at the shortest interval allowed (90 s): SIPp as the carrier calls
+    // 1001 (a SIPp phone) and waits at most 50 s for our refresh, which is due at half the
+    // interval. Nobody sends RTP, so the relay's media timeout is raised past the test.
+    let server = Server::start(ServerOptions {
+        config_toml: Some("[media]\ntimeout_secs = 300\n"),
+        ..Default::default()
+    });
+    common::wait_until("trunk sources", Duration::from_secs(10), || {
+        server.log_text().contains("trunk sources")
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let phone = common::phones::Phone {
+        user: "1001",
+        sip_port: 17520,
+        media_port: 18520,
+    };
+    common::phones::register(&server, &phone);
+    let mut answering = spawn_far_end(
+        dir.path(),
+        "1001",
+        &common::sipp_dir().join("phone_answer.xml"),
+        (phone.sip_port, phone.media_port),
+        1,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let out = sipp_file(
+        dir.path(),
+        &common::sipp_dir().join("carrier_session_refresh.xml"),
+        server.sip,
+        &[
+            "-s",
+            "1001",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "23091",
+            "-mp",
+            "23400",
+            "-timeout",
+            "80",
+        ],
+    );
+    let read = |f: &str| common::phones::read(dir.path(), f);
+    assert!(
+        out.status.success(),
+        "carrier: {}\nphone: {}\nserver: {}",
+        read("carrier_session_refresh.err.log"),
+        read("1001.err.log"),
+        server.log_text()
+    );
+    let status = common::phones::wait_exit(&mut answering, Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the phone got the carrier's BYE: {}",
+        read("1001.err.log")
+    );
+    let cdr = wait_for_closed_cdr(&server);
+    assert_eq!(cdr["answered_by"], "1001", "{cdr}");
+    assert_eq!(cdr["hangup_side"], "caller", "the carrier hung up, not a timer: {cdr}");
+    assert!(
+        server.log_text().contains("session refresh to the caller"),
+        "{}",
+        server.log_text()
+    );
+}
