@@ -579,10 +579,135 @@ fn a_carrier_asking_us_to_refresh_its_session_gets_our_update_in_time() {
     );
     let cdr = wait_for_closed_cdr(&server);
     assert_eq!(cdr["answered_by"], "1001", "{cdr}");
-    assert_eq!(cdr["hangup_side"], "caller", "the carrier hung up, not a timer: {cdr}");
+    assert_eq!(
+        cdr["hangup_side"], "caller",
+        "the carrier hung up, not a timer: {cdr}"
+    );
     assert!(
         server.log_text().contains("session refresh to the caller"),
         "{}",
         server.log_text()
+    );
+}
+
+#[test]
+fn two_mobiles_answering_at_once_are_both_asked_and_the_first_to_press_1_is_connected() {
+    let _port = TRUNK_PORT.lock().unwrap_or_else(|e| e.into_inner());
+    // A ring-all group of 1003 and 1004, neither registered, both rung on their mobile at once
+    // through the demo trunk. One SIPp plays both mobiles: each answers, hears the question on a
+    // relay leg of its own and presses 1; the first is connected, the other hung up.
+    let server = Server::start(ServerOptions {
+        demo: true,
+        ..Default::default()
+    });
+    common::wait_until("trunk sources", Duration::from_secs(10), || {
+        server.log_text().contains("trunk sources")
+    });
+    for user in ["1003", "1004"] {
+        let (status, body) = common::http_request(
+            server.http,
+            "PUT",
+            &format!("/api/v1/users/{user}/call-settings"),
+            Some(r#"{"ring_cellular": true, "cellular_delay_secs": 0, "confirm_cellular": true}"#),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let spec = serde_json::json!({
+        "name": "Mobiler", "strategy": "ring_all", "ring_time_secs": 20, "timeout_secs": 30,
+        "confirm_cellular": true,
+        "members": [{"username": "1003"}, {"username": "1004"}],
+    });
+    let (status, body) = common::http_request(
+        server.http,
+        "POST",
+        "/api/v1/hunt-groups",
+        Some(&spec.to_string()),
+    );
+    assert_eq!(status, 201, "{body}");
+    let group: serde_json::Value = serde_json::from_str(&body).expect("group");
+    let number = serde_json::json!({
+        "number": "+4764000901", "label": "mobiles", "target_kind": "hunt_group",
+        "target_ref": group["id"].as_i64().expect("id").to_string(),
+    });
+    let (status, body) = common::http_request(
+        server.http,
+        "POST",
+        "/api/v1/numbers",
+        Some(&number.to_string()),
+    );
+    assert_eq!(status, 201, "{body}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mobile_sf = scenario(
+        dir.path(),
+        "carrier_confirm.xml",
+        &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap")],
+    );
+    let mut mobiles = spawn_far_end(dir.path(), "mobiles", &mobile_sf, (5090, 16500), 2);
+    std::thread::sleep(Duration::from_millis(300));
+    let tone = dir.path().join("tone.wav");
+    write_tone_wav(&tone, 1000.0, 8.0);
+    let sf = scenario(
+        dir.path(),
+        "call_user.xml",
+        &[("tone", &tone.to_string_lossy()), ("talk_ms", "4000")],
+    );
+    let out = sipp_file(
+        dir.path(),
+        &sf,
+        server.sip,
+        &[
+            "-s",
+            "+4764000901",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "23093",
+            "-mp",
+            "23500",
+            "-timeout",
+            "40",
+        ],
+    );
+    let read = |f: &str| common::phones::read(dir.path(), f);
+    let status = common::phones::wait_exit(&mut mobiles, Duration::from_secs(20));
+    let msgs = read("mobiles.msg.log");
+    assert!(
+        out.status.success(),
+        "caller: {}\nmobiles: {msgs}\n{}",
+        read("call_user.err.log"),
+        server.log_text()
+    );
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "both mobiles' calls ended with our BYE: {}\n{msgs}",
+        read("mobiles.err.log")
+    );
+    for mobile in ["+47900001003", "+47900001004"] {
+        assert!(msgs.contains(&format!("INVITE sip:{mobile}@")), "{msgs}");
+    }
+    let log = server.log_text();
+    assert_eq!(
+        log.matches("asking for 1").count(),
+        2,
+        "both mobiles were asked: {log}"
+    );
+    let cdr = wait_for_closed_cdr(&server);
+    let winner = cdr["answered_by"].as_str().unwrap_or_default().to_string();
+    let loser = match winner.as_str() {
+        "1003/cellular" => "1004/cellular",
+        "1004/cellular" => "1003/cellular",
+        other => panic!("answered by {other:?}: {cdr}\n{log}"),
+    };
+    assert_eq!(
+        common::phones::leg_statuses(&cdr, &winner),
+        vec![200],
+        "{cdr}"
+    );
+    assert_eq!(
+        common::phones::leg_statuses(&cdr, loser),
+        vec![487],
+        "the other mobile was answered, then let go: {cdr}"
     );
 }
