@@ -175,7 +175,7 @@ pub enum CallEvent {
         call: CallRef,
         by: String,
     },
-    /// A branch that must confirm has answered: the relay's callee leg `leg` reaches it (play the
+    /// A branch that must confirm has answered: relay leg `leg`, its own, reaches it (play the
     /// question, listen for the digit), in `codec` (encoding name, payload type).
     Confirming {
         call: CallRef,
@@ -334,7 +334,8 @@ struct Call {
     state: CallState,
     inbound: Inbound,
     branches: Vec<Branch>,
-    /// The relay leg towards the callees (shared by the branches: only one wins).
+    /// The relay leg towards the callees (shared by the branches but those that must confirm:
+    /// only one wins).
     callee_leg: Option<LegId>,
     callee_addr: Option<SocketAddr>,
     answered_branch: Option<usize>,

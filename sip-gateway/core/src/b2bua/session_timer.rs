@@ -201,7 +201,7 @@ impl Calls {
         let Some(t) = self.calls.get(&call).and_then(|c| c.session_timer.as_ref()) else {
             return;
         };
-        if !t.expires_at.is_some_and(|at| at <= now) {
+        if t.expires_at.is_none_or(|at| at > now) {
             return; // A refresh moved it since.
         }
         let ended = t.session_end.is_some_and(|end| end <= now) || t.pending.is_some();
