@@ -516,3 +516,198 @@ fn a_call_out_fails_over_to_the_next_trunk_when_the_first_answers_503() {
     );
     assert!(server.log_text().contains("trunk failover"));
 }
+
+#[test]
+fn a_carrier_asking_us_to_refresh_its_session_gets_our_update_in_time() {
+    // RFC 4028 with refresher=uas at the shortest interval allowed (90 s): SIPp as the carrier calls
+    // 1001 (a SIPp phone) and waits at most 50 s for our refresh, which is due at half the
+    // interval. Nobody sends RTP, so the relay's media timeout is raised past the test.
+    let server = Server::start(ServerOptions {
+        config_toml: Some("[media]\ntimeout_secs = 300\n"),
+        ..Default::default()
+    });
+    common::wait_until("trunk sources", Duration::from_secs(10), || {
+        server.log_text().contains("trunk sources")
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let phone = common::phones::Phone {
+        user: "1001",
+        sip_port: 17520,
+        media_port: 18520,
+    };
+    common::phones::register(&server, &phone);
+    let mut answering = spawn_far_end(
+        dir.path(),
+        "1001",
+        &common::sipp_dir().join("phone_answer.xml"),
+        (phone.sip_port, phone.media_port),
+        1,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let out = sipp_file(
+        dir.path(),
+        &common::sipp_dir().join("carrier_session_refresh.xml"),
+        server.sip,
+        &[
+            "-s",
+            "1001",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "23091",
+            "-mp",
+            "23400",
+            "-timeout",
+            "80",
+        ],
+    );
+    let read = |f: &str| common::phones::read(dir.path(), f);
+    assert!(
+        out.status.success(),
+        "carrier: {}\nphone: {}\nserver: {}",
+        read("carrier_session_refresh.err.log"),
+        read("1001.err.log"),
+        server.log_text()
+    );
+    let status = common::phones::wait_exit(&mut answering, Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the phone got the carrier's BYE: {}",
+        read("1001.err.log")
+    );
+    let cdr = wait_for_closed_cdr(&server);
+    assert_eq!(cdr["answered_by"], "1001", "{cdr}");
+    assert_eq!(
+        cdr["hangup_side"], "caller",
+        "the carrier hung up, not a timer: {cdr}"
+    );
+    assert!(
+        server.log_text().contains("session refresh to the caller"),
+        "{}",
+        server.log_text()
+    );
+}
+
+#[test]
+fn two_mobiles_answering_at_once_are_both_asked_and_the_first_to_press_1_is_connected() {
+    let _port = TRUNK_PORT.lock().unwrap_or_else(|e| e.into_inner());
+    // A ring-all group of 1003 and 1004, neither registered, both rung on their mobile at once
+    // through the demo trunk. One SIPp plays both mobiles: each answers, hears the question on a
+    // relay leg of its own and presses 1; the first is connected, the other hung up.
+    let server = Server::start(ServerOptions {
+        demo: true,
+        ..Default::default()
+    });
+    common::wait_until("trunk sources", Duration::from_secs(10), || {
+        server.log_text().contains("trunk sources")
+    });
+    for user in ["1003", "1004"] {
+        let (status, body) = common::http_request(
+            server.http,
+            "PUT",
+            &format!("/api/v1/users/{user}/call-settings"),
+            Some(r#"{"ring_cellular": true, "cellular_delay_secs": 0, "confirm_cellular": true}"#),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let spec = serde_json::json!({
+        "name": "Mobiler", "strategy": "ring_all", "ring_time_secs": 20, "timeout_secs": 30,
+        "confirm_cellular": true,
+        "members": [{"username": "1003"}, {"username": "1004"}],
+    });
+    let (status, body) = common::http_request(
+        server.http,
+        "POST",
+        "/api/v1/hunt-groups",
+        Some(&spec.to_string()),
+    );
+    assert_eq!(status, 201, "{body}");
+    let group: serde_json::Value = serde_json::from_str(&body).expect("group");
+    let number = serde_json::json!({
+        "number": "+4764000901", "label": "mobiles", "target_kind": "hunt_group",
+        "target_ref": group["id"].as_i64().expect("id").to_string(),
+    });
+    let (status, body) = common::http_request(
+        server.http,
+        "POST",
+        "/api/v1/numbers",
+        Some(&number.to_string()),
+    );
+    assert_eq!(status, 201, "{body}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mobile_sf = scenario(
+        dir.path(),
+        "carrier_confirm.xml",
+        &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap")],
+    );
+    let mut mobiles = spawn_far_end(dir.path(), "mobiles", &mobile_sf, (5090, 16500), 2);
+    std::thread::sleep(Duration::from_millis(300));
+    let tone = dir.path().join("tone.wav");
+    write_tone_wav(&tone, 1000.0, 8.0);
+    let sf = scenario(
+        dir.path(),
+        "call_user.xml",
+        &[("tone", &tone.to_string_lossy()), ("talk_ms", "4000")],
+    );
+    let out = sipp_file(
+        dir.path(),
+        &sf,
+        server.sip,
+        &[
+            "-s",
+            "+4764000901",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "23093",
+            "-mp",
+            "23500",
+            "-timeout",
+            "40",
+        ],
+    );
+    let read = |f: &str| common::phones::read(dir.path(), f);
+    let status = common::phones::wait_exit(&mut mobiles, Duration::from_secs(20));
+    let msgs = read("mobiles.msg.log");
+    assert!(
+        out.status.success(),
+        "caller: {}\nmobiles: {msgs}\n{}",
+        read("call_user.err.log"),
+        server.log_text()
+    );
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "both mobiles' calls ended with our BYE: {}\n{msgs}",
+        read("mobiles.err.log")
+    );
+    for mobile in ["+47900001003", "+47900001004"] {
+        assert!(msgs.contains(&format!("INVITE sip:{mobile}@")), "{msgs}");
+    }
+    let log = server.log_text();
+    assert_eq!(
+        log.matches("asking for 1").count(),
+        2,
+        "both mobiles were asked: {log}"
+    );
+    let cdr = wait_for_closed_cdr(&server);
+    let winner = cdr["answered_by"].as_str().unwrap_or_default().to_string();
+    let loser = match winner.as_str() {
+        "1003/cellular" => "1004/cellular",
+        "1004/cellular" => "1003/cellular",
+        other => panic!("answered by {other:?}: {cdr}\n{log}"),
+    };
+    assert_eq!(
+        common::phones::leg_statuses(&cdr, &winner),
+        vec![200],
+        "{cdr}"
+    );
+    assert_eq!(
+        common::phones::leg_statuses(&cdr, loser),
+        vec![487],
+        "the other mobile was answered, then let go: {cdr}"
+    );
+}

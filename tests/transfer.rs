@@ -412,3 +412,76 @@ fn staff_blind_transfer_a_citizen_to_a_queue() {
     );
     assert!(log.contains("queue=Viderekobling"), "{log}");
 }
+
+#[test]
+fn a_staff_member_who_called_a_citizen_transfers_the_citizen_to_a_colleague() {
+    if !in_private_netns(
+        "a_staff_member_who_called_a_citizen_transfers_the_citizen_to_a_colleague",
+        VETH_SETUP,
+    ) {
+        return;
+    }
+    let server = server();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The citizen: SIPp on the demo trunk's address answers 1001's call out and sends 1 kHz.
+    let tone = dir.path().join("tone.wav");
+    write_tone_wav(&tone, 1000.0, 12.0);
+    let sf = common::phones::scenario(
+        dir.path(),
+        "carrier_answer_tone.xml",
+        &[("tone", &tone.to_string_lossy()), ("talk_ms", "11000")],
+    );
+    let mut citizen = common::phones::spawn_far_end(dir.path(), "citizen", &sf, (5090, 16100), 1);
+    let a = Baresip::start(&dir.path().join("a"), &server, phone("1001", false));
+    let b = Baresip::start(&dir.path().join("b"), &server, phone("1002", false));
+    a.command("dial", "sip:22334455@10.200.0.1:5070");
+    wait_until("the citizen answers", Duration::from_secs(5), || {
+        server.log_text().contains("call answered by=carrier")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    // 1001, the caller, sends the citizen on to 1002.
+    a.command("transfer", "sip:1002@10.200.0.1:5070");
+    let logs = || {
+        format!(
+            "server: {}\nA: {}\nB: {}\ncitizen: {}",
+            server.log_text(),
+            a.log(),
+            b.log(),
+            common::phones::read(dir.path(), "citizen.msg.log")
+        )
+    };
+    wait_until("the transfer", Duration::from_secs(8), || {
+        server
+            .log_text()
+            .contains("call transferred from=1001 to=1002")
+    });
+    let status = common::phones::wait_exit(&mut citizen, Duration::from_secs(20));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the citizen's call failed: {status:?} {}\n{}",
+        common::phones::read(dir.path(), "citizen.err.log"),
+        logs()
+    );
+    let log = server.log_text();
+    assert!(
+        log.contains("transfer requested transferor=1001 target=1002"),
+        "{}",
+        logs()
+    );
+    // The colleague hears the citizen's 1 kHz, not the transferor's 600 Hz.
+    let audio = b.decoded();
+    let heard = runs(&classify(&audio.samples, f64::from(audio.rate), 1000.0));
+    assert!(
+        heard.iter().any(|&(k, n)| k == Heard::Tone && n >= 8),
+        "the citizen's tone at 1002: {heard:?}\n{}",
+        logs()
+    );
+    assert!(
+        tone_share(&audio.samples, 600.0, f64::from(audio.rate)) < 0.05,
+        "the transferor is gone from the media"
+    );
+    // The record: answered by the citizen, and the colleague's leg with it.
+    let cdr = common::phones::closed_cdrs(&server, 1).remove(0);
+    assert_eq!(cdr["answered_by"], "carrier", "{cdr}");
+    assert!(cdr.to_string().contains("1002"), "{cdr}");
+}

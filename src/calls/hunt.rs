@@ -67,6 +67,20 @@ impl Orchestrator {
         };
         let _ = self.media.stop_playback(leg);
         let _ = self.media.set_dtmf(leg, true, None);
+        if confirmed {
+            // Another mobile still being asked for this call has lost (each has its own relay
+            // leg): the SIP side hangs it up; stop asking it.
+            let losers: Vec<LegId> = self
+                .confirmations
+                .iter()
+                .filter(|(_, o)| o.call == c.call)
+                .map(|(l, _)| *l)
+                .collect();
+            for loser in losers {
+                self.confirmations.remove(&loser);
+                let _ = self.media.stop_playback(loser);
+            }
+        }
         let cmd = if confirmed {
             Command::Confirm {
                 call: c.call,

@@ -487,7 +487,9 @@ impl<L: LocationStore> Endpoint<L> {
 
     /// The confirming branch `label` did not confirm: release it.
     pub fn decline_branch(&mut self, now: Instant, call: CallRef, label: &str) {
-        self.calls.decline_branch(call, label);
+        if let Some(media) = self.media.as_deref_mut() {
+            self.calls.decline_branch(call, label, media);
+        }
         self.drain_calls(now);
     }
 

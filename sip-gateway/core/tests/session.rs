@@ -104,18 +104,6 @@ fn a_caller_that_stops_refreshing_is_hung_up_and_refreshes_keep_the_call() {
 }
 
 #[test]
-fn without_timer_support_the_session_is_untimed() {
-    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
-    // A proxy inserted Session-Expires but the caller does not support timers: we would have to
-    // refresh, which we do not; the session stays untimed.
-    route_to_1002(&mut h, invite_with("Session-Expires: 300\r\n"));
-    let (_, ok) = answer_and_ack(&mut h);
-    assert_eq!(header(&ok, HeaderName::SessionExpires), "");
-    let out = h.advance(Duration::from_secs(3600));
-    assert!(requests(&out, Method::Bye).is_empty());
-}
-
-#[test]
 fn update_holds_and_resumes_like_a_reinvite() {
     let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
     let (_, tag) = connected_call(&mut h);

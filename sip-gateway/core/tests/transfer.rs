@@ -286,13 +286,13 @@ fn refers_that_cannot_be_carried_out_are_refused() {
         ),
     );
     assert_eq!(status(&out), vec![481]);
-    // From the carrier's side of the call: not supported (the far end would become a new caller).
+    // From the carrier's side of the call: a citizen may not send our staff onward.
     let from_caller = carrier_request("REFER", Some(&tag), "ref1", 7).replace(
         "Content-Length: 0",
         "Refer-To: <sip:1003@192.0.2.1>\r\nContent-Length: 0",
     );
     let out = h.input(CARRIER, from_caller);
-    assert_eq!(status(&out), vec![501]);
+    assert_eq!(status(&out), vec![403]);
     // An attended transfer naming no call of ours.
     let out = h.input(
         PHONE_A,

@@ -41,7 +41,7 @@ impl Calls {
         );
         ok.headers.push(HeaderName::ContentType, "application/sdp");
         ok.body = Bytes::from(our_answer.to_string());
-        if let Some(t) = c.session_timer {
+        if let Some(t) = &c.session_timer {
             t.stamp(&mut ok);
         }
         c.state = CallState::Answered { acked: false };

@@ -65,7 +65,7 @@ impl Calls {
             .push(HeaderName::Contact, format!("<sip:switchboard@{local}>"));
         ok.headers.push(HeaderName::ContentType, "application/sdp");
         ok.body = Bytes::from(our_answer.to_string());
-        if let Some(t) = c.session_timer {
+        if let Some(t) = &c.session_timer {
             t.stamp(&mut ok);
         }
         // The codec as the caller numbers it (the answer follows the offer's numbering).

@@ -10,13 +10,17 @@
 //! [`CallAction`]s for the endpoint to carry out and [`CallEvent`]s for whoever orchestrates calls.
 
 mod answer;
+mod caller_transfer;
+mod cancel;
 mod local;
 use answer::{accepts_sdp, remote_media, tag_to};
+use cancel::cancel_for;
 pub mod dialog;
 mod originate;
 mod outbound;
 mod provisional;
 mod reinvite;
+mod session_refresh;
 mod session_timer;
 mod transfer;
 use session_timer::SessionTimer;
@@ -28,7 +32,6 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use sip_message::{HeaderName, Method, Request, Response, SipHeaders, Uri};
 pub use switchboard_media::relay::LegId;
@@ -172,7 +175,7 @@ pub enum CallEvent {
         call: CallRef,
         by: String,
     },
-    /// A branch that must confirm has answered: the relay's callee leg `leg` reaches it (play the
+    /// A branch that must confirm has answered: relay leg `leg`, its own, reaches it (play the
     /// question, listen for the digit), in `codec` (encoding name, payload type).
     Confirming {
         call: CallRef,
@@ -311,6 +314,8 @@ pub(crate) struct Branch {
     reoffer_pending: bool,
     /// The RSeq of its last reliable provisional we PRACKed.
     last_rseq: Option<u32>,
+    /// Its own relay leg (a branch that must confirm hears its question apart from the others).
+    own_leg: Option<(LegId, SocketAddr)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,7 +334,8 @@ struct Call {
     state: CallState,
     inbound: Inbound,
     branches: Vec<Branch>,
-    /// The relay leg towards the callees (shared by the branches: only one wins).
+    /// The relay leg towards the callees (shared by the branches but those that must confirm:
+    /// only one wins).
     callee_leg: Option<LegId>,
     callee_addr: Option<SocketAddr>,
     answered_branch: Option<usize>,
@@ -351,6 +357,8 @@ struct Call {
     retired_legs: Vec<LegId>,
     /// RFC 4028 on the caller's dialog, when the caller asked for it.
     session_timer: Option<SessionTimer>,
+    /// The registered user who placed the call (`None`: a trunk, or us); only staff may transfer.
+    caller_user: Option<String>,
     /// The caller already hears the callee's network (183 with SDP).
     early_media: bool,
     /// A side switched codec by re-INVITE: the relay transcodes it to the call's codec
@@ -547,6 +555,10 @@ impl Calls {
                 holding: [false; 2],
                 retired_legs: Vec::new(),
                 session_timer,
+                caller_user: match caller {
+                    Caller::User(ref u) => Some(u.clone()),
+                    Caller::Trunk => None,
+                },
                 early_media: false,
                 transcoding: [false; 2],
             },
@@ -627,7 +639,8 @@ impl Calls {
         let mut legs = vec![c.inbound.leg];
         legs.append(&mut c.retired_legs);
         media.release(c.inbound.leg);
-        if let Some(l) = c.callee_leg {
+        let own_legs = c.branches.iter_mut().filter_map(|b| b.own_leg.take());
+        for l in c.callee_leg.into_iter().chain(own_legs.map(|(l, _)| l)) {
             media.release(l);
             legs.push(l);
         }
@@ -816,68 +829,4 @@ impl Calls {
                 .push_back(CallAction::Respond { key, response });
         }
     }
-
-    fn branch_timed_out(&mut self, call: CallRef, index: usize) {
-        let ringing = self
-            .calls
-            .get(&call)
-            .and_then(|c| c.branches.get(index))
-            .is_some_and(|b| matches!(b.state, BranchState::Trying | BranchState::Ringing));
-        if ringing {
-            self.cancel_branches(call, Some(index));
-        }
-    }
-
-    /// Sends a CANCEL for one ringing branch (`Some(i)`) or all of them (`None`).
-    fn cancel_branches(&mut self, call: CallRef, only: Option<usize>) {
-        let Some(c) = self.calls.get_mut(&call) else {
-            return;
-        };
-        let mut cancels = Vec::new();
-        let mut byes = Vec::new();
-        for (i, b) in c.branches.iter_mut().enumerate() {
-            if only.is_some_and(|o| o != i) {
-                continue;
-            }
-            if b.state == BranchState::Confirming {
-                // Answered but not yet connected: its dialog exists, so it ends with a BYE.
-                b.state = BranchState::Failed(487);
-                byes.push(i);
-                continue;
-            }
-            if !matches!(b.state, BranchState::Trying | BranchState::Ringing) {
-                continue;
-            }
-            b.state = BranchState::Cancelling;
-            cancels.push((cancel_for(&b.invite), b.dialog.peer));
-        }
-        for (request, peer) in cancels {
-            self.actions
-                .push_back(CallAction::Request { request, peer });
-        }
-        for i in byes {
-            self.send_bye(call, DialogSide::Branch(i));
-        }
-    }
-}
-
-/// The CANCEL of an INVITE we sent. §9.1: same Request-URI, Call-ID, From, To (no tag), CSeq number
-/// and top Via.
-pub(crate) fn cancel_for(invite: &Request) -> Request {
-    let mut cancel = invite.clone();
-    cancel.method = Method::Cancel;
-    let seq = cancel.cseq().map(|c| c.seq).unwrap_or(1);
-    cancel.headers.set(
-        HeaderName::CSeq,
-        sip_message::CSeq {
-            seq,
-            method: Method::Cancel,
-        }
-        .to_string(),
-    );
-    cancel.headers.remove_all(&HeaderName::Contact);
-    cancel.headers.remove_all(&HeaderName::ContentType);
-    cancel.headers.set(HeaderName::ContentLength, "0");
-    cancel.body = Bytes::new();
-    cancel
 }

@@ -90,6 +90,7 @@ impl Calls {
                 holding: [false; 2],
                 retired_legs: Vec::new(),
                 session_timer: None,
+                caller_user: None,
                 early_media: false,
                 transcoding: [false; 2],
             },

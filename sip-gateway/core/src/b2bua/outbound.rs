@@ -53,22 +53,42 @@ impl Calls {
             return self.reject(now, call, 503, media);
         }
         for target in targets {
-            self.start_branch(now, call, target);
+            self.start_branch(now, call, target, media);
         }
         if let Some(c) = self.calls.get_mut(&call).filter(|_| !transferring) {
             c.state = CallState::Ringing;
         }
     }
 
-    fn start_branch(&mut self, now: Instant, call: CallRef, target: RingTarget) {
+    fn start_branch(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        target: RingTarget,
+        media: &mut dyn MediaControl,
+    ) {
         let ids = self.invite_ids(&target);
         let local = self.cfg.local;
         let ring_timeout = target.ring_timeout.unwrap_or(self.cfg.default_ring_timeout);
         let session_id = self.rng_session();
+        let Some(near) = self.calls.get(&call).map(|c| c.inbound.leg) else {
+            return;
+        };
+        // A branch that must confirm gets a relay leg of its own: two mobiles answering at once
+        // each hear the question and are heard apart; the one that confirms becomes the callee
+        // leg. Without a free port it shares the callee leg (and waits its turn to confirm).
+        let own_leg = if target.confirm {
+            media
+                .allocate(Some(near))
+                .map_err(|e| tracing::warn!(error = %e, "no own media port for a confirming leg"))
+                .ok()
+        } else {
+            None
+        };
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let Some(addr) = c.callee_addr else {
+        let Some(addr) = own_leg.map(|(_, a)| a).or(c.callee_addr) else {
             return;
         };
         // Once the caller is answered its codec is settled: offer only that one, so whoever answers
@@ -77,11 +97,15 @@ impl Calls {
             CallState::Answered { .. } => c.codec.as_ref(),
             _ => None,
         };
-        let Some(caps) = callee_capabilities(&c.inbound.offer, addr, settled) else {
-            return;
-        };
-        let mut origin = SessionOrigin::new(session_id, addr.ip());
-        let Ok(offer) = sdp::create_offer(&caps, &mut origin) else {
+        let offer = callee_capabilities(&c.inbound.offer, addr, settled).and_then(|caps| {
+            let mut origin = SessionOrigin::new(session_id, addr.ip());
+            let offer = sdp::create_offer(&caps, &mut origin).ok()?;
+            Some((offer, origin))
+        });
+        let Some((offer, origin)) = offer else {
+            if let Some((leg, _)) = own_leg {
+                media.release(leg);
+            }
             return;
         };
         let presented = target.caller_id.as_deref().unwrap_or(&c.from_user);
@@ -95,6 +119,9 @@ impl Calls {
             assert_identity,
             &offer,
         ) else {
+            if let Some((leg, _)) = own_leg {
+                media.release(leg);
+            }
             return;
         };
         let call_id = dialog.call_id.clone();
@@ -112,6 +139,7 @@ impl Calls {
             answer: None,
             reoffer_pending: false,
             last_rseq: None,
+            own_leg,
         });
         self.by_branch_call_id.insert(call_id, (call, index));
         self.timers.push(Reverse((
@@ -133,6 +161,9 @@ impl Calls {
     /// A response to one of our INVITEs: from the transaction layer, or a retransmitted 2xx it no
     /// longer matches (the dialog answers those with the same ACK).
     pub fn handle_response(&mut self, now: Instant, resp: &Response, media: &mut dyn MediaControl) {
+        if self.refresh_response(now, resp, media) {
+            return;
+        }
         let Some(&(call, index)) = resp.call_id().and_then(|id| self.by_branch_call_id.get(id))
         else {
             return;
@@ -199,13 +230,14 @@ impl Calls {
                     // Answered after losing (a CANCEL crossed its 200): hang it up at once.
                     b.state = BranchState::Failed(487);
                     self.send_bye(call, DialogSide::Branch(index));
-                    return;
+                    return self.release_own_leg(call, index, media);
                 }
-                let confirming_elsewhere = c
-                    .branches
-                    .iter()
-                    .enumerate()
-                    .any(|(i, o)| i != index && o.state == BranchState::Confirming);
+                // Only a branch without a leg of its own (no port was free) shares the callee
+                // leg, so only such branches must take turns confirming.
+                let shared_busy = b.own_leg.is_none()
+                    && c.branches.iter().enumerate().any(|(i, o)| {
+                        i != index && o.state == BranchState::Confirming && o.own_leg.is_none()
+                    });
                 let Some(b) = c.branches.get_mut(index) else {
                     return;
                 };
@@ -213,9 +245,7 @@ impl Calls {
                     .ok()
                     .filter(|_| !resp.body.is_empty());
                 if let (true, Some(answer)) = (b.confirm, parsed.as_ref()) {
-                    // The relay's callee leg is shared by the branches: only one may confirm at a
-                    // time; a second one is let go and the hunt moves on.
-                    if confirming_elsewhere {
+                    if shared_busy {
                         b.state = BranchState::Failed(486);
                         let label = b.label.clone();
                         self.send_bye(call, DialogSide::Branch(index));
@@ -227,9 +257,10 @@ impl Calls {
                         });
                         return;
                     }
-                    let (Some(leg), Ok(n)) = (c.callee_leg, sdp::negotiated(&b.offer, answer))
-                    else {
+                    let leg = b.own_leg.map(|(l, _)| l).or(c.callee_leg);
+                    let (Some(leg), Ok(n)) = (leg, sdp::negotiated(&b.offer, answer)) else {
                         self.send_bye(call, DialogSide::Branch(index));
+                        self.release_own_leg(call, index, media);
                         return self.branch_failed(call, index, 488);
                     };
                     b.state = BranchState::Confirming;
@@ -286,16 +317,46 @@ impl Calls {
             return;
         };
         b.state = BranchState::Answered;
+        // Its own leg becomes the callee leg; the shared one (offered to the branches that
+        // lost) is given up.
+        if let Some((leg, addr)) = b.own_leg.take() {
+            if let Some(old) = c.callee_leg.replace(leg) {
+                media.release(old);
+                c.retired_legs.push(old);
+            }
+            c.callee_addr = Some(addr);
+        }
         if local {
             self.join_local(call, index, &answer, media);
         } else {
             self.connect(now, call, index, &answer, media);
         }
+        // The others (another mobile still being asked) got their BYE or CANCEL above.
+        let others = self.calls.get(&call).map_or(0, |c| c.branches.len());
+        for i in (0..others).filter(|&i| i != index) {
+            self.release_own_leg(call, i, media);
+        }
+    }
+
+    /// Gives up the relay leg of branch `index`, if it has one of its own.
+    pub(super) fn release_own_leg(
+        &mut self,
+        call: CallRef,
+        index: usize,
+        media: &mut dyn MediaControl,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if let Some((leg, _)) = c.branches.get_mut(index).and_then(|b| b.own_leg.take()) {
+            media.release(leg);
+            c.retired_legs.push(leg);
+        }
     }
 
     /// The confirming branch `label` did not confirm (another key, silence, hung up): release it;
     /// the orchestrator hears a failed branch (603) and moves on.
-    pub fn decline_branch(&mut self, call: CallRef, label: &str) {
+    pub fn decline_branch(&mut self, call: CallRef, label: &str, media: &mut dyn MediaControl) {
         let found = self.calls.get(&call).and_then(|c| {
             c.branches
                 .iter()
@@ -303,6 +364,7 @@ impl Calls {
         });
         if let Some(index) = found {
             self.send_bye(call, DialogSide::Branch(index));
+            self.release_own_leg(call, index, media);
             if let Some(b) = self
                 .calls
                 .get_mut(&call)
@@ -372,6 +434,9 @@ impl Calls {
         key: &TxKey,
         media: &mut dyn MediaControl,
     ) {
+        if self.refresh_timed_out(now, key, media) {
+            return;
+        }
         let found = self.calls.iter().find_map(|(id, c)| {
             if c.state == CallState::Originating && &c.inbound.key == key {
                 return Some((*id, super::originate::ORIGIN));
@@ -400,6 +465,7 @@ impl Calls {
         status: u16,
         media: &mut dyn MediaControl,
     ) {
+        self.release_own_leg(call, index, media);
         if self.is_transfer_branch(call, index) {
             self.transfer_branch_failed(now, call, index, status, media)
         } else {

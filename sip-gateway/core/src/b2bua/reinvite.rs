@@ -182,7 +182,7 @@ impl Calls {
             // The new offer cannot be met (another codec, no audio): the old session stays (§14.2).
             None => Response::for_request(req, 488, "Not Acceptable Here"),
         };
-        self.refreshed(now, call, side, &mut response);
+        self.refreshed(now, call, side, req, &mut response);
         self.actions
             .push_back(CallAction::Respond { key, response });
         if let (Some(holds), Some(leg)) = (hold_change, other_leg) {

@@ -1,5 +1,5 @@
 //! Call transfer by REFER (RFC 3515), from the callee who answered — the staff member, in a citizen's
-//! call. The B2BUA does not pass the REFER on: it carries the transfer out itself, because the citizen's
+//! call — or from a staff caller (see [`super::caller_transfer`], which turns that into this case). The B2BUA does not pass the REFER on: it carries the transfer out itself, because the citizen's
 //! side (a carrier) rarely supports REFER and must not learn our internal addresses.
 //!
 //! - Blind: `Refer-To: <sip:1002@…>`. The REFER gets 202 and a NOTIFY "100 Trying"; the caller waits
@@ -137,28 +137,30 @@ impl Calls {
             .from()
             .and_then(|f| f.tag().map(str::to_string))
             .unwrap_or_default();
+        // `None`: the REFER comes from the caller's side, whose far end is to be transferred.
         let (call, index) = if let Some(&(call, index)) = self.by_branch_call_id.get(call_id) {
-            (call, index)
-        } else if self
-            .by_inbound
-            .contains_key(&inbound_key(call_id, &from_tag))
-        {
-            // The caller's side (a staff member's own call out) cannot transfer yet: the far end
-            // would have to become the caller of a new leg.
-            self.reply(key, req, 501, "Not Implemented");
-            return true;
+            (call, Some(index))
+        } else if let Some(&call) = self.by_inbound.get(&inbound_key(call_id, &from_tag)) {
+            (call, None)
         } else {
             return false;
         };
         let Some(c) = self.calls.get(&call) else {
             return false;
         };
-        if c.answered_branch != Some(index) || !matches!(c.state, CallState::Answered { .. }) {
-            self.reply(key, req, 481, "Call/Transaction Does Not Exist");
-            return true;
-        }
-        if c.transfer.is_some() {
-            self.reply(key, req, 491, "Request Pending");
+        let refused = match index {
+            None => self.caller_may_transfer(call).err(),
+            Some(i) if c.answered_branch != Some(i) => {
+                Some((481, "Call/Transaction Does Not Exist"))
+            }
+            Some(_) if !matches!(c.state, CallState::Answered { .. }) => {
+                Some((481, "Call/Transaction Does Not Exist"))
+            }
+            Some(_) if c.transfer.is_some() => Some((491, "Request Pending")),
+            Some(_) => None,
+        };
+        if let Some((status, reason)) = refused {
+            self.reply(key, req, status, reason);
             return true;
         }
         let target = req
@@ -168,6 +170,16 @@ impl Calls {
         let Some(target) = target else {
             self.reply(key, req, 400, "Bad Refer-To");
             return true;
+        };
+        let index = match index {
+            Some(i) => i,
+            None => match self.caller_becomes_branch(call) {
+                Some(i) => i,
+                None => {
+                    self.reply(key, req, 481, "Call/Transaction Does Not Exist");
+                    return true;
+                }
+            },
         };
         let mut accepted = Response::for_request(req, 202, "Accepted");
         accepted.headers.push(HeaderName::Contact, self.contact());
