@@ -70,6 +70,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/schedules/{id}"),
     ("PUT", "/api/v1/schedules/{id}/override"),
     ("DELETE", "/api/v1/schedules/{id}/override"),
+    ("GET", "/api/v1/queues/{id}/history"),
+    ("GET", "/api/v1/events"),
 ];
 
 /// Routes that need no token.

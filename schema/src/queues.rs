@@ -362,9 +362,10 @@ pub(crate) async fn citizen_referrers(
     .bind(target_ref)
     .fetch_all(&mut **tx)
     .await?;
-    let queues = sqlx::query_as::<_, (i64, String)>(
-        "SELECT id, name FROM queues WHERE (overflow_kind = $1 AND overflow_ref = $2) \
-         OR (closed_kind = $1 AND closed_ref = $2) ORDER BY id",
+    let queues = sqlx::query_as::<_, (i64, String, Option<String>, Option<String>)>(
+        "SELECT id, name, overflow_kind, overflow_ref FROM queues \
+         WHERE (overflow_kind = $1 AND overflow_ref = $2) OR (closed_kind = $1 AND closed_ref = $2) \
+         ORDER BY id",
     )
     .bind(kind.as_str())
     .bind(target_ref)
@@ -374,11 +375,15 @@ pub(crate) async fn citizen_referrers(
         .into_iter()
         .map(|n| format!("the closed target of public number {n}"))
         .collect();
-    out.extend(
-        queues
-            .into_iter()
-            .map(|(id, name)| format!("the overflow or closed target of queue {id} ({name:?})")),
-    );
+    out.extend(queues.into_iter().map(|(id, name, ok, or)| {
+        let overflow = ok.as_deref() == Some(kind.as_str()) && or.as_deref() == Some(target_ref);
+        let what = if overflow {
+            "overflow"
+        } else {
+            "closed target"
+        };
+        format!("the {what} of queue {id} ({name:?})")
+    }));
     out.extend(crate::menus::menu_referrers(tx, kind, target_ref).await?);
     Ok(out)
 }
