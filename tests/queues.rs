@@ -216,6 +216,78 @@ fn a_priority_caller_is_answered_first_and_receptionists_see_the_queue_move() {
 }
 
 #[test]
+fn a_menu_key_can_give_a_caller_priority() {
+    let (server, dir) = start_server();
+    let feed = Feed::open(&server);
+    let queue = post(
+        &server,
+        "/api/v1/queues",
+        json!({"name": "Legevakt", "greeting_prompt": null, "announce_every_secs": null,
+               "members": [{"user": "1002"}]}),
+    )["id"]
+        .as_i64()
+        .expect("queue id");
+    agent_state(&server, "1002", "logged_out");
+    // "Press 1 if you are a health worker": the same queue, with priority 3.
+    let menu = post(
+        &server,
+        "/api/v1/menus",
+        json!({"name": "Helsemeny", "prompt": "main_menu",
+               "options": {"1": format!("queue:{queue}"), "2": format!("queue:{queue}")},
+               "priorities": {"1": 3}}),
+    )["id"]
+        .as_i64()
+        .expect("menu id");
+    post(
+        &server,
+        "/api/v1/numbers",
+        json!({"number": "+4764000951", "target_kind": "menu", "target_ref": menu.to_string()}),
+    );
+    let chooser = |name: &str, key: &str| {
+        let sf = scenario(
+            dir.path(),
+            "carrier_menu_choice.xml",
+            &[
+                (
+                    "dtmf_pcap",
+                    &format!("/usr/share/sip-tester/dtmf_2833_{key}.pcap"),
+                ),
+                ("before_key_ms", "1500"),
+                ("talk_ms", "6000"),
+            ],
+        );
+        let copy = dir.path().join(format!("{name}.xml"));
+        std::fs::copy(&sf, &copy).expect("copy scenario");
+        copy
+    };
+    let (citizen, nurse) = (chooser("citizen", "2"), chooser("nurse", "1"));
+    let _citizen = spawn_carrier_calls(
+        &server,
+        dir.path(),
+        &citizen,
+        "+4764000951",
+        1,
+        (19050, 19550),
+    );
+    feed.wait_for("caller_queued", 1, &server);
+    let _nurse = spawn_carrier_calls(
+        &server,
+        dir.path(),
+        &nurse,
+        "+4764000951",
+        1,
+        (19060, 19560),
+    );
+    let queued = feed.wait_for("caller_queued", 2, &server);
+    assert_eq!(queued[0]["priority"], 0, "{queued:?}");
+    assert_eq!(queued[1]["priority"], 3, "{queued:?}");
+    assert_eq!(
+        queued[1]["position"], 1,
+        "ahead of the earlier caller: {queued:?}"
+    );
+}
+
+#[test]
 fn a_caller_keys_another_number_and_is_called_back_there() {
     let _port = TRUNK_PORT.lock().unwrap_or_else(|e| e.into_inner());
     let (server, dir) = start_server();
