@@ -441,32 +441,8 @@ fn a_queue_rings_an_agents_mobile_who_must_press_1() {
             "target_ref": queue["id"].as_i64().expect("id").to_string(),
         }),
     );
-    let mobile_sf = scenario(
-        dir.path(),
-        "carrier_confirm.xml",
-        &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap")],
-    );
-    let mut mobile = spawn_far_end(dir.path(), "mobile", &mobile_sf, (5090, 18980), 1);
-    let caller = carrier_hangs_up_after(dir.path(), 4000);
-    let status = carrier_calls(
-        &server,
-        dir.path(),
-        &caller,
-        "+4764000333",
-        1,
-        (17990, 18990),
-    );
-    assert_carrier_ok(&server, dir.path(), status, "call_user");
-    let status = wait_exit(&mut mobile, Duration::from_secs(15));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "the mobile: {}\n{}",
-        read(dir.path(), "mobile.err.log"),
-        server.log_text()
-    );
-    let log = server.log_text();
-    assert!(log.contains("confirmation key"), "{log}");
-    let cdr = closed_cdrs(&server, 1).remove(0);
+    let cdr =
+        queue_call_answered_on_mobile(&server, dir.path(), "+4764000333", 18980, (17990, 18990));
     assert_eq!(cdr["answered_by"], "1005/cellular", "{cdr}");
     assert_eq!(cdr["queue_id"], queue["id"], "{cdr}");
 }

@@ -10,6 +10,7 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::baresip::KillOnDrop;
 use common::phones::*;
 use common::{http_request, wait_until, Server};
 use serde_json::{json, Value};
@@ -133,6 +134,26 @@ impl Feed {
     }
 }
 
+/// A caller: their scenario, the number they dial, their SIPp ports.
+type Caller<'a> = (&'a std::path::Path, &'a str, (u16, u16));
+
+/// `first` calls and is queued, then `second`: returns both callers (running) and the two
+/// `caller_queued` events.
+fn one_then_another(
+    server: &Server,
+    dir: &std::path::Path,
+    feed: &Feed,
+    first: Caller<'_>,
+    second: Caller<'_>,
+) -> (KillOnDrop, KillOnDrop, Vec<Value>) {
+    let a = spawn_carrier_calls(server, dir, first.0, first.1, 1, first.2);
+    feed.wait_for("caller_queued", 1, server);
+    let b = spawn_carrier_calls(server, dir, second.0, second.1, 1, second.2);
+    let queued = feed.wait_for("caller_queued", 2, server);
+    assert_eq!(queued[0]["priority"], 0, "{queued:?}");
+    (a, b, queued)
+}
+
 #[test]
 fn a_priority_caller_is_answered_first_and_receptionists_see_the_queue_move() {
     let (server, dir) = start_server();
@@ -154,27 +175,15 @@ fn a_priority_caller_is_answered_first_and_receptionists_see_the_queue_move() {
     };
     let mut answering = phone(&server, dir.path(), &agent, "phone_answer_then_bye.xml", 2);
     let scenario = common::sipp_dir().join("user_call_answered.xml");
-    let mut normal = spawn_carrier_calls(
-        &server,
-        dir.path(),
-        &scenario,
-        "+4764000901",
-        1,
-        (19010, 19510),
-    );
-    feed.wait_for("caller_queued", 1, &server);
     let doctor_sf = dir.path().join("doctor.xml");
     std::fs::copy(&scenario, &doctor_sf).expect("copy scenario");
-    let mut doctor = spawn_carrier_calls(
+    let (mut normal, mut doctor, queued) = one_then_another(
         &server,
         dir.path(),
-        &doctor_sf,
-        "+4764000902",
-        1,
-        (19020, 19520),
+        &feed,
+        (&scenario, "+4764000901", (19010, 19510)),
+        (&doctor_sf, "+4764000902", (19020, 19520)),
     );
-    let queued = feed.wait_for("caller_queued", 2, &server);
-    assert_eq!(queued[0]["priority"], 0, "{queued:?}");
     assert_eq!(queued[1]["priority"], 5, "{queued:?}");
     assert_eq!(
         queued[1]["position"], 1,
@@ -261,25 +270,13 @@ fn a_menu_key_can_give_a_caller_priority() {
         copy
     };
     let (citizen, nurse) = (chooser("citizen", "2"), chooser("nurse", "1"));
-    let _citizen = spawn_carrier_calls(
+    let (_citizen, _nurse, queued) = one_then_another(
         &server,
         dir.path(),
-        &citizen,
-        "+4764000951",
-        1,
-        (19050, 19550),
+        &feed,
+        (&citizen, "+4764000951", (19050, 19550)),
+        (&nurse, "+4764000951", (19060, 19560)),
     );
-    feed.wait_for("caller_queued", 1, &server);
-    let _nurse = spawn_carrier_calls(
-        &server,
-        dir.path(),
-        &nurse,
-        "+4764000951",
-        1,
-        (19060, 19560),
-    );
-    let queued = feed.wait_for("caller_queued", 2, &server);
-    assert_eq!(queued[0]["priority"], 0, "{queued:?}");
     assert_eq!(queued[1]["priority"], 3, "{queued:?}");
     assert_eq!(
         queued[1]["position"], 1,
@@ -519,35 +516,13 @@ fn a_queue_rings_a_members_mobile_after_their_delay() {
         json!({"name": "Forsinket mobil", "greeting_prompt": null, "members": [{"user": "1005"}]}),
         0,
     );
-    let mobile_sf = scenario(
-        dir.path(),
-        "carrier_confirm.xml",
-        &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap")],
-    );
-    let mut mobile = spawn_far_end(dir.path(), "mobile", &mobile_sf, (5090, 19920), 1);
-    let caller = carrier_hangs_up_after(dir.path(), 4000);
-    let status = carrier_calls(
-        &server,
-        dir.path(),
-        &caller,
-        "+4764000941",
-        1,
-        (19400, 19900),
-    );
-    assert_carrier_ok(&server, dir.path(), status, "call_user");
-    let status = wait_exit(&mut mobile, Duration::from_secs(15));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "the mobile: {}\n{}",
-        read(dir.path(), "mobile.err.log"),
-        server.log_text()
-    );
+    let cdr =
+        queue_call_answered_on_mobile(&server, dir.path(), "+4764000941", 19920, (19400, 19900));
     let log = server.log_text();
     assert!(
         log.contains("ringing the mobile after its delay"),
         "the mobile was held back for its delay: {log}"
     );
-    let cdr = closed_cdrs(&server, 1).remove(0);
     assert_eq!(cdr["answered_by"], "1005/cellular", "{cdr}");
 }
 

@@ -326,3 +326,36 @@ pub fn start_server() -> (Server, tempfile::TempDir) {
     });
     (server, tempfile::tempdir().expect("temp dir"))
 }
+
+/// A citizen calls `dialled` (a queue whose member is rung on the mobile only) and talks 4 s; the
+/// mobile, SIPp on the demo trunk's far end (5090), answers and presses 1. Returns the call record.
+pub fn queue_call_answered_on_mobile(
+    server: &Server,
+    dir: &Path,
+    dialled: &str,
+    mobile_media_port: u16,
+    caller_ports: (u16, u16),
+) -> Value {
+    let mobile_sf = scenario(
+        dir,
+        "carrier_confirm.xml",
+        &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap")],
+    );
+    let mut mobile = spawn_far_end(dir, "mobile", &mobile_sf, (5090, mobile_media_port), 1);
+    let caller = carrier_hangs_up_after(dir, 4000);
+    let status = carrier_calls(server, dir, &caller, dialled, 1, caller_ports);
+    assert_carrier_ok(server, dir, status, "call_user");
+    let status = wait_exit(&mut mobile, Duration::from_secs(15));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the mobile: {}\n{}",
+        read(dir, "mobile.err.log"),
+        server.log_text()
+    );
+    assert!(
+        server.log_text().contains("confirmation key"),
+        "{}",
+        server.log_text()
+    );
+    closed_cdrs(server, 1).remove(0)
+}
