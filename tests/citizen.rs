@@ -380,25 +380,11 @@ fn a_caller_who_books_a_callback_is_called_back_and_bridged_to_the_agent() {
     let log = server.log_text();
     assert!(log.contains("callback offered"), "{log}");
     assert!(log.contains("callback booked"), "{log}");
-    // The citizen's mobile answers on the carrier trunk and talks for 3 s.
-    let tone = dir.path().join("tone.wav");
-    common::audio::write_tone_wav(&tone, 1000.0, 4.0);
-    let answer = scenario(
-        dir.path(),
-        "carrier_answer_tone.xml",
-        &[("tone", &tone.to_string_lossy()), ("talk_ms", "3000")],
-    );
-    let mut citizen = spawn_far_end(dir.path(), "citizen", &answer, (5090, 18970), 1);
-    // The agent comes back: the callback rings the agent first, then the citizen.
-    agent_state("available");
-    let status = wait_exit(&mut citizen, Duration::from_secs(25));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "the citizen's side: {status:?}\n{}\n{}",
-        read(dir.path(), "citizen.err.log"),
-        server.log_text()
-    );
-    assert!(read(dir.path(), "citizen.msg.log").contains("INVITE sip:+4791234567@127.0.0.1:5090"));
+    // The citizen's mobile answers on the carrier trunk and talks for 3 s, once the agent is back:
+    // the callback rings the agent first, then the citizen.
+    citizen_answers_callback(&server, dir.path(), "+4791234567", 18970, || {
+        agent_state("available")
+    });
     assert_phone_ok(&server, dir.path(), &mut agent_phone, "1002");
     assert!(server.log_text().contains("callback connected"));
     // Both legs carried audio: the citizen's tone to the agent, echoed back.

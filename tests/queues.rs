@@ -137,21 +137,27 @@ impl Feed {
 /// A caller: their scenario, the number they dial, their SIPp ports.
 type Caller<'a> = (&'a std::path::Path, &'a str, (u16, u16));
 
-/// `first` calls and is queued, then `second`: returns both callers (running) and the two
-/// `caller_queued` events.
-fn one_then_another(
+/// `first` calls and is queued with no priority, then `second`, who must get `priority` and so go
+/// ahead of `first` (position 1). Returns both callers, still running.
+fn second_goes_first(
     server: &Server,
     dir: &std::path::Path,
     feed: &Feed,
     first: Caller<'_>,
     second: Caller<'_>,
-) -> (KillOnDrop, KillOnDrop, Vec<Value>) {
+    priority: u8,
+) -> (KillOnDrop, KillOnDrop) {
     let a = spawn_carrier_calls(server, dir, first.0, first.1, 1, first.2);
     feed.wait_for("caller_queued", 1, server);
     let b = spawn_carrier_calls(server, dir, second.0, second.1, 1, second.2);
     let queued = feed.wait_for("caller_queued", 2, server);
     assert_eq!(queued[0]["priority"], 0, "{queued:?}");
-    (a, b, queued)
+    assert_eq!(queued[1]["priority"], priority, "{queued:?}");
+    assert_eq!(
+        queued[1]["position"], 1,
+        "ahead of the earlier caller: {queued:?}"
+    );
+    (a, b)
 }
 
 #[test]
@@ -177,17 +183,14 @@ fn a_priority_caller_is_answered_first_and_receptionists_see_the_queue_move() {
     let scenario = common::sipp_dir().join("user_call_answered.xml");
     let doctor_sf = dir.path().join("doctor.xml");
     std::fs::copy(&scenario, &doctor_sf).expect("copy scenario");
-    let (mut normal, mut doctor, queued) = one_then_another(
+    // The doctor goes straight to the head of the queue.
+    let (mut normal, mut doctor) = second_goes_first(
         &server,
         dir.path(),
         &feed,
         (&scenario, "+4764000901", (19010, 19510)),
         (&doctor_sf, "+4764000902", (19020, 19520)),
-    );
-    assert_eq!(queued[1]["priority"], 5, "{queued:?}");
-    assert_eq!(
-        queued[1]["position"], 1,
-        "the doctor goes straight to the head of the queue: {queued:?}"
+        5,
     );
     agent_state(&server, "1002", "available");
     for (child, name) in [(&mut doctor, "doctor"), (&mut normal, "user_call_answered")] {
@@ -270,17 +273,13 @@ fn a_menu_key_can_give_a_caller_priority() {
         copy
     };
     let (citizen, nurse) = (chooser("citizen", "2"), chooser("nurse", "1"));
-    let (_citizen, _nurse, queued) = one_then_another(
+    let _callers = second_goes_first(
         &server,
         dir.path(),
         &feed,
         (&citizen, "+4764000951", (19050, 19550)),
         (&nurse, "+4764000951", (19060, 19560)),
-    );
-    assert_eq!(queued[1]["priority"], 3, "{queued:?}");
-    assert_eq!(
-        queued[1]["position"], 1,
-        "ahead of the earlier caller: {queued:?}"
+        3,
     );
 }
 
@@ -343,27 +342,9 @@ fn a_caller_keys_another_number_and_is_called_back_there() {
     );
     assert_eq!(requested[0]["queue"], queue, "{requested:?}");
     // The keyed number answers on the carrier trunk; the agent comes back and takes the callback.
-    let tone = dir.path().join("tone.wav");
-    common::audio::write_tone_wav(&tone, 1000.0, 4.0);
-    let answer = scenario(
-        dir.path(),
-        "carrier_answer_tone.xml",
-        &[("tone", &tone.to_string_lossy()), ("talk_ms", "3000")],
-    );
-    let mut citizen = spawn_far_end(dir.path(), "citizen", &answer, (5090, 19620), 1);
-    agent_state(&server, "1002", "available");
-    let status = wait_exit(&mut citizen, Duration::from_secs(25));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "the citizen's side: {status:?}\n{}\n{}",
-        read(dir.path(), "citizen.err.log"),
-        server.log_text()
-    );
-    assert!(
-        read(dir.path(), "citizen.msg.log").contains("INVITE sip:+4741234568@127.0.0.1:5090"),
-        "the callback went to the keyed number: {}",
-        read(dir.path(), "citizen.msg.log")
-    );
+    citizen_answers_callback(&server, dir.path(), "+4741234568", 19620, || {
+        agent_state(&server, "1002", "available")
+    });
     assert_phone_ok(&server, dir.path(), &mut agent_phone, "1002");
     let h = history(&server, queue);
     assert_eq!(h["offered"], 1, "{h}");

@@ -359,3 +359,36 @@ pub fn queue_call_answered_on_mobile(
     );
     closed_cdrs(server, 1).remove(0)
 }
+
+/// The citizen's side of a booked callback: SIPp on the demo trunk's far end (5090) answers with a
+/// 1 kHz tone for 3 s once `agent_back` (which makes the agent available) has run; asserts the
+/// callback went to `number`.
+pub fn citizen_answers_callback(
+    server: &Server,
+    dir: &Path,
+    number: &str,
+    media_port: u16,
+    agent_back: impl FnOnce(),
+) {
+    let tone = dir.join("tone.wav");
+    write_tone_wav(&tone, 1000.0, 4.0);
+    let answer = scenario(
+        dir,
+        "carrier_answer_tone.xml",
+        &[("tone", &tone.to_string_lossy()), ("talk_ms", "3000")],
+    );
+    let mut citizen = spawn_far_end(dir, "citizen", &answer, (5090, media_port), 1);
+    agent_back();
+    let status = wait_exit(&mut citizen, Duration::from_secs(25));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the citizen's side: {status:?}\n{}\n{}",
+        read(dir, "citizen.err.log"),
+        server.log_text()
+    );
+    let messages = read(dir, "citizen.msg.log");
+    assert!(
+        messages.contains(&format!("INVITE sip:{number}@127.0.0.1:5090")),
+        "the callback went to {number}: {messages}"
+    );
+}
