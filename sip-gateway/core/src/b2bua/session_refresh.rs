@@ -19,17 +19,17 @@ use crate::transaction::TxKey;
 const RETRY: Duration = Duration::from_secs(4);
 
 impl Calls {
+    /// A fresh Via and our Contact for a request we send in the caller's dialog.
+    fn towards_caller(&mut self, call: CallRef) -> Option<(String, String)> {
+        let transport = self.calls.get(&call)?.inbound.dialog.peer.transport;
+        Some((self.via(transport.as_str()), self.contact()))
+    }
+
     /// Sends our refresh to the caller; the session's end is watched until it is answered.
     pub(super) fn send_refresh(&mut self, now: Instant, call: CallRef) {
-        let Some(transport) = self
-            .calls
-            .get(&call)
-            .map(|c| c.inbound.dialog.peer.transport)
-        else {
+        let Some((via, contact)) = self.towards_caller(call) else {
             return;
         };
-        let via = self.via(transport.as_str());
-        let contact = self.contact();
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -196,15 +196,9 @@ impl Calls {
     }
 
     fn ack_refresh(&mut self, call: CallRef, seq: u32) {
-        let Some(transport) = self
-            .calls
-            .get(&call)
-            .map(|c| c.inbound.dialog.peer.transport)
-        else {
+        let Some((via, contact)) = self.towards_caller(call) else {
             return;
         };
-        let via = self.via(transport.as_str());
-        let contact = self.contact();
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
