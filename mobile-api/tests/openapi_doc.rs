@@ -70,6 +70,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/schedules/{id}"),
     ("PUT", "/api/v1/schedules/{id}/override"),
     ("DELETE", "/api/v1/schedules/{id}/override"),
+    ("GET", "/api/v1/calls"),
+    ("GET", "/api/v1/calls/{id}"),
+    ("POST", "/api/v1/calls/{id}/recording"),
+    ("DELETE", "/api/v1/calls/{id}/recording"),
+    ("GET", "/api/v1/recordings"),
+    ("GET", "/api/v1/recordings/{id}"),
+    ("DELETE", "/api/v1/recordings/{id}"),
+    ("GET", "/api/v1/recordings/{id}/audio"),
 ];
 
 /// Routes that need no token.
