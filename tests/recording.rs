@@ -253,6 +253,7 @@ fn a_call_is_recorded_on_command_and_its_tones_are_in_the_files() {
         tone_share(right, CALLER_HZ, rate_f),
         tone_share(right, PHONE_HZ, rate_f),
     );
+    eprintln!("stereo recording at {rate} Hz: {shares}");
     assert!(tone_share(left, CALLER_HZ, rate_f) > 0.7, "{shares}");
     assert!(tone_share(left, PHONE_HZ, rate_f) < 0.05, "{shares}");
     assert!(tone_share(right, PHONE_HZ, rate_f) > 0.7, "{shares}");
@@ -267,6 +268,7 @@ fn a_call_is_recorded_on_command_and_its_tones_are_in_the_files() {
         tone_share(both, CALLER_HZ, rate_f),
         tone_share(both, PHONE_HZ, rate_f),
     );
+    eprintln!("mixed recording at {rate} Hz: {caller:.3} at 1 kHz, {staff:.3} at 600 Hz");
     assert!(
         caller > 0.25 && staff > 0.25,
         "mixed: {caller:.3} at 1 kHz, {staff:.3} at 600 Hz"
