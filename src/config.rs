@@ -32,6 +32,10 @@ pub struct Config {
     pub auth_guard: GuardSettings,
     pub secrets: SecretsConfig,
     pub media: MediaSettings,
+    /// The config file's directory (the working directory without one): relative paths and the
+    /// default recordings directory start there.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
 }
 
 /// The media relay (`[media]`).
@@ -49,6 +53,9 @@ pub struct MediaSettings {
     pub threads: usize,
     /// Seconds without RTP from a leg before the call is hung up.
     pub timeout_secs: u64,
+    /// Where call recordings are written (only there). Relative: to the config file's directory.
+    /// Default: `recordings` beside the SQLite database file, or beside the config file.
+    pub recordings_dir: Option<PathBuf>,
 }
 
 impl Default for MediaSettings {
@@ -60,6 +67,7 @@ impl Default for MediaSettings {
             port_max: 29999,
             threads: 0,
             timeout_secs: 30,
+            recordings_dir: None,
         }
     }
 }
@@ -185,12 +193,37 @@ impl Config {
                 })?
             }
         };
+        let dir = path
+            .and_then(Path::parent)
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        cfg.base_dir = dir.to_path_buf();
         if cfg.database.url.is_empty() {
-            let dir = path.and_then(Path::parent).unwrap_or(Path::new("."));
             let file = dir.join("switchboard.db");
             cfg.database.url = format!("sqlite://{}?mode=rwc", file.display());
         }
         Ok(cfg)
+    }
+
+    /// The directory call recordings go to: `[media] recordings_dir`, else `recordings` beside the
+    /// SQLite database file (the node's data lives there), else beside the config file. Read after
+    /// the command line had its say about the database.
+    pub fn recordings_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.media.recordings_dir {
+            return self.base_dir.join(dir);
+        }
+        sqlite_file(&self.database.url)
+            .and_then(|f| f.parent().map(Path::to_path_buf))
+            .map_or_else(
+                || self.base_dir.join("recordings"),
+                |d| {
+                    if d.as_os_str().is_empty() {
+                        PathBuf::from("recordings")
+                    } else {
+                        d.join("recordings")
+                    }
+                },
+            )
     }
 
     pub fn nonce_secret(&self) -> Result<[u8; 32], ConfigError> {
@@ -222,6 +255,17 @@ impl Config {
     }
 }
 
+/// The file of a SQLite URL (`sqlite://path?…`, `sqlite:path`); `None` for other databases and for
+/// an in-memory one.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, params) = rest.split_once('?').unwrap_or((rest, ""));
+    let memory =
+        path.is_empty() || path == ":memory:" || params.split('&').any(|p| p == "mode=memory");
+    (!memory).then(|| PathBuf::from(path))
+}
+
 /// Folds a secret of any length ≥ 32 bytes into the 32 key bytes the nonce HMAC takes.
 fn fold_key(bytes: &[u8]) -> [u8; 32] {
     let mut key = [0u8; 32];
@@ -229,4 +273,52 @@ fn fold_key(bytes: &[u8]) -> [u8; 32] {
         key[i % 32] ^= b;
     }
     key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(url: &str, dir: Option<&str>) -> Config {
+        let mut cfg = Config {
+            base_dir: PathBuf::from("/etc/switchboard"),
+            ..Config::default()
+        };
+        cfg.database.url = url.to_owned();
+        cfg.media.recordings_dir = dir.map(PathBuf::from);
+        cfg
+    }
+
+    #[test]
+    fn recordings_dir() {
+        let cases = [
+            (
+                "sqlite:///var/lib/sb/sb.db?mode=rwc",
+                None,
+                "/var/lib/sb/recordings",
+            ),
+            ("sqlite://data/sb.db", None, "data/recordings"),
+            ("sqlite:sb.db", None, "recordings"),
+            ("sqlite::memory:", None, "/etc/switchboard/recordings"),
+            (
+                "sqlite://x.db?mode=memory",
+                None,
+                "/etc/switchboard/recordings",
+            ),
+            ("postgres://u@h/db", None, "/etc/switchboard/recordings"),
+            ("postgres://u@h/db", Some("/srv/rec"), "/srv/rec"),
+            (
+                "sqlite:///var/lib/sb/sb.db",
+                Some("rec"),
+                "/etc/switchboard/rec",
+            ),
+        ];
+        for (url, dir, want) in cases {
+            assert_eq!(
+                with(url, dir).recordings_dir(),
+                PathBuf::from(want),
+                "{url} {dir:?}"
+            );
+        }
+    }
 }

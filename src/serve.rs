@@ -175,6 +175,10 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     let (config_tx, config_rx) = tokio::sync::broadcast::channel(64);
     // Receptionists' feeds: a slow one lags (and is told so), never holds up call control.
     let (live_tx, _) = tokio::sync::broadcast::channel(1024);
+    // The API's view of calls in progress and its recording commands; recordings go only here.
+    let (calls_tx, calls_rx) = mpsc::channel(64);
+    let recordings_dir = cfg.recordings_dir();
+    tracing::info!(dir = %recordings_dir.display(), "recordings directory");
     let orchestrator = tokio::spawn(crate::calls::orchestrate(
         db.clone(),
         cmd_tx.clone(),
@@ -184,6 +188,8 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
             queue_requests: queue_rx,
             config_changes: config_rx,
             live_events: live_tx.clone(),
+            call_requests: calls_rx,
+            recordings_dir: recordings_dir.clone(),
         },
         media.clone(),
         finals,
@@ -212,6 +218,8 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         config_changes: Some(config_tx),
         queues: Some(queue_tx),
         events: Some(live_tx),
+        calls: Some(calls_tx),
+        recordings_dir: Some(recordings_dir),
     };
     let http_task = tokio::spawn({
         let stop = wait_stop(stop_rx.clone());

@@ -33,6 +33,15 @@ pub enum ApiError {
     /// 503: this node's call control publishes no live events.
     #[error("call control does not publish live events on this node")]
     EventsUnavailable,
+    /// 503: call control does not answer questions about live calls on this node.
+    #[error("call control's live calls are not available on this node")]
+    CallsUnavailable,
+    /// 503: this node has no recordings directory for the API.
+    #[error("recordings are not available on this node")]
+    RecordingsUnavailable,
+    /// 500: call control or the disk could not do it; the message says why.
+    #[error("{0}")]
+    RecordingFailed(String),
     #[error("database error: {0}")]
     Database(SchemaError),
 }
@@ -64,6 +73,11 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::SipUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "sip_unavailable"),
             ApiError::EventsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "events_unavailable"),
+            ApiError::CallsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "calls_unavailable"),
+            ApiError::RecordingsUnavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, "recordings_unavailable")
+            }
+            ApiError::RecordingFailed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "recording_failed"),
             ApiError::Database(e) => {
                 tracing::error!(error = %e, "database error in API");
                 (StatusCode::INTERNAL_SERVER_ERROR, "database")
@@ -86,7 +100,8 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Machine-readable code: `not_found`, `conflict`, `in_use`, `invalid_input`, `unauthorized`,
-    /// `unsupported_media_type`, `sip_unavailable`, `events_unavailable`, `database`.
+    /// `unsupported_media_type`, `sip_unavailable`, `events_unavailable`, `calls_unavailable`,
+    /// `recordings_unavailable`, `recording_failed`, `database`.
     pub error: String,
     /// What went wrong, for a person.
     pub message: String,

@@ -1,12 +1,14 @@
 //! The HTTP side of Switchboard: `/healthz`, Prometheus `/metrics`, and the admin API for users,
 //! registrations, call routing (main number, call settings, public numbers, hunt groups, trunks), the
-//! citizen's path (queues, voice menus, prompts, opening hours) and call records. [`app`] builds the router from shared state so tests can call it in-process; [`openapi`] is
+//! citizen's path (queues, voice menus, prompts, opening hours), call records, the calls in progress
+//! and their recordings. [`app`] builds the router from shared state so tests can call it in-process; [`openapi`] is
 //! the OpenAPI 3 document of all of it, also served at `/api/v1/openapi.json`.
 //!
 //! The database is the source of truth: the admin API writes there first, then tells the running SIP core
 //! (over its command channel) so a new password or a removed user takes effect on the next REGISTER, and
 //! announces call-routing changes on [`AppState::config_changes`] so call control can reload them.
 
+mod calls;
 mod cdrs;
 mod error;
 mod events;
@@ -19,6 +21,7 @@ mod openapi;
 mod prompts;
 mod queue_history;
 mod queues;
+mod recordings;
 mod schedules;
 mod settings;
 mod trunks;
@@ -36,6 +39,7 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use calls::{CallRequest, LiveCall, LiveCallState, RecordingRefusal};
 pub use error::{ApiError, ErrorBody};
 pub use events::LiveEvent;
 pub use queues::{AgentStateChange, QueueRequest};
@@ -61,6 +65,12 @@ pub struct AppState {
     pub queues: Option<mpsc::Sender<QueueRequest>>,
     /// Call control's news for receptionists (`/events`). `None`: that route answers 503.
     pub events: Option<broadcast::Sender<LiveEvent>>,
+    /// Call control's calls in progress and their recording (`/calls`). `None`, or a closed channel:
+    /// those routes answer 503 `calls_unavailable`.
+    pub calls: Option<mpsc::Sender<CallRequest>>,
+    /// The node's recordings directory, where `/recordings/{id}/audio` reads the files call control
+    /// wrote. `None`: audio and deletion answer 503 `recordings_unavailable`.
+    pub recordings_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -121,6 +131,12 @@ fn admin_routes() -> OpenApiRouter<AppState> {
             schedules::remove
         ))
         .routes(routes!(schedules::set_override, schedules::clear_override))
+        .routes(routes!(calls::list))
+        .routes(routes!(calls::get))
+        .routes(routes!(calls::start_recording, calls::stop_recording))
+        .routes(routes!(recordings::list))
+        .routes(routes!(recordings::get, recordings::remove))
+        .routes(routes!(recordings::audio))
 }
 
 /// `/api/v1` routes that need no token: the API description is no secret (the project is open

@@ -37,6 +37,8 @@ use utoipa::{Modify, OpenApi};
         (name = "menus", description = "Voice menus (routing's menu JSON)"),
         (name = "prompts", description = "Built-in and uploaded voice prompts (WAV)"),
         (name = "schedules", description = "Opening hours and the emergency override"),
+        (name = "calls", description = "Calls in progress, from call control, and recording them"),
+        (name = "recordings", description = "Recorded calls: metadata, WAV files, deletion"),
         (name = "node", description = "Health, metrics and this document; no token needed"),
     )
 )]

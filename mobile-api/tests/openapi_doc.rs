@@ -72,6 +72,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/schedules/{id}/override"),
     ("GET", "/api/v1/queues/{id}/history"),
     ("GET", "/api/v1/events"),
+    ("GET", "/api/v1/calls"),
+    ("GET", "/api/v1/calls/{id}"),
+    ("POST", "/api/v1/calls/{id}/recording"),
+    ("DELETE", "/api/v1/calls/{id}/recording"),
+    ("GET", "/api/v1/recordings"),
+    ("GET", "/api/v1/recordings/{id}"),
+    ("DELETE", "/api/v1/recordings/{id}"),
+    ("GET", "/api/v1/recordings/{id}/audio"),
 ];
 
 /// Routes that need no token.

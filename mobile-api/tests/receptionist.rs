@@ -147,6 +147,8 @@ async fn the_event_feed_streams_what_call_control_publishes() {
         config_changes: None,
         queues: None,
         events: Some(events.clone()),
+        calls: None,
+        recordings_dir: None,
     });
     let request = Request::get("/api/v1/events")
         .header("authorization", format!("Bearer {TOKEN}"))

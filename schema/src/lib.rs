@@ -46,6 +46,10 @@
 //!
 //! Call control reads all of it with [`Db::load_citizen_path`].
 //!
+//! Call recordings (migration `0005_recordings`): **`recordings`** — one row per WAV file call
+//! control recorded ([`Recording`]): the call's Call-ID (and record, if written yet), the file's
+//! plain name in the node's recordings directory, the layout, and start, end and size.
+//!
 //! Targets are `(kind, TEXT reference)` pairs, so the database cannot hold
 //! foreign keys for them. The `Db` methods check that a target exists when it
 //! is written and refuse ([`SchemaError::InUse`]) to delete a user or hunt
@@ -123,6 +127,7 @@ mod numbers;
 mod prompts;
 mod queue_history;
 mod queues;
+mod recordings;
 mod registrations;
 mod schedules;
 mod settings;
@@ -153,6 +158,10 @@ pub use queue_history::{AgentHistory, QueueHistory, MAX_HISTORY_MS};
 pub use queues::{
     CitizenPath, HoldMusic, Queue, QueueMember, QueueMemberSpec, QueueSpec, QueueStrategy,
     MAX_PENALTY, MAX_QUEUE_MEMBERS,
+};
+pub use recordings::{
+    check_recording_file_name, NewRecording, Recording, RecordingFilter, RecordingLayout,
+    MAX_RECORDING_FILE_NAME, MAX_RECORDING_PAGE,
 };
 pub use registrations::{RegistrationChange, StoredRegistration};
 pub use schedules::{ScheduleEntry, ScheduleEntrySpec};

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mobile_api::{ConfigChanged, QueueRequest};
+use mobile_api::{CallRequest, ConfigChanged, QueueRequest};
 use sip_core::b2bua::{CallEvent, CallRef, Caller, RingTarget};
 use sip_transport::Command;
 use switchboard_media_rt::{LegId, MediaRuntime};
@@ -23,6 +23,7 @@ mod hunt;
 mod local;
 mod media;
 mod prompts;
+mod recording;
 mod routes;
 
 use cdr::CdrOp;
@@ -92,6 +93,8 @@ struct Orchestrator {
     offer_legs: HashMap<(CallRef, String), u8>,
     /// Queue offers' mobile legs waiting for the member's cellular delay.
     delayed_mobiles: Vec<local::DelayedMobile>,
+    /// Calls in progress for the admin API, and their recordings.
+    live: recording::LiveCalls,
 }
 
 impl Orchestrator {
@@ -110,6 +113,10 @@ pub struct Inputs {
     pub config_changes: broadcast::Receiver<ConfigChanged>,
     /// Where call control publishes news for receptionists (the API's `/events`).
     pub live_events: broadcast::Sender<mobile_api::LiveEvent>,
+    /// The admin API's questions about calls in progress and recording commands.
+    pub call_requests: mpsc::Receiver<CallRequest>,
+    /// Where recordings are written (and nowhere else).
+    pub recordings_dir: std::path::PathBuf,
 }
 
 /// Answers call events until the SIP side closes or the node stops.
@@ -127,6 +134,8 @@ pub async fn orchestrate(
         mut queue_requests,
         mut config_changes,
         live_events,
+        mut call_requests,
+        recordings_dir,
     } = inputs;
     let (cdr_tx, cdr_rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(cdr::write_records(db.clone(), finals, cdr_rx));
@@ -142,6 +151,7 @@ pub async fn orchestrate(
         callers: HashMap::new(),
         offer_legs: HashMap::new(),
         delayed_mobiles: Vec::new(),
+        live: recording::LiveCalls::new(&db, recordings_dir).await,
     };
     let mut next_reconcile = Instant::now() + RECONCILE_EVERY;
     let mut config_open = true;
@@ -217,6 +227,8 @@ pub async fn orchestrate(
                 } else if let Some(MediaEvent::Relay(RelayEvent::MediaTimeout { leg })) = m {
                     tracing::info!(leg = leg.0, "no media from a leg");
                     let _ = sip.send(Command::MediaTimeout { leg }).await;
+                } else if let Some(MediaEvent::RecordingFinished { id, bytes, .. }) = m {
+                    o.live.finished(&db, id, bytes).await;
                 } else if let Some(e) = m {
                     tracing::debug!(event = ?e, "media");
                 }
@@ -236,6 +248,10 @@ pub async fn orchestrate(
                 let media = o.media.clone();
                 o.citizen.handle_request(&db, &media, request).await;
                 o.citizen_todo(&db, &sip).await;
+            }
+            Some(request) = call_requests.recv() => {
+                let media = o.media.clone();
+                o.live.handle(&db, &sip, &media, request).await;
             }
         }
     }
@@ -258,6 +274,11 @@ impl Orchestrator {
             } => {
                 tracing::info!(%call_id, ?caller, from = %from_user, to = %to_user, %source, "incoming call");
                 self.callers.insert(call, from_user.clone());
+                let shown = match &caller {
+                    Caller::User(user) => user.as_str(),
+                    Caller::Trunk => from_user.as_str(),
+                };
+                self.live.incoming(call, &call_id, shown, &to_user);
                 let route = match &caller {
                     Caller::Trunk => route(db, &to_user).await,
                     Caller::User(user) => {
@@ -309,6 +330,7 @@ impl Orchestrator {
                 }
             }
             CallEvent::AnsweredLocally { call, leg, codec } => {
+                self.live.answered_locally(call);
                 let media = self.media.clone();
                 if self.citizen.is_callback(call) {
                     self.citizen.callback_agent_answered(db, &media, call).await;
@@ -364,6 +386,7 @@ impl Orchestrator {
             }
             CallEvent::Answered { call, by } => {
                 tracing::info!(%by, "call answered");
+                self.live.answered(call, &by);
                 let (member, _) = parse_label(&by);
                 self.talking.entry(call).or_default().push(member.clone());
                 let queued = self.citizen.queue_of(call);
@@ -431,6 +454,7 @@ impl Orchestrator {
                 let (from, _) = parse_label(&from);
                 let (to, _) = parse_label(&to);
                 tracing::info!(%from, %to, "call transferred");
+                self.live.answered(call, &to);
                 if let Some(members) = self.talking.get_mut(&call) {
                     members.retain(|m| *m != from);
                     members.push(to);
@@ -448,6 +472,7 @@ impl Orchestrator {
                 let _ = sip.send(Command::TrunkRelease { call }).await;
                 self.confirmations.retain(|_, c| c.call != call);
                 let media = self.media.clone();
+                self.live.ended(&media, call);
                 let answered_by = report.answered_by.as_deref().map(|l| parse_label(l).0);
                 self.callers.remove(&call);
                 self.offer_legs.retain(|(c, _), _| *c != call);

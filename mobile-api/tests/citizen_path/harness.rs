@@ -64,6 +64,8 @@ fn router(db: Db, queues: Option<mpsc::Sender<QueueRequest>>) -> Api {
         config_changes: Some(tx),
         queues,
         events: None,
+        calls: None,
+        recordings_dir: None,
     });
     Api {
         app,

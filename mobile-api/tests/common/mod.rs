@@ -53,6 +53,8 @@ pub async fn api() -> Api {
         config_changes: Some(tx),
         queues: None,
         events: None,
+        calls: None,
+        recordings_dir: None,
     });
     Api { app, db, changes }
 }

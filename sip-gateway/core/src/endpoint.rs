@@ -519,6 +519,11 @@ impl<L: LocationStore> Endpoint<L> {
         }
     }
 
+    /// The relay legs and codec of an answered call (see [`Calls::media_of`]).
+    pub fn call_media(&self, call: CallRef) -> Option<crate::b2bua::CallMedia> {
+        self.calls.media_of(call)
+    }
+
     /// Answers the caller ourselves (see [`Calls::answer_locally`]).
     pub fn answer_locally(&mut self, now: Instant, call: CallRef) {
         if let Some(media) = self.media.as_deref_mut() {

@@ -98,6 +98,12 @@ pub enum Command {
         call: CallRef,
         reply: oneshot::Sender<Result<(), Refusal>>,
     },
+    /// The relay legs and codec of an answered call (to record it); `None` for a call that is not
+    /// answered or not known.
+    CallMedia {
+        call: CallRef,
+        reply: oneshot::Sender<Option<sip_core::b2bua::CallMedia>>,
+    },
     /// The call ended: give back its trunk slot.
     TrunkRelease { call: CallRef },
 }
@@ -324,6 +330,9 @@ fn handle_command<L: LocationStore>(
             let _ = reply.send(endpoint.trunk_try_acquire(Instant::now(), &trunk, call));
         }
         Command::TrunkRelease { call } => endpoint.trunk_release(call),
+        Command::CallMedia { call, reply } => {
+            let _ = reply.send(endpoint.call_media(call));
+        }
         Command::Confirm { call, label } => endpoint.confirm_branch(Instant::now(), call, &label),
         Command::Decline { call, label } => endpoint.decline_branch(Instant::now(), call, &label),
         Command::MediaTimeout { leg } => endpoint.media_timeout(Instant::now(), leg),

@@ -68,6 +68,38 @@ impl Calls {
     }
 }
 
+/// The relay legs of an answered call and the codec each far end sends on them: what a recording
+/// of the call needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallMedia {
+    /// Faces the caller: what arrives on it is the caller's voice.
+    pub caller_leg: super::LegId,
+    /// Faces whoever answered.
+    pub callee_leg: super::LegId,
+    /// The call's codec, under the same payload number on both legs.
+    pub codec: super::CodecRef,
+    /// A side that switched codec by re-INVITE and is transcoded ([caller, callee]): it sends
+    /// another codec than `codec`.
+    pub transcoding: [bool; 2],
+}
+
+impl Calls {
+    /// The media of an answered call with two relay legs (`None` otherwise: ringing, ended, or a
+    /// caller we answered ourselves who talks to nobody yet).
+    pub fn media_of(&self, call: CallRef) -> Option<CallMedia> {
+        let c = self.calls.get(&call)?;
+        if !matches!(c.state, CallState::Answered { .. }) {
+            return None;
+        }
+        Some(CallMedia {
+            caller_leg: c.inbound.leg,
+            callee_leg: c.callee_leg?,
+            codec: super::transfer::codec_ref(Some(c.codec.as_ref()?)),
+            transcoding: c.transcoding,
+        })
+    }
+}
+
 impl super::Call {
     /// Joins the caller to branch `branch`, which answered with `answer`: both relay legs pointed at
     /// their far ends and bridged; returns the relay's SDP answer for the caller, in the codec the

@@ -23,6 +23,7 @@ mod reinvite;
 mod session_refresh;
 mod session_timer;
 mod transfer;
+pub use answer::CallMedia;
 use session_timer::SessionTimer;
 pub use session_timer::MIN_SE;
 use transfer::Transfer;
