@@ -1,0 +1,171 @@
+//! What the B2BUA core hands to and takes from its caller: call handles, ring targets, the events
+//! call control reacts to, and the messages the endpoint must send.
+
+use std::time::{Duration, Instant};
+
+use sip_message::{Request, Response, Uri};
+use switchboard_media::relay::LegId;
+
+use crate::transaction::TxKey;
+use crate::transport::Peer;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallRef(pub u64);
+
+/// Somewhere to ring: one registered contact of a user, or a number through a trunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingTarget {
+    pub uri: Uri,
+    /// Where the INVITE goes (the registration's source address, or the trunk).
+    pub peer: Peer,
+    /// Who this is, for events and the CDR (username or number).
+    pub label: String,
+    /// Give up on this branch after this long (CANCEL).
+    pub ring_timeout: Option<Duration>,
+    /// Answering is not enough: the callee must confirm (a cellular leg whose voicemail must never
+    /// take the call). Its 200 gives [`CallEvent::Confirming`]; [`Calls::confirm_branch`] connects.
+    pub confirm: bool,
+    /// The number presented to this callee (From and P-Asserted-Identity user part); `None`: the
+    /// caller's own. Call control decides it — a staff member's call out shows the municipality's
+    /// main number or the member's direct number, never what the phone put in its From.
+    pub caller_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HangupSide {
+    Caller,
+    Callee,
+    System,
+}
+
+/// What became of each branch, for the CDR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchReport {
+    pub label: String,
+    /// Final status (200 for the one answered; 487 for a cancelled one; 408 for no answer).
+    pub status: u16,
+}
+
+/// A finished call, for the CDR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallReport {
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    pub started: Instant,
+    pub ringing: Option<Instant>,
+    pub answered: Option<Instant>,
+    pub ended: Instant,
+    pub answered_by: Option<String>,
+    /// The SIP status the caller got, or "BYE" for an answered call.
+    pub cause: String,
+    pub side: HangupSide,
+    pub branches: Vec<BranchReport>,
+    pub media_legs: Vec<LegId>,
+}
+
+/// Who placed a call, as the endpoint established it before accepting the INVITE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// From a trunk's address (the carrier): a citizen calling a public number.
+    Trunk,
+    /// From the address a user is registered from: staff dialling out or internally.
+    User(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEvent {
+    /// A new call: decide where it goes ([`Calls::ring`] or [`Calls::reject`]).
+    Incoming {
+        call: CallRef,
+        call_id: String,
+        caller: Caller,
+        from_user: String,
+        to_user: String,
+        source: Peer,
+        /// The phone's `X-Caller-ID` header (`main`, `direct` or a number): which of the caller's own
+        /// numbers to present on a call out. Call control decides whether it is allowed.
+        caller_id_request: Option<String>,
+    },
+    /// A branch ended without answering; the call goes on while others ring or more are added.
+    BranchFailed {
+        call: CallRef,
+        label: String,
+        status: u16,
+        /// No branch is left ringing.
+        last: bool,
+    },
+    Answered {
+        call: CallRef,
+        by: String,
+    },
+    /// A branch that must confirm has answered: relay leg `leg`, its own, reaches it (play the
+    /// question, listen for the digit), in `codec` (encoding name, payload type).
+    Confirming {
+        call: CallRef,
+        label: String,
+        leg: LegId,
+        codec: (String, u8),
+    },
+    Ended {
+        call: CallRef,
+        report: CallReport,
+    },
+    /// We answered the caller ourselves ([`Calls::answer_locally`]): play to `leg` in `codec`, listen
+    /// for its keys, and ring staff with [`Calls::ring`] when it is their turn.
+    AnsweredLocally {
+        call: CallRef,
+        leg: LegId,
+        codec: (String, u8),
+    },
+    /// One party put the other on hold: `leg` reaches the held party (play music on hold there),
+    /// in `codec`.
+    Held {
+        call: CallRef,
+        leg: LegId,
+        codec: (String, u8),
+    },
+    /// The hold is over: stop the music on `leg`.
+    Resumed {
+        call: CallRef,
+        leg: LegId,
+    },
+    /// The callee who answered asked to transfer the caller to `target` (REFER, blind): ring it with
+    /// [`Calls::ring`] (the new branches replace the transferor when one answers) or refuse with
+    /// [`Calls::reject`]. The caller waits on `hold_leg` (play music on hold there) in `codec`.
+    TransferRequested {
+        call: CallRef,
+        by: String,
+        target: String,
+        hold_leg: LegId,
+        codec: (String, u8),
+    },
+    /// A transfer completed: the caller now talks with `to` instead of `from`.
+    Transferred {
+        call: CallRef,
+        from: String,
+        to: String,
+        hold_leg: LegId,
+    },
+    /// A transfer failed with `status`; the caller is back with the transferor, or hung up if the
+    /// transferor had already left.
+    TransferFailed {
+        call: CallRef,
+        status: u16,
+        hold_leg: LegId,
+    },
+}
+
+/// The request header with which our app picks the number a call out presents.
+pub const CALLER_ID_HEADER: &str = "X-Caller-ID";
+
+/// What the endpoint must do.
+#[derive(Debug, Clone)]
+pub enum CallAction {
+    /// Answer the server transaction `key`.
+    Respond { key: TxKey, response: Response },
+    /// Send a request in a new client transaction.
+    Request { request: Request, peer: Peer },
+    /// Send an ACK for a 2xx: no transaction of its own (§13.2.2.4).
+    Ack { request: Request, peer: Peer },
+}

@@ -1,0 +1,244 @@
+//! A caller in a queue: joining (with their priority), leaving (how, for the record and the
+//! receptionists' feed), and carrying out what the ACD decides — offers, connections,
+//! announcements, callbacks, overflow, auto-pause.
+
+use std::time::{Duration, Instant};
+
+use sip_core::b2bua::CallRef;
+use switchboard_media::prompts as nb;
+use switchboard_media_rt::{MediaRuntime, PlayMode};
+use switchboard_routing::numbers::Target;
+use switchboard_routing::queue::{AgentState, CallId, QueueAction};
+use switchboard_schema::{Db, Queue, QueueOutcome};
+
+use super::admin::queue_config;
+use super::{Citizen, LiveEvent, QueueVisit, Stage, Todo};
+
+impl Citizen {
+    /// The caller's stay in a queue has ended this way (the first ending counts).
+    pub(super) fn queue_left(&mut self, call: CallRef, outcome: QueueOutcome, now: Instant) {
+        if let Some(visit) = self.calls.get_mut(&call).and_then(|l| l.queue.as_mut()) {
+            if visit.outcome.is_none() {
+                visit.outcome = Some((outcome, now));
+                let wait = now.saturating_duration_since(visit.joined);
+                let _ = self.live.send(LiveEvent::CallerLeft {
+                    queue: i64::try_from(visit.id).unwrap_or(i64::MAX),
+                    call: call.0,
+                    outcome,
+                    wait_ms: i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
+                });
+            }
+        }
+    }
+
+    pub(super) async fn join(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        now: Instant,
+        call: CallRef,
+        queue: Queue,
+    ) {
+        let id = queue.id as u64;
+        let config = queue_config(&queue);
+        if let Err(e) = self.acd.upsert_queue(now, config) {
+            tracing::warn!(queue = %queue.name, error = %e, "queue configuration unusable");
+            self.todo.push(Todo::HangUp {
+                call,
+                cause: "queue unusable",
+            });
+            return;
+        }
+        for m in &queue.members {
+            let logged_out = matches!(
+                self.acd.agent_state(&m.user),
+                None | Some(AgentState::LoggedOut)
+            );
+            if logged_out && !self.logged_out.contains(&m.user) {
+                self.acd.handle_login(now, &m.user);
+            }
+        }
+        let priority = self.calls.get(&call).map_or(0, |l| l.priority);
+        if let Some(l) = self.calls.get_mut(&call) {
+            l.queue = Some(QueueVisit {
+                id,
+                joined: now,
+                outcome: None,
+            });
+        }
+        match self.acd.handle_join(now, id, CallId(call.0), priority) {
+            Ok(joined) => {
+                tracing::info!(call = call.0, queue = %queue.name, position = joined.position, priority, "queued");
+                let _ = self.live.send(LiveEvent::CallerQueued {
+                    queue: queue.id,
+                    call: call.0,
+                    caller: self
+                        .calls
+                        .get(&call)
+                        .map(|l| l.caller.clone())
+                        .unwrap_or_default(),
+                    priority,
+                    position: joined.position,
+                });
+                if let Some(l) = self.calls.get_mut(&call) {
+                    l.stage = Stage::Queue {
+                        music: queue.hold_music,
+                        speaking: queue.greeting_prompt.is_some(),
+                        callback_offered: false,
+                        keying: None,
+                    };
+                }
+                match &queue.greeting_prompt {
+                    Some(g) => {
+                        self.play(db, media, call, &[g.as_str()], PlayMode::Once, false)
+                            .await
+                    }
+                    None => self.hold_music(db, media, call).await,
+                }
+            }
+            Err(refused) => {
+                tracing::info!(call = call.0, queue = %queue.name, ?refused, "queue refused the caller");
+                self.queue_left(call, QueueOutcome::Overflow, now);
+                self.overflow(call, refused.overflow);
+            }
+        }
+        self.carry_out_acd(db, media).await;
+    }
+
+    pub(super) fn overflow(&mut self, call: CallRef, target: Option<Target>) {
+        match target {
+            Some(target) => {
+                self.handed(call);
+                self.todo.push(Todo::Route { call, target });
+            }
+            None => {
+                if let Some(l) = self.calls.get_mut(&call) {
+                    l.stage = Stage::Message;
+                }
+                self.todo.push(Todo::Route {
+                    call,
+                    target: Target::Message("goodbye".to_string()),
+                });
+            }
+        }
+    }
+
+    /// Carries out what the ACD decided.
+    pub(in crate::calls) async fn carry_out_acd(&mut self, db: &Db, media: &MediaRuntime) {
+        while let Some(action) = self.acd.poll_action() {
+            match action {
+                QueueAction::Offer {
+                    call,
+                    user,
+                    ring_timeout,
+                } => self.todo.push(Todo::RingUser {
+                    call: CallRef(call.0),
+                    user,
+                    ring_timeout,
+                }),
+                QueueAction::CancelOffer { call, user } => self.todo.push(Todo::CancelUser {
+                    call: CallRef(call.0),
+                    user,
+                }),
+                QueueAction::Connect {
+                    call: id,
+                    user,
+                    callback: Some(number),
+                } => {
+                    tracing::info!(callback = id.0, %user, %number, "callback: the agent answered, dialling the citizen");
+                    let placed = self
+                        .callbacks
+                        .iter()
+                        .find(|(_, c)| c.id == id)
+                        .map(|(call, _)| *call);
+                    if let Some(call) = placed {
+                        self.todo.push(Todo::DialCitizen { call, number });
+                    }
+                }
+                QueueAction::Connect { call, user, .. } => {
+                    tracing::info!(call = call.0, %user, "queue call connected");
+                    let call = CallRef(call.0);
+                    self.queue_left(call, QueueOutcome::Answered, Instant::now());
+                    if let Some(l) = self.calls.get_mut(&call) {
+                        l.agent = Some(user.clone());
+                    }
+                    if let Some(leg) = self.calls.get(&call).and_then(|l| l.leg) {
+                        let _ = media.stop_playback(leg);
+                    }
+                    self.handed(call);
+                }
+                QueueAction::Announce {
+                    call,
+                    position,
+                    expected_wait,
+                } => {
+                    self.announce(db, media, CallRef(call.0), position, expected_wait)
+                        .await
+                }
+                QueueAction::OfferCallback { call } => {
+                    self.offer_callback(db, media, CallRef(call.0)).await
+                }
+                QueueAction::StartCallback {
+                    call,
+                    user,
+                    number,
+                    ring_timeout,
+                } => {
+                    tracing::info!(callback = call.0, %user, "callback's turn: ringing the agent");
+                    self.callback_numbers.insert(call, number);
+                    self.todo.push(Todo::Originate {
+                        callback: call,
+                        user,
+                        ring_timeout,
+                    });
+                }
+                QueueAction::Overflow {
+                    call,
+                    target,
+                    reason,
+                } => {
+                    tracing::info!(call = call.0, ?reason, "queue overflow");
+                    self.queue_left(CallRef(call.0), QueueOutcome::Overflow, Instant::now());
+                    self.overflow(CallRef(call.0), target);
+                }
+                QueueAction::AgentAutoPaused {
+                    user,
+                    queue,
+                    missed,
+                } => {
+                    tracing::warn!(%user, queue, missed, "agent paused after missed calls");
+                    let _ = self.live.send(LiveEvent::AgentAutoPaused {
+                        user,
+                        queue: i64::try_from(queue).unwrap_or(i64::MAX),
+                        missed,
+                    });
+                }
+            }
+        }
+    }
+
+    pub(super) async fn announce(
+        &mut self,
+        db: &Db,
+        media: &MediaRuntime,
+        call: CallRef,
+        position: u32,
+        expected_wait: Option<Duration>,
+    ) {
+        let Some(Stage::Queue { speaking, .. }) = self.calls.get_mut(&call).map(|l| &mut l.stage)
+        else {
+            return;
+        };
+        if *speaking {
+            return; // The greeting is still playing.
+        }
+        *speaking = true;
+        let mut clips = nb::queue_position(position);
+        if let Some(wait) = expected_wait {
+            clips.extend(nb::expected_wait_for(wait));
+        }
+        tracing::info!(call = call.0, position, "queue announcement");
+        self.play(db, media, call, &clips, PlayMode::Once, false)
+            .await;
+    }
+}
