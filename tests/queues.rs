@@ -192,6 +192,11 @@ fn a_priority_caller_is_answered_first_and_receptionists_see_the_queue_move() {
         (&doctor_sf, "+4764000902", (19020, 19520)),
         5,
     );
+    let (_, metrics) = server.get("/metrics");
+    assert!(
+        metrics.contains(&format!("switchboard_queue_waiting{{queue=\"{queue}\"}} 2")),
+        "both callers waiting, for the dashboards: {metrics}"
+    );
     agent_state(&server, "1002", "available");
     for (child, name) in [(&mut doctor, "doctor"), (&mut normal, "user_call_answered")] {
         let status = wait_exit(child, Duration::from_secs(30));
@@ -472,6 +477,14 @@ fn an_agent_who_misses_an_offer_is_paused_and_receptionists_are_told() {
     let cdr = closed_cdrs(&server, 1).remove(0);
     assert_eq!(cdr["queue_outcome"], "abandoned", "{cdr}");
     assert!(cdr["queue_wait_ms"].as_i64().unwrap_or(0) > 0, "{cdr}");
+    let (_, metrics) = server.get("/metrics");
+    for line in [
+        format!("switchboard_queue_abandoned_total{{queue=\"{queue}\"}} 1"),
+        format!("switchboard_queue_missed_offers_total{{queue=\"{queue}\"}} 1"),
+        format!("switchboard_queue_waiting{{queue=\"{queue}\"}} 0"),
+    ] {
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
     let h = history(&server, queue);
     assert_eq!(h["offered"], 1, "{h}");
     assert_eq!(h["abandoned"], 1, "{h}");

@@ -6,9 +6,10 @@ use axum::response::IntoResponse;
 use sip_transport::Command;
 use tokio::sync::oneshot;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, QueueRequest};
 
-/// Prometheus text exposition of the SIP core's counters.
+/// Prometheus text exposition of the SIP core's counters and, when call control answers, each
+/// queue's waiting callers and counters.
 #[utoipa::path(get, path = "/metrics", tag = "node", security(()),
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
               (status = 503, description = "The SIP core is not running", body = crate::ErrorBody)))]
@@ -105,5 +106,67 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
         "Open SIP TCP connections",
         s.tcp_connections as u64,
     );
+    queue_metrics(&state, &mut out).await;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+}
+
+/// Per-queue gauges and counters from call control's queue engine, labelled by queue id; left
+/// out (the SIP metrics still answer) when the engine does not answer.
+async fn queue_metrics(state: &AppState, out: &mut String) {
+    let Ok(stats) = crate::queues::ask(state, |reply| QueueRequest::Stats { reply }).await else {
+        return;
+    };
+    let queues = stats["queues"].as_array().cloned().unwrap_or_default();
+    let series: [(&str, &str, &str, &dyn Fn(&serde_json::Value) -> Option<u64>); 7] = [
+        (
+            "switchboard_queue_waiting",
+            "gauge",
+            "Callers waiting in the queue now (callbacks included)",
+            &|q| q["waiting"].as_u64(),
+        ),
+        (
+            "switchboard_queue_joined_total",
+            "counter",
+            "Callers who joined the queue",
+            &|q| q["stats"]["joined"].as_u64(),
+        ),
+        (
+            "switchboard_queue_answered_total",
+            "counter",
+            "Queue callers answered by an agent",
+            &|q| q["stats"]["answered"].as_u64(),
+        ),
+        (
+            "switchboard_queue_abandoned_total",
+            "counter",
+            "Queue callers who hung up while waiting",
+            &|q| q["stats"]["abandoned"].as_u64(),
+        ),
+        (
+            "switchboard_queue_overflowed_total",
+            "counter",
+            "Queue callers sent to the overflow target",
+            &|q| q["stats"]["overflowed"].as_u64(),
+        ),
+        (
+            "switchboard_queue_callbacks_requested_total",
+            "counter",
+            "Callbacks booked instead of waiting",
+            &|q| q["stats"]["callbacks_requested"].as_u64(),
+        ),
+        (
+            "switchboard_queue_missed_offers_total",
+            "counter",
+            "Offers to agents that timed out or failed",
+            &|q| q["stats"]["missed_offers"].as_u64(),
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for q in &queues {
+            if let (Some(id), Some(v)) = (q["queue"].as_u64(), value(q)) {
+                let _ = writeln!(out, "{name}{{queue=\"{id}\"}} {v}");
+            }
+        }
+    }
 }

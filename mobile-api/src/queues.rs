@@ -155,7 +155,7 @@ impl IntoResponse for LiveError {
 }
 
 /// Sends a request made by `make` to call control and waits (bounded) for its answer.
-async fn ask<T>(
+pub(crate) async fn ask<T>(
     state: &AppState,
     make: impl FnOnce(oneshot::Sender<T>) -> QueueRequest,
 ) -> Result<T, LiveError> {

@@ -36,7 +36,8 @@ impl Citizen {
                     .queue_ids()
                     .filter_map(|id| {
                         let stats = self.acd.queue_stats(id)?;
-                        Some(serde_json::json!({ "queue": id, "stats": stats }))
+                        let waiting = self.acd.waiting_count(id).unwrap_or(0);
+                        Some(serde_json::json!({ "queue": id, "waiting": waiting, "stats": stats }))
                     })
                     .collect();
                 let _ = reply.send(serde_json::json!({ "queues": queues }));
