@@ -117,54 +117,58 @@ async fn queue_metrics(state: &AppState, out: &mut String) {
         return;
     };
     let queues = stats["queues"].as_array().cloned().unwrap_or_default();
-    let series: [(&str, &str, &str, &dyn Fn(&serde_json::Value) -> Option<u64>); 7] = [
+    // (name, type, help, where the value is in each queue's JSON)
+    let series = [
         (
             "switchboard_queue_waiting",
             "gauge",
             "Callers waiting in the queue now (callbacks included)",
-            &|q| q["waiting"].as_u64(),
+            "/waiting",
         ),
         (
             "switchboard_queue_joined_total",
             "counter",
             "Callers who joined the queue",
-            &|q| q["stats"]["joined"].as_u64(),
+            "/stats/joined",
         ),
         (
             "switchboard_queue_answered_total",
             "counter",
             "Queue callers answered by an agent",
-            &|q| q["stats"]["answered"].as_u64(),
+            "/stats/answered",
         ),
         (
             "switchboard_queue_abandoned_total",
             "counter",
             "Queue callers who hung up while waiting",
-            &|q| q["stats"]["abandoned"].as_u64(),
+            "/stats/abandoned",
         ),
         (
             "switchboard_queue_overflowed_total",
             "counter",
             "Queue callers sent to the overflow target",
-            &|q| q["stats"]["overflowed"].as_u64(),
+            "/stats/overflowed",
         ),
         (
             "switchboard_queue_callbacks_requested_total",
             "counter",
             "Callbacks booked instead of waiting",
-            &|q| q["stats"]["callbacks_requested"].as_u64(),
+            "/stats/callbacks_requested",
         ),
         (
             "switchboard_queue_missed_offers_total",
             "counter",
             "Offers to agents that timed out or failed",
-            &|q| q["stats"]["missed_offers"].as_u64(),
+            "/stats/missed_offers",
         ),
     ];
-    for (name, kind, help, value) in series {
+    for (name, kind, help, pointer) in series {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for q in &queues {
-            if let (Some(id), Some(v)) = (q["queue"].as_u64(), value(q)) {
+            if let (Some(id), Some(v)) = (
+                q["queue"].as_u64(),
+                q.pointer(pointer).and_then(|v| v.as_u64()),
+            ) {
                 let _ = writeln!(out, "{name}{{queue=\"{id}\"}} {v}");
             }
         }
