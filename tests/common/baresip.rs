@@ -32,7 +32,8 @@ pub struct Phone<'a> {
     pub tone_hz: u32,
     /// Log every SIP message (`-s`), for tests that need dialog identifiers.
     pub sip_trace: bool,
-    /// How it registers: `udp` or `tcp`.
+    /// How it registers: `udp`, `tcp` or `tls` (to the server's TLS listener, trusting the
+    /// `cert.pem` in the server's directory: see `common::tls::self_signed`).
     pub transport: &'a str,
 }
 
@@ -46,10 +47,17 @@ impl Baresip {
     /// Starts baresip in `dir` registered as `phone.user` at `server`, and waits for the registration.
     pub fn start(dir: &Path, server: &Server, phone: Phone<'_>) -> Baresip {
         std::fs::create_dir_all(dir).expect("baresip dir");
+        let (target, cafile) = if phone.transport == "tls" {
+            let tls = server.sip_tls.expect("the server has a TLS listener");
+            let ca = format!("sip_cafile {}\n", server.dir.join("cert.pem").display());
+            (tls, ca)
+        } else {
+            (server.sip, String::new())
+        };
         std::fs::write(
             dir.join("config"),
             format!(
-                "sip_listen 10.200.0.1:{}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\n\
+                "{cafile}sip_listen 10.200.0.1:{}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\n\
                  module ausine.so\nmodule sndfile.so\nmodule account.so\nmodule menu.so\n\
                  module ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{}\nnet_interface v0\n\
                  audio_alert aufile,/dev/null\naudio_source ausine,{}\nausrc_srate 48000\n\
@@ -67,8 +75,8 @@ impl Baresip {
             dir.join("accounts"),
             format!(
                 "<sip:{u}@{}:{};transport={}>;auth_pass=demo-{u};regint=60;answermode=auto;audio_codecs=PCMU\n",
-                server.sip.ip(),
-                server.sip.port(),
+                target.ip(),
+                target.port(),
                 phone.transport,
                 u = phone.user
             ),
