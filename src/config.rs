@@ -82,6 +82,15 @@ pub struct SipConfig {
     /// Address put in Via and Contact of the requests this node sends (calls). Default: the listen
     /// address, or, when that is 0.0.0.0, the address of the interface with the default route.
     pub advertised: Option<IpAddr>,
+    /// SIP over TLS for phones listens here (5061 by convention); off when unset. Needs
+    /// `tls_certificate` and `tls_private_key`.
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain (leaf first) presented on `tls_listen`.
+    pub tls_certificate: Option<PathBuf>,
+    /// PEM private key of that certificate.
+    pub tls_private_key: Option<PathBuf>,
+    /// PEM file of extra CAs trusted for trunks with transport tls, besides the Mozilla roots.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,6 +151,10 @@ impl Default for SipConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
             realm: "switchboard".to_string(),
             advertised: None,
+            tls_listen: None,
+            tls_certificate: None,
+            tls_private_key: None,
+            tls_ca_file: None,
         }
     }
 }

@@ -67,6 +67,33 @@ fn endpoint_config(cfg: &Config, secret: [u8; 32]) -> Result<EndpointConfig, App
     })
 }
 
+/// The TLS listener for phones (when `[sip] tls_listen` is set) and the CAs trunks are checked
+/// against. Unreadable certificate or key files stop the start: a node silently without TLS would
+/// leave its phones unregistered.
+async fn add_tls(cfg: &Config, listeners: &mut Listeners) -> Result<(), AppError> {
+    let path = |p: &std::path::PathBuf| cfg.base_dir.join(p);
+    let ca = cfg.sip.tls_ca_file.as_ref().map(path);
+    listeners.tls_client = Some(sip_transport::tls_client_config(ca.as_deref())?);
+    let Some(addr) = cfg.sip.tls_listen else {
+        return Ok(());
+    };
+    let (Some(cert), Some(key)) = (&cfg.sip.tls_certificate, &cfg.sip.tls_private_key) else {
+        return Err(AppError::Usage(
+            "[sip] tls_listen needs tls_certificate and tls_private_key".into(),
+        ));
+    };
+    let server = sip_transport::tls_server_config(&path(cert), &path(key))?;
+    let bound = listeners
+        .bind_tls(addr, server)
+        .await
+        .map_err(|e| match e {
+            sip_transport::TransportError::Io(io) => AppError::Bind(addr, io),
+            e => e.into(),
+        })?;
+    tracing::info!(%bound, "SIP over TLS enabled");
+    Ok(())
+}
+
 fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
     let (ip, len) = match text.split_once('/') {
         Some((ip, len)) => (ip.parse().ok()?, len.parse().ok()?),
@@ -95,8 +122,9 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
             tracing::info!(users = n, "demo municipality loaded");
         }
     }
-    let listeners = Listeners::bind(cfg.sip.listen).await?;
+    let mut listeners = Listeners::bind(cfg.sip.listen).await?;
     let sip_addr = listeners.local_addr()?;
+    add_tls(&cfg, &mut listeners).await?;
     let http = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .map_err(|e| AppError::Bind(cfg.http.listen, e))?;

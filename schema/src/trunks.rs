@@ -27,8 +27,7 @@ text_enum! {
         Udp => "udp",
         /// TCP.
         Tcp => "tcp",
-        /// TLS over TCP: a stored value the API refuses until the transport layer speaks TLS (the
-        /// schema keeps it so that no migration is needed then).
+        /// TLS over TCP.
         Tls => "tls",
     }
 }
@@ -147,13 +146,6 @@ impl TrunkSpec {
         check_host(&self.host)?;
         check_range("port", self.port, 1, 65_535)?;
         check_range("priority", self.priority, 0, 1_000_000)?;
-        if self.transport == TrunkTransport::Tls {
-            // Calls to such a trunk would only time out: say so now rather than at the first call.
-            return Err(SchemaError::invalid(
-                "transport",
-                "tls is not supported yet; use udp or tcp",
-            ));
-        }
         for (field, value) in [("username", &self.username), ("realm", &self.realm)] {
             if let Some(value) = value {
                 check_name(field, value, 128)?;

@@ -32,7 +32,8 @@ pub struct Phone<'a> {
     pub tone_hz: u32,
     /// Log every SIP message (`-s`), for tests that need dialog identifiers.
     pub sip_trace: bool,
-    /// How it registers: `udp` or `tcp`.
+    /// How it registers: `udp`, `tcp` or `tls` (to the server's TLS listener, trusting the
+    /// `cert.pem` in the server's directory: see `common::tls::self_signed`).
     pub transport: &'a str,
 }
 
@@ -45,11 +46,49 @@ pub struct Baresip {
 impl Baresip {
     /// Starts baresip in `dir` registered as `phone.user` at `server`, and waits for the registration.
     pub fn start(dir: &Path, server: &Server, phone: Phone<'_>) -> Baresip {
+        let (target, cafile) = if phone.transport == "tls" {
+            let tls = server.sip_tls.expect("the server has a TLS listener");
+            let ca = format!("sip_cafile {}\n", server.dir.join("cert.pem").display());
+            (tls, ca)
+        } else {
+            (server.sip, String::new())
+        };
+        let account = format!(
+            "<sip:{u}@{}:{};transport={}>;auth_pass=demo-{u};regint=60;answermode=auto;audio_codecs=PCMU\n",
+            target.ip(),
+            target.port(),
+            phone.transport,
+            u = phone.user
+        );
+        let phone_user = phone.user.to_string();
+        let b = Baresip::spawn(dir, &phone, &cafile, &account);
+        wait_until(
+            &format!("{phone_user}'s registration"),
+            Duration::from_secs(5),
+            || registrations(server).iter().any(|r| r["aor"] == phone_user),
+        );
+        b
+    }
+
+    /// Starts baresip as a carrier that registers nowhere and answers calls to `phone.user` (a
+    /// number) on its TLS port (`sip_port` + 1), presenting `certificate` (a PEM with the chain and
+    /// the key).
+    pub fn start_tls_carrier(dir: &Path, phone: Phone<'_>, certificate: &Path) -> Baresip {
+        let config = format!("sip_certificate {}\n", certificate.display());
+        let account = format!(
+            "<sip:{}@10.200.0.1:{};transport=tls>;regint=0;answermode=auto;audio_codecs=PCMU\n",
+            phone.user,
+            phone.sip_port + 1
+        );
+        Baresip::spawn(dir, &phone, &config, &account)
+    }
+
+    fn spawn(dir: &Path, phone: &Phone<'_>, extra_config: &str, account: &str) -> Baresip {
         std::fs::create_dir_all(dir).expect("baresip dir");
         std::fs::write(
             dir.join("config"),
             format!(
-                "sip_listen 10.200.0.1:{}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\n\
+                "{extra_config}sip_listen 10.200.0.1:{}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\n\
                  module ausine.so\nmodule sndfile.so\nmodule account.so\nmodule menu.so\n\
                  module ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{}\nnet_interface v0\n\
                  audio_alert aufile,/dev/null\naudio_source ausine,{}\nausrc_srate 48000\n\
@@ -63,17 +102,7 @@ impl Baresip {
             ),
         )
         .expect("baresip config");
-        std::fs::write(
-            dir.join("accounts"),
-            format!(
-                "<sip:{u}@{}:{};transport={}>;auth_pass=demo-{u};regint=60;answermode=auto;audio_codecs=PCMU\n",
-                server.sip.ip(),
-                server.sip.port(),
-                phone.transport,
-                u = phone.user
-            ),
-        )
-        .expect("baresip accounts");
+        std::fs::write(dir.join("accounts"), account).expect("baresip accounts");
         let log = std::fs::File::create(dir.join("baresip.log")).expect("log");
         // Unbuffered: a test reads the SIP trace while the call goes on.
         let child = Command::new("stdbuf")
@@ -86,18 +115,11 @@ impl Baresip {
             .stderr(log)
             .spawn()
             .expect("baresip runs (apt-get install baresip-core)");
-        let phone_user = phone.user.to_string();
-        let b = Baresip {
+        Baresip {
             _child: KillOnDrop(child),
             dir: dir.to_path_buf(),
             ctrl_port: phone.ctrl_port,
-        };
-        wait_until(
-            &format!("{phone_user}'s registration"),
-            Duration::from_secs(5),
-            || registrations(server).iter().any(|r| r["aor"] == phone_user),
-        );
-        b
+        }
     }
 
     /// A menu command through ctrl_tcp (`dial`, `hold`, `resume`, `transfer`, `hangup`).

@@ -6,6 +6,7 @@ pub mod audio;
 pub mod baresip;
 pub mod dtmf;
 pub mod phones;
+pub mod tls;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -57,6 +58,8 @@ pub struct Server {
     child: Child,
     pub sip: SocketAddr,
     pub http: SocketAddr,
+    /// The TLS listener, when the config has `[sip] tls_listen`.
+    pub sip_tls: Option<SocketAddr>,
     pub dir: PathBuf,
     log: PathBuf,
     _tmp: Option<tempfile::TempDir>,
@@ -120,6 +123,7 @@ impl Server {
             child,
             sip: "0.0.0.0:0".parse().expect("addr"),
             http: "0.0.0.0:0".parse().expect("addr"),
+            sip_tls: None,
             dir,
             log,
             _tmp: tmp,
@@ -130,6 +134,10 @@ impl Server {
             if let Some(line) = text.lines().find(|l| l.contains("switchboard serving")) {
                 server.sip = field(line, "sip=").expect("sip address in log");
                 server.http = field(line, "http=").expect("http address in log");
+                server.sip_tls = text
+                    .lines()
+                    .find(|l| l.contains("SIP over TLS enabled"))
+                    .and_then(|l| field(l, "bound="));
                 return server;
             }
             if let Ok(Some(status)) = server.child.try_wait() {

@@ -4,6 +4,10 @@
 //! flushes the answers (so a burst costs one wake-up, not one per datagram), takes framed messages from the
 //! TCP connection tasks over a channel, and sleeps until the core's next deadline. Stream connections get a
 //! writer task each; responses go back over the connection the request came on (RFC 3261 §18.2.2).
+//! TLS connections (phones on the TLS port, trunks with transport tls) run the same stream code.
+
+mod tls;
+pub use tls::{client_config as tls_client_config, server_config as tls_server_config};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,15 +25,21 @@ use sip_core::{
 };
 use sip_message::framing::{header_end_after, next_frame, Frame};
 use sip_message::Limits;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// Errors of the transport shell.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     #[error("socket error: {0}")]
     Io(#[from] io::Error),
+    #[error("TLS setup, {path}: {reason}")]
+    Tls {
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 /// Requests from the rest of the node (admin API, CLI wiring) to the driver.
@@ -121,19 +131,27 @@ pub struct Snapshot {
 enum Input {
     Message(Peer, Bytes),
     Ping(Peer),
-    Connected(ConnectionId, SocketAddr, mpsc::Sender<Bytes>),
+    Connected(ConnectionId, StreamKey, mpsc::Sender<Bytes>),
     Closed(ConnectionId),
     /// An outgoing connection could not be opened; what waited for it is dropped (the transaction
     /// layer times out and call control moves on).
-    ConnectFailed(SocketAddr),
+    ConnectFailed(StreamKey),
     /// Trunks whose hosts were resolved.
     Trunks(Vec<TrunkConfig>),
 }
 
-/// Sockets the node listens on. UDP and TCP share the port number (RFC 3261 §18).
+/// A stream connection's transport and far address: a TLS and a TCP connection to one address are
+/// different connections.
+type StreamKey = (TransportKind, SocketAddr);
+
+/// Sockets the node listens on. UDP and TCP share the port number (RFC 3261 §18); TLS, when
+/// configured, has its own (5061 by convention).
 pub struct Listeners {
     pub udp: UdpSocket,
     pub tcp: TcpListener,
+    pub tls: Option<(TcpListener, TlsAcceptor)>,
+    /// How trunks with transport tls are checked; without it the Mozilla roots only.
+    pub tls_client: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Listeners {
@@ -141,7 +159,24 @@ impl Listeners {
         let udp = UdpSocket::from_std(bind_udp(addr)?)?;
         let bound = udp.local_addr()?;
         let tcp = TcpListener::bind(bound).await?;
-        Ok(Listeners { udp, tcp })
+        Ok(Listeners {
+            udp,
+            tcp,
+            tls: None,
+            tls_client: None,
+        })
+    }
+
+    /// Adds a TLS listener for phones on `addr`, presenting `server`'s certificate.
+    pub async fn bind_tls(
+        &mut self,
+        addr: SocketAddr,
+        server: Arc<rustls::ServerConfig>,
+    ) -> Result<SocketAddr, TransportError> {
+        let listener = TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        self.tls = Some((listener, TlsAcceptor::from(server)));
+        Ok(bound)
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, TransportError> {
@@ -215,15 +250,43 @@ pub async fn run<L: LocationStore + 'static>(
     call_events: mpsc::UnboundedSender<CallEvent>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), TransportError> {
-    let Listeners { udp, tcp } = listeners;
+    let Listeners {
+        udp,
+        tcp,
+        tls,
+        tls_client,
+    } = listeners;
     let local = udp.local_addr()?;
+    let tls_client = match tls_client {
+        Some(c) => c,
+        None => tls::client_config(None)?,
+    };
     let (input_tx, mut input_rx) = mpsc::channel::<Input>(4096);
     let next_conn = Arc::new(AtomicU64::new(1));
-    let acceptor = tokio::spawn(accept_loop(tcp, input_tx.clone(), next_conn.clone()));
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut acceptors = vec![tokio::spawn(accept_loop(
+        tcp,
+        None,
+        input_tx.clone(),
+        next_conn.clone(),
+        open.clone(),
+    ))];
+    if let Some((listener, acceptor)) = tls {
+        tracing::info!(addr = ?listener.local_addr().ok(), "SIP listening on TLS");
+        acceptors.push(tokio::spawn(accept_loop(
+            listener,
+            Some(acceptor),
+            input_tx.clone(),
+            next_conn.clone(),
+            open,
+        )));
+    }
     let mut streams = Streams {
         writers: HashMap::new(),
         by_addr: HashMap::new(),
         pending: HashMap::new(),
+        tls_names: HashMap::new(),
+        tls_connector: TlsConnector::from(tls_client),
         next_conn,
         inputs: input_tx.clone(),
     };
@@ -265,11 +328,14 @@ pub async fn run<L: LocationStore + 'static>(
                     Input::Ping(peer) => endpoint.handle_ping(peer),
                     Input::Connected(id, addr, w) => streams.connected(id, addr, w),
                     Input::Closed(id) => streams.closed(id),
-                    Input::ConnectFailed(addr) => {
-                        tracing::debug!(%addr, "TCP connect failed");
-                        streams.pending.remove(&addr);
+                    Input::ConnectFailed(key) => {
+                        tracing::debug!(addr = %key.1, transport = %key.0, "connect failed");
+                        streams.pending.remove(&key);
                     }
-                    Input::Trunks(trunks) => endpoint.set_trunks(now, trunks),
+                    Input::Trunks(trunks) => {
+                        streams.learn_tls_names(&trunks);
+                        endpoint.set_trunks(now, trunks)
+                    }
                 }
             }
             Some(cmd) = commands.recv() => match cmd {
@@ -289,7 +355,9 @@ pub async fn run<L: LocationStore + 'static>(
             let _ = changes.send(batch);
         }
     }
-    acceptor.abort();
+    for a in acceptors {
+        a.abort();
+    }
     tracing::info!("SIP transport stopped");
     Ok(())
 }
@@ -384,12 +452,16 @@ async fn resolve_trunks(mut trunks: Vec<TrunkConfig>, inputs: mpsc::Sender<Input
 }
 
 /// Stream connections, accepted and opened by us. Requests to a stream peer without a connection
-/// (a phone registered over TCP whose connection closed, a TCP trunk) use a live connection to that
-/// address or open one; messages wait in `pending` while it connects.
+/// (a phone registered over TCP whose connection closed, a TCP or TLS trunk) use a live connection
+/// to that address or open one; messages wait in `pending` while it connects.
 struct Streams {
     writers: HashMap<ConnectionId, mpsc::Sender<Bytes>>,
-    by_addr: HashMap<SocketAddr, ConnectionId>,
-    pending: HashMap<SocketAddr, Vec<Bytes>>,
+    by_addr: HashMap<StreamKey, ConnectionId>,
+    pending: HashMap<StreamKey, Vec<Bytes>>,
+    /// The names TLS trunks' certificates must carry, by address. We open TLS connections only to
+    /// these: a phone's TLS address is its side of a connection it opened, not a server.
+    tls_names: HashMap<SocketAddr, rustls::pki_types::ServerName<'static>>,
+    tls_connector: TlsConnector,
     next_conn: Arc<AtomicU64>,
     inputs: mpsc::Sender<Input>,
 }
@@ -398,12 +470,26 @@ struct Streams {
 const MAX_PENDING_PER_ADDR: usize = 64;
 
 impl Streams {
-    fn connected(&mut self, id: ConnectionId, addr: SocketAddr, w: mpsc::Sender<Bytes>) {
-        for payload in self.pending.remove(&addr).unwrap_or_default() {
+    fn connected(&mut self, id: ConnectionId, key: StreamKey, w: mpsc::Sender<Bytes>) {
+        for payload in self.pending.remove(&key).unwrap_or_default() {
             let _ = w.try_send(payload);
         }
-        self.by_addr.insert(addr, id);
+        self.by_addr.insert(key, id);
         self.writers.insert(id, w);
+    }
+
+    fn learn_tls_names(&mut self, trunks: &[TrunkConfig]) {
+        self.tls_names = trunks
+            .iter()
+            .filter(|t| t.transport == TransportKind::Tls)
+            .filter_map(|t| {
+                let name = tls::server_name(&t.host);
+                if name.is_none() {
+                    tracing::warn!(trunk = %t.name, host = %t.host, "not a TLS server name");
+                }
+                Some((t.addr?, name?))
+            })
+            .collect();
     }
 
     fn closed(&mut self, id: ConnectionId) {
@@ -415,35 +501,68 @@ impl Streams {
         let conn = peer
             .connection
             .filter(|c| self.writers.contains_key(c))
-            .or_else(|| self.by_addr.get(&peer.addr).copied());
+            .or_else(|| self.by_addr.get(&(peer.transport, peer.addr)).copied());
         if let Some(w) = conn.and_then(|c| self.writers.get(&c)) {
             let _ = w.try_send(payload);
             return;
         }
-        if peer.transport != TransportKind::Tcp {
-            tracing::debug!(dest = %peer.addr, "no connection to send on");
-            return;
-        }
-        let waiting = self.pending.entry(peer.addr).or_default();
+        let tls = match peer.transport {
+            TransportKind::Tcp => None,
+            TransportKind::Tls => match self.tls_names.get(&peer.addr) {
+                Some(name) => Some((self.tls_connector.clone(), name.clone())),
+                None => {
+                    tracing::debug!(dest = %peer.addr, "no TLS connection to send on");
+                    return;
+                }
+            },
+            _ => {
+                tracing::debug!(dest = %peer.addr, "no connection to send on");
+                return;
+            }
+        };
+        let key = (peer.transport, peer.addr);
+        let waiting = self.pending.entry(key).or_default();
         if waiting.len() < MAX_PENDING_PER_ADDR {
             waiting.push(payload);
         }
         if waiting.len() == 1 {
             let id = ConnectionId(self.next_conn.fetch_add(1, Ordering::Relaxed));
-            tokio::spawn(connect_out(peer.addr, id, self.inputs.clone()));
+            tokio::spawn(connect_out(key, tls, id, self.inputs.clone()));
         }
     }
 }
 
-async fn connect_out(addr: SocketAddr, id: ConnectionId, inputs: mpsc::Sender<Input>) {
+async fn connect_out(
+    key: StreamKey,
+    tls: Option<(TlsConnector, rustls::pki_types::ServerName<'static>)>,
+    id: ConnectionId,
+    inputs: mpsc::Sender<Input>,
+) {
+    let (transport, addr) = key;
     let connect = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await;
-    match connect {
-        Ok(Ok(stream)) => {
-            let _ = stream.set_nodelay(true);
-            connection(stream, addr, id, inputs).await;
-        }
+    let stream = match connect {
+        Ok(Ok(stream)) => stream,
         _ => {
-            let _ = inputs.send(Input::ConnectFailed(addr)).await;
+            let _ = inputs.send(Input::ConnectFailed(key)).await;
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let Some((connector, name)) = tls else {
+        connection(stream, transport, addr, id, inputs).await;
+        return;
+    };
+    let handshake = tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, connector.connect(name, stream));
+    match handshake.await {
+        Ok(Ok(stream)) => connection(stream, transport, addr, id, inputs).await,
+        Ok(Err(e)) => {
+            // A carrier certificate that does not verify lands here: say so where admins look.
+            tracing::warn!(%addr, error = %e, "TLS handshake with trunk failed");
+            let _ = inputs.send(Input::ConnectFailed(key)).await;
+        }
+        Err(_) => {
+            tracing::warn!(%addr, "TLS handshake with trunk timed out");
+            let _ = inputs.send(Input::ConnectFailed(key)).await;
         }
     }
 }
@@ -476,8 +595,15 @@ const MAX_TCP_CONNECTIONS: usize = 20_000;
 /// A connection that sends nothing (not even an RFC 5626 keep-alive) for this long is closed.
 const TCP_IDLE: std::time::Duration = std::time::Duration::from_secs(900);
 
-async fn accept_loop(tcp: TcpListener, inputs: mpsc::Sender<Input>, next_conn: Arc<AtomicU64>) {
-    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+/// Accepts stream connections on one listener: plain TCP, or TLS when `tls` is set. The count of
+/// open connections is shared by both listeners.
+async fn accept_loop(
+    tcp: TcpListener,
+    tls: Option<TlsAcceptor>,
+    inputs: mpsc::Sender<Input>,
+    next_conn: Arc<AtomicU64>,
+    open: Arc<std::sync::atomic::AtomicUsize>,
+) {
     loop {
         match tcp.accept().await {
             Ok((stream, from)) => {
@@ -490,8 +616,26 @@ async fn accept_loop(tcp: TcpListener, inputs: mpsc::Sender<Input>, next_conn: A
                 let open = open.clone();
                 open.fetch_add(1, Ordering::Relaxed);
                 let inputs = inputs.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    connection(stream, from, id, inputs).await;
+                    match tls {
+                        None => connection(stream, TransportKind::Tcp, from, id, inputs).await,
+                        Some(acceptor) => {
+                            let handshake = tokio::time::timeout(
+                                tls::HANDSHAKE_TIMEOUT,
+                                acceptor.accept(stream),
+                            );
+                            match handshake.await {
+                                Ok(Ok(stream)) => {
+                                    connection(stream, TransportKind::Tls, from, id, inputs).await
+                                }
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%from, error = %e, "TLS handshake failed")
+                                }
+                                Err(_) => tracing::debug!(%from, "TLS handshake timed out"),
+                            }
+                        }
+                    }
                     open.fetch_sub(1, Ordering::Relaxed);
                 });
             }
@@ -503,15 +647,23 @@ async fn accept_loop(tcp: TcpListener, inputs: mpsc::Sender<Input>, next_conn: A
     }
 }
 
-async fn connection(
-    stream: TcpStream,
+/// One stream connection, TCP or TLS: framed messages in to the driver, queued bytes out.
+async fn connection<S>(
+    stream: S,
+    transport: TransportKind,
     from: SocketAddr,
     id: ConnectionId,
     inputs: mpsc::Sender<Input>,
-) {
-    let (mut reader, mut writer) = stream.into_split();
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let (wtx, mut wrx) = mpsc::channel::<Bytes>(256);
-    if inputs.send(Input::Connected(id, from, wtx)).await.is_err() {
+    if inputs
+        .send(Input::Connected(id, (transport, from), wtx))
+        .await
+        .is_err()
+    {
         return;
     }
     let write_task = tokio::spawn(async move {
@@ -519,10 +671,14 @@ async fn connection(
             if writer.write_all(&b).await.is_err() {
                 break;
             }
+            // TLS buffers records; without a flush a message can sit there.
+            if writer.flush().await.is_err() {
+                break;
+            }
         }
     });
     let peer = Peer {
-        transport: TransportKind::Tcp,
+        transport,
         addr: from,
         connection: Some(id),
     };
@@ -565,7 +721,7 @@ async fn connection(
                 }
                 Err(e) => {
                     // A stream that cannot be framed cannot be resynchronised: close it.
-                    tracing::debug!(%from, error = %e, "closing unframeable TCP stream");
+                    tracing::debug!(%from, error = %e, "closing unframeable stream");
                     break 'conn;
                 }
             }
