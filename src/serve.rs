@@ -67,15 +67,18 @@ fn endpoint_config(cfg: &Config, secret: [u8; 32]) -> Result<EndpointConfig, App
     })
 }
 
-/// The TLS listener for phones (when `[sip] tls_listen` is set) and the CAs trunks are checked
-/// against. Unreadable certificate or key files stop the start: a node silently without TLS would
-/// leave its phones unregistered.
-async fn add_tls(cfg: &Config, listeners: &mut Listeners) -> Result<(), AppError> {
+/// The TLS listener for phones (when `[sip] tls_listen` is set; its bound address is returned) and
+/// the CAs trunks are checked against. Unreadable certificate or key files stop the start: a node
+/// silently without TLS would leave its phones unregistered.
+async fn add_tls(
+    cfg: &Config,
+    listeners: &mut Listeners,
+) -> Result<Option<std::net::SocketAddr>, AppError> {
     let path = |p: &std::path::PathBuf| cfg.base_dir.join(p);
     let ca = cfg.sip.tls_ca_file.as_ref().map(path);
     listeners.tls_client = Some(sip_transport::tls_client_config(ca.as_deref())?);
     let Some(addr) = cfg.sip.tls_listen else {
-        return Ok(());
+        return Ok(None);
     };
     let (Some(cert), Some(key)) = (&cfg.sip.tls_certificate, &cfg.sip.tls_private_key) else {
         return Err(AppError::Usage(
@@ -91,7 +94,7 @@ async fn add_tls(cfg: &Config, listeners: &mut Listeners) -> Result<(), AppError
             e => e.into(),
         })?;
     tracing::info!(%bound, "SIP over TLS enabled");
-    Ok(())
+    Ok(Some(bound))
 }
 
 fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
@@ -124,7 +127,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     }
     let mut listeners = Listeners::bind(cfg.sip.listen).await?;
     let sip_addr = listeners.local_addr()?;
-    add_tls(&cfg, &mut listeners).await?;
+    let tls_addr = add_tls(&cfg, &mut listeners).await?;
     let http = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .map_err(|e| AppError::Bind(cfg.http.listen, e))?;
@@ -157,6 +160,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     let (now, now_unix_ms) = sip_transport::now_pair();
     let mut ep_cfg = endpoint_config(&cfg, cfg.nonce_secret()?)?;
     ep_cfg.calls.local = std::net::SocketAddr::new(sip_ip, sip_addr.port());
+    ep_cfg.calls.tls_local = tls_addr.map(|a| std::net::SocketAddr::new(sip_ip, a.port()));
     let mut endpoint = Endpoint::new(ep_cfg, MemoryLocation::default(), now, now_unix_ms);
     let finals = crate::calls::FinalCounters::default();
     endpoint.set_media(Box::new(crate::calls::RelayControl {

@@ -11,6 +11,7 @@ use sip_message::{HeaderName, Request, Response, SipHeaders};
 use switchboard_media::relay::{Direction as RelayDirection, RemoteMedia};
 use switchboard_media::sdp::{self, LocalCapabilities, SessionDescription};
 
+use super::contact_uri;
 use super::{CallAction, CallEvent, CallRef, CallState, Calls, MediaControl, TimerKind};
 
 impl Calls {
@@ -37,7 +38,7 @@ impl Calls {
         tag_to(&mut ok, &c.inbound.dialog.local_tag);
         ok.headers.push(
             HeaderName::Contact,
-            format!("<sip:switchboard@{}>", self.cfg.local),
+            contact_uri(&self.cfg, c.inbound.dialog.peer.transport),
         );
         ok.headers.push(HeaderName::ContentType, "application/sdp");
         ok.body = Bytes::from(our_answer.to_string());

@@ -13,6 +13,7 @@ use sip_message::{HeaderName, Response};
 use switchboard_media::sdp::{self, LocalCapabilities, SessionDescription};
 
 use super::answer::{remote_media, tag_to};
+use super::contact_uri;
 use super::{
     BranchState, Call, CallAction, CallEvent, CallRef, CallState, Calls, MediaControl, TimerKind,
 };
@@ -38,7 +39,6 @@ impl Calls {
     /// Answers the caller ourselves (menu, queue). Emits [`CallEvent::AnsweredLocally`]; refuses with
     /// 488 when the caller offers nothing the relay can play.
     pub fn answer_locally(&mut self, now: Instant, call: CallRef, media: &mut dyn MediaControl) {
-        let local = self.cfg.local;
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -61,8 +61,10 @@ impl Calls {
         media.set_remote(c.inbound.leg, remote_media(&caller));
         let mut ok = Response::for_request(&c.inbound.invite, 200, "OK");
         tag_to(&mut ok, &c.inbound.dialog.local_tag);
-        ok.headers
-            .push(HeaderName::Contact, format!("<sip:switchboard@{local}>"));
+        ok.headers.push(
+            HeaderName::Contact,
+            contact_uri(&self.cfg, c.inbound.dialog.peer.transport),
+        );
         ok.headers.push(HeaderName::ContentType, "application/sdp");
         ok.body = Bytes::from(our_answer.to_string());
         if let Some(t) = &c.session_timer {

@@ -42,7 +42,7 @@ use switchboard_media::relay::RemoteMedia;
 use switchboard_media::sdp::{self, SessionDescription, SessionOrigin};
 
 use crate::transaction::TxKey;
-use crate::transport::Peer;
+use crate::transport::{Peer, TransportKind};
 use dialog::Dialog;
 
 /// What call control needs from the media relay, answered at once (allocation binds sockets; the
@@ -68,6 +68,9 @@ pub type CodecRef = (String, u8);
 pub struct CallsConfig {
     /// Our SIP address, for Via and Contact of the requests we send.
     pub local: SocketAddr,
+    /// Our SIP-over-TLS address, if we listen on one: the Contact we give a peer reached over TLS,
+    /// so its in-dialog requests come back over TLS rather than in clear to `local`.
+    pub tls_local: Option<SocketAddr>,
     /// How long a branch may ring when the orchestrator gives no limit.
     pub default_ring_timeout: Duration,
     /// T1 of RFC 3261 (2xx retransmission starts there).
@@ -76,10 +79,20 @@ pub struct CallsConfig {
     pub seed: u64,
 }
 
+/// See [`Calls::contact`]; a free function for places that hold a borrow of a call.
+fn contact_uri(cfg: &CallsConfig, transport: TransportKind) -> String {
+    match (transport, cfg.tls_local) {
+        (TransportKind::Tls, Some(tls)) => format!("<sip:switchboard@{tls};transport=tls>"),
+        (TransportKind::Tcp, _) => format!("<sip:switchboard@{};transport=tcp>", cfg.local),
+        _ => format!("<sip:switchboard@{}>", cfg.local),
+    }
+}
+
 impl Default for CallsConfig {
     fn default() -> Self {
         CallsConfig {
             local: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            tls_local: None,
             default_ring_timeout: Duration::from_secs(60),
             t1: Duration::from_millis(500),
             t2: Duration::from_secs(4),
@@ -286,8 +299,10 @@ impl Calls {
         )
     }
 
-    fn contact(&self) -> String {
-        format!("<sip:switchboard@{}>", self.cfg.local)
+    /// Our Contact towards a peer reached over `transport`: TCP and TLS peers are told to keep to
+    /// that transport for the rest of the dialog (RFC 3261 §19.1.1 `transport`).
+    fn contact(&self, transport: TransportKind) -> String {
+        contact_uri(&self.cfg, transport)
     }
 
     fn respond(&mut self, key: &TxKey, invite: &Request, status: u16, local_tag: Option<&str>) {
@@ -602,7 +617,7 @@ impl Calls {
             return;
         };
         let via = self.via(transport.as_str());
-        let contact = self.contact();
+        let contact = self.contact(transport);
         let Some(dialog) = self.dialog_mut(call, side) else {
             return;
         };
@@ -670,5 +685,36 @@ impl Calls {
             self.actions
                 .push_back(CallAction::Respond { key, response });
         }
+    }
+}
+
+#[cfg(test)]
+mod contact_tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_keeps_its_transport_for_the_dialog() {
+        let mut cfg = CallsConfig {
+            local: "192.0.2.1:5060".parse().expect("addr"),
+            ..CallsConfig::default()
+        };
+        assert_eq!(
+            contact_uri(&cfg, TransportKind::Udp),
+            "<sip:switchboard@192.0.2.1:5060>"
+        );
+        assert_eq!(
+            contact_uri(&cfg, TransportKind::Tcp),
+            "<sip:switchboard@192.0.2.1:5060;transport=tcp>"
+        );
+        // Without a TLS listener there is no TLS address to give.
+        assert_eq!(
+            contact_uri(&cfg, TransportKind::Tls),
+            "<sip:switchboard@192.0.2.1:5060>"
+        );
+        cfg.tls_local = Some("192.0.2.1:5061".parse().expect("addr"));
+        assert_eq!(
+            contact_uri(&cfg, TransportKind::Tls),
+            "<sip:switchboard@192.0.2.1:5061;transport=tls>"
+        );
     }
 }

@@ -131,7 +131,7 @@ impl Calls {
             }
             200..=299 => {
                 let via = self.via(transport.as_str());
-                let contact = self.contact();
+                let contact = self.contact(transport);
                 let Some(c) = self.calls.get_mut(&call) else {
                     return;
                 };

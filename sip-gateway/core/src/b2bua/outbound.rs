@@ -197,9 +197,9 @@ impl Calls {
                     return;
                 }
                 b.dialog.confirm_as_uac(resp);
-                let transport = b.dialog.peer.transport.as_str();
-                let via = self.via(transport);
-                let contact = self.contact();
+                let transport = b.dialog.peer.transport;
+                let via = self.via(transport.as_str());
+                let contact = self.contact(transport);
                 let Some(c) = self.calls.get_mut(&call) else {
                     return;
                 };
@@ -514,7 +514,7 @@ impl Calls {
             call_id: format!("{}@switchboard", self.token()),
             from_tag: self.token(),
             via: self.via(target.peer.transport.as_str()),
-            contact: self.contact(),
+            contact: self.contact(target.peer.transport),
         }
     }
 }

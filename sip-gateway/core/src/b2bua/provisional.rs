@@ -17,6 +17,7 @@ use sip_message::{HeaderName, Method, Request, Response, SipHeaders};
 use switchboard_media::sdp::SessionDescription;
 
 use super::answer::tag_to;
+use super::contact_uri;
 use super::{BranchState, CallAction, CallRef, CallState, Calls, MediaControl, TimerKind};
 
 /// Reliable provisional responses towards the caller.
@@ -120,7 +121,7 @@ impl Calls {
             _ => return, // A retransmission we already PRACKed.
         };
         let via = self.via(transport.as_str());
-        let contact = self.contact();
+        let contact = self.contact(transport);
         let Some(b) = self
             .calls
             .get_mut(&call)
@@ -168,7 +169,6 @@ impl Calls {
         status: u16,
         sdp_body: Option<String>,
     ) {
-        let local = self.cfg.local;
         let t1 = self.cfg.t1;
         let Some(c) = self.calls.get_mut(&call) else {
             return;
@@ -179,8 +179,10 @@ impl Calls {
             sip_message::default_reason(status),
         );
         tag_to(&mut r, &c.inbound.dialog.local_tag);
-        r.headers
-            .push(HeaderName::Contact, format!("<sip:switchboard@{local}>"));
+        r.headers.push(
+            HeaderName::Contact,
+            contact_uri(&self.cfg, c.inbound.dialog.peer.transport),
+        );
         if let Some(body) = sdp_body {
             r.headers.push(HeaderName::ContentType, "application/sdp");
             r.body = Bytes::from(body);

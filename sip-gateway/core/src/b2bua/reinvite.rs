@@ -65,7 +65,11 @@ impl Calls {
             } else {
                 return false;
             };
-        let local = self.cfg.local;
+        let transport = match self.dialog_mut(call, side) {
+            Some(d) => d.peer.transport,
+            None => return false,
+        };
+        let contact = self.contact(transport);
         let Some(c) = self.calls.get_mut(&call) else {
             return false;
         };
@@ -171,8 +175,7 @@ impl Calls {
         let mut response = match body {
             Some(body) => {
                 let mut ok = Response::for_request(req, 200, "OK");
-                ok.headers
-                    .push(HeaderName::Contact, format!("<sip:switchboard@{local}>"));
+                ok.headers.push(HeaderName::Contact, contact);
                 if !body.is_empty() {
                     ok.headers.push(HeaderName::ContentType, "application/sdp");
                     ok.body = Bytes::from(body);

@@ -22,7 +22,7 @@ impl Calls {
     /// A fresh Via and our Contact for a request we send in the caller's dialog.
     fn towards_caller(&mut self, call: CallRef) -> Option<(String, String)> {
         let transport = self.calls.get(&call)?.inbound.dialog.peer.transport;
-        Some((self.via(transport.as_str()), self.contact()))
+        Some((self.via(transport.as_str()), self.contact(transport)))
     }
 
     /// Sends our refresh to the caller; the session's end is watched until it is answered.

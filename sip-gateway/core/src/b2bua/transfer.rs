@@ -26,6 +26,7 @@ use super::{
     DialogSide, HangupSide, MediaControl,
 };
 use crate::transaction::TxKey;
+use crate::TransportKind;
 
 /// A blind transfer in progress.
 #[derive(Debug, Clone)]
@@ -181,8 +182,13 @@ impl Calls {
                 }
             },
         };
+        let transport = self
+            .dialog_mut(call, DialogSide::Branch(index))
+            .map_or(TransportKind::Udp, |d| d.peer.transport);
         let mut accepted = Response::for_request(req, 202, "Accepted");
-        accepted.headers.push(HeaderName::Contact, self.contact());
+        accepted
+            .headers
+            .push(HeaderName::Contact, self.contact(transport));
         self.actions.push_back(CallAction::Respond {
             key,
             response: accepted,
@@ -229,7 +235,7 @@ impl Calls {
             return;
         };
         let via = self.via(transport.as_str());
-        let contact = self.contact();
+        let contact = self.contact(transport);
         let Some(dialog) = self.dialog_mut(call, side) else {
             return;
         };
@@ -547,7 +553,7 @@ impl Calls {
             None => return,
         };
         let via = self.via(transport.as_str());
-        let contact = self.contact();
+        let contact = self.contact(transport);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -592,7 +598,7 @@ impl Calls {
             None => return,
         };
         let via = self.via(transport.as_str());
-        let contact = self.contact();
+        let contact = self.contact(transport);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
