@@ -2,8 +2,6 @@
 //! one, and recording a call on command. Call control answers over [`AppState::calls`]; the
 //! recordings it makes are stored rows (see [`crate::recordings`]).
 
-use std::time::Duration;
-
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -14,9 +12,6 @@ use tokio::sync::oneshot;
 
 use crate::json::{parse, path_id};
 use crate::{ApiError, AppState, ErrorBody};
-
-/// How long a request waits for call control before answering 503.
-const CALLS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A question or command for call control, sent over [`AppState::calls`]. Each carries the channel
 /// for its answer; dropping it unanswered makes the API answer 503.
@@ -101,21 +96,14 @@ fn mixed() -> RecordingLayout {
     RecordingLayout::Mixed
 }
 
-/// Sends a request made by `make` to call control and waits (bounded) for its answer.
+/// Asks call control's calls in progress; 503 `calls_unavailable` without an answer.
 async fn ask<T>(
     state: &AppState,
     make: impl FnOnce(oneshot::Sender<T>) -> CallRequest,
 ) -> Result<T, ApiError> {
-    let sender = state.calls.as_ref().ok_or(ApiError::CallsUnavailable)?;
-    let (reply, answer) = oneshot::channel();
-    sender
-        .send(make(reply))
+    crate::call_control::ask(state.calls.as_ref(), make)
         .await
-        .map_err(|_| ApiError::CallsUnavailable)?;
-    match tokio::time::timeout(CALLS_TIMEOUT, answer).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(_)) | Err(_) => Err(ApiError::CallsUnavailable),
-    }
+        .ok_or(ApiError::CallsUnavailable)
 }
 
 fn refused(call: u64, why: RecordingRefusal) -> ApiError {

@@ -8,6 +8,7 @@
 //! (over its command channel) so a new password or a removed user takes effect on the next REGISTER, and
 //! announces call-routing changes on [`AppState::config_changes`] so call control can reload them.
 
+mod call_control;
 mod calls;
 mod cdrs;
 mod error;

@@ -1,8 +1,6 @@
 //! `/queues`: ACD queues and their agents (stored), and the live state of queues and agents, which lives
 //! in call control and is asked for over [`AppState::queues`].
 
-use std::time::Duration;
-
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,8 +12,6 @@ use tokio::sync::oneshot;
 use crate::json::{invalid, path_id, ApiJson};
 use crate::{ApiError, AppState, ErrorBody};
 
-/// How long a live request waits for call control before answering 503.
-const LIVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest pause reason.
 const MAX_REASON_CHARS: usize = 100;
 
@@ -154,21 +150,14 @@ impl IntoResponse for LiveError {
     }
 }
 
-/// Sends a request made by `make` to call control and waits (bounded) for its answer.
+/// Asks call control's queue engine; 503 `queues_unavailable` without an answer.
 pub(crate) async fn ask<T>(
     state: &AppState,
     make: impl FnOnce(oneshot::Sender<T>) -> QueueRequest,
 ) -> Result<T, LiveError> {
-    let sender = state.queues.as_ref().ok_or(LiveError::Unavailable)?;
-    let (reply, answer) = oneshot::channel();
-    sender
-        .send(make(reply))
+    crate::call_control::ask(state.queues.as_ref(), make)
         .await
-        .map_err(|_| LiveError::Unavailable)?;
-    match tokio::time::timeout(LIVE_TIMEOUT, answer).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(_)) | Err(_) => Err(LiveError::Unavailable),
-    }
+        .ok_or(LiveError::Unavailable)
 }
 
 /// All queues with their members, ordered by name.

@@ -47,17 +47,6 @@ fn carrier_target() -> RingTarget {
     }
 }
 
-fn phone_b_target() -> RingTarget {
-    RingTarget {
-        uri: sip_message::Uri::parse(b"sip:1003@10.0.0.6:5062").expect("uri"),
-        peer: udp(PHONE_B),
-        label: "1003".into(),
-        ring_timeout: Some(Duration::from_secs(20)),
-        confirm: false,
-        caller_id: None,
-    }
-}
-
 /// Phone A calls `to` (Call-ID `call_id`); call control rings `target`, which answers from `addr`
 /// with `answer_port`; A ACKs. Returns the call, our INVITE to the callee and our tag towards A.
 fn a_calls(
@@ -89,17 +78,6 @@ fn a_calls(
     (call, inv, our_tag)
 }
 
-fn notify_bodies(out: &[Out]) -> Vec<String> {
-    requests(out, Method::Notify)
-        .iter()
-        .map(|(to, r)| {
-            assert_eq!(to.to_string(), PHONE_A, "NOTIFY goes to the transferor");
-            assert_eq!(r.call_id(), Some("out1"), "in the transferor's own dialog");
-            String::from_utf8_lossy(&r.body).trim().to_string()
-        })
-        .collect()
-}
-
 /// A, who called the citizen, asks for a blind transfer to 1003: 202, NOTIFY 100, and the request
 /// for call control with the citizen's leg to play music to.
 fn blind_refer(h: &mut Harness, our_tag: &str) {
@@ -112,23 +90,7 @@ fn blind_refer(h: &mut Harness, our_tag: &str) {
         "Refer-To: <sip:1003@192.0.2.1>\r\n",
     );
     let out = h.input(PHONE_A, refer);
-    let statuses: Vec<u16> = responses(&out).iter().map(|r| r.status).collect();
-    assert_eq!(statuses, vec![202], "{out:?}");
-    assert_eq!(notify_bodies(&out), vec!["SIP/2.0 100 Trying"]);
-    match &h.events()[..] {
-        [CallEvent::TransferRequested {
-            by,
-            target,
-            hold_leg,
-            codec,
-            ..
-        }] => {
-            assert_eq!((by.as_str(), target.as_str()), ("1002", "1003"));
-            assert_eq!(*hold_leg, LegId(2), "the citizen's leg waits with music");
-            assert_eq!(codec, &("PCMA".to_string(), 8));
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_blind_transfer_accepted(h, &out, Some("out1"), LegId(2));
 }
 
 #[test]
@@ -424,4 +386,8 @@ fn an_attended_transfer_from_the_caller_joins_the_citizen_with_the_colleague() {
     assert_eq!(byes.len(), 1);
     assert_eq!(byes[0].0.to_string(), PHONE_B);
     assert_eq!(byes[0].1.call_id(), inv_b.call_id());
+}
+
+fn notify_bodies(out: &[Out]) -> Vec<String> {
+    notify_bodies_in(out, Some("out1"))
 }

@@ -671,8 +671,9 @@ async fn connection<S>(
             if writer.write_all(&b).await.is_err() {
                 break;
             }
-            // TLS buffers records; without a flush a message can sit there.
-            if writer.flush().await.is_err() {
+            // TLS buffers records; without a flush a message can sit there. Flushed once the queue
+            // is drained, so a burst goes out in as few records as it fits.
+            if wrx.is_empty() && writer.flush().await.is_err() {
                 break;
             }
         }

@@ -310,3 +310,61 @@ pub fn caller_reinvite(tag: &str, branch: &str, cseq: u32, direction: &str) -> S
         ),
     )
 }
+
+/// Phone B (1003) as a ring target: where the transfer tests send the transferred call.
+pub fn phone_b_target() -> sip_core::b2bua::RingTarget {
+    sip_core::b2bua::RingTarget {
+        uri: sip_message::Uri::parse(b"sip:1003@10.0.0.6:5062").expect("uri"),
+        peer: udp(PHONE_B),
+        label: "1003".into(),
+        ring_timeout: Some(Duration::from_secs(20)),
+        confirm: false,
+        caller_id: None,
+    }
+}
+
+/// The sipfrag bodies of the NOTIFYs in `out`, each checked to go to the transferor (phone A) with
+/// `Event: refer`, in the dialog `call_id` when given.
+pub fn notify_bodies_in(out: &[Out], call_id: Option<&str>) -> Vec<String> {
+    requests(out, sip_message::Method::Notify)
+        .iter()
+        .map(|(to, r)| {
+            assert_eq!(to.to_string(), PHONE_A, "NOTIFY goes to the transferor");
+            assert_eq!(
+                r.headers.get(&sip_message::HeaderName::Event),
+                Some(&b"refer"[..])
+            );
+            if let Some(id) = call_id {
+                assert_eq!(r.call_id(), Some(id), "in the transferor's own dialog");
+            }
+            String::from_utf8_lossy(&r.body).trim().to_string()
+        })
+        .collect()
+}
+
+/// What phone A's blind REFER to 1003 must give: 202, NOTIFY 100, and the request for call control
+/// with `hold_leg` (the party kept) to play music to.
+pub fn assert_blind_transfer_accepted(
+    h: &mut Harness,
+    out: &[Out],
+    call_id: Option<&str>,
+    hold: sip_core::b2bua::LegId,
+) {
+    let statuses: Vec<u16> = responses(out).iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![202], "{out:?}");
+    assert_eq!(notify_bodies_in(out, call_id), vec!["SIP/2.0 100 Trying"]);
+    match &h.events()[..] {
+        [CallEvent::TransferRequested {
+            by,
+            target,
+            hold_leg,
+            codec,
+            ..
+        }] => {
+            assert_eq!((by.as_str(), target.as_str()), ("1002", "1003"));
+            assert_eq!(*hold_leg, hold, "the kept party's leg waits with music");
+            assert_eq!(codec, &("PCMA".to_string(), 8));
+        }
+        other => panic!("{other:?}"),
+    }
+}
