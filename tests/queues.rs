@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -66,24 +65,32 @@ fn history(server: &Server, queue: i64) -> Value {
     serde_json::from_str(&text).expect("history JSON")
 }
 
-/// The receptionists' event feed (`/api/v1/events`), read in the background.
+/// The receptionists' event feed (`/api/v1/events`), read in the background by curl — what an admin
+/// would use (`curl -N`), and an HTTP client that is not ours.
 struct Feed {
     text: Arc<Mutex<String>>,
+    _curl: KillOnDrop,
 }
 
 impl Feed {
     fn open(server: &Server) -> Feed {
-        let mut stream = TcpStream::connect(server.http).expect("connect HTTP");
-        let request = format!(
-            "GET /api/v1/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
-            server.http
-        );
-        stream.write_all(request.as_bytes()).expect("send");
+        // -v: the response head goes to stderr at once (with -i curl holds it until the first
+        // event), and the head is how we know the feed is open.
+        let mut curl = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec curl -sNv --noproxy '*' http://{}/api/v1/events 2>&1",
+                server.http
+            ))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("curl runs");
+        let mut stdout = curl.stdout.take().expect("curl's output");
         let text = Arc::new(Mutex::new(String::new()));
         let sink = text.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
-            while let Ok(n) = stream.read(&mut buf) {
+            while let Ok(n) = stdout.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
@@ -92,7 +99,10 @@ impl Feed {
                 }
             }
         });
-        let feed = Feed { text };
+        let feed = Feed {
+            text,
+            _curl: KillOnDrop(curl),
+        };
         wait_until("the event feed answers", Duration::from_secs(5), || {
             feed.raw().contains("text/event-stream")
         });
@@ -103,7 +113,7 @@ impl Feed {
         self.text.lock().map(|t| t.clone()).unwrap_or_default()
     }
 
-    /// Every event's data so far (a `data:` line each; chunk framing lines are not JSON).
+    /// Every event's data so far (a `data:` line each).
     fn events(&self) -> Vec<Value> {
         self.raw()
             .lines()
