@@ -282,12 +282,14 @@ pub(super) fn fail_reason(status: u16) -> FailReason {
     }
 }
 
-/// A user's mobile through the trunk, if they chose to be rung there.
-pub(super) async fn cellular_target(db: &Db, user: &str) -> Option<RingTarget> {
+/// A user's mobile through the trunk, if they chose to be rung there, and the delay they chose
+/// before it rings.
+pub(super) async fn cellular_target(db: &Db, user: &str) -> Option<(RingTarget, Duration)> {
     let settings = db.user_call_settings(user).await.ok().flatten()?;
     if !settings.ring_cellular {
         return None;
     }
     let mobile = db.get_user(user).await.ok().flatten()?.mobile?;
-    trunk_target(db, &mobile).await
+    let delay = Duration::from_secs(u64::try_from(settings.cellular_delay_secs).unwrap_or(0));
+    Some((trunk_target(db, &mobile).await?, delay))
 }

@@ -130,25 +130,18 @@ impl Orchestrator {
                     } => {
                         // A queue rings a member as a hunt group does: their phones and, if they
                         // chose so, their mobile (which must press 1: a queue call).
-                        let mobile = cellular_target(db, &user).await.map(|mut t| {
-                            t.label = format!("{user}{CELLULAR}");
-                            t.ring_timeout = Some(ring_timeout);
-                            t.confirm = true;
-                            t
-                        });
-                        // The member's chosen delay before their mobile rings; a mobile that would
-                        // ring for no time at all is left out.
-                        let delay = db
-                            .user_call_settings(&user)
-                            .await
-                            .ok()
-                            .flatten()
-                            .map_or(0, |s| s.cellular_delay_secs.max(0) as u64);
-                        let delay = Duration::from_secs(delay);
-                        let mobile = mobile.filter(|_| delay < ring_timeout).map(|mut t| {
-                            t.ring_timeout = Some(ring_timeout - delay);
-                            t
-                        });
+                        // A mobile whose delay is the whole ring time would ring for no time at
+                        // all: it is left out.
+                        let cellular = cellular_target(db, &user).await;
+                        let delay = cellular.as_ref().map_or(Duration::ZERO, |(_, d)| *d);
+                        let mobile = cellular.filter(|(_, delay)| *delay < ring_timeout).map(
+                            |(mut t, delay)| {
+                                t.label = format!("{user}{CELLULAR}");
+                                t.ring_timeout = Some(ring_timeout - delay);
+                                t.confirm = true;
+                                t
+                            },
+                        );
                         let legs = 1 + u8::from(mobile.is_some());
                         self.offer_legs.insert((call, user.clone()), legs);
                         let cmd = Command::RingMember {
