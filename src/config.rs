@@ -20,6 +20,19 @@ pub enum ConfigError {
     },
     #[error("invalid nonce secret in {0}: expected at least 32 bytes")]
     Secret(PathBuf),
+    #[error("the admin token file {0} is empty: put a token in it, or delete it to have one made")]
+    EmptyToken(PathBuf),
+    #[error("cannot create the admin token file {path}: {source}")]
+    WriteToken {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "refusing to serve the admin API on {0} without a token: anyone who reaches that address \
+         could manage users, trunks and recordings. Set [secrets] admin_token_file (or \
+         --admin-token-file; a missing file is created with a new token), or listen on 127.0.0.1"
+    )]
+    OpenAdminApi(SocketAddr),
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -255,17 +268,55 @@ impl Config {
         }
     }
 
-    pub fn admin_token(&self) -> Result<Option<String>, ConfigError> {
-        match &self.secrets.admin_token_file {
-            None => Ok(None),
-            Some(p) => std::fs::read_to_string(p)
-                .map(|t| Some(t.trim().to_string()))
-                .map_err(|source| ConfigError::Read {
-                    path: p.clone(),
+    /// The admin API's bearer token: read from `[secrets] admin_token_file`, or made there (32 random
+    /// bytes, hex; the file readable by its owner only) when the file does not exist yet; `None`
+    /// without the setting. The second value is the file, when this call created it.
+    pub fn admin_token(&self) -> Result<Option<(String, Option<PathBuf>)>, ConfigError> {
+        let Some(file) = &self.secrets.admin_token_file else {
+            return Ok(None);
+        };
+        let path = self.base_dir.join(file);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let token = text.trim();
+                if token.is_empty() {
+                    return Err(ConfigError::EmptyToken(path));
+                }
+                Ok(Some((token.to_string(), None)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let token = hex::encode(rand::random::<[u8; 32]>());
+                write_owner_only(&path, &token).map_err(|source| ConfigError::WriteToken {
+                    path: path.clone(),
                     source,
-                }),
+                })?;
+                Ok(Some((token, Some(path))))
+            }
+            Err(source) => Err(ConfigError::Read { path, source }),
         }
     }
+
+    /// Refuses an admin API without a token on any address but loopback: the API manages users,
+    /// trunks and recordings, and must never be reachable from the network by accident.
+    pub fn check_api_exposure(&self, token: Option<&str>) -> Result<(), ConfigError> {
+        if token.is_none() && !self.http.listen.ip().is_loopback() {
+            return Err(ConfigError::OpenAdminApi(self.http.listen));
+        }
+        Ok(())
+    }
+}
+
+/// Creates `path` (never overwriting) with `text`, readable and writable by its owner only.
+fn write_owner_only(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
 }
 
 /// The file of a SQLite URL (`sqlite://path?…`, `sqlite:path`); `None` for other databases and for
@@ -291,6 +342,45 @@ fn fold_key(bytes: &[u8]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admin_api_off_loopback_needs_a_token() {
+        let mut cfg = Config::default();
+        assert!(cfg.check_api_exposure(None).is_ok(), "127.0.0.1 by default");
+        cfg.http.listen = "[::1]:8080".parse().unwrap();
+        assert!(cfg.check_api_exposure(None).is_ok());
+        for open in ["0.0.0.0:8080", "192.0.2.10:8080", "[::]:8080"] {
+            cfg.http.listen = open.parse().unwrap();
+            let err = cfg.check_api_exposure(None).unwrap_err().to_string();
+            assert!(err.contains("admin_token_file"), "{err}");
+            assert!(cfg.check_api_exposure(Some("t0ken")).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_missing_token_file_is_made_owner_only_and_then_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config {
+            base_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        assert!(cfg.admin_token().unwrap().is_none());
+        cfg.secrets.admin_token_file = Some(PathBuf::from("admin.token"));
+        let (token, created) = cfg.admin_token().unwrap().unwrap();
+        let path = dir.path().join("admin.token");
+        assert_eq!(created.as_deref(), Some(path.as_path()));
+        assert_eq!(token.len(), 64);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let (again, created) = cfg.admin_token().unwrap().unwrap();
+        assert_eq!((again.as_str(), created), (token.as_str(), None));
+        std::fs::write(&path, "  \n").unwrap();
+        assert!(matches!(cfg.admin_token(), Err(ConfigError::EmptyToken(_))));
+    }
 
     fn with(url: &str, dir: Option<&str>) -> Config {
         let mut cfg = Config {

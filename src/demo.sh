@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# The README's run command: Switchboard with the demo municipality on the embedded SQLite database.
-# libopus (Opus ⇄ G.711 transcoding) is built from source by the `opus` crate and needs cmake: it is
-# installed with apt when missing. Extra arguments go to `switchboard serve`.
+# The README's run command: Switchboard with the demo municipality on the embedded SQLite database
+# (`switchboard.db` in the directory it is started from, so it runs from anywhere).
+# libopus (Opus ⇄ G.711 transcoding) is built from source by the `opus` crate and needs cmake (and a C
+# compiler): they are installed with apt when missing. Extra arguments go to `switchboard serve`.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-if ! command -v cmake >/dev/null; then
-  echo "installing cmake (needed to build libopus)"
+need=()
+command -v cmake >/dev/null || need+=(cmake)
+command -v cc >/dev/null || need+=(build-essential)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]} (needed to build libopus)"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-exec cargo run --release --locked -- serve --demo "$@"
+# `cargo run` keeps the caller's working directory; --bin because the workspace has a second binary
+# (the load tool). cargo replaces itself with the server, so SIGTERM reaches it directly.
+exec cargo run --release --locked --manifest-path "$root/Cargo.toml" --bin switchboard -- \
+  serve --demo "$@"

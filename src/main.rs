@@ -38,6 +38,10 @@ pub enum AppError {
     about = "The municipality's switchboard, answered on staff mobiles"
 )]
 struct Cli {
+    /// More log lines on stderr: -v info, -vv debug, -vvv trace (RUST_LOG or SWITCHBOARD_LOG, when
+    /// set, choose instead). Default: info for `serve`, warnings only for the other commands.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Commands,
 }
@@ -70,6 +74,10 @@ enum Commands {
         /// With --demo: the main number is always open (no town-hall hours).
         #[arg(long, requires = "demo")]
         demo_open: bool,
+        /// File holding the admin API's bearer token (overrides `[secrets] admin_token_file`);
+        /// created with a new token, readable by the owner only, when it does not exist.
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
     },
     /// Manage staff users.
     User {
@@ -200,15 +208,36 @@ async fn user_command(common: Common, action: UserAction) -> Result<(), AppError
     Ok(())
 }
 
-fn main() -> std::process::ExitCode {
+/// Logs go to stderr: at `default` unless `-v` or RUST_LOG/SWITCHBOARD_LOG ask for more, and with
+/// colours only when stderr is a terminal (a log file gets plain text).
+fn init_logging(verbose: u8, default: &str) {
+    use std::io::IsTerminal;
+    let level = match verbose {
+        0 => default,
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = ["SWITCHBOARD_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|var| tracing_subscriber::EnvFilter::try_from_env(var).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(level));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .init();
+}
+
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The server reports what it does; a CLI command prints its result and only warns on stderr.
+    let default_level = match cli.command {
+        Commands::Serve { .. } => "info",
+        Commands::User { .. } => "warn",
+    };
+    init_logging(cli.verbose, default_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -227,6 +256,7 @@ fn main() -> std::process::ExitCode {
                 http,
                 demo,
                 demo_open,
+                admin_token_file,
             } => {
                 let mut cfg = load_config(&common)?;
                 if let Some(sip) = sip {
@@ -234,6 +264,10 @@ fn main() -> std::process::ExitCode {
                 }
                 if let Some(http) = http {
                     cfg.http.listen = http;
+                }
+                if let Some(file) = admin_token_file {
+                    // Relative to where the command runs, not to the config file.
+                    cfg.secrets.admin_token_file = Some(std::path::absolute(&file).unwrap_or(file));
                 }
                 serve::run(cfg, serve::ServeOptions { demo, demo_open }).await
             }

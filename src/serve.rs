@@ -117,6 +117,15 @@ fn secrets_of(c: &switchboard_schema::HashedCredentials) -> UserSecrets {
 }
 
 pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
+    // Decided before anything starts: a node that would expose its admin API does not start at all.
+    let admin_token = cfg.admin_token()?;
+    cfg.check_api_exposure(admin_token.as_ref().map(|(t, _)| t.as_str()))?;
+    let admin_token = admin_token.map(|(token, created)| {
+        if let Some(path) = created {
+            tracing::warn!(file = %path.display(), "admin API token created (owner-only file): send it as `Authorization: Bearer <token>`");
+        }
+        token
+    });
     let db = Db::connect(&cfg.database.url).await?;
     tracing::info!(url = %redact(&cfg.database.url), "database ready");
     if opts.demo {
@@ -244,7 +253,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         db: db.clone(),
         sip: cmd_tx,
         realm: cfg.sip.realm.clone(),
-        admin_token: cfg.admin_token()?,
+        admin_token,
         // Call control reads numbers, groups, queues and menus from the database on every call;
         // what it caches (decoded prompts) it drops when told here.
         config_changes: Some(config_tx),

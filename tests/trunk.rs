@@ -234,6 +234,10 @@ fn a_trunk_whose_probes_fail_goes_down_and_calls_take_the_backup() {
         "user_call_answered.xml",
         server.sip,
         &[
+            "-au",
+            "1001",
+            "-ap",
+            "demo-1001",
             "-s",
             "22334455",
             "-m",
@@ -306,6 +310,10 @@ fn a_trunk_at_max_calls_refuses_a_second_call_with_503() {
             .arg(server.sip.to_string())
             .args(["-sf", &first_file.to_string_lossy()])
             .args([
+                "-au",
+                "1001",
+                "-ap",
+                "demo-1001",
                 "-s",
                 "22334455",
                 "-m",
@@ -337,6 +345,10 @@ fn a_trunk_at_max_calls_refuses_a_second_call_with_503() {
         .arg("-sf")
         .arg(&second)
         .args([
+            "-au",
+            "1002",
+            "-ap",
+            "demo-1002",
             "-s",
             "22334466",
             "-m",

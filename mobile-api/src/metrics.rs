@@ -65,6 +65,24 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
         s.registrar.challenges,
     );
     metric(
+        "switchboard_sip_request_challenges_total",
+        "counter",
+        "407 challenges to calls and other requests from phones",
+        s.registrar.request_challenges,
+    );
+    metric(
+        "switchboard_sip_trusted_connection_requests_total",
+        "counter",
+        "Requests from phones let through on the connection they registered over",
+        s.registrar.trusted_connection_requests,
+    );
+    metric(
+        "switchboard_sip_replays_refused_total",
+        "counter",
+        "Credentials refused because their nonce count was used before",
+        s.registrar.replays_refused,
+    );
+    metric(
         "switchboard_registrar_accepted_total",
         "counter",
         "REGISTERs accepted",

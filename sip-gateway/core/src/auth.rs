@@ -97,7 +97,7 @@ impl NonceFactory {
         }
     }
 
-    fn mac(&self, issued_ms: u64, realm: &str) -> String {
+    fn mac(&self, issued_ms: u64, realm: &str, bound_to: &[u8]) -> String {
         // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
         let mut mac = match HmacSha256::new_from_slice(&self.secret) {
             Ok(m) => m,
@@ -105,14 +105,39 @@ impl NonceFactory {
         };
         mac.update(&issued_ms.to_be_bytes());
         mac.update(realm.as_bytes());
+        if !bound_to.is_empty() {
+            // The separator keeps a bound nonce from ever checking as an unbound one (and back).
+            mac.update(b"\0bound\0");
+            mac.update(bound_to);
+        }
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
     pub fn issue(&self, now_unix_ms: u64, realm: &str) -> String {
-        format!("{now_unix_ms:012x}{}", self.mac(now_unix_ms, realm))
+        self.issue_bound(now_unix_ms, realm, b"")
+    }
+
+    /// A nonce that checks only together with `bound_to` (a call's Call-ID): credentials computed
+    /// with it are worthless for any other call, without the node remembering the nonce.
+    pub fn issue_bound(&self, now_unix_ms: u64, realm: &str, bound_to: &[u8]) -> String {
+        format!(
+            "{now_unix_ms:012x}{}",
+            self.mac(now_unix_ms, realm, bound_to)
+        )
     }
 
     pub fn check(&self, nonce: &str, now_unix_ms: u64, realm: &str) -> NonceCheck {
+        self.check_bound(nonce, now_unix_ms, realm, b"")
+    }
+
+    /// Checks a nonce from [`NonceFactory::issue_bound`] against the same `bound_to`.
+    pub fn check_bound(
+        &self,
+        nonce: &str,
+        now_unix_ms: u64,
+        realm: &str,
+        bound_to: &[u8],
+    ) -> NonceCheck {
         if nonce.len() != 44 || !nonce.is_ascii() {
             return NonceCheck::Invalid;
         }
@@ -121,7 +146,7 @@ impl NonceFactory {
             return NonceCheck::Invalid;
         };
         // Constant-time comparison is unnecessary for a MAC we recompute, but keep it cheap and exact.
-        if self.mac(issued, realm) != mac {
+        if self.mac(issued, realm, bound_to) != mac {
             return NonceCheck::Invalid;
         }
         if now_unix_ms.saturating_sub(issued) > self.ttl_ms || issued > now_unix_ms + 60_000 {
@@ -257,5 +282,29 @@ mod tests {
         let other = NonceFactory::new([8; 32], 300);
         assert_eq!(other.check(&n, 1_000_000, "r"), NonceCheck::Invalid);
         assert_eq!(f.check("garbage", 1_000_000, "r"), NonceCheck::Invalid);
+    }
+
+    #[test]
+    fn a_bound_nonce_checks_only_with_what_it_was_bound_to() {
+        let f = NonceFactory::new([7; 32], 30);
+        let n = f.issue_bound(1_000_000, "r", b"call-1");
+        assert_eq!(
+            f.check_bound(&n, 1_000_000, "r", b"call-1"),
+            NonceCheck::Valid
+        );
+        assert_eq!(
+            f.check_bound(&n, 1_000_000, "r", b"call-2"),
+            NonceCheck::Invalid
+        );
+        assert_eq!(f.check(&n, 1_000_000, "r"), NonceCheck::Invalid);
+        let unbound = f.issue(1_000_000, "r");
+        assert_eq!(
+            f.check_bound(&unbound, 1_000_000, "r", b"call-1"),
+            NonceCheck::Invalid
+        );
+        assert_eq!(
+            f.check_bound(&n, 1_031_000, "r", b"call-1"),
+            NonceCheck::Stale
+        );
     }
 }

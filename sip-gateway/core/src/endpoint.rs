@@ -16,7 +16,7 @@ use crate::b2bua::{
     CallAction, CallEvent, CallRef, Caller, Calls, CallsConfig, MediaControl, RingTarget,
 };
 use crate::location::{BindingChange, LocationStore};
-use crate::registrar::{RegisterOutcome, Registrar, RegistrarConfig};
+use crate::registrar::{RegisterOutcome, Registrar, RegistrarConfig, RequestAuth};
 use crate::transaction::{RequestDisposition, TimerConfig, TransactionLayer, TxEvent, TxKey};
 use crate::transport::{Peer, Transmit};
 use crate::trunk::{Refusal, TrunkConfig, TrunkCore, TrunkCoreConfig, TrunkStatus};
@@ -236,6 +236,9 @@ impl<L: LocationStore> Endpoint<L> {
             Method::Invite if self.media.is_some() => {
                 let in_dialog = req.to().is_some_and(|t| t.tag().is_some());
                 if in_dialog {
+                    if !self.in_dialog_sender_ok(now, &key, peer, req) {
+                        return;
+                    }
                     let known = match self.media.as_deref_mut() {
                         Some(media) => self.calls.handle_reinvite(now, key.clone(), req, media),
                         None => false,
@@ -245,19 +248,16 @@ impl<L: LocationStore> Endpoint<L> {
                     }
                     Response::for_request(req, 481, "Call/Transaction Does Not Exist")
                 } else {
-                    match self.caller_of(peer) {
-                        Some(caller) => {
+                    match self.caller_of(now, peer, req) {
+                        Ok(caller) => {
                             if let Some(media) = self.media.as_deref_mut() {
                                 self.calls
                                     .handle_invite(now, key, req, *peer, caller, media);
                             }
                             return self.drain_calls(now);
                         }
-                        None => {
-                            // Neither a trunk nor a registered phone: nobody may call through us.
-                            self.registrar.record_failure(now, peer);
-                            Response::for_request(req, 403, "Forbidden")
-                        }
+                        Err(Some(resp)) => resp,
+                        Err(None) => return,
                     }
                 }
             }
@@ -292,6 +292,9 @@ impl<L: LocationStore> Endpoint<L> {
                 }
             }
             Method::Bye => {
+                if !self.in_dialog_sender_ok(now, &key, peer, req) {
+                    return;
+                }
                 let status = match self.media.as_deref_mut() {
                     Some(media) => self.calls.handle_bye(now, req, media),
                     None => 481,
@@ -301,6 +304,9 @@ impl<L: LocationStore> Endpoint<L> {
                 return self.drain_calls(now);
             }
             Method::Refer => {
+                if !self.in_dialog_sender_ok(now, &key, peer, req) {
+                    return;
+                }
                 let known = match self.media.as_deref_mut() {
                     Some(media) => self.calls.handle_refer(now, key.clone(), req, media),
                     None => false,
@@ -311,6 +317,9 @@ impl<L: LocationStore> Endpoint<L> {
                 Response::for_request(req, 481, "Call/Transaction Does Not Exist")
             }
             Method::Update => {
+                if !self.in_dialog_sender_ok(now, &key, peer, req) {
+                    return;
+                }
                 let known = match self.media.as_deref_mut() {
                     Some(media) => self.calls.handle_update(now, key.clone(), req, media),
                     None => false,
@@ -432,21 +441,67 @@ impl<L: LocationStore> Endpoint<L> {
         }
     }
 
-    /// Who an INVITE from `peer` comes from: a trunk address, or the address a user registered
-    /// from; `None` for anyone else.
-    fn caller_of(&self, peer: &Peer) -> Option<Caller> {
+    /// Whether `peer` is a trunk's address (the carrier).
+    fn is_trunk_source(&self, peer: &Peer) -> bool {
         let ip = peer.addr.ip();
-        if self
-            .call_sources
+        self.call_sources
             .iter()
             .any(|&(net, len)| crate::registrar::in_network(ip, net, len))
-        {
-            return Some(Caller::Trunk);
+    }
+
+    /// Who a new INVITE from `peer` comes from: a trunk (by address), or a user who proved it (see
+    /// [`Registrar::authorize_request`]). `Err` holds the answer to send instead (a 407 challenge,
+    /// 403 for wrong credentials), or `None` for a banned source, which gets nothing.
+    fn caller_of(
+        &mut self,
+        now: Instant,
+        peer: &Peer,
+        req: &Request,
+    ) -> Result<Caller, Option<Response>> {
+        if self.is_trunk_source(peer) {
+            return Ok(Caller::Trunk);
         }
-        self.registrar
-            .location()
-            .aor_registered_from(&peer.addr.to_string())
-            .map(|aor| Caller::User(aor.to_string()))
+        let unix_ms = self.unix_ms(now);
+        match self.registrar.authorize_request(now, unix_ms, req, peer) {
+            RequestAuth::User(user) => Ok(Caller::User(user)),
+            RequestAuth::Respond(resp) => Err(Some(resp)),
+            RequestAuth::Ignore => Err(None),
+        }
+    }
+
+    /// An in-dialog request goes on when it comes from where the dialog's far end is (or from a
+    /// trunk); from anywhere else the sender must prove who it is, as for a new call. `false` when
+    /// the request was answered here (challenge, refusal) or dropped (banned source).
+    fn in_dialog_sender_ok(
+        &mut self,
+        now: Instant,
+        key: &TxKey,
+        peer: &Peer,
+        req: &Request,
+    ) -> bool {
+        if self.is_trunk_source(peer) {
+            return true;
+        }
+        match self.calls.dialog_peer(req) {
+            // Unknown dialogs are answered 481 by the method's own handling.
+            None => return true,
+            Some(far) if far.addr == peer.addr && far.transport == peer.transport => return true,
+            Some(_) => {}
+        }
+        let unix_ms = self.unix_ms(now);
+        match self.registrar.authorize_request(now, unix_ms, req, peer) {
+            RequestAuth::User(_) => true,
+            RequestAuth::Respond(resp) => {
+                self.respond_to(now, key, resp);
+                false
+            }
+            RequestAuth::Ignore => false,
+        }
+    }
+
+    /// A stream connection closed: whatever was proved on it (a registration's digest) ends.
+    pub fn handle_connection_closed(&mut self, id: crate::transport::ConnectionId) {
+        self.registrar.connection_closed(id);
     }
 
     /// The networks trunks call from (their `inbound_sources`).

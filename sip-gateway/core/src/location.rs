@@ -36,18 +36,12 @@ pub trait LocationStore: Send {
     fn replace(&mut self, aor: &str, bindings: Vec<Binding>);
     /// Every AOR with at least one binding.
     fn aors(&self) -> Vec<String>;
-    /// The AOR with a binding registered from `source` (`ip:port`): whose phone an INVITE from
-    /// there is. Looked up for every new call, so it must not scan every binding.
-    fn aor_registered_from(&self, source: &str) -> Option<&str>;
     fn binding_count(&self) -> usize;
 }
 
 #[derive(Debug, Default)]
 pub struct MemoryLocation {
     by_aor: HashMap<String, Vec<Binding>>,
-    /// Registration source → the AORs registered from it (a phone may carry several accounts),
-    /// kept in step with `by_aor`.
-    by_source: HashMap<String, Vec<String>>,
     count: usize,
 }
 
@@ -57,20 +51,6 @@ impl LocationStore for MemoryLocation {
     }
 
     fn replace(&mut self, aor: &str, bindings: Vec<Binding>) {
-        for b in self.by_aor.get(aor).into_iter().flatten() {
-            if let Some(aors) = self.by_source.get_mut(&b.source) {
-                aors.retain(|a| a != aor);
-                if aors.is_empty() {
-                    self.by_source.remove(&b.source);
-                }
-            }
-        }
-        for b in &bindings {
-            let aors = self.by_source.entry(b.source.clone()).or_default();
-            if !aors.iter().any(|a| a == aor) {
-                aors.push(aor.to_string());
-            }
-        }
         let old = if bindings.is_empty() {
             self.by_aor.remove(aor).map_or(0, |v| v.len())
         } else {
@@ -91,13 +71,6 @@ impl LocationStore for MemoryLocation {
 
     fn binding_count(&self) -> usize {
         self.count
-    }
-
-    fn aor_registered_from(&self, source: &str) -> Option<&str> {
-        self.by_source
-            .get(source)
-            .and_then(|aors| aors.first())
-            .map(String::as_str)
     }
 }
 
@@ -121,17 +94,21 @@ mod tests {
     }
 
     #[test]
-    fn the_source_index_follows_registrations() {
+    fn the_binding_count_follows_registrations() {
         let mut loc = MemoryLocation::default();
         loc.replace("1001", vec![binding("1001", "sip:a@h", "10.0.0.1:5060")]);
-        loc.replace("1002", vec![binding("1002", "sip:b@h", "10.0.0.1:5060")]);
-        assert_eq!(loc.aor_registered_from("10.0.0.1:5060"), Some("1001"));
-        // 1001 moves; the phone still carries 1002.
+        loc.replace(
+            "1002",
+            vec![
+                binding("1002", "sip:b@h", "10.0.0.1:5060"),
+                binding("1002", "sip:c@h", "10.0.0.2:5060"),
+            ],
+        );
+        assert_eq!(loc.binding_count(), 3);
         loc.replace("1001", vec![binding("1001", "sip:a@h", "10.0.0.9:5060")]);
-        assert_eq!(loc.aor_registered_from("10.0.0.1:5060"), Some("1002"));
-        assert_eq!(loc.aor_registered_from("10.0.0.9:5060"), Some("1001"));
+        assert_eq!(loc.binding_count(), 3);
         loc.replace("1002", Vec::new());
-        assert_eq!(loc.aor_registered_from("10.0.0.1:5060"), None);
         assert_eq!(loc.binding_count(), 1);
+        assert_eq!(loc.aors(), vec!["1001".to_string()]);
     }
 }

@@ -14,6 +14,10 @@ use crate::guard::{AuthGuard, FailureVerdict, GuardConfig};
 use crate::location::{Binding, BindingChange, LocationStore};
 use crate::transport::Peer;
 
+mod request_auth;
+use request_auth::request_binding;
+pub use request_auth::RequestAuth;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrarConfig {
     /// Digest realm; also the SIP domain this node serves.
@@ -96,11 +100,24 @@ pub struct RegistrarStats {
     pub auth_failures: u64,
     pub bans: u64,
     pub ignored: u64,
+    /// 407 challenges to calls and other requests from phones.
+    pub request_challenges: u64,
+    /// Requests from phones let through on a connection they registered over (no challenge).
+    pub trusted_connection_requests: u64,
+    /// Credentials refused because their nonce and count had been used before.
+    pub replays_refused: u64,
 }
 
 pub struct Registrar<L: LocationStore> {
     cfg: RegistrarConfig,
     nonces: NonceFactory,
+    /// Nonces of 407 challenges: bound to the request's Call-ID, and short-lived (a phone answers a
+    /// challenge at once).
+    request_nonces: NonceFactory,
+    /// Nonce counts already used with request nonces (see [`request_auth::NonceUses`]).
+    nonce_uses: request_auth::NonceUses,
+    /// Stream connections a user registered over, with digest: their requests need no challenge.
+    connections: HashMap<crate::transport::ConnectionId, String>,
     users: HashMap<String, UserSecrets>,
     location: L,
     guard: AuthGuard,
@@ -125,13 +142,25 @@ enum AuthResult {
     Respond(Response),
 }
 
+/// Which challenge a request gets: REGISTER 401 (`WWW-Authenticate`), anything else 407
+/// (`Proxy-Authenticate`) with a nonce bound to its Call-ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Challenge {
+    Register,
+    Request,
+}
+
 impl<L: LocationStore> Registrar<L> {
     pub fn new(cfg: RegistrarConfig, nonce_secret: [u8; 32], location: L) -> Self {
         let nonces = NonceFactory::new(nonce_secret, cfg.nonce_ttl.as_secs());
+        let request_nonces = NonceFactory::new(nonce_secret, request_auth::REQUEST_NONCE_TTL_SECS);
         let guard = AuthGuard::new(cfg.guard);
         Registrar {
             cfg,
             nonces,
+            request_nonces,
+            nonce_uses: request_auth::NonceUses::default(),
+            connections: HashMap::new(),
             users: HashMap::new(),
             location,
             guard,
@@ -161,6 +190,7 @@ impl<L: LocationStore> Registrar<L> {
     /// Removes a user and every binding it had.
     pub fn remove_user(&mut self, username: &str) {
         self.users.remove(username);
+        self.connections.retain(|_, user| user != username);
         let old: Vec<Binding> = self.location.bindings(username).to_vec();
         self.location.replace(username, Vec::new());
         self.scheduled.remove(username);
@@ -249,6 +279,7 @@ impl<L: LocationStore> Registrar<L> {
             }
         }
         self.guard.sweep(now);
+        self.nonce_uses.sweep(now);
     }
 
     pub fn is_banned(&self, now: Instant, peer: &Peer) -> bool {
@@ -260,13 +291,34 @@ impl<L: LocationStore> Registrar<L> {
         self.guard.record_failure(now, peer.addr.ip());
     }
 
-    fn challenge_response(&mut self, req: &Request, now_unix_ms: u64, stale: bool) -> Response {
-        self.stats.challenges += 1;
-        let nonce = self.nonces.issue(now_unix_ms, &self.cfg.realm);
-        let mut resp = Response::for_request(req, 401, "Unauthorized");
+    fn challenge_response(
+        &mut self,
+        req: &Request,
+        now_unix_ms: u64,
+        stale: bool,
+        kind: Challenge,
+    ) -> Response {
+        let (status, header) = match kind {
+            Challenge::Register => {
+                self.stats.challenges += 1;
+                (401, HeaderName::WwwAuthenticate)
+            }
+            Challenge::Request => {
+                self.stats.request_challenges += 1;
+                (407, HeaderName::ProxyAuthenticate)
+            }
+        };
+        let nonce = match kind {
+            Challenge::Register => self.nonces.issue(now_unix_ms, &self.cfg.realm),
+            Challenge::Request => {
+                self.request_nonces
+                    .issue_bound(now_unix_ms, &self.cfg.realm, request_binding(req))
+            }
+        };
+        let mut resp = Response::for_request(req, status, sip_message::default_reason(status));
         for alg in &self.cfg.algorithms {
             resp.headers.push(
-                HeaderName::WwwAuthenticate,
+                header.clone(),
                 challenge(&self.cfg.realm, &nonce, *alg, stale),
             );
         }
@@ -282,26 +334,40 @@ impl<L: LocationStore> Registrar<L> {
         AuthResult::Respond(Response::for_request(req, 403, "Forbidden"))
     }
 
+    /// Checks the digest credentials of `req` (`Authorization` for REGISTER; for other requests
+    /// `Proxy-Authorization`, or `Authorization` from phones that answer a 407 with it).
     fn authenticate(
         &mut self,
         now: Instant,
         now_unix_ms: u64,
         req: &Request,
         peer: &Peer,
+        kind: Challenge,
     ) -> AuthResult {
-        let creds = req
-            .authorization(&HeaderName::Authorization)
+        let mut offered = req.authorization(&HeaderName::Authorization);
+        if kind == Challenge::Request {
+            offered.extend(req.authorization(&HeaderName::ProxyAuthorization));
+        }
+        let creds = offered
             .iter()
             .filter_map(DigestCredentials::from_header)
             .find(|c| c.realm == self.cfg.realm && self.cfg.algorithms.contains(&c.algorithm));
         let Some(creds) = creds else {
-            return AuthResult::Respond(self.challenge_response(req, now_unix_ms, false));
+            return AuthResult::Respond(self.challenge_response(req, now_unix_ms, false, kind));
         };
-        let check = self
-            .nonces
-            .check(&creds.nonce, now_unix_ms, &self.cfg.realm);
+        let check = match kind {
+            Challenge::Register => self
+                .nonces
+                .check(&creds.nonce, now_unix_ms, &self.cfg.realm),
+            Challenge::Request => self.request_nonces.check_bound(
+                &creds.nonce,
+                now_unix_ms,
+                &self.cfg.realm,
+                request_binding(req),
+            ),
+        };
         if check == NonceCheck::Invalid {
-            return AuthResult::Respond(self.challenge_response(req, now_unix_ms, false));
+            return AuthResult::Respond(self.challenge_response(req, now_unix_ms, false, kind));
         }
         let Some(secrets) = self.users.get(&creds.username) else {
             return self.fail(now, req, peer);
@@ -310,7 +376,13 @@ impl<L: LocationStore> Registrar<L> {
             return self.fail(now, req, peer);
         }
         if check == NonceCheck::Stale {
-            return AuthResult::Respond(self.challenge_response(req, now_unix_ms, true));
+            return AuthResult::Respond(self.challenge_response(req, now_unix_ms, true, kind));
+        }
+        if kind == Challenge::Request && !self.nonce_uses.first_use(now, &creds) {
+            // The same nonce and count again: a replay, or a phone that reuses its nonce. Either
+            // way a fresh challenge; the password was right, so it is no failure.
+            self.stats.replays_refused += 1;
+            return AuthResult::Respond(self.challenge_response(req, now_unix_ms, true, kind));
         }
         AuthResult::Ok(creds.username)
     }
@@ -333,8 +405,14 @@ impl<L: LocationStore> Registrar<L> {
                 _ => return RegisterOutcome::Respond(Response::for_request(req, 404, "Not Found")),
             }
         } else {
-            match self.authenticate(now, now_unix_ms, req, peer) {
-                AuthResult::Ok(u) => u,
+            match self.authenticate(now, now_unix_ms, req, peer, Challenge::Register) {
+                AuthResult::Ok(u) => {
+                    if let Some(id) = peer.connection {
+                        // Authenticated on this stream: its requests are the user's until it closes.
+                        self.connections.insert(id, u.clone());
+                    }
+                    u
+                }
                 AuthResult::Respond(r) => return RegisterOutcome::Respond(r),
             }
         };

@@ -252,22 +252,30 @@ fn an_invite_without_sdp_is_refused_with_488() {
 }
 
 #[test]
-fn strangers_cannot_call_and_registered_phones_call_as_their_user() {
+fn phones_prove_who_they_are_and_their_source_address_proves_nothing() {
     let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    // A stranger and a forged INVITE from the registered phone's own address alike are
+    // challenged; nothing is routed and no media is taken for them.
     let from_stranger = invite("x1").replace("192.0.2.50:5060;branch", "203.0.113.66:5060;branch");
     let out = h.input("203.0.113.66:5060", from_stranger);
-    assert_eq!(
-        responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(),
-        vec![403]
-    );
+    let forged = invite("x0").replace("192.0.2.50:5060;branch", "198.51.100.10:5060;branch");
+    let out_forged = h.input(PHONE_A, forged);
+    for out in [out, out_forged] {
+        let statuses: Vec<u16> = responses(&out).iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![407]);
+        assert!(responses(&out)[0]
+            .headers
+            .get(&HeaderName::ProxyAuthenticate)
+            .is_some());
+    }
     assert!(h.events().is_empty());
     assert!(
         h.media.0.lock().expect("log").allocated.is_empty(),
-        "no media for strangers"
+        "no media for unproven callers"
     );
-    // The phone registered from PHONE_A calls: it is user 1002.
+    // The phone that answers the challenge calls as user 1002.
     let from_phone = invite("x2").replace("192.0.2.50:5060;branch", "198.51.100.10:5060;branch");
-    let out = h.input(PHONE_A, from_phone);
+    let out = h.input_as_1002(PHONE_A, from_phone);
     assert!(responses(&out).iter().any(|r| r.status == 100));
     assert!(matches!(
         &h.events()[..],

@@ -26,16 +26,6 @@ fn from_a(call_id: &str, our_tag: &str, to: &str, method: &str, cseq: u32, extra
     )
 }
 
-/// A request from the callee of our INVITE `inv` (it answered with tag `tag`), from `addr`.
-fn from_callee(inv: &Request, addr: &str, tag: &str, method: &str, cseq: u32) -> String {
-    let ours = String::from_utf8_lossy(inv.headers.get(&HeaderName::From).expect("From"));
-    let theirs = String::from_utf8_lossy(inv.headers.get(&HeaderName::To).expect("To"));
-    let call_id = inv.call_id().expect("Call-ID");
-    format!(
-        "{method} sip:switchboard@192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bKcallee{method}{cseq}\r\nMax-Forwards: 70\r\nFrom: {theirs};tag={tag}\r\nTo: {ours}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n"
-    )
-}
-
 fn carrier_target() -> RingTarget {
     RingTarget {
         uri: sip_message::Uri::parse(b"sip:+4791234567@192.0.2.50").expect("uri"),
@@ -57,7 +47,7 @@ fn a_calls(
     answer_port: u16,
 ) -> (CallRef, Request, String) {
     let addr = target.peer.addr.to_string();
-    h.input(PHONE_A, invite_from_a(call_id, to));
+    h.input_as_1002(PHONE_A, invite_from_a(call_id, to));
     let call = match &h.events()[..] {
         [CallEvent::Incoming { call, caller, .. }] => {
             assert_eq!(*caller, Caller::User("1002".into()));
@@ -289,7 +279,7 @@ fn a_citizen_calling_in_may_not_transfer_and_a_ringing_call_cannot_be() {
     );
     assert!(h.events().is_empty());
     // A's call out still ringing: nothing to transfer yet.
-    h.input(PHONE_A, invite_from_a("out2", "+4791234567"));
+    h.input_as_1002(PHONE_A, invite_from_a("out2", "+4791234567"));
     let call = match &h.events()[..] {
         [CallEvent::Incoming { call, .. }] => *call,
         other => panic!("{other:?}"),

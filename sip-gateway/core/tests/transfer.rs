@@ -283,7 +283,7 @@ fn consultation_call(h: &mut Harness, codec: (u8, &str)) -> (CallRef, Request, S
         "INVITE sip:1003@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE_A};branch=z9hG4bKcons1\r\nMax-Forwards: 70\r\nFrom: <sip:1002@192.0.2.1>;tag=consA\r\nTo: <sip:1003@192.0.2.1>\r\nCall-ID: cons\r\nCSeq: 1 INVITE\r\nContact: <sip:1002@{PHONE_A}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
         sdp.len()
     );
-    h.input(PHONE_A, invite);
+    h.input_as_1002(PHONE_A, invite);
     let call = match &h.events()[..] {
         [CallEvent::Incoming { call, caller, .. }] => {
             assert_eq!(*caller, sip_core::b2bua::Caller::User("1002".into()));

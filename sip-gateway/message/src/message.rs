@@ -462,6 +462,7 @@ pub fn default_reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        407 => "Proxy Authentication Required",
         406 => "Not Acceptable",
         408 => "Request Timeout",
         415 => "Unsupported Media Type",

@@ -327,7 +327,10 @@ pub async fn run<L: LocationStore + 'static>(
                     Input::Message(peer, data) => endpoint.handle_input(now, peer, data),
                     Input::Ping(peer) => endpoint.handle_ping(peer),
                     Input::Connected(id, addr, w) => streams.connected(id, addr, w),
-                    Input::Closed(id) => streams.closed(id),
+                    Input::Closed(id) => {
+                        streams.closed(id);
+                        endpoint.handle_connection_closed(id);
+                    }
                     Input::ConnectFailed(key) => {
                         tracing::debug!(addr = %key.1, transport = %key.0, "connect failed");
                         streams.pending.remove(&key);

@@ -564,6 +564,17 @@ impl Calls {
         }
     }
 
+    /// Where the far end of the dialog that in-dialog `req` belongs to is (the caller's side, or a
+    /// branch we placed); `None` when no call of ours has that dialog.
+    pub fn dialog_peer(&self, req: &Request) -> Option<Peer> {
+        if let Some(call) = self.find_inbound(req) {
+            return self.calls.get(&call).map(|c| c.inbound.dialog.peer);
+        }
+        let &(call, branch) = self.by_branch_call_id.get(req.call_id()?)?;
+        let branch = self.calls.get(&call)?.branches.get(branch)?;
+        Some(branch.dialog.peer)
+    }
+
     fn find_inbound(&self, req: &Request) -> Option<CallRef> {
         let call_id = req.call_id()?;
         let tag = req.from()?.tag()?.to_string();

@@ -7,6 +7,7 @@ pub use std::sync::{Arc, Mutex};
 pub use std::time::{Duration, Instant};
 
 pub use bytes::Bytes;
+pub use sip_core::auth::{DigestAlgorithm, DigestCredentials, UserSecrets};
 pub use sip_core::b2bua::{CallEvent, CallsConfig, CodecRef, HangupSide, MediaControl};
 pub use sip_core::{
     Binding, Endpoint, EndpointConfig, LocationStore, MemoryLocation, Peer, TransportKind,
@@ -64,6 +65,8 @@ impl MediaControl for FakeMedia {
 }
 
 pub const CARRIER: &str = "192.0.2.50:5060";
+/// 1002's SIP password (realm `switchboard`).
+pub const PASSWORD_1002: &str = "secret-1002";
 pub const PHONE_A: &str = "198.51.100.10:5060";
 pub const PHONE_B: &str = "198.51.100.11:5062";
 
@@ -112,6 +115,14 @@ pub fn answer_sdp(port: u16) -> String {
 
 impl Harness {
     pub fn new(contacts: &[(&str, &str)]) -> Harness {
+        Harness::with_config(contacts, |_| {})
+    }
+
+    /// Like [`Harness::new`], with the endpoint's configuration changed by `tweak` first.
+    pub fn with_config(
+        contacts: &[(&str, &str)],
+        tweak: impl FnOnce(&mut EndpointConfig),
+    ) -> Harness {
         let now = Instant::now();
         let mut location = MemoryLocation::default();
         location.replace(
@@ -126,7 +137,13 @@ impl Harness {
             },
             ..EndpointConfig::default()
         };
+        let mut cfg = cfg;
+        tweak(&mut cfg);
         let mut ep = Endpoint::new(cfg, location, now, 1_800_000_000_000);
+        ep.registrar_mut().set_user(
+            "1002",
+            UserSecrets::from_password("1002", "switchboard", PASSWORD_1002),
+        );
         let media = FakeMedia::default();
         ep.set_media(Box::new(media.clone()));
         ep.set_call_sources(vec![("192.0.2.50".parse().expect("ip"), 32)]);
@@ -171,6 +188,26 @@ impl Harness {
         out
     }
 
+    /// Sends `request` from `from` the way a phone must: the first try is challenged (407), the
+    /// phone ACKs that (for an INVITE) and sends the request again — new branch, next CSeq —
+    /// with `Proxy-Authorization` as 1002. Returns what the second try brought.
+    pub fn input_as_1002(&mut self, from: &str, request: String) -> Vec<Out> {
+        let out = self.input(from, request.clone());
+        let challenge = responses(&out)
+            .into_iter()
+            .find(|r| r.status == 407)
+            .unwrap_or_else(|| panic!("a 407 challenge: {out:?}"));
+        let parsed = match parse_slice(request.as_bytes(), &Limits::default()) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("a request: {other:?}"),
+        };
+        if parsed.method == Method::Invite {
+            self.input(from, ack_for(&parsed, &challenge));
+        }
+        let authorization = proxy_authorization(&parsed, &challenge, "1002", PASSWORD_1002, 1);
+        self.input(from, with_credentials(&request, &authorization))
+    }
+
     pub fn events(&mut self) -> Vec<CallEvent> {
         std::iter::from_fn(|| self.ep.poll_call_event()).collect()
     }
@@ -213,6 +250,84 @@ impl Harness {
     }
 }
 
+/// The ACK a UAC sends for a non-2xx final response to `invite` (RFC 3261 §17.1.1.3).
+pub fn ack_for(invite: &Request, resp: &Response) -> String {
+    let h = |n: HeaderName| -> String {
+        invite
+            .headers
+            .get(&n)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default()
+    };
+    let to = resp
+        .headers
+        .get(&HeaderName::To)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_default();
+    let seq = invite.cseq().map_or(1, |c| c.seq);
+    format!(
+        "ACK {} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {seq} ACK\r\nContent-Length: 0\r\n\r\n",
+        invite.uri,
+        h(HeaderName::Via),
+        h(HeaderName::From),
+        h(HeaderName::CallId),
+    )
+}
+
+/// A `Proxy-Authorization` value answering `challenge` (its first `Proxy-Authenticate`) for
+/// `request`, with nonce count `nc` (MD5, qop=auth).
+pub fn proxy_authorization(
+    request: &Request,
+    challenge: &Response,
+    user: &str,
+    password: &str,
+    nc: u32,
+) -> String {
+    let header = challenge
+        .authorization(&HeaderName::ProxyAuthenticate)
+        .into_iter()
+        .next()
+        .expect("Proxy-Authenticate");
+    let realm = header.param("realm").expect("realm").to_string();
+    let nonce = header.param("nonce").expect("nonce").to_string();
+    let creds = DigestCredentials {
+        username: user.into(),
+        realm: realm.clone(),
+        nonce: nonce.clone(),
+        uri: request.uri.to_string(),
+        response: String::new(),
+        algorithm: DigestAlgorithm::Md5,
+        qop: Some("auth".into()),
+        nc: Some(format!("{nc:08x}")),
+        cnonce: Some("0a4f113b".into()),
+    };
+    let ha1 = UserSecrets::from_password(user, &realm, password).ha1_md5;
+    let response = creds
+        .expected_response(&ha1, request.method.as_str())
+        .expect("response");
+    format!(
+        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{}\", response=\"{response}\", algorithm=MD5, qop=auth, nc={:08x}, cnonce=\"0a4f113b\"",
+        creds.uri, nc
+    )
+}
+
+/// `request` sent again with credentials: a new branch, the next CSeq, `Proxy-Authorization`.
+pub fn with_credentials(request: &str, authorization: &str) -> String {
+    let (head, body) = request.split_once("\r\n\r\n").expect("head and body");
+    let mut lines: Vec<String> = head.split("\r\n").map(str::to_string).collect();
+    for line in lines.iter_mut() {
+        if line.starts_with("Via:") {
+            *line = line.replacen("branch=z9hG4bK", "branch=z9hG4bKauth", 1);
+        } else if let Some(rest) = line.strip_prefix("CSeq: ") {
+            let (n, method) = rest.split_once(' ').expect("CSeq");
+            let n: u32 = n.parse().expect("CSeq number");
+            *line = format!("CSeq: {} {method}", n + 1);
+        }
+    }
+    lines.insert(1, format!("Proxy-Authorization: {authorization}"));
+    format!("{}\r\n\r\n{body}", lines.join("\r\n"))
+}
+
 pub fn invite(call_id: &str) -> String {
     format!(
         "INVITE sip:1002@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bK{call_id}\r\nMax-Forwards: 70\r\nFrom: <sip:+4791234567@192.0.2.50>;tag=carrier1\r\nTo: <sip:1002@192.0.2.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:+4791234567@192.0.2.50:5060>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{OFFER}",
@@ -247,6 +362,16 @@ pub fn reply(req: &Request, status: u16, to_tag: &str, body: &str) -> String {
         h(HeaderName::CallId),
         h(HeaderName::CSeq),
         body.len()
+    )
+}
+
+/// A request from the callee of our INVITE `inv` (it answered with tag `tag`), from `addr`.
+pub fn from_callee(inv: &Request, addr: &str, tag: &str, method: &str, cseq: u32) -> String {
+    let ours = String::from_utf8_lossy(inv.headers.get(&HeaderName::From).expect("From"));
+    let theirs = String::from_utf8_lossy(inv.headers.get(&HeaderName::To).expect("To"));
+    let call_id = inv.call_id().expect("Call-ID");
+    format!(
+        "{method} sip:switchboard@192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bKcallee{method}{cseq}\r\nMax-Forwards: 70\r\nFrom: {theirs};tag={tag}\r\nTo: {ours}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n"
     )
 }
 
