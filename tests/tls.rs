@@ -103,6 +103,13 @@ fn a_phone_on_tls_registers_and_talks_to_a_udp_phone() {
     // The hang-up reached the server: the call record is closed.
     let cdr = common::phones::closed_cdrs(&server, 1).remove(0);
     assert_eq!(cdr["answered_by"], "1002", "{cdr}");
+    // 1001 proved itself when it registered over this TLS connection: its call (INVITE and BYE on
+    // the same connection) went through without a challenge.
+    assert_eq!(
+        common::metric(&server, "switchboard_sip_request_challenges_total"),
+        0.0
+    );
+    assert!(common::metric(&server, "switchboard_sip_trusted_connection_requests_total") >= 1.0);
     a.stop();
     b.stop();
     let at_b = tone_quarters(&b.decoded(), 600.0);
@@ -186,6 +193,8 @@ fn a_staff_call_goes_out_over_a_tls_trunk() {
     staff.command("hangup", "");
     let cdr = common::phones::closed_cdrs(&server, 1).remove(0);
     assert_eq!(cdr["answered_by"], "carrier", "{cdr}");
+    // The staff phone is on UDP: its call was challenged, and answered the challenge.
+    assert!(common::metric(&server, "switchboard_sip_request_challenges_total") >= 1.0);
     staff.stop();
     carrier.stop();
     let at_carrier = tone_quarters(&carrier.decoded(), 600.0);

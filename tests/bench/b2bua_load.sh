@@ -11,6 +11,10 @@
 #   nortp  no RTP: the B2BUA still allocates and anchors a relay session (4 ports) per call;
 #   rtp    G.711 A-law from the caller for the whole call (g711a.pcap, 33 packets/s), echoed by the callee
 #          (sipp -rtp_echo), so RTP flows both ways through Switchboard's relay (directly, past Kamailio);
+#   auth   like nortp, but the caller is a staff phone (127.0.0.2, user 1002) and every INVITE is challenged:
+#          407, ACK, INVITE with Proxy-Authorization (b2bua_uac_auth.xml). Switchboard challenges phones by
+#          itself; Kamailio runs with WITH_AUTH (pv_proxy_authenticate on every INVITE, nonce_count on, so
+#          both refuse a replayed nonce count);
 #   held   Switchboard only: long calls with RTP (HELD_PLAYS × 7 s) ramped at HELD_RATE/s up to each of
 #          HELD_CALLS concurrent calls; reports the calls held, failures and the relay's packet counts from the
 #          CDRs (/api/v1/cdrs). Stops at the first count that fails.
@@ -21,7 +25,7 @@
 # summary line gives each server's highest clean completed rate and the ratio. SIPp gets 8 MB socket buffers.
 # Everything runs on 127.0.0.1. Usage:
 #   tests/bench/b2bua_load.sh [seconds-per-step]
-#   RATES="500 1000" RTP_RATES="100" MODES="nortp rtp held" HELD_CALLS="100" HELD_PLAYS=2 tests/bench/b2bua_load.sh 3
+#   RATES="500 1000" RTP_RATES="100" MODES="nortp auth rtp held" HELD_CALLS="100" HELD_PLAYS=2 tests/bench/b2bua_load.sh 3
 # Needs sipp (sip-tester) and kamailio; the rtp and held modes need root (sipp sends pcap audio on a raw socket).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,7 +33,7 @@ root=$(cd "$here/../.." && pwd)
 step_secs=${1:-10}
 rates=${RATES:-"500 1000 1500 2000 2500 3000 3500 4000"}
 rtp_rates=${RTP_RATES:-"100 200 300 400 500 600 800"}
-modes=${MODES:-"nortp rtp held"}
+modes=${MODES:-"nortp auth rtp held"}
 servers=${SERVERS:-"switchboard kamailio"}
 hold_ms=${HOLD_MS:-1000}
 held_calls=${HELD_CALLS:-"250 500 750 1000"}
@@ -45,7 +49,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; sleep 0.5; [ -n "${KEEP:-}" ] && echo
 command -v sipp >/dev/null && command -v kamailio >/dev/null || {
   echo "needs sipp and kamailio: apt-get install sip-tester kamailio" >&2; exit 1; }
 if [ "$(id -u)" != 0 ] && [[ " $modes " =~ " rtp "|" held " ]]; then
-  echo "# not root: sipp cannot play RTP (raw socket); running nortp only" >&2; modes=nortp
+  echo "# not root: sipp cannot play RTP (raw socket); running nortp and auth only" >&2; modes="nortp auth"
 fi
 if [[ " $servers " =~ " switchboard " ]]; then
   (cd "$root" && cargo build --release --locked --bin switchboard >/dev/null 2>&1)
@@ -91,7 +95,9 @@ EOF
 start_kamailio() {
   sed -e "s/KAMAILIO_CHILDREN/$kam_children/" -e "s/UAS_ADDRESS/127.0.0.1:$uas_port/" \
     "$here/kamailio-proxy.cfg" >"$work/kam.cfg"
-  kamailio -f "$work/kam.cfg" -DD -E -m 512 -M 16 -Y "$work" >"$work/kam.log" 2>&1 &
+  local defs=()
+  [ "${mode:-}" = auth ] && defs=(-A WITH_AUTH)
+  kamailio -f "$work/kam.cfg" "${defs[@]}" -DD -E -m 512 -M 16 -Y "$work" >"$work/kam.log" 2>&1 &
   server_pid=$! target=$kam_sip
   sleep 1.5
 }
@@ -103,7 +109,7 @@ stop_server() {
 
 start_uas() { # mode dir
   local echo=()
-  [ "$1" != nortp ] && echo=(-rtp_echo)
+  [ "$1" != nortp ] && [ "$1" != auth ] && echo=(-rtp_echo)
   (cd "$2" && exec sipp -sf "$here/b2bua_uas.xml" -p $uas_port -mp $uas_media "${echo[@]}" "${sipp_common[@]}" \
     -recv_timeout 120000 >/dev/null 2>&1) &
   uas_pid=$!
@@ -120,11 +126,16 @@ stop_uas() { # soft quit (SIGUSR1): calls in progress finish, then sipp writes i
 
 run_uac() { # mode dir calls rate hold_ms plays [extra sipp args]
   local mode=$1 dir=$2 calls=$3 rate=$4 hold=$5 plays=$6; shift 6
-  local sf=$here/b2bua_uac.xml extra=()
-  [ "$mode" != nortp ] && sf=$here/b2bua_uac_rtp.xml extra=(-set plays "$plays")
+  local sf=$here/b2bua_uac.xml extra=() as_phone=()
+  case $mode in
+    nortp) ;;
+    # A staff phone, not the trunk (127.0.0.1): every call is challenged. Its -i comes last, so it wins.
+    auth) sf=$here/b2bua_uac_auth.xml as_phone=(-au 1002 -ap demo-1002 -i 127.0.0.2) ;;
+    *) sf=$here/b2bua_uac_rtp.xml extra=(-set plays "$plays") ;;
+  esac
   (cd "$dir" && sipp "$target" -sf "$sf" -s 1001 -p $uac_port -mp $uac_media -m "$calls" -r "$rate" -rp 1000 \
-    -l "$calls" -d "$hold" -recv_timeout 20000 "${extra[@]}" "${sipp_common[@]}" -trace_stat -stf stat.csv "$@" \
-    >/dev/null 2>&1) || true
+    -l "$calls" -d "$hold" -recv_timeout 20000 "${extra[@]}" "${sipp_common[@]}" "${as_phone[@]}" -trace_stat \
+    -stf stat.csv "$@" >/dev/null 2>&1) || true
 }
 
 # Prints one result line and its cleanliness (last field "clean" or "dirty") from a step directory.

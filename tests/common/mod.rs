@@ -67,6 +67,10 @@ pub struct Server {
 
 pub struct ServerOptions<'a> {
     pub sip: &'a str,
+    /// `--http` (default 127.0.0.1:0).
+    pub http: &'a str,
+    /// More arguments for `serve`.
+    pub args: &'a [&'a str],
     pub db: Option<String>,
     pub config_toml: Option<&'a str>,
     pub demo: bool,
@@ -77,6 +81,8 @@ impl Default for ServerOptions<'_> {
     fn default() -> Self {
         ServerOptions {
             sip: "127.0.0.1:0",
+            http: "127.0.0.1:0",
+            args: &[],
             db: None,
             config_toml: None,
             demo: true,
@@ -98,7 +104,8 @@ impl Server {
         let log = dir.join(format!("switchboard-{}.log", std::process::id()));
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-        cmd.args(["serve", "--sip", opts.sip, "--http", "127.0.0.1:0"]);
+        cmd.args(["serve", "--sip", opts.sip, "--http", opts.http]);
+        cmd.args(opts.args);
         let db = opts
             .db
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.join("sb.db").display()));
@@ -312,6 +319,15 @@ pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The value of an unlabelled series in `/metrics` (0 when it is not there).
+pub fn metric(server: &Server, name: &str) -> f64 {
+    let (status, text) = server.get("/metrics");
+    assert_eq!(status, 200, "/metrics: {text}");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Parses the JSON list from /api/v1/registrations.

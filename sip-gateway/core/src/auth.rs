@@ -114,20 +114,31 @@ impl NonceFactory {
     }
 
     pub fn issue(&self, now_unix_ms: u64, realm: &str) -> String {
-        self.issue_bound(now_unix_ms, realm, b"")
+        format!("{now_unix_ms:012x}{}", self.mac(now_unix_ms, realm, b""))
     }
 
     /// A nonce that checks only together with `bound_to` (a call's Call-ID): credentials computed
-    /// with it are worthless for any other call, without the node remembering the nonce.
-    pub fn issue_bound(&self, now_unix_ms: u64, realm: &str, bound_to: &[u8]) -> String {
-        format!(
-            "{now_unix_ms:012x}{}",
-            self.mac(now_unix_ms, realm, bound_to)
-        )
+    /// with it are worthless for any other call, without the node remembering the nonce. `serial`
+    /// makes two nonces issued in the same millisecond for the same call differ, so their nonce
+    /// counts are told apart.
+    pub fn issue_bound(
+        &self,
+        now_unix_ms: u64,
+        realm: &str,
+        bound_to: &[u8],
+        serial: u32,
+    ) -> String {
+        let stamp = format!("{now_unix_ms:012x}{serial:08x}");
+        let mac = self.mac(now_unix_ms, realm, &bound(stamp.as_bytes(), bound_to));
+        format!("{stamp}{mac}")
     }
 
     pub fn check(&self, nonce: &str, now_unix_ms: u64, realm: &str) -> NonceCheck {
-        self.check_bound(nonce, now_unix_ms, realm, b"")
+        if nonce.len() != 44 || !nonce.is_ascii() {
+            return NonceCheck::Invalid;
+        }
+        let (ts, mac) = nonce.split_at(12);
+        self.check_parts(ts, mac, now_unix_ms, realm, b"")
     }
 
     /// Checks a nonce from [`NonceFactory::issue_bound`] against the same `bound_to`.
@@ -138,10 +149,22 @@ impl NonceFactory {
         realm: &str,
         bound_to: &[u8],
     ) -> NonceCheck {
-        if nonce.len() != 44 || !nonce.is_ascii() {
+        if nonce.len() != 52 || !nonce.is_ascii() {
             return NonceCheck::Invalid;
         }
-        let (ts, mac) = nonce.split_at(12);
+        let (stamp, mac) = nonce.split_at(20);
+        let binding = bound(stamp.as_bytes(), bound_to);
+        self.check_parts(&stamp[..12], mac, now_unix_ms, realm, &binding)
+    }
+
+    fn check_parts(
+        &self,
+        ts: &str,
+        mac: &str,
+        now_unix_ms: u64,
+        realm: &str,
+        bound_to: &[u8],
+    ) -> NonceCheck {
         let Ok(issued) = u64::from_str_radix(ts, 16) else {
             return NonceCheck::Invalid;
         };
@@ -155,6 +178,16 @@ impl NonceFactory {
             NonceCheck::Valid
         }
     }
+}
+
+/// What a bound nonce's MAC covers besides time and realm: its stamp (time and serial) and the
+/// binding. Never empty, so a bound nonce never checks as an unbound one.
+fn bound(stamp: &[u8], bound_to: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(stamp.len() + 1 + bound_to.len());
+    v.extend_from_slice(stamp);
+    v.push(b':');
+    v.extend_from_slice(bound_to);
+    v
 }
 
 /// A `WWW-Authenticate` value for `alg`.
@@ -287,7 +320,12 @@ mod tests {
     #[test]
     fn a_bound_nonce_checks_only_with_what_it_was_bound_to() {
         let f = NonceFactory::new([7; 32], 30);
-        let n = f.issue_bound(1_000_000, "r", b"call-1");
+        let n = f.issue_bound(1_000_000, "r", b"call-1", 1);
+        assert_ne!(
+            n,
+            f.issue_bound(1_000_000, "r", b"call-1", 2),
+            "serials differ"
+        );
         assert_eq!(
             f.check_bound(&n, 1_000_000, "r", b"call-1"),
             NonceCheck::Valid

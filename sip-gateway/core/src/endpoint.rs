@@ -304,7 +304,9 @@ impl<L: LocationStore> Endpoint<L> {
                 return self.drain_calls(now);
             }
             Method::Refer => {
-                if !self.in_dialog_sender_ok(now, &key, peer, req) {
+                // A transfer can send the call anywhere (a paid number too): a phone proves who
+                // it is even from its dialog's own address.
+                if !self.sender_proven(now, &key, peer, req) {
                     return;
                 }
                 let known = match self.media.as_deref_mut() {
@@ -479,14 +481,20 @@ impl<L: LocationStore> Endpoint<L> {
         peer: &Peer,
         req: &Request,
     ) -> bool {
-        if self.is_trunk_source(peer) {
-            return true;
-        }
         match self.calls.dialog_peer(req) {
             // Unknown dialogs are answered 481 by the method's own handling.
-            None => return true,
-            Some(far) if far.addr == peer.addr && far.transport == peer.transport => return true,
-            Some(_) => {}
+            None => true,
+            Some(far) if far.addr == peer.addr && far.transport == peer.transport => true,
+            Some(_) => self.sender_proven(now, key, peer, req),
+        }
+    }
+
+    /// Whether `req` comes from a trunk or from a phone that proved who it is (see
+    /// [`Registrar::authorize_request`]); `false` when it was answered here (challenge, refusal)
+    /// or dropped (banned source).
+    fn sender_proven(&mut self, now: Instant, key: &TxKey, peer: &Peer, req: &Request) -> bool {
+        if self.is_trunk_source(peer) {
+            return true;
         }
         let unix_ms = self.unix_ms(now);
         match self.registrar.authorize_request(now, unix_ms, req, peer) {

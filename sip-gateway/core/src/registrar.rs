@@ -114,6 +114,8 @@ pub struct Registrar<L: LocationStore> {
     /// Nonces of 407 challenges: bound to the request's Call-ID, and short-lived (a phone answers a
     /// challenge at once).
     request_nonces: NonceFactory,
+    /// Numbers the request nonces, so no two are alike.
+    request_nonce_serial: u32,
     /// Nonce counts already used with request nonces (see [`request_auth::NonceUses`]).
     nonce_uses: request_auth::NonceUses,
     /// Stream connections a user registered over, with digest: their requests need no challenge.
@@ -159,6 +161,7 @@ impl<L: LocationStore> Registrar<L> {
             cfg,
             nonces,
             request_nonces,
+            request_nonce_serial: 0,
             nonce_uses: request_auth::NonceUses::default(),
             connections: HashMap::new(),
             users: HashMap::new(),
@@ -311,8 +314,13 @@ impl<L: LocationStore> Registrar<L> {
         let nonce = match kind {
             Challenge::Register => self.nonces.issue(now_unix_ms, &self.cfg.realm),
             Challenge::Request => {
-                self.request_nonces
-                    .issue_bound(now_unix_ms, &self.cfg.realm, request_binding(req))
+                self.request_nonce_serial = self.request_nonce_serial.wrapping_add(1);
+                self.request_nonces.issue_bound(
+                    now_unix_ms,
+                    &self.cfg.realm,
+                    request_binding(req),
+                    self.request_nonce_serial,
+                )
             }
         };
         let mut resp = Response::for_request(req, status, sip_message::default_reason(status));

@@ -264,3 +264,23 @@ fn in_dialog_requests_from_elsewhere_must_prove_themselves() {
         "the caller is hung up"
     );
 }
+
+#[test]
+fn a_transfer_from_the_dialogs_own_address_must_prove_itself() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    let (inv, _tag) = connected_call(&mut h);
+    let refer = from_callee(&inv, PHONE_A, "phone1", "REFER", 2).replace(
+        "Content-Length: 0",
+        "Refer-To: <sip:+4799999999@192.0.2.1>\r\nContent-Length: 0",
+    );
+    // Forged or not, a REFER without credentials transfers nothing: a transfer may send the
+    // citizen to a paid number.
+    let out = h.input(PHONE_A, refer.clone());
+    assert_eq!(statuses(&out), vec![407]);
+    assert!(h
+        .events()
+        .iter()
+        .all(|e| !matches!(e, CallEvent::TransferRequested { .. })));
+    let out = h.input_as_1002(PHONE_A, refer);
+    assert_eq!(statuses(&out), vec![202]);
+}

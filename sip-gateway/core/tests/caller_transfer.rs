@@ -79,7 +79,7 @@ fn blind_refer(h: &mut Harness, our_tag: &str) {
         2,
         "Refer-To: <sip:1003@192.0.2.1>\r\n",
     );
-    let out = h.input(PHONE_A, refer);
+    let out = h.input_as_1002(PHONE_A, refer);
     assert_blind_transfer_accepted(h, &out, Some("out1"), LegId(2));
 }
 
@@ -206,7 +206,7 @@ fn after_a_failed_transfer_the_caller_may_hang_up_or_try_again() {
         3,
         "Refer-To: <sip:1003@192.0.2.1>\r\n",
     );
-    let out = h.input(PHONE_A, refer);
+    let out = h.input_as_1002(PHONE_A, refer);
     assert_eq!(
         responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(),
         vec![202]
@@ -300,7 +300,7 @@ fn a_citizen_calling_in_may_not_transfer_and_a_ringing_call_cannot_be() {
         2,
         "Refer-To: <sip:1003@192.0.2.1>\r\n",
     );
-    let out = h.input(PHONE_A, refer);
+    let out = h.input_as_1002(PHONE_A, refer);
     assert_eq!(
         responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(),
         vec![481]
@@ -327,7 +327,7 @@ fn an_attended_transfer_from_the_caller_joins_the_citizen_with_the_colleague() {
             "Refer-To: <sip:1003@192.0.2.1?Replaces=cons%3Bto-tag%3D{cons_tag}%3Bfrom-tag%3D{A_TAG}>\r\n"
         ),
     );
-    let out = h.input(PHONE_A, refer);
+    let out = h.input_as_1002(PHONE_A, refer);
     assert_eq!(
         responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(),
         vec![202]

@@ -34,7 +34,7 @@ fn call_ref(h: &mut Harness) -> CallRef {
 
 /// Phone A asks for a blind transfer to 1003: 202, NOTIFY 100, and the request for call control.
 fn blind_refer(h: &mut Harness, inv: &Request) {
-    let out = h.input(PHONE_A, refer(inv, 1, "<sip:1003@192.0.2.1>"));
+    let out = h.input_as_1002(PHONE_A, refer(inv, 1, "<sip:1003@192.0.2.1>"));
     assert_blind_transfer_accepted(h, &out, None, LegId(1));
 }
 
@@ -150,7 +150,7 @@ fn call_control_refusing_the_target_fails_the_transfer_not_the_call() {
 }
 
 fn blind_refer_again(h: &mut Harness, inv: &Request) {
-    let out = h.input(PHONE_A, refer(inv, 2, "<sip:1003@192.0.2.1>"));
+    let out = h.input_as_1002(PHONE_A, refer(inv, 2, "<sip:1003@192.0.2.1>"));
     assert_eq!(
         responses(&out).iter().map(|r| r.status).collect::<Vec<_>>(),
         vec![202]
@@ -236,11 +236,11 @@ fn refers_that_cannot_be_carried_out_are_refused() {
     let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
     let (inv, tag) = connected_call(&mut h);
     let status = |out: &[Out]| responses(out).iter().map(|r| r.status).collect::<Vec<_>>();
-    let out = h.input(PHONE_A, refer(&inv, 1, "<sip:@192.0.2.1>"));
+    let out = h.input_as_1002(PHONE_A, refer(&inv, 1, "<sip:@192.0.2.1>"));
     assert_eq!(status(&out), vec![400]);
-    let out = h.input(PHONE_A, from_phone_a(&inv, "REFER", 2, "", ""));
+    let out = h.input_as_1002(PHONE_A, from_phone_a(&inv, "REFER", 2, "", ""));
     assert_eq!(status(&out), vec![400], "no Refer-To");
-    let out = h.input(
+    let out = h.input_as_1002(
         PHONE_A,
         refer(&inv, 3, "<sip:1003@192.0.2.1>").replace(
             &format!("Call-ID: {}", inv.call_id().expect("id")),
@@ -256,7 +256,7 @@ fn refers_that_cannot_be_carried_out_are_refused() {
     let out = h.input(CARRIER, from_caller);
     assert_eq!(status(&out), vec![403]);
     // An attended transfer naming no call of ours.
-    let out = h.input(
+    let out = h.input_as_1002(
         PHONE_A,
         refer(
             &inv,
@@ -321,7 +321,7 @@ fn an_attended_transfer_joins_the_caller_with_the_consulted_colleague() {
         let log = h.media.0.lock().expect("log");
         *log.allocated.last().expect("the consultation's callee leg")
     };
-    let out = h.input(
+    let out = h.input_as_1002(
         PHONE_A,
         refer(
             &inv,
@@ -386,7 +386,7 @@ fn an_attended_transfer_across_codecs_reinvites_the_colleague_with_the_callers_c
     let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
     let (inv, _) = connected_call(&mut h);
     let (_, inv_b, our_tag) = consultation_call(&mut h, (0, "PCMU"));
-    let out = h.input(
+    let out = h.input_as_1002(
         PHONE_A,
         refer(
             &inv,
