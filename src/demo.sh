@@ -4,7 +4,7 @@
 # libopus (Opus ⇄ G.711 transcoding) is built from source by the `opus` crate and needs cmake (and a C
 # compiler): they are installed with apt when missing. Extra arguments go to `switchboard serve`.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd -P "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 need=()
 command -v cmake >/dev/null || need+=(cmake)

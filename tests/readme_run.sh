@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CI check of the README's run command, exactly as README.md writes it, on a fresh clone: it starts the
-# demo (default database in the clone, a temporary working directory), a SIPp phone registers as
+# CI check of the README's run command, exactly as README.md writes it (CI runs it in a fresh clone): it
+# starts the demo from a temporary working directory (which holds only `src`, a link to this checkout's,
+# so the command reads as written and the default database lands there), a SIPp phone registers as
 # 1002 and answers, another registers as 1001 and calls 1002 through the digest challenge, the call
 # record is read back through the API, the README's `switchboard user …` examples run against the same
 # database while the server runs (a user added on the command line registers), and SIGTERM must end
@@ -32,10 +33,10 @@ run_cmd="$(awk '/^## The two commands/{s=1} s && /^```sh/{getline; print; exit}'
 [ -n "$run_cmd" ] || fail "no run command found in README.md"
 echo "README run command: $run_cmd"
 
-git clone -q "$root" "$work/clone"
-# Reuse the build that CI (or the developer) already made; a fresh machine builds here.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-(cd "$work/clone" && exec bash -c "$run_cmd") >"$work/server.log" 2>&1 </dev/null &
+mkdir "$work/run"
+ln -s "$root/src" "$work/run/src"
+# The build is the checkout's own (target/ beside it): reused when CI built it already.
+(cd "$work/run" && exec bash -c "$run_cmd") >"$work/server.log" 2>&1 </dev/null &
 server=$!
 
 deadline=$((SECONDS + 900))
@@ -45,13 +46,13 @@ until curl -sf --max-time 2 "http://$http/healthz" >/dev/null 2>&1; do
   sleep 0.5
 done
 echo "demo is serving (/healthz answers)"
-[ -f "$work/clone/switchboard.db" ] || fail "no switchboard.db in the working directory"
+[ -f "$work/run/switchboard.db" ] || fail "no switchboard.db in the working directory"
 
 sipp_log() { echo "$work/$1"; }
 sipp_run() { # name, then sipp arguments
   local name=$1; shift
   sipp "$sip" -nostdin -trace_err -error_file "$(sipp_log "$name.err")" -trace_msg \
-    -message_file "$(sipp_log "$name.msg")" -i 127.0.0.2 "$@"
+    -message_file "$(sipp_log "$name.msg")" -i 127.0.0.2 "$@" 2>>"$work/sipp.stderr"
 }
 sf() { echo "$root/tests/sipp/$1"; }
 
@@ -84,8 +85,8 @@ done
 echo "1001 called 1002 through the challenge; the CDR says 1002 answered"
 
 # The README's `switchboard user …` examples, on the same database while the server runs.
-export PATH="$CARGO_TARGET_DIR/release:$PATH"
-cd "$work/clone"
+export PATH="${CARGO_TARGET_DIR:-$root/target}/release:$PATH"
+cd "$work/run"
 plain() { # runs a CLI command: stdout is its result, stderr must stay empty
   "$@" >"$work/cli.out" 2>"$work/cli.err" || fail "'$*' failed: $(cat "$work/cli.err")"
   [ ! -s "$work/cli.err" ] || fail "'$*' wrote to stderr: $(cat "$work/cli.err")"
