@@ -8,7 +8,9 @@
 //!
 //! - [`transaction`]: RFC 3261 §17 client and server transactions with timers A–K (and L, RFC 6026).
 //! - [`registrar`]: REGISTER handling with digest authentication ([`auth`]) and brute-force protection
-//!   ([`guard`]), over a [`location::LocationStore`].
+//!   ([`guard`]), over a [`location::LocationStore`]; it also decides who sent a call, a transfer or a
+//!   stray in-dialog request from a phone (`Registrar::authorize_request`: 407 challenge, a connection
+//!   the phone registered over, or an SBC in `trusted_sources`) — a UDP source address proves nothing.
 //! - [`endpoint`]: the whole UAS: parsing, Via stamping (received/rport), the §8.2 checks ([`validate`]),
 //!   answering what does not parse ([`salvage`]), method dispatch.
 //!

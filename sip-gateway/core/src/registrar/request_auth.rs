@@ -86,10 +86,6 @@ impl NonceUses {
     pub(crate) fn sweep(&mut self, now: Instant) {
         self.seen.retain(|_, (_, forget_at)| *forget_at > now);
     }
-
-    pub(crate) fn len(&self) -> usize {
-        self.seen.len()
-    }
 }
 
 impl<L: LocationStore> Registrar<L> {
@@ -130,14 +126,68 @@ impl<L: LocationStore> Registrar<L> {
     pub fn connection_closed(&mut self, id: ConnectionId) {
         self.connections.remove(&id);
     }
+}
 
-    /// The user that registered over connection `id`, if one did.
-    pub fn connection_user(&self, id: ConnectionId) -> Option<&str> {
-        self.connections.get(&id).map(String::as_str)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::DigestAlgorithm;
+
+    fn creds(nonce: &str, nc: Option<&str>) -> DigestCredentials {
+        DigestCredentials {
+            username: "1002".into(),
+            realm: "switchboard".into(),
+            nonce: nonce.into(),
+            uri: "sip:1003@h".into(),
+            response: String::new(),
+            algorithm: DigestAlgorithm::Md5,
+            qop: nc.map(|_| "auth".into()),
+            nc: nc.map(str::to_string),
+            cnonce: nc.map(|_| "c".into()),
+        }
     }
 
-    /// Request nonces whose counts are remembered (bounded, see [`MAX_TRACKED_NONCES`]).
-    pub fn tracked_nonces(&self) -> usize {
-        self.nonce_uses.len()
+    #[test]
+    fn a_nonce_count_is_good_once_and_must_rise() {
+        let now = Instant::now();
+        let mut uses = NonceUses::default();
+        assert!(uses.first_use(now, &creds("n1", Some("00000001"))));
+        assert!(
+            !uses.first_use(now, &creds("n1", Some("00000001"))),
+            "replayed"
+        );
+        assert!(
+            uses.first_use(now, &creds("n1", Some("00000003"))),
+            "a later request"
+        );
+        assert!(
+            !uses.first_use(now, &creds("n1", Some("00000002"))),
+            "older than seen"
+        );
+        assert!(
+            uses.first_use(now, &creds("n2", Some("00000001"))),
+            "another nonce"
+        );
+        for bad in ["0", "zz", "100000000"] {
+            assert!(!uses.first_use(now, &creds("n3", Some(bad))), "{bad}");
+        }
+        // Without qop there is no count: the nonce itself is good once.
+        assert!(uses.first_use(now, &creds("n4", None)));
+        assert!(!uses.first_use(now, &creds("n4", None)));
+    }
+
+    #[test]
+    fn counts_are_forgotten_once_their_nonce_has_expired() {
+        let now = Instant::now();
+        let mut uses = NonceUses::default();
+        assert!(uses.first_use(now, &creds("n1", Some("00000001"))));
+        uses.sweep(now + Duration::from_secs(REQUEST_NONCE_TTL_SECS));
+        assert_eq!(
+            uses.seen.len(),
+            1,
+            "kept while the nonce may still be accepted"
+        );
+        uses.sweep(now + Duration::from_secs(REQUEST_NONCE_TTL_SECS + 61));
+        assert!(uses.seen.is_empty());
     }
 }
