@@ -39,9 +39,8 @@ fn endpoint_config(cfg: &Config, secret: [u8; 32]) -> Result<EndpointConfig, App
         .trusted_sources
         .iter()
         .map(|c| {
-            parse_cidr(c).ok_or_else(|| {
-                AppError::Usage(format!("bad CIDR in registrar.trusted_sources: {c:?}"))
-            })
+            switchboard_schema::parse_cidr(c)
+                .map_err(|e| AppError::Usage(format!("registrar.trusted_sources: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(EndpointConfig {
@@ -95,18 +94,6 @@ async fn add_tls(
         })?;
     tracing::info!(%bound, "SIP over TLS enabled");
     Ok(Some(bound))
-}
-
-fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
-    let (ip, len) = match text.split_once('/') {
-        Some((ip, len)) => (ip.parse().ok()?, len.parse().ok()?),
-        None => {
-            let ip: std::net::IpAddr = text.parse().ok()?;
-            (ip, if ip.is_ipv4() { 32 } else { 128 })
-        }
-    };
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    (len <= max).then_some((ip, len))
 }
 
 fn secrets_of(c: &switchboard_schema::HashedCredentials) -> UserSecrets {

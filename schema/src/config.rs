@@ -362,14 +362,14 @@ pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<(), Sch
     Ok(())
 }
 
-/// An E.164 number: `+` and 2 to 15 digits, the first not 0.
+/// An E.164 number in its stored form (see [`crate::users::is_e164`]).
 pub(crate) fn check_e164(field: &str, value: &str) -> Result<(), SchemaError> {
     if crate::users::is_e164(value) {
         Ok(())
     } else {
         Err(SchemaError::invalid(
             field,
-            format!("{value:?} is not an E.164 number ('+', then 2 to 15 digits, no leading 0)"),
+            format!("{value:?} is not an E.164 number ('+', then 8 to 15 digits, no leading 0)"),
         ))
     }
 }

@@ -167,8 +167,8 @@ pub use registrations::{RegistrationChange, StoredRegistration};
 pub use schedules::{ScheduleEntry, ScheduleEntrySpec};
 pub use settings::{CallerIdDefault, UserCallSettings, MAIN_NUMBER, MAX_CELLULAR_DELAY_SECS};
 pub use trunks::{
-    Trunk, TrunkSpec, TrunkTransport, MAX_OPTIONS_INTERVAL_SECS, MAX_TRUNK_CALLS, MAX_TRUNK_CPS,
-    MIN_OPTIONS_INTERVAL_SECS,
+    parse_cidr, Trunk, TrunkSpec, TrunkTransport, MAX_OPTIONS_INTERVAL_SECS, MAX_TRUNK_CALLS,
+    MAX_TRUNK_CPS, MIN_OPTIONS_INTERVAL_SECS,
 };
 pub use users::{HashedCredentials, NewUser, User};
 

@@ -243,6 +243,15 @@ fn check_secret_name(name: &str) -> Result<(), SchemaError> {
 
 /// `addr/prefix` or a bare address, written back canonically (`addr/prefix`).
 fn canonical_cidr(text: &str) -> Result<String, String> {
+    let (addr, prefix) = parse_cidr(text)?;
+    Ok(format!("{addr}/{prefix}"))
+}
+
+/// A network in CIDR form (`192.0.2.0/24`, `2001:db8::/32`), or one address (its whole prefix): the
+/// one parser of networks, for the API's trunk sources, the node settings' `trusted_sources` and
+/// call control reading them back. The prefix length is canonical decimal ("8", not "08" or "+8"),
+/// as stored forms are compared.
+pub fn parse_cidr(text: &str) -> Result<(IpAddr, u8), String> {
     let (addr, prefix) = match text.split_once('/') {
         Some((addr, prefix)) => (addr, Some(prefix)),
         None => (text, None),
@@ -253,13 +262,12 @@ fn canonical_cidr(text: &str) -> Result<String, String> {
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let prefix = match prefix {
         None => max,
-        // Canonical decimal only ("8", not "08" or "+8"), as the stored form is compared.
         Some(p) => match p.parse::<u8>() {
             Ok(n) if n <= max && n.to_string() == p => n,
             _ => return Err(format!("{text:?} has a bad prefix length (0 to {max})")),
         },
     };
-    Ok(format!("{addr}/{prefix}"))
+    Ok((addr, prefix))
 }
 
 /// Canonicalises each entry and joins them with commas (the stored form). Refuses

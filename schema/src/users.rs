@@ -110,7 +110,7 @@ impl NewUser {
         if let Some(mobile) = &self.mobile {
             if !is_e164(mobile) {
                 return Err(SchemaError::InvalidInput(format!(
-                    "mobile {mobile:?} is not E.164 (+ and 2 to 15 digits, no leading 0)"
+                    "mobile {mobile:?} is not E.164 (+ and 8 to 15 digits, no leading 0)"
                 )));
             }
         }
@@ -118,14 +118,11 @@ impl NewUser {
     }
 }
 
-/// `+` followed by 2 to 15 digits, the first not 0.
+/// A number in the stored E.164 form: what routing's number plan accepts as a public number (`+`, 8 to
+/// 15 digits, the first not 0 — routing owns the rule), written canonically (no separators), so
+/// what the API accepts is exactly what call control can dial and match.
 pub(crate) fn is_e164(number: &str) -> bool {
-    let Some(digits) = number.strip_prefix('+') else {
-        return false;
-    };
-    (2..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
+    switchboard_routing::numbers::E164::parse(number).is_ok_and(|n| n.as_str() == number)
 }
 
 fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
@@ -373,13 +370,15 @@ mod tests {
 
     #[test]
     fn e164() {
-        for ok in ["+31612345678", "+12", "+123456789012345"] {
+        for ok in ["+31612345678", "+4712345678", "+123456789012345"] {
             assert!(is_e164(ok), "{ok}");
         }
         for bad in [
             "0612345678",
             "+",
             "+1",
+            "+12",
+            "+4712345",
             "+0612345678",
             "+1234567890123456",
             "+31 6 1234",

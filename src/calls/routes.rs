@@ -289,10 +289,7 @@ pub async fn sync_trunk_sources(
                 .iter()
                 .filter(|t| t.enabled)
                 .flat_map(|t| t.inbound_sources.iter())
-                .filter_map(|cidr| {
-                    let (ip, len) = cidr.split_once('/')?;
-                    Some((ip.parse().ok()?, len.parse().ok()?))
-                })
+                .filter_map(|cidr| switchboard_schema::parse_cidr(cidr).ok())
                 .collect();
             if last.as_ref() != Some(&sources) {
                 tracing::info!(?sources, "trunk sources");

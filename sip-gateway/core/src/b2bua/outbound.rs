@@ -173,7 +173,7 @@ impl Calls {
         }
         match resp.cseq() {
             Some(c) if c.method == Method::Invite && c.seq > 1 => {
-                return self.handle_reoffer_response(call, index, resp, media);
+                return self.handle_reoffer_response(now, call, index, resp, media);
             }
             Some(c) if c.method == Method::Invite => {}
             _ => return, // BYE, CANCEL and NOTIFY responses need nothing more.
@@ -215,7 +215,7 @@ impl Calls {
                     let answer = SessionDescription::parse(&resp.body)
                         .ok()
                         .filter(|_| !resp.body.is_empty());
-                    return self.transfer_answered(call, index, answer, media);
+                    return self.transfer_answered(now, call, index, answer, media);
                 }
                 let Some(c) = self.calls.get_mut(&call) else {
                     return;

@@ -334,6 +334,7 @@ impl Calls {
     /// A transfer branch answered: it takes the transferor's place.
     pub(super) fn transfer_answered(
         &mut self,
+        now: Instant,
         call: CallRef,
         index: usize,
         answer: Option<SessionDescription>,
@@ -353,7 +354,7 @@ impl Calls {
             // No usable answer: the target is let go and the transferor keeps the call.
             c.transfer = Some(t);
             self.send_bye(call, DialogSide::Branch(index));
-            return self.transfer_branch_failed(Instant::now(), call, index, 488, media);
+            return self.transfer_branch_failed(now, call, index, 488, media);
         };
         media.set_remote(leg, super::remote_media(&n));
         let old = c.answered_branch.replace(index);
@@ -584,6 +585,7 @@ impl Calls {
     /// A response to our re-INVITE of branch `index` (CSeq above the first INVITE's).
     pub(super) fn handle_reoffer_response(
         &mut self,
+        now: Instant,
         call: CallRef,
         index: usize,
         resp: &Response,
@@ -612,7 +614,7 @@ impl Calls {
             self.send_bye(call, DialogSide::Branch(index));
             self.send_bye(call, DialogSide::Caller);
             return self.end(
-                Instant::now(),
+                now,
                 call,
                 format!("re-INVITE {}", resp.status),
                 HangupSide::System,
