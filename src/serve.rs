@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use mobile_api::SipRequest;
 use sip_core::auth::{DigestAlgorithm, UserSecrets};
 use sip_core::guard::GuardConfig;
 use sip_core::transaction::TimerConfig;
@@ -236,9 +237,12 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         known_users,
         stop_rx.clone(),
     ));
+    // The API asks the SIP node through its own request type; passed on here.
+    let (api_sip_tx, api_sip_rx) = mpsc::channel(64);
+    let api_forward = tokio::spawn(forward_api_requests(api_sip_rx, cmd_tx));
     let state = mobile_api::AppState {
         db: db.clone(),
-        sip: cmd_tx,
+        sip: api_sip_tx,
         realm: cfg.sip.realm.clone(),
         admin_token,
         // Call control reads numbers, groups, queues and menus from the database on every call;
@@ -272,6 +276,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     }
     let _ = sync.await;
     let _ = http_task.await;
+    let _ = api_forward.await;
     let _ = orchestrator.await;
     let _ = trunk_sync.await;
     media.shutdown();
@@ -280,6 +285,33 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Carries the admin API's requests to the SIP transport, until either side is gone: when the SIP
+/// node stops, this ends too, and `/healthz` sees the API's channel closed.
+async fn forward_api_requests(
+    mut requests: mpsc::Receiver<SipRequest>,
+    sip: mpsc::Sender<Command>,
+) {
+    loop {
+        let request = tokio::select! {
+            request = requests.recv() => match request {
+                Some(request) => request,
+                None => return,
+            },
+            _ = sip.closed() => return,
+        };
+        let command = match request {
+            SipRequest::SetUser { username, secrets } => Command::SetUser { username, secrets },
+            SipRequest::RemoveUser { username } => Command::RemoveUser { username },
+            SipRequest::Snapshot(reply) => Command::Snapshot(reply),
+            SipRequest::Bindings { aor, reply } => Command::Bindings { aor, reply },
+            SipRequest::TrunkStatus(reply) => Command::TrunkStatus(reply),
+        };
+        if sip.send(command).await.is_err() {
+            return;
+        }
+    }
 }
 
 async fn wait_stop(mut rx: watch::Receiver<bool>) {

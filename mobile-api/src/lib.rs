@@ -25,6 +25,7 @@ mod queues;
 mod recordings;
 mod schedules;
 mod settings;
+mod sip;
 mod trunks;
 pub mod users;
 
@@ -33,7 +34,6 @@ use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use sip_transport::Command;
 use switchboard_schema::Db;
 use tokio::sync::{broadcast, mpsc};
 use utoipa::OpenApi as _;
@@ -44,13 +44,14 @@ pub use calls::{CallRequest, LiveCall, LiveCallState, RecordingRefusal};
 pub use error::{ApiError, ErrorBody};
 pub use events::LiveEvent;
 pub use queues::{AgentStateChange, QueueRequest};
+pub use sip::SipRequest;
 pub use switchboard_schema::ConfigChanged;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
-    pub sip: mpsc::Sender<Command>,
+    pub sip: mpsc::Sender<SipRequest>,
     /// Digest realm: HA1 hashes are computed for it.
     pub realm: String,
     /// When set, `/api/*` requires `Authorization: Bearer <token>`.

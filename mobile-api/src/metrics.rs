@@ -1,9 +1,9 @@
 use std::fmt::Write as _;
 
+use crate::sip::SipRequest;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use sip_transport::Command;
 use tokio::sync::oneshot;
 
 use crate::{ApiError, AppState, QueueRequest};
@@ -17,7 +17,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
     let (tx, rx) = oneshot::channel();
     state
         .sip
-        .send(Command::Snapshot(tx))
+        .send(SipRequest::Snapshot(tx))
         .await
         .map_err(|_| ApiError::SipUnavailable)?;
     let s = rx.await.map_err(|_| ApiError::SipUnavailable)?;

@@ -155,7 +155,7 @@ pub(crate) async fn status(
     let (reply, answer) = tokio::sync::oneshot::channel();
     state
         .sip
-        .send(sip_transport::Command::TrunkStatus(reply))
+        .send(crate::sip::SipRequest::TrunkStatus(reply))
         .await
         .map_err(|_| ApiError::SipUnavailable)?;
     let all = answer.await.map_err(|_| ApiError::SipUnavailable)?;

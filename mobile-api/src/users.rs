@@ -1,9 +1,9 @@
+use crate::sip::SipRequest;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sip_core::auth::UserSecrets;
-use sip_transport::Command;
 use switchboard_schema::{ConfigChanged, HashedCredentials, NewUser, User};
 use tokio::sync::oneshot;
 
@@ -41,7 +41,7 @@ fn check_password(p: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn tell_sip(state: &AppState, cmd: Command) {
+async fn tell_sip(state: &AppState, cmd: SipRequest) {
     // If the SIP core is down the database still holds the change; the next start loads it.
     let _ = state.sip.send(cmd).await;
 }
@@ -98,7 +98,7 @@ pub(crate) async fn create(
     state.notify(ConfigChanged::UserCallSettings(body.username.clone()));
     tell_sip(
         &state,
-        Command::SetUser {
+        SipRequest::SetUser {
             username: body.username,
             secrets: UserSecrets {
                 ha1_md5: creds.ha1_md5,
@@ -128,7 +128,7 @@ pub(crate) async fn set_password(
     state.db.set_credentials(&username, &creds).await?;
     tell_sip(
         &state,
-        Command::SetUser {
+        SipRequest::SetUser {
             username,
             secrets: UserSecrets {
                 ha1_md5: creds.ha1_md5,
@@ -157,7 +157,7 @@ pub(crate) async fn remove(
     // Memberships and call settings went with the user.
     state.notify(ConfigChanged::HuntGroups);
     state.notify(ConfigChanged::UserCallSettings(username.clone()));
-    tell_sip(&state, Command::RemoveUser { username }).await;
+    tell_sip(&state, SipRequest::RemoveUser { username }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -190,7 +190,7 @@ pub(crate) async fn registrations(
     let (tx, rx) = oneshot::channel();
     state
         .sip
-        .send(Command::Bindings {
+        .send(SipRequest::Bindings {
             aor: q.aor,
             reply: tx,
         })

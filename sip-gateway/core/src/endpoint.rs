@@ -60,6 +60,17 @@ pub struct EndpointStats {
     pub keepalives: u64,
 }
 
+/// A point-in-time view of a SIP node for metrics: the endpoint's and registrar's counters with the
+/// live counts the shell adds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NodeSnapshot {
+    pub endpoint: EndpointStats,
+    pub registrar: crate::registrar::RegistrarStats,
+    pub bindings: usize,
+    pub server_transactions: usize,
+    pub tcp_connections: usize,
+}
+
 pub struct Endpoint<L: LocationStore> {
     cfg: EndpointConfig,
     transactions: TransactionLayer,

@@ -28,7 +28,7 @@ pub mod transport;
 pub mod trunk;
 pub mod validate;
 
-pub use endpoint::{Endpoint, EndpointConfig, EndpointStats};
+pub use endpoint::{Endpoint, EndpointConfig, EndpointStats, NodeSnapshot};
 pub use location::{Binding, BindingChange, LocationStore, MemoryLocation};
 pub use registrar::{Registrar, RegistrarConfig};
 pub use transport::{ConnectionId, Peer, Transmit, TransportKind};

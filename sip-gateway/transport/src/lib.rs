@@ -20,9 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::{Bytes, BytesMut};
 use sip_core::b2bua::{CallEvent, CallRef, RingTarget};
 use sip_core::trunk::{Refusal, TrunkConfig, TrunkStatus};
-use sip_core::{
-    BindingChange, ConnectionId, Endpoint, EndpointStats, LocationStore, Peer, TransportKind,
-};
+use sip_core::{BindingChange, ConnectionId, Endpoint, LocationStore, Peer, TransportKind};
 use sip_message::framing::{header_end_after, next_frame, Frame};
 use sip_message::Limits;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -42,7 +40,8 @@ pub enum TransportError {
     },
 }
 
-/// Requests from the rest of the node (admin API, CLI wiring) to the driver.
+/// Requests from the rest of the node (call control, the binary's wiring, the admin API's requests
+/// the binary passes on) to the driver.
 pub enum Command {
     /// Install or replace a user's digest secrets.
     SetUser {
@@ -52,7 +51,7 @@ pub enum Command {
     /// Remove a user and its registrations.
     RemoveUser { username: String },
     /// Read counters and registration counts.
-    Snapshot(oneshot::Sender<Snapshot>),
+    Snapshot(oneshot::Sender<sip_core::NodeSnapshot>),
     /// List the live bindings of one AOR (or all when `None`).
     Bindings {
         aor: Option<String>,
@@ -116,16 +115,6 @@ pub enum Command {
     },
     /// The call ended: give back its trunk slot.
     TrunkRelease { call: CallRef },
-}
-
-/// A point-in-time view for metrics.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Snapshot {
-    pub endpoint: EndpointStats,
-    pub registrar: sip_core::registrar::RegistrarStats,
-    pub bindings: usize,
-    pub server_transactions: usize,
-    pub tcp_connections: usize,
 }
 
 enum Input {
@@ -376,7 +365,7 @@ fn handle_command<L: LocationStore>(
         }
         Command::RemoveUser { username } => endpoint.registrar_mut().remove_user(&username),
         Command::Snapshot(reply) => {
-            let _ = reply.send(Snapshot {
+            let _ = reply.send(sip_core::NodeSnapshot {
                 endpoint: endpoint.stats(),
                 registrar: endpoint.registrar().stats(),
                 bindings: endpoint.registrar().location().binding_count(),
