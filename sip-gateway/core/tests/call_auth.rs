@@ -284,3 +284,37 @@ fn a_transfer_from_the_dialogs_own_address_must_prove_itself() {
     let out = h.input_as_1002(PHONE_A, refer);
     assert_eq!(statuses(&out), vec![202]);
 }
+
+#[test]
+fn sha256_is_offered_and_accepted_when_the_node_allows_it() {
+    let mut h = Harness::with_config(&[("sip:1002@10.0.0.5:5060", PHONE_A)], |cfg| {
+        cfg.registrar.algorithms = vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5];
+    });
+    let invite = invite_from_phone("sha", "s", "22334455");
+    let out = h.input(PHONE_A, invite.clone());
+    let challenge = responses(&out).pop().expect("407");
+    assert_eq!(challenge.status, 407);
+    let offered: Vec<String> = challenge
+        .authorization(&HeaderName::ProxyAuthenticate)
+        .iter()
+        .filter_map(|c| c.param("algorithm").map(str::to_string))
+        .collect();
+    assert_eq!(
+        offered,
+        vec!["SHA-256", "MD5"],
+        "RFC 8760 order: strongest first"
+    );
+    let req = parse_request(&invite);
+    h.input(PHONE_A, ack_for(&req, &challenge));
+    let authorization = proxy_authorization_with(
+        &req,
+        &challenge,
+        "1002",
+        PASSWORD_1002,
+        1,
+        DigestAlgorithm::Sha256,
+    );
+    let out = h.input(PHONE_A, with_credentials(&invite, &authorization));
+    assert!(statuses(&out).contains(&100), "{out:?}");
+    assert_eq!(incoming_callers(&mut h), vec![Caller::User("1002".into())]);
+}

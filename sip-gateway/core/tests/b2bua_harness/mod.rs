@@ -283,11 +283,28 @@ pub fn proxy_authorization(
     password: &str,
     nc: u32,
 ) -> String {
+    proxy_authorization_with(request, challenge, user, password, nc, DigestAlgorithm::Md5)
+}
+
+/// [`proxy_authorization`] answering the challenge for `algorithm`.
+pub fn proxy_authorization_with(
+    request: &Request,
+    challenge: &Response,
+    user: &str,
+    password: &str,
+    nc: u32,
+    algorithm: DigestAlgorithm,
+) -> String {
     let header = challenge
         .authorization(&HeaderName::ProxyAuthenticate)
         .into_iter()
-        .next()
-        .expect("Proxy-Authenticate");
+        .find(|h| {
+            h.param("algorithm")
+                .and_then(DigestAlgorithm::parse)
+                .unwrap_or(DigestAlgorithm::Md5)
+                == algorithm
+        })
+        .expect("a Proxy-Authenticate for the algorithm");
     let realm = header.param("realm").expect("realm").to_string();
     let nonce = header.param("nonce").expect("nonce").to_string();
     let creds = DigestCredentials {
@@ -296,18 +313,21 @@ pub fn proxy_authorization(
         nonce: nonce.clone(),
         uri: request.uri.to_string(),
         response: String::new(),
-        algorithm: DigestAlgorithm::Md5,
+        algorithm,
         qop: Some("auth".into()),
         nc: Some(format!("{nc:08x}")),
         cnonce: Some("0a4f113b".into()),
     };
-    let ha1 = UserSecrets::from_password(user, &realm, password).ha1_md5;
+    let secrets = UserSecrets::from_password(user, &realm, password);
+    let ha1 = secrets.ha1(algorithm);
     let response = creds
-        .expected_response(&ha1, request.method.as_str())
+        .expected_response(ha1, request.method.as_str())
         .expect("response");
     format!(
-        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{}\", response=\"{response}\", algorithm=MD5, qop=auth, nc={:08x}, cnonce=\"0a4f113b\"",
-        creds.uri, nc
+        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{}\", response=\"{response}\", algorithm={}, qop=auth, nc={:08x}, cnonce=\"0a4f113b\"",
+        creds.uri,
+        algorithm.name(),
+        nc
     )
 }
 
