@@ -95,9 +95,7 @@ fn a_phone_on_tls_registers_and_talks_to_a_udp_phone() {
     };
     // baresip adds the account's `;transport=tls` itself.
     a.command("dial", "sip:1002@10.200.0.1:5071");
-    wait_until("1002 answers", Duration::from_secs(5), || {
-        server.log_text().contains("call answered by=1002")
-    });
+    common::wait_answered_by(&server, "1002", Duration::from_secs(5));
     std::thread::sleep(Duration::from_secs(3));
     a.command("hangup", "");
     // The hang-up reached the server: the call record is closed.
@@ -186,9 +184,7 @@ fn a_staff_call_goes_out_over_a_tls_trunk() {
         phone("1001", 15060, 4444, 40000, 600, "udp"),
     );
     staff.command("dial", "sip:22334455@10.200.0.1:5070");
-    wait_until("the carrier answers", Duration::from_secs(5), || {
-        server.log_text().contains("call answered by=carrier")
-    });
+    common::wait_answered_by(&server, "carrier", Duration::from_secs(5));
     std::thread::sleep(Duration::from_secs(3));
     staff.command("hangup", "");
     let cdr = common::phones::closed_cdrs(&server, 1).remove(0);

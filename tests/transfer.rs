@@ -167,9 +167,7 @@ fn staff_attended_transfer_after_consulting_a_colleague() {
     let a = Baresip::start(&dir.path().join("a"), &server, phone("1001", true));
     let b = Baresip::start(&dir.path().join("b"), &server, phone("1002", false));
     let citizen = spawn_citizen(dir.path(), &server, 14_000);
-    wait_until("1001 answers", Duration::from_secs(5), || {
-        server.log_text().contains("call answered by=1001")
-    });
+    common::wait_answered_by(&server, "1001", Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(1500));
     // A puts the citizen on hold and calls the colleague…
     a.command("hold", "");
@@ -177,9 +175,7 @@ fn staff_attended_transfer_after_consulting_a_colleague() {
         server.log_text().contains("on hold: music on hold")
     });
     a.command("dial", "sip:1002@10.200.0.1:5070");
-    wait_until("1002 answers", Duration::from_secs(5), || {
-        server.log_text().contains("call answered by=1002")
-    });
+    common::wait_answered_by(&server, "1002", Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(1000));
     // …then, back on the citizen's line, transfers it to the colleague, replacing the consultation.
     let (call_id, a_tag, our_tag) = consultation_dialog(&a.log(), "1002")
@@ -240,9 +236,7 @@ fn a_held_caller_hears_music_until_the_call_is_resumed() {
     let a = Baresip::start(&dir.path().join("a"), &server, phone("1001", false));
     let b = Baresip::start(&dir.path().join("b"), &server, phone("1002", false));
     b.command("dial", "sip:1001@10.200.0.1:5070");
-    wait_until("1001 answers", Duration::from_secs(5), || {
-        server.log_text().contains("call answered by=1001")
-    });
+    common::wait_answered_by(&server, "1001", Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(2500));
     a.command("hold", "");
     wait_until("the hold", Duration::from_secs(3), || {
@@ -300,9 +294,7 @@ fn blind_transfer(
     let a = Baresip::start(&dir.path().join("a"), server, phone("1001", false));
     let b = Baresip::start(&dir.path().join("b"), server, phone("1002", false));
     let citizen = spawn_citizen(dir.path(), server, 11_000);
-    wait_until("1001 answers", Duration::from_secs(5), || {
-        server.log_text().contains("call answered by=1001")
-    });
+    common::wait_answered_by(&server, "1001", Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(1500));
     a.command("transfer", target);
     wait_until("the transfer", Duration::from_secs(8), || {
@@ -435,9 +427,7 @@ fn a_staff_member_who_called_a_citizen_transfers_the_citizen_to_a_colleague() {
     let a = Baresip::start(&dir.path().join("a"), &server, phone("1001", false));
     let b = Baresip::start(&dir.path().join("b"), &server, phone("1002", false));
     a.command("dial", "sip:22334455@10.200.0.1:5070");
-    wait_until("the citizen answers", Duration::from_secs(5), || {
-        server.log_text().contains("call answered by=carrier")
-    });
+    common::wait_answered_by(&server, "carrier", Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(1500));
     // 1001, the caller, sends the citizen on to 1002.
     a.command("transfer", "sip:1002@10.200.0.1:5070");

@@ -321,6 +321,20 @@ pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until a call in progress (`/api/v1/calls`) was answered by `who` (a user, `user/cellular`,
+/// or a trunk's name).
+pub fn wait_answered_by(server: &Server, who: &str, timeout: Duration) {
+    wait_until(&format!("a call answered by {who}"), timeout, || {
+        let (status, body) = server.get("/api/v1/calls");
+        status == 200
+            && serde_json::from_str::<Vec<serde_json::Value>>(&body).is_ok_and(|calls| {
+                calls
+                    .iter()
+                    .any(|c| c["state"] == "answered" && c["answered_by"] == who)
+            })
+    });
+}
+
 /// The value of an unlabelled series in `/metrics` (0 when it is not there).
 pub fn metric(server: &Server, name: &str) -> f64 {
     let (status, text) = server.get("/metrics");
