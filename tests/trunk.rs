@@ -265,11 +265,6 @@ fn a_trunk_whose_probes_fail_goes_down_and_calls_take_the_backup() {
         !read(dir.path(), "primary.msg.log").contains("INVITE sip:"),
         "the down trunk got the call"
     );
-    let log = server.log_text();
-    assert!(
-        log.contains("trunk skipped") && log.contains("trunk down"),
-        "{log}"
-    );
 }
 
 #[test]
@@ -382,5 +377,11 @@ fn a_trunk_at_max_calls_refuses_a_second_call_with_503() {
         Duration::from_secs(10),
         || trunk_status(&server, carrier)["calls"] == 0,
     );
-    assert!(server.log_text().contains("max_calls reached"));
+    // The 503 came from the cap, not from the carrier: the second number never reached it.
+    let carrier_log = read(dir.path(), "carrier.msg.log");
+    assert!(
+        carrier_log.contains("INVITE sip:+4722334455@")
+            && !carrier_log.contains("INVITE sip:+4722334466@"),
+        "{carrier_log}"
+    );
 }
