@@ -53,6 +53,32 @@ fn final_status(socket: &UdpSocket, server: SocketAddr, request: &str) -> String
     panic!("no final response to:\n{request}");
 }
 
+/// SIPp as phone 1001 (its credentials given) from the phone's address, one call of `scenario`.
+fn as_phone(
+    dir: &std::path::Path,
+    server: &Server,
+    scenario: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let port = PHONE_PORT.to_string();
+    let mut args = vec![
+        "-au",
+        "1001",
+        "-ap",
+        "demo-1001",
+        "-m",
+        "1",
+        "-i",
+        PHONE_IP,
+        "-p",
+        &port,
+        "-timeout",
+        "20",
+    ];
+    args.extend_from_slice(extra);
+    sipp(dir, scenario, server.sip, &args)
+}
+
 #[test]
 fn forged_and_replayed_invites_never_reach_the_trunk_and_answered_challenges_do() {
     let server = Server::start(ServerOptions::default());
@@ -60,27 +86,7 @@ fn forged_and_replayed_invites_never_reach_the_trunk_and_answered_challenges_do(
     let carrier_file = sipp_dir().join("carrier_answer.xml");
     let mut carrier = spawn_far_end(dir.path(), "carrier", &carrier_file, (5090, 16950), 1);
 
-    let out = sipp(
-        dir.path(),
-        "register_only.xml",
-        server.sip,
-        &[
-            "-s",
-            "1001",
-            "-au",
-            "1001",
-            "-ap",
-            "demo-1001",
-            "-m",
-            "1",
-            "-i",
-            PHONE_IP,
-            "-p",
-            &PHONE_PORT.to_string(),
-            "-timeout",
-            "10",
-        ],
-    );
+    let out = as_phone(dir.path(), &server, "register_only.xml", &["-s", "1001"]);
     assert!(out.status.success(), "1001 registers: {out:?}");
 
     // The attacker: the registered phone's own address and port, no credentials.
@@ -104,28 +110,11 @@ fn forged_and_replayed_invites_never_reach_the_trunk_and_answered_challenges_do(
     drop(attacker);
 
     // The phone itself (SIPp, -au/-ap) answers the challenge and its call goes out.
-    let out = sipp(
+    let out = as_phone(
         dir.path(),
+        &server,
         "user_call_answered.xml",
-        server.sip,
-        &[
-            "-s",
-            "22334455",
-            "-au",
-            "1001",
-            "-ap",
-            "demo-1001",
-            "-m",
-            "1",
-            "-i",
-            PHONE_IP,
-            "-p",
-            &PHONE_PORT.to_string(),
-            "-mp",
-            "17950",
-            "-timeout",
-            "20",
-        ],
+        &["-s", "22334455", "-mp", "17950"],
     );
     let carrier_status = wait_exit(&mut carrier, Duration::from_secs(30)).expect("carrier done");
     assert!(
