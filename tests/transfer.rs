@@ -294,7 +294,7 @@ fn blind_transfer(
     let a = Baresip::start(&dir.path().join("a"), server, phone("1001", false));
     let b = Baresip::start(&dir.path().join("b"), server, phone("1002", false));
     let citizen = spawn_citizen(dir.path(), server, 11_000);
-    common::wait_answered_by(&server, "1001", Duration::from_secs(5));
+    common::wait_answered_by(server, "1001", Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(1500));
     a.command("transfer", target);
     wait_until("the transfer", Duration::from_secs(8), || {
