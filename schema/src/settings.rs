@@ -91,6 +91,12 @@ impl Default for UserCallSettings {
 }
 
 impl UserCallSettings {
+    /// How long the mobile waits before it rings (hunt groups and queue offers alike). Stored
+    /// values are 0 to 300 s; anything below 0 that got in some other way counts as no delay.
+    pub fn cellular_delay(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::try_from(self.cellular_delay_secs).unwrap_or(0))
+    }
+
     fn validate(&self) -> Result<(), SchemaError> {
         if let Some(number) = &self.direct_number {
             check_e164("direct_number", number)?;
@@ -319,6 +325,17 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cellular_delay_is_never_negative() {
+        let mut s = UserCallSettings {
+            cellular_delay_secs: 20,
+            ..UserCallSettings::default()
+        };
+        assert_eq!(s.cellular_delay(), std::time::Duration::from_secs(20));
+        s.cellular_delay_secs = -5;
+        assert_eq!(s.cellular_delay(), std::time::Duration::ZERO);
+    }
 
     #[test]
     fn json_defaults_match_default() {

@@ -118,7 +118,7 @@ impl Orchestrator {
                     cellular.insert(
                         m.username.clone(),
                         CellularConfig {
-                            delay: Duration::from_secs(s.cellular_delay_secs.max(0) as u64),
+                            delay: s.cellular_delay(),
                             confirm: group.confirm_cellular || s.confirm_cellular,
                         },
                     );
@@ -290,6 +290,5 @@ pub(super) async fn cellular_target(db: &Db, user: &str) -> Option<(RingTarget, 
         return None;
     }
     let mobile = db.get_user(user).await.ok().flatten()?.mobile?;
-    let delay = Duration::from_secs(u64::try_from(settings.cellular_delay_secs).unwrap_or(0));
-    Some((trunk_target(db, &mobile).await?, delay))
+    Some((trunk_target(db, &mobile).await?, settings.cellular_delay()))
 }
