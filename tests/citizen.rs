@@ -51,9 +51,7 @@ fn a_menu_choice_reaches_the_right_queue_and_its_agent() {
     let status = carrier_calls(&server, dir.path(), &sf, "+4764000000", 1, (17610, 18610));
     assert_carrier_ok(&server, dir.path(), status, "carrier_menu_choice");
     assert_phone_ok(&server, dir.path(), &mut answering, "1006");
-    let log = server.log_text();
-    assert!(log.contains("menu key call=1 digit=2"), "{log}");
-    assert!(log.contains("queue=Skole"), "queued in Skole: {log}");
+    // Key 2 is the only way into Skole: the record's queue shows the key was heard.
     let cdr = closed_cdrs(&server, 1).remove(0);
     let queues: Value = serde_json::from_str(&server.get("/api/v1/queues").1).expect("queues JSON");
     let skole = queues
