@@ -289,11 +289,6 @@ impl<L: LocationStore> Registrar<L> {
         self.guard.is_banned(now, peer.addr.ip())
     }
 
-    /// Counts a refused request (a call from a stranger) against its source, like a wrong password.
-    pub fn record_failure(&mut self, now: Instant, peer: &Peer) {
-        self.guard.record_failure(now, peer.addr.ip());
-    }
-
     fn challenge_response(
         &mut self,
         req: &Request,

@@ -165,26 +165,18 @@ fn register_over_tcp(h: &mut Harness, connection: u64) {
     let out = send(h, tcp(addr, connection), register("r1", 1, ""));
     let challenge = responses(&out).pop().expect("401");
     assert_eq!(challenge.status, 401);
-    let header = challenge
-        .authorization(&HeaderName::WwwAuthenticate)
-        .into_iter()
-        .next()
-        .expect("WWW-Authenticate");
-    let nonce = header.param("nonce").expect("nonce").to_string();
-    let creds = DigestCredentials {
-        username: "1002".into(),
-        realm: "switchboard".into(),
-        nonce: nonce.clone(),
-        uri: "sip:192.0.2.1".into(),
-        response: String::new(),
-        algorithm: DigestAlgorithm::Md5,
-        qop: Some("auth".into()),
-        nc: Some("00000001".into()),
-        cnonce: Some("c".into()),
-    };
-    let ha1 = UserSecrets::from_password("1002", "switchboard", PASSWORD_1002).ha1_md5;
-    let response = creds.expected_response(&ha1, "REGISTER").expect("response");
-    let auth = format!("Authorization: Digest username=\"1002\", realm=\"switchboard\", nonce=\"{nonce}\", uri=\"sip:192.0.2.1\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c\"\r\n");
+    let request = parse_request(&register("r1", 1, ""));
+    let auth = format!(
+        "Authorization: {}\r\n",
+        digest_answer(
+            &request,
+            &challenge,
+            &HeaderName::WwwAuthenticate,
+            ("1002", PASSWORD_1002),
+            1,
+            DigestAlgorithm::Md5,
+        )
+    );
     let out = send(h, tcp(addr, connection), register("r2", 2, &auth));
     assert_eq!(statuses(&out), vec![200]);
 }

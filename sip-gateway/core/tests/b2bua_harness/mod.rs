@@ -295,8 +295,28 @@ pub fn proxy_authorization_with(
     nc: u32,
     algorithm: DigestAlgorithm,
 ) -> String {
+    digest_answer(
+        request,
+        challenge,
+        &HeaderName::ProxyAuthenticate,
+        (user, password),
+        nc,
+        algorithm,
+    )
+}
+
+/// The credentials (an `Authorization`/`Proxy-Authorization` value) a client sends for `request`
+/// after `challenge`, answering its `header` (WWW- or Proxy-Authenticate) for `algorithm`.
+pub fn digest_answer(
+    request: &Request,
+    challenge: &Response,
+    header: &HeaderName,
+    (user, password): (&str, &str),
+    nc: u32,
+    algorithm: DigestAlgorithm,
+) -> String {
     let header = challenge
-        .authorization(&HeaderName::ProxyAuthenticate)
+        .authorization(header)
         .into_iter()
         .find(|h| {
             h.param("algorithm")
@@ -304,7 +324,7 @@ pub fn proxy_authorization_with(
                 .unwrap_or(DigestAlgorithm::Md5)
                 == algorithm
         })
-        .expect("a Proxy-Authenticate for the algorithm");
+        .expect("a challenge for the algorithm");
     let realm = header.param("realm").expect("realm").to_string();
     let nonce = header.param("nonce").expect("nonce").to_string();
     let creds = DigestCredentials {
