@@ -159,7 +159,9 @@ impl Db {
         new.validate()?;
         creds.validate()?;
         let created_at = unix_now();
-        let mut tx = self.pool.begin().await?;
+        // A configuration write: running nodes route calls to the new extension once they see
+        // the version move.
+        let mut tx = self.begin_config_write().await?;
         let inserted = sqlx::query_scalar::<_, i64>(
             "INSERT INTO users (username, display_name, mobile, created_at) \
              VALUES ($1, $2, $3, $4) RETURNING id",

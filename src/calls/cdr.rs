@@ -1,40 +1,22 @@
-//! Call records are written by their own task, so that a slow database never holds up call setup:
-//! call control sends what happened and moves on; this task keeps each call's row id and writes in
-//! the order it was told. Closing a record waits (briefly) for the relay's final counters, each in a
-//! task of its own so one slow leg does not delay every other record.
+//! Call records (and recordings' ends) are written by their own task, so that a slow database
+//! never holds up call control: it emits what happened and moves on; this task keeps each call's
+//! row id and writes in the order it was told. Closing a record waits (briefly) for the relay's
+//! final counters, each in a task of its own so one slow leg does not delay every other record.
 
 use std::collections::HashMap;
 
+use call_control::{QueueRecord, Record};
 use sip_core::b2bua::{CallRef, CallReport, HangupSide as SipHangupSide};
-use switchboard_schema::{CdrAnswer, CdrClose, CdrOpen, Db, HangupSide};
+use switchboard_schema::{CdrClose, Db, HangupSide};
 use tokio::sync::mpsc;
 
-use super::citizen::QueueRecord;
 use super::media::FinalCounters;
-
-/// What call control reports about a call's record.
-pub(super) enum CdrOp {
-    Open {
-        call: CallRef,
-        open: CdrOpen,
-    },
-    Answered {
-        call: CallRef,
-        answer: CdrAnswer,
-    },
-    Closed {
-        call: CallRef,
-        report: CallReport,
-        /// The caller's stay in a queue, if there was one.
-        queue: Option<QueueRecord>,
-    },
-}
 
 /// Writes records until call control goes away.
 pub(super) async fn write_records(
     db: Db,
     finals: FinalCounters,
-    mut ops: mpsc::UnboundedReceiver<CdrOp>,
+    mut ops: mpsc::UnboundedReceiver<Record>,
 ) {
     let mut rows: HashMap<CallRef, i64> = HashMap::new();
     let mut closing = tokio::task::JoinSet::new();
@@ -42,33 +24,51 @@ pub(super) async fn write_records(
         // Reap finished closes as we go, so the set stays small.
         while closing.try_join_next().is_some() {}
         match op {
-            CdrOp::Open { call, open } => match db.cdr_open(&open).await {
+            Record::Open { call, open } => match db.cdr_open(&open).await {
                 Ok(id) => {
                     rows.insert(call, id);
                 }
                 Err(e) => tracing::warn!(error = %e, "CDR not opened"),
             },
-            CdrOp::Answered { call, answer } => {
+            Record::Answered { call, answer } => {
                 if let Some(&id) = rows.get(&call) {
                     if let Err(e) = db.cdr_answered(id, &answer).await {
                         tracing::warn!(error = %e, "CDR answer not written");
                     }
                 }
             }
-            CdrOp::Closed {
+            Record::Closed {
                 call,
                 report,
                 queue,
+                ended_at_ms,
             } => match rows.remove(&call) {
                 Some(id) => {
                     let (db, finals) = (db.clone(), finals.clone());
-                    let ended_at_ms = super::unix_ms();
                     closing.spawn(async move {
                         close(&db, &finals, id, &report, queue, ended_at_ms).await;
                     });
                 }
                 None => finals.forget(&report.media_legs),
             },
+            Record::RecordingFinished {
+                id,
+                ended_at_ms,
+                bytes,
+            } => {
+                let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+                match db.recording_finished(id, ended_at_ms, bytes).await {
+                    Ok(rec) if bytes == 0 => {
+                        tracing::warn!(recording = id, file = %rec.file_name, "recording not written")
+                    }
+                    Ok(rec) => {
+                        tracing::info!(recording = id, file = %rec.file_name, bytes, "recording done")
+                    }
+                    Err(e) => {
+                        tracing::warn!(recording = id, error = %e, "recording's end not stored")
+                    }
+                }
+            }
         }
     }
     // Call control has stopped: the records being closed are finished before the database goes.

@@ -7,8 +7,13 @@ use std::time::Duration;
 
 use sip_core::b2bua::MediaControl;
 use switchboard_media_rt::LegCounters;
-use switchboard_media_rt::{Codec, CodecSpec, LegId, MediaRuntime, RemoteMedia};
-use tokio::sync::oneshot;
+use switchboard_media_rt::{LegId, MediaRuntime, Playlist, RemoteMedia};
+use switchboard_schema::Db;
+use tokio::sync::{mpsc, oneshot};
+
+use call_control::{codec_spec, MediaCommand};
+
+use super::prompts::Prompts;
 
 type CountersReply = oneshot::Receiver<Option<LegCounters>>;
 
@@ -98,12 +103,70 @@ impl MediaControl for RelayControl {
     }
 }
 
-/// A codec as call control gets it from the B2BUA (encoding, payload type), for the relay.
-pub fn codec_spec((name, pt): &(String, u8)) -> Option<CodecSpec> {
-    Codec::from_name(name).map(|codec| CodecSpec {
-        codec,
-        payload_type: *pt,
-    })
+/// What the media player task is told, in order.
+pub(super) enum PlayerOp {
+    Command(MediaCommand),
+    /// An uploaded prompt changed (`None`: any of them): read it again next time.
+    Forget(Option<String>),
+}
+
+/// Carries out call control's media commands in the order given. Prompts are named in the
+/// commands: an uploaded one is read from the database and decoded once, here, so call control's
+/// loop never waits on a query or a WAV decoder.
+pub(super) async fn play_commands(
+    db: Db,
+    media: Arc<MediaRuntime>,
+    mut ops: mpsc::UnboundedReceiver<PlayerOp>,
+) {
+    let mut prompts = Prompts::new();
+    while let Some(op) = ops.recv().await {
+        let command = match op {
+            PlayerOp::Command(c) => c,
+            PlayerOp::Forget(Some(name)) => {
+                prompts.forget(&name);
+                continue;
+            }
+            PlayerOp::Forget(None) => {
+                prompts.forget_all();
+                continue;
+            }
+        };
+        match command {
+            MediaCommand::Play {
+                leg,
+                prompts: names,
+                mode,
+                interruptible,
+                codec,
+            } => {
+                let mut list = Vec::with_capacity(names.len());
+                for name in &names {
+                    if let Some(p) = prompts.get(&db, name).await {
+                        list.push(p);
+                    }
+                }
+                if list.is_empty() {
+                    continue;
+                }
+                if let Err(e) = media.play(leg, Playlist::new(list), mode, interruptible, codec) {
+                    tracing::warn!(error = %e, "prompt not played");
+                }
+            }
+            MediaCommand::StopPlayback { leg } => {
+                let _ = media.stop_playback(leg);
+            }
+            MediaCommand::SetDtmf {
+                leg,
+                forward,
+                inband,
+            } => {
+                let _ = media.set_dtmf(leg, forward, inband);
+            }
+            MediaCommand::StopRecording { id, leg } => {
+                let _ = media.stop_recording(id, leg);
+            }
+        }
+    }
 }
 
 /// The address other hosts reach this node at: configured, the listen address, or the source address

@@ -1,176 +1,70 @@
-//! The calls in progress as the admin API shows them (`/calls`), and recording them on command.
-//!
-//! Call control keeps a small view of every call from its events (who called whom, ringing or
-//! answered, who answered). A recording is asked of the SIP core first — which relay legs carry
-//! the call now, in which codec — and then of the media runtime, which writes the WAV file on its
-//! own thread into the recordings directory and reports when the file is complete; only then does
-//! the recording's row get its end and size. A recording ends on command, when the call ends, or
-//! when one of its legs goes (a transfer replaces the answering party's leg).
+//! Recording calls on the admin API's command: the IO half. Call control decides whether a call
+//! may be recorded and keeps its state; here the SIP core is asked which relay legs carry the call
+//! now and in which codec, the recording's row is stored, and the media runtime is told to write
+//! the WAV file on its own thread into the recordings directory (and nowhere else).
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use mobile_api::{CallRequest, LiveCall, LiveCallState, RecordingRefusal};
+use call_control::codec_spec;
+use mobile_api::RecordingRefusal;
 use sip_core::b2bua::{CallMedia, CallRef};
 use sip_transport::Command;
 use switchboard_media_rt::{Codec, Layout, LegId, MediaRuntime, RecordingId};
 use switchboard_schema::{Db, NewRecording, Recording, RecordingLayout};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{codec_spec, unix_ms};
-
-/// How long call control waits for the SIP core to name a call's legs.
+/// How long the SIP core has to name a call's legs.
 const SIP_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest part of a recording's file name taken from the Call-ID.
 const MAX_NAME_FROM_CALL_ID: usize = 120;
 
-struct Entry {
-    view: LiveCall,
-    /// The recording in progress and a leg of it (the media runtime finds its thread by a leg).
-    recording: Option<(i64, LegId)>,
+/// What became of a recording call control allowed, for its loop to take in and answer.
+pub(super) struct Started {
+    pub(super) call: u64,
+    pub(super) result: Result<(Recording, LegId), RecordingRefusal>,
+    pub(super) reply: oneshot::Sender<Result<Recording, RecordingRefusal>>,
 }
 
-/// Calls in progress and their recordings.
-pub(super) struct LiveCalls {
-    calls: HashMap<CallRef, Entry>,
-    dir: PathBuf,
+/// What starting a recording needs from the node.
+#[derive(Clone)]
+pub(super) struct Recorder {
+    pub(super) db: Db,
+    pub(super) sip: mpsc::Sender<Command>,
+    pub(super) media: Arc<MediaRuntime>,
+    pub(super) dir: PathBuf,
 }
 
-impl LiveCalls {
-    /// Starts with no calls. Recordings the database still shows as running were cut short when
-    /// the node last stopped: they are closed now, so they can be fetched and deleted.
-    pub(super) async fn new(db: &Db, dir: PathBuf) -> LiveCalls {
-        match db.close_unfinished_recordings(unix_ms()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(
-                recordings = n,
-                "recordings cut short by the last stop closed"
-            ),
-            Err(e) => tracing::warn!(error = %e, "unfinished recordings not closed"),
-        }
-        LiveCalls {
-            calls: HashMap::new(),
-            dir,
-        }
-    }
-
-    pub(super) fn incoming(&mut self, call: CallRef, call_id: &str, from: &str, to: &str) {
-        let view = LiveCall {
-            id: call.0,
-            call_id: call_id.to_owned(),
-            from: from.to_owned(),
-            to: to.to_owned(),
-            state: LiveCallState::Ringing,
-            answered_by: None,
-            started_at_ms: unix_ms(),
-            answered_at_ms: None,
-            recording: false,
-            recording_id: None,
-        };
-        self.calls.insert(
-            call,
-            Entry {
-                view,
-                recording: None,
-            },
-        );
-    }
-
-    /// We answered the caller ourselves (a menu, a queue, a message).
-    pub(super) fn answered_locally(&mut self, call: CallRef) {
-        if let Some(e) = self.calls.get_mut(&call) {
-            if e.view.state == LiveCallState::Ringing {
-                e.view.state = LiveCallState::Local;
-            }
-        }
-    }
-
-    /// Staff answered (`by` as the CDR names them), or a transfer brought someone new.
-    pub(super) fn answered(&mut self, call: CallRef, by: &str) {
-        if let Some(e) = self.calls.get_mut(&call) {
-            e.view.state = LiveCallState::Answered;
-            e.view.answered_by = Some(by.to_owned());
-            e.view.answered_at_ms.get_or_insert_with(unix_ms);
-        }
-    }
-
-    /// The call is over; a recording still running ends with its legs (the media thread finishes
-    /// the file when they are released), and is told to stop in case they were not.
-    pub(super) fn ended(&mut self, media: &MediaRuntime, call: CallRef) {
-        if let Some((id, leg)) = self.calls.remove(&call).and_then(|e| e.recording) {
-            let _ = media.stop_recording(RecordingId(id as u64), leg);
-        }
-    }
-
-    /// The media runtime finished a recording's file (`bytes` 0: it could not be written).
-    pub(super) async fn finished(&mut self, db: &Db, id: RecordingId, bytes: u64) {
-        let id = id.0 as i64;
-        for e in self.calls.values_mut() {
-            if e.recording.is_some_and(|(r, _)| r == id) {
-                e.recording = None;
-                e.view.recording = false;
-                e.view.recording_id = None;
-            }
-        }
-        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
-        match db.recording_finished(id, unix_ms(), bytes).await {
-            Ok(rec) if bytes == 0 => {
-                tracing::warn!(recording = id, file = %rec.file_name, "recording not written")
-            }
-            Ok(rec) => {
-                tracing::info!(recording = id, file = %rec.file_name, bytes, "recording done")
-            }
-            Err(e) => tracing::warn!(recording = id, error = %e, "recording's end not stored"),
-        }
-    }
-
-    /// Answers the admin API.
-    pub(super) async fn handle(
-        &mut self,
-        db: &Db,
-        sip: &mpsc::Sender<Command>,
-        media: &MediaRuntime,
-        request: CallRequest,
-    ) {
-        match request {
-            CallRequest::List { reply } => {
-                let _ = reply.send(self.calls.values().map(|e| e.view.clone()).collect());
-            }
-            CallRequest::StartRecording {
-                call,
-                layout,
-                reply,
-            } => {
-                let answer = self.start(db, sip, media, CallRef(call), layout).await;
-                if let Err(RecordingRefusal::Failed(why)) = &answer {
-                    tracing::warn!(call, %why, "recording not started");
-                }
-                let _ = reply.send(answer);
-            }
-            CallRequest::StopRecording { call, reply } => {
-                let _ = reply.send(self.stop(db, media, CallRef(call)).await);
-            }
-        }
-    }
-
-    async fn start(
-        &mut self,
-        db: &Db,
-        sip: &mpsc::Sender<Command>,
-        media: &MediaRuntime,
-        call: CallRef,
+impl Recorder {
+    /// Starts recording `call` (call control allowed it) and reports back on `done`.
+    pub(super) async fn start(
+        self,
+        call: u64,
+        call_id: String,
         layout: RecordingLayout,
-    ) -> Result<Recording, RecordingRefusal> {
-        let entry = self.calls.get(&call).ok_or(RecordingRefusal::UnknownCall)?;
-        if entry.view.state != LiveCallState::Answered {
-            return Err(RecordingRefusal::NotAnswered);
-        }
-        if entry.recording.is_some() {
-            return Err(RecordingRefusal::AlreadyRecording);
-        }
-        let call_id = entry.view.call_id.clone();
-        let m = call_media(sip, call)
+        unix_ms: i64,
+        reply: oneshot::Sender<Result<Recording, RecordingRefusal>>,
+        done: mpsc::UnboundedSender<Started>,
+    ) {
+        let result = self
+            .try_start(CallRef(call), &call_id, layout, unix_ms)
+            .await;
+        let _ = done.send(Started {
+            call,
+            result,
+            reply,
+        });
+    }
+
+    async fn try_start(
+        &self,
+        call: CallRef,
+        call_id: &str,
+        layout: RecordingLayout,
+        started_at_ms: i64,
+    ) -> Result<(Recording, LegId), RecordingRefusal> {
+        let m = call_media(&self.sip, call)
             .await
             .ok_or(RecordingRefusal::NotAnswered)?;
         let spec = codec_spec(&m.codec).ok_or_else(|| {
@@ -189,14 +83,12 @@ impl LiveCalls {
         } else {
             8_000
         };
-        std::fs::create_dir_all(&self.dir).map_err(|e| {
-            RecordingRefusal::Failed(format!("recordings directory {}: {e}", self.dir.display()))
-        })?;
-        let started_at_ms = unix_ms();
-        let rec = db
+        create_dir(&self.dir)?;
+        let rec = self
+            .db
             .recording_started(&NewRecording {
-                call_id: call_id.clone(),
-                file_name: file_name(&call_id, started_at_ms),
+                call_id: call_id.to_string(),
+                file_name: file_name(call_id, started_at_ms),
                 layout,
                 started_at_ms,
             })
@@ -209,7 +101,7 @@ impl LiveCalls {
         // The name passed the database's check for a plain file name: the file lands in the
         // directory and nowhere else.
         let path = self.dir.join(&rec.file_name);
-        if let Err(e) = media.start_recording(
+        if let Err(e) = self.media.start_recording(
             RecordingId(rec.id as u64),
             (m.caller_leg, spec),
             (m.callee_leg, spec),
@@ -217,43 +109,28 @@ impl LiveCalls {
             rate,
             path,
         ) {
-            let _ = db.delete_recording(rec.id).await;
+            let _ = self.db.delete_recording(rec.id).await;
             return Err(RecordingRefusal::Failed(format!("media: {e}")));
         }
-        if let Some(e) = self.calls.get_mut(&call) {
-            e.recording = Some((rec.id, m.caller_leg));
-            e.view.recording = true;
-            e.view.recording_id = Some(rec.id);
-        }
         tracing::info!(call = call.0, recording = rec.id, file = %rec.file_name, "recording");
-        Ok(rec)
+        Ok((rec, m.caller_leg))
     }
+}
 
-    async fn stop(
-        &mut self,
-        db: &Db,
-        media: &MediaRuntime,
-        call: CallRef,
-    ) -> Result<Recording, RecordingRefusal> {
-        let entry = self
-            .calls
-            .get_mut(&call)
-            .ok_or(RecordingRefusal::UnknownCall)?;
-        let (id, leg) = entry
-            .recording
-            .take()
-            .ok_or(RecordingRefusal::NotRecording)?;
-        entry.view.recording = false;
-        entry.view.recording_id = None;
-        // Already finished by the media thread (a leg went) is fine: its report is on the way.
-        let _ = media.stop_recording(RecordingId(id as u64), leg);
-        match db.get_recording(id).await {
-            Ok(Some(rec)) => Ok(rec),
-            Ok(None) => Err(RecordingRefusal::Failed(format!(
-                "recording {id} was deleted"
-            ))),
-            Err(e) => Err(RecordingRefusal::Failed(e.to_string())),
-        }
+fn create_dir(dir: &Path) -> Result<(), RecordingRefusal> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        RecordingRefusal::Failed(format!("recordings directory {}: {e}", dir.display()))
+    })
+}
+
+/// The stored row of a recording that was just stopped.
+pub(super) async fn stopped(db: &Db, id: i64) -> Result<Recording, RecordingRefusal> {
+    match db.get_recording(id).await {
+        Ok(Some(rec)) => Ok(rec),
+        Ok(None) => Err(RecordingRefusal::Failed(format!(
+            "recording {id} was deleted"
+        ))),
+        Err(e) => Err(RecordingRefusal::Failed(e.to_string())),
     }
 }
 

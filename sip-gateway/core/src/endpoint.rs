@@ -538,6 +538,60 @@ impl<L: LocationStore> Endpoint<L> {
         self.media = Some(media);
     }
 
+    /// Carries out one of call control's commands.
+    pub fn handle_call_command(&mut self, now: Instant, command: crate::b2bua::CallCommand) {
+        use crate::b2bua::CallCommand as C;
+        match command {
+            C::Ring { call, targets } => self.ring(now, call, targets),
+            C::RingTrunk { call, targets } => self.ring_trunk(now, call, targets),
+            C::RingMember {
+                call,
+                user,
+                ring_timeout,
+            } => self.ring_member(now, call, &user, ring_timeout),
+            C::Reject { call, status } => self.reject(now, call, status),
+            C::CancelBranch { call, label } => self.cancel_branch(now, call, &label),
+            C::Confirm { call, label } => self.confirm_branch(now, call, &label),
+            C::Decline { call, label } => self.decline_branch(now, call, &label),
+            C::Originate {
+                tag,
+                user,
+                from,
+                ring_timeout,
+            } => {
+                let at = self.calls.pending_events();
+                let call = self.originate(now, &user, &from, ring_timeout);
+                self.calls
+                    .insert_event(at, CallEvent::Originated { tag, call });
+            }
+            C::TransferToUs { call } => self.transfer_to_us(now, call),
+            C::AnswerLocally { call } => self.answer_locally(now, call),
+            C::HangUp { call, cause } => self.hang_up(now, call, &cause),
+            C::MediaTimeout { leg } => self.media_timeout(now, leg),
+            C::TrunkRelease { call } => self.trunk_release(call),
+        }
+    }
+
+    /// Rings the first target whose trunk takes the call (see [`CallCommand::RingTrunk`]).
+    ///
+    /// [`CallCommand::RingTrunk`]: crate::b2bua::CallCommand::RingTrunk
+    fn ring_trunk(&mut self, now: Instant, call: CallRef, targets: Vec<RingTarget>) {
+        let mut last_label = None;
+        for target in targets {
+            match self.trunk_try_acquire(now, &target.label, call) {
+                Ok(()) | Err(Refusal::Unknown) => return self.ring(now, call, vec![target]),
+                Err(why) => {
+                    tracing::info!(trunk = %target.label, reason = %why, "trunk skipped");
+                    last_label = Some(target.label);
+                }
+            }
+        }
+        if let (Some(label), Some(media)) = (last_label, self.media.as_deref_mut()) {
+            self.calls.report_unreachable(now, call, &label, 503, media);
+        }
+        self.drain_calls(now);
+    }
+
     /// The next call event for the orchestrator (routing decisions, answers, CDRs).
     pub fn poll_call_event(&mut self) -> Option<CallEvent> {
         self.calls.poll_event()
@@ -585,7 +639,7 @@ impl<L: LocationStore> Endpoint<L> {
         let targets = self.targets_for_user(user, ring_timeout);
         if targets.is_empty() {
             if let Some(media) = self.media.as_deref_mut() {
-                self.calls.report_unreachable(now, call, user, media);
+                self.calls.report_unreachable(now, call, user, 480, media);
             }
             self.drain_calls(now);
         } else {

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use sip_core::b2bua::{CallEvent, CallRef, RingTarget};
-use sip_core::trunk::{Refusal, TrunkConfig, TrunkStatus};
+use sip_core::b2bua::{CallEvent, CallRef};
+use sip_core::trunk::{TrunkConfig, TrunkStatus};
 use sip_core::{BindingChange, ConnectionId, Endpoint, LocationStore, Peer, TransportKind};
 use sip_message::framing::{header_end_after, next_frame, Frame};
 use sip_message::Limits;
@@ -57,42 +57,8 @@ pub enum Command {
         aor: Option<String>,
         reply: oneshot::Sender<Vec<sip_core::Binding>>,
     },
-    /// Ring explicit targets (a trunk, a contact) for a call.
-    Ring {
-        call: CallRef,
-        targets: Vec<RingTarget>,
-    },
-    /// End an unanswered call with a status.
-    Reject { call: CallRef, status: u16 },
-    /// Ring every registration of one user; a user with none is reported as a failed branch (480),
-    /// so call control decides what happens next (the next hunt member, or 480 to the caller).
-    RingMember {
-        call: CallRef,
-        user: String,
-        ring_timeout: Option<Duration>,
-    },
-    /// Stop ringing one member's branches.
-    CancelBranch { call: CallRef, label: String },
-    /// A confirming branch pressed 1: connect it to the caller.
-    Confirm { call: CallRef, label: String },
-    /// A confirming branch did not confirm: release it.
-    Decline { call: CallRef, label: String },
-    /// Place a call to `user` (their first registration) presenting `from`; the reply is the new
-    /// call, `None` when the user has no registration.
-    Originate {
-        user: String,
-        from: String,
-        ring_timeout: Option<Duration>,
-        reply: oneshot::Sender<Option<CallRef>>,
-    },
-    /// A blind transfer to a menu, queue or group: Switchboard takes the caller back.
-    TransferToUs { call: CallRef },
-    /// Answer the caller ourselves (a menu or a queue takes the call).
-    AnswerLocally { call: CallRef },
-    /// End an answered call from our side (BYE to everyone in it).
-    HangUp { call: CallRef, cause: String },
-    /// The relay heard nothing on `leg` for its media timeout: hang up the answered call using it.
-    MediaTimeout { leg: sip_core::b2bua::LegId },
+    /// Call control's commands to the B2BUA, carried out as they are.
+    Call(sip_core::b2bua::CallCommand),
     /// The networks trunks call from (CIDRs): INVITEs from there are accepted as citizens' calls.
     SetCallSources(Vec<(std::net::IpAddr, u8)>),
     /// The enabled trunks. Their hosts are resolved here (DNS off the driver task), then the core
@@ -100,21 +66,12 @@ pub enum Command {
     SetTrunks(Vec<TrunkConfig>),
     /// Registration, probe and call-count state of every trunk.
     TrunkStatus(oneshot::Sender<Vec<TrunkStatus>>),
-    /// Takes a call slot on the trunk named `trunk` for `call`: refused when it is down or at a
-    /// cap (a trunk the core does not know is [`Refusal::Unknown`]).
-    TrunkAcquire {
-        trunk: String,
-        call: CallRef,
-        reply: oneshot::Sender<Result<(), Refusal>>,
-    },
     /// The relay legs and codec of an answered call (to record it); `None` for a call that is not
     /// answered or not known.
     CallMedia {
         call: CallRef,
         reply: oneshot::Sender<Option<sip_core::b2bua::CallMedia>>,
     },
-    /// The call ended: give back its trunk slot.
-    TrunkRelease { call: CallRef },
 }
 
 enum Input {
@@ -373,43 +330,15 @@ fn handle_command<L: LocationStore>(
                 tcp_connections,
             });
         }
-        Command::Ring { call, targets } => endpoint.ring(Instant::now(), call, targets),
-        Command::Reject { call, status } => endpoint.reject(Instant::now(), call, status),
-        Command::RingMember {
-            call,
-            user,
-            ring_timeout,
-        } => endpoint.ring_member(Instant::now(), call, &user, ring_timeout),
+        Command::Call(command) => endpoint.handle_call_command(Instant::now(), command),
         Command::SetCallSources(sources) => endpoint.set_call_sources(sources),
         // Resolved off the driver first (see `run`).
         Command::SetTrunks(_) => {}
         Command::TrunkStatus(reply) => {
             let _ = reply.send(endpoint.trunk_status());
         }
-        Command::TrunkAcquire { trunk, call, reply } => {
-            let _ = reply.send(endpoint.trunk_try_acquire(Instant::now(), &trunk, call));
-        }
-        Command::TrunkRelease { call } => endpoint.trunk_release(call),
         Command::CallMedia { call, reply } => {
             let _ = reply.send(endpoint.call_media(call));
-        }
-        Command::Confirm { call, label } => endpoint.confirm_branch(Instant::now(), call, &label),
-        Command::Decline { call, label } => endpoint.decline_branch(Instant::now(), call, &label),
-        Command::MediaTimeout { leg } => endpoint.media_timeout(Instant::now(), leg),
-        Command::AnswerLocally { call } => endpoint.answer_locally(Instant::now(), call),
-        Command::TransferToUs { call } => endpoint.transfer_to_us(Instant::now(), call),
-        Command::Originate {
-            user,
-            from,
-            ring_timeout,
-            reply,
-        } => {
-            let call = endpoint.originate(Instant::now(), &user, &from, ring_timeout);
-            let _ = reply.send(call);
-        }
-        Command::HangUp { call, cause } => endpoint.hang_up(Instant::now(), call, &cause),
-        Command::CancelBranch { call, label } => {
-            endpoint.cancel_branch(Instant::now(), call, &label)
         }
         Command::Bindings { aor, reply } => {
             let loc = endpoint.registrar().location();

@@ -279,6 +279,17 @@ impl Calls {
         self.events.pop_front()
     }
 
+    /// How many events wait to be polled (see [`Calls::insert_event`]).
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Puts `event` at position `at` of the queue: an answer to a command goes before the events
+    /// that carrying the command out produced.
+    pub fn insert_event(&mut self, at: usize, event: CallEvent) {
+        self.events.insert(at.min(self.events.len()), event);
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.peek().map(|Reverse((at, _, _))| *at)
     }

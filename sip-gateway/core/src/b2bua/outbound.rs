@@ -395,18 +395,19 @@ impl Calls {
         }
     }
 
-    /// Reports that `label` could not be rung at all (no registration): the orchestrator hears it
-    /// as a failed branch, like any other.
-    /// A transfer whose target has no registration fails at once (the transferor hears 480).
+    /// Reports that `label` could not be rung at all (no registration: 480; no trunk slot: 503):
+    /// call control hears it as a failed branch, like any other. A transfer whose target cannot
+    /// be rung fails at once (the transferor hears `status`).
     pub fn report_unreachable(
         &mut self,
         now: Instant,
         call: CallRef,
         label: &str,
+        status: u16,
         media: &mut dyn MediaControl,
     ) {
         if self.transfer_open(call) {
-            return self.transfer_failed(now, call, 480, media);
+            return self.transfer_failed(now, call, status, media);
         }
         let Some(c) = self.calls.get(&call) else {
             return;
@@ -421,7 +422,7 @@ impl Calls {
         self.events.push_back(CallEvent::BranchFailed {
             call,
             label: label.to_string(),
-            status: 480,
+            status,
             last,
         });
     }

@@ -147,6 +147,12 @@ pub enum CallEvent {
         to: String,
         hold_leg: LegId,
     },
+    /// The answer to [`CallCommand::Originate`] `tag`: the new call, or `None` when the user has no
+    /// registration (or no media port was free).
+    Originated {
+        tag: u64,
+        call: Option<CallRef>,
+    },
     /// A transfer failed with `status`; the caller is back with the transferor, or hung up if the
     /// transferor had already left.
     TransferFailed {
@@ -154,6 +160,58 @@ pub enum CallEvent {
         status: u16,
         hold_leg: LegId,
     },
+}
+
+/// What call control tells the B2BUA to do, one variant per operation; the endpoint takes it as it
+/// is ([`crate::Endpoint::handle_call_command`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallCommand {
+    /// Ring explicit targets (a contact, a mobile through the trunk) for a call.
+    Ring {
+        call: CallRef,
+        targets: Vec<RingTarget>,
+    },
+    /// Ring the first of `targets` whose trunk (named by the target's label) takes the call: up
+    /// and under its caps, a call slot is now held for `call`; the ones before it are skipped. A
+    /// trunk the core does not know yet (added less than a sync ago) is taken as it is. When none
+    /// takes it, the branch fails at once with 503, labelled as the last target.
+    RingTrunk {
+        call: CallRef,
+        targets: Vec<RingTarget>,
+    },
+    /// Ring every registration of one user; a user with none is reported as a failed branch (480),
+    /// so call control decides what happens next.
+    RingMember {
+        call: CallRef,
+        user: String,
+        ring_timeout: Option<Duration>,
+    },
+    /// End an unanswered call with a status.
+    Reject { call: CallRef, status: u16 },
+    /// Stop ringing the branches labelled `label`.
+    CancelBranch { call: CallRef, label: String },
+    /// A confirming branch pressed 1: connect it to the caller.
+    Confirm { call: CallRef, label: String },
+    /// A confirming branch did not confirm: release it.
+    Decline { call: CallRef, label: String },
+    /// Place a call to `user` (their first registration) presenting `from`. Answered by
+    /// [`CallEvent::Originated`] with the same `tag`, before any event of the new call.
+    Originate {
+        tag: u64,
+        user: String,
+        from: String,
+        ring_timeout: Option<Duration>,
+    },
+    /// A blind transfer to a menu, queue or group: Switchboard takes the caller back.
+    TransferToUs { call: CallRef },
+    /// Answer the caller ourselves (a menu or a queue takes the call).
+    AnswerLocally { call: CallRef },
+    /// End an answered call from our side (BYE to everyone in it).
+    HangUp { call: CallRef, cause: String },
+    /// The relay heard nothing on `leg` for its media timeout: hang up the call using it.
+    MediaTimeout { leg: LegId },
+    /// The call ended: give back its trunk slot.
+    TrunkRelease { call: CallRef },
 }
 
 /// The request header with which our app picks the number a call out presents.

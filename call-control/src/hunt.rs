@@ -1,22 +1,22 @@
-//! Hunt groups in call control: ringing members' phones and mobiles in the order the group's strategy
-//! gives, the press-1 confirmation of mobile legs, and what a group remembers between calls.
+//! Hunt groups in call control: ringing members' phones and mobiles in the order the group's
+//! strategy gives, the press-1 confirmation of mobile legs, and what a group remembers between
+//! calls.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use sip_core::b2bua::{CallRef, RingTarget};
-use sip_transport::Command;
-use switchboard_media_rt::{InbandLaw, LegId, PlayMode, Playlist};
+use sip_core::b2bua::{CallCommand, CallRef, LegId};
+use switchboard_media::playback::PlayMode;
+use switchboard_media::relay::InbandLaw;
 use switchboard_routing::hunt::{
     BusyPolicy, CellularConfig, FailReason, HuntAction, HuntCall, HuntGroup, Leg, Member,
     MemberPresence, Strategy,
 };
-use switchboard_schema::Db;
 use switchboard_schema::{BusyPolicy as DbBusyPolicy, HuntGroup as DbHuntGroup, HuntStrategy};
-use tokio::sync::mpsc;
 
-use super::routes::{route_routing_target, trunk_target};
-use super::{codec_spec, parse_label, ActiveHunt, Confirmation, Orchestrator, CELLULAR};
+use crate::{
+    codec_spec, parse_label, ActiveHunt, CallControl, Confirmation, MediaCommand, CELLULAR,
+};
 
 /// How long a cellular answerer has to press 1 (the prompt lasts about 4 s).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
@@ -24,11 +24,11 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
 /// "Anrop fra sentralbordet. Trykk 1 for å svare." (the prompt set's `confirm`).
 const CONFIRM_PROMPT: &str = "confirm";
 
-impl Orchestrator {
+impl CallControl {
     /// A cellular leg answered: ask it to press 1, and listen for the digit.
-    pub(super) async fn start_confirmation(
+    pub(crate) fn start_confirmation(
         &mut self,
-        db: &Db,
+        now: Instant,
         call: CallRef,
         label: String,
         leg: LegId,
@@ -36,94 +36,87 @@ impl Orchestrator {
     ) {
         let (member, _) = parse_label(&label);
         tracing::info!(%member, "cellular leg answered: asking for 1");
-        if let Some(h) = self.hunts.get_mut(&call) {
-            h.hunt.handle_confirming(&member, Instant::now());
-        }
-        let _ = self.media.set_dtmf(leg, false, Some(InbandLaw::Pcmu));
-        let prompt = self.citizen.prompt(db, CONFIRM_PROMPT).await;
-        if let (Some(prompt), Some(spec)) = (prompt, codec_spec(&codec)) {
-            let _ = self
-                .media
-                .play(leg, Playlist::new([prompt]), PlayMode::Once, true, spec);
-        }
-        self.confirmations.insert(
-            leg,
-            Confirmation {
-                call,
-                label,
-                deadline: Instant::now() + CONFIRM_TIMEOUT,
-            },
-        );
-    }
-
-    pub(super) async fn end_confirmation(
-        &mut self,
-        sip: &mpsc::Sender<Command>,
-        leg: LegId,
-        confirmed: bool,
-    ) {
-        let Some(c) = self.confirmations.remove(&leg) else {
+        let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let _ = self.media.stop_playback(leg);
-        let _ = self.media.set_dtmf(leg, true, None);
+        if let Some(h) = c.hunt.as_mut() {
+            h.hunt.handle_confirming(&member, now);
+        }
+        c.confirmations.insert(
+            leg,
+            Confirmation {
+                label,
+                deadline: now + CONFIRM_TIMEOUT,
+            },
+        );
+        self.by_leg.insert(leg, call);
+        self.media(MediaCommand::SetDtmf {
+            leg,
+            forward: false,
+            inband: Some(InbandLaw::Pcmu),
+        });
+        if let Some(codec) = codec_spec(&codec) {
+            self.media(MediaCommand::Play {
+                leg,
+                prompts: vec![CONFIRM_PROMPT.to_string()],
+                mode: PlayMode::Once,
+                interruptible: true,
+                codec,
+            });
+        }
+    }
+
+    /// The leg pressed a key (`confirmed` when it was 1) or ran out of time.
+    pub(crate) fn end_confirmation(&mut self, leg: LegId, confirmed: bool) {
+        let Some(call) = self.by_leg.remove(&leg) else {
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(conf) = c.confirmations.remove(&leg) else {
+            return;
+        };
+        let mut stop = vec![leg];
         if confirmed {
             // Another mobile still being asked for this call has lost (each has its own relay
             // leg): the SIP side hangs it up; stop asking it.
-            let losers: Vec<LegId> = self
-                .confirmations
-                .iter()
-                .filter(|(_, o)| o.call == c.call)
-                .map(|(l, _)| *l)
-                .collect();
-            for loser in losers {
-                self.confirmations.remove(&loser);
-                let _ = self.media.stop_playback(loser);
-            }
+            stop.extend(c.confirmations.drain().map(|(l, _)| l));
         }
-        let cmd = if confirmed {
-            Command::Confirm {
-                call: c.call,
-                label: c.label,
-            }
+        for &l in &stop {
+            self.by_leg.remove(&l);
+            self.media(MediaCommand::StopPlayback { leg: l });
+        }
+        self.media(MediaCommand::SetDtmf {
+            leg,
+            forward: true,
+            inband: None,
+        });
+        let label = conf.label;
+        self.sip(if confirmed {
+            CallCommand::Confirm { call, label }
         } else {
-            Command::Decline {
-                call: c.call,
-                label: c.label,
-            }
-        };
-        let _ = sip.send(cmd).await;
+            CallCommand::Decline { call, label }
+        });
     }
 
-    pub(super) async fn start_hunt(
-        &mut self,
-        db: &Db,
-        sip: &mpsc::Sender<Command>,
-        call: CallRef,
-        group: &DbHuntGroup,
-    ) {
+    pub(crate) fn start_hunt(&mut self, now: Instant, call: CallRef, group: &DbHuntGroup) {
         // Whose mobile also rings, after what delay, and whether it must confirm.
         let mut mobiles = HashMap::new();
         let mut cellular = HashMap::new();
         for m in &group.members {
-            let settings = db.user_call_settings(&m.username).await.ok().flatten();
-            let mobile = db
-                .get_user(&m.username)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|u| u.mobile);
-            if let (Some(s), Some(mobile)) = (settings, mobile) {
-                if s.ring_cellular {
-                    cellular.insert(
-                        m.username.clone(),
-                        CellularConfig {
-                            delay: s.cellular_delay(),
-                            confirm: group.confirm_cellular || s.confirm_cellular,
-                        },
-                    );
-                    mobiles.insert(m.username.clone(), mobile);
-                }
+            let Some(user) = self.config.user(&m.username) else {
+                continue;
+            };
+            if let (true, Some(mobile)) = (user.settings.ring_cellular, &user.mobile) {
+                cellular.insert(
+                    m.username.clone(),
+                    CellularConfig {
+                        delay: user.settings.cellular_delay(),
+                        confirm: group.confirm_cellular || user.settings.confirm_cellular,
+                    },
+                );
+                mobiles.insert(m.username.clone(), mobile.clone());
             }
         }
         let strategy = match group.strategy {
@@ -171,38 +164,40 @@ impl Orchestrator {
             busy: busy.iter().any(|b| b == member),
             ..MemberPresence::default()
         };
-        match HuntCall::start(&spec, state, Instant::now(), presence) {
+        match HuntCall::start(&spec, state, now, presence) {
             Ok(hunt) => {
-                self.hunts.insert(
-                    call,
-                    ActiveHunt {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.hunt = Some(ActiveHunt {
                         group_id: group.id,
                         hunt,
                         mobiles,
-                    },
-                );
-                self.carry_out(db, sip, call).await;
+                    });
+                }
+                self.carry_out_hunt(now, call);
             }
             Err(e) => {
                 tracing::warn!(group = %group.name, error = %e, "hunt group unusable");
-                let _ = sip.send(Command::Reject { call, status: 480 }).await;
+                self.sip(CallCommand::Reject { call, status: 480 });
             }
         }
     }
 
-    /// Turns what the hunt decided into transport commands.
-    pub(super) async fn carry_out(&mut self, db: &Db, sip: &mpsc::Sender<Command>, call: CallRef) {
-        let mut commands = Vec::new();
-        let mut unreachable = Vec::new();
-        let mut onward = None;
-        if let Some(h) = self.hunts.get_mut(&call) {
+    /// Turns what the hunt decided into commands.
+    pub(crate) fn carry_out_hunt(&mut self, now: Instant, call: CallRef) {
+        loop {
+            let mut unreachable = Vec::new();
+            let mut onward = None;
+            let mut commands = Vec::new();
+            let Some(h) = self.calls.get_mut(&call).and_then(|c| c.hunt.as_mut()) else {
+                return;
+            };
             while let Some(action) = h.hunt.poll_action() {
                 match action {
                     HuntAction::Ring {
                         member,
                         leg: Leg::App,
                         ..
-                    } => commands.push(Command::RingMember {
+                    } => commands.push(CallCommand::RingMember {
                         call,
                         user: member,
                         ring_timeout: None,
@@ -213,16 +208,15 @@ impl Orchestrator {
                         confirm,
                         ..
                     } => {
-                        let target = match h.mobiles.get(&member) {
-                            Some(mobile) => trunk_target(db, mobile).await,
-                            None => None,
-                        };
+                        let target = h.mobiles.get(&member).and_then(|mobile| {
+                            self.config.trunk_targets(mobile).into_iter().next()
+                        });
                         match target {
                             Some(mut t) => {
                                 t.label = format!("{member}{CELLULAR}");
                                 t.confirm = confirm;
                                 tracing::info!(%member, "ringing the member's mobile");
-                                commands.push(Command::Ring {
+                                commands.push(CallCommand::Ring {
                                     call,
                                     targets: vec![t],
                                 });
@@ -235,44 +229,42 @@ impl Orchestrator {
                             Leg::App => member,
                             Leg::Cellular => format!("{member}{CELLULAR}"),
                         };
-                        commands.push(Command::CancelBranch { call, label });
+                        commands.push(CallCommand::CancelBranch { call, label });
                     }
                     HuntAction::Connect { .. } => {}
                     HuntAction::Exhausted { no_answer } => {
                         tracing::info!(?no_answer, "hunt group: nobody answered");
                         match no_answer {
                             Some(target) => onward = Some(target),
-                            None => commands.push(Command::Reject { call, status: 480 }),
+                            None => commands.push(CallCommand::Reject { call, status: 480 }),
                         }
                     }
                 }
             }
-        }
-        for c in commands {
-            let _ = sip.send(c).await;
-        }
-        if let Some(target) = onward {
-            self.hunts.remove(&call);
-            let next = route_routing_target(db, &target).await;
-            return Box::pin(self.route_onward(db, sip, call, next)).await;
-        }
-        if !unreachable.is_empty() {
-            if let Some(h) = self.hunts.get_mut(&call) {
+            for c in commands {
+                self.sip(c);
+            }
+            if let Some(target) = onward {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.hunt = None;
+                }
+                let next = self.config.route_routing_target(&target, self.wall(now));
+                return self.route_onward(now, call, next);
+            }
+            if unreachable.is_empty() {
+                return;
+            }
+            if let Some(h) = self.calls.get_mut(&call).and_then(|c| c.hunt.as_mut()) {
                 for member in unreachable {
-                    h.hunt.handle_failed(
-                        &member,
-                        Leg::Cellular,
-                        FailReason::Unreachable,
-                        Instant::now(),
-                    );
+                    h.hunt
+                        .handle_failed(&member, Leg::Cellular, FailReason::Unreachable, now);
                 }
             }
-            Box::pin(self.carry_out(db, sip, call)).await;
         }
     }
 }
 
-pub(super) fn fail_reason(status: u16) -> FailReason {
+pub(crate) fn fail_reason(status: u16) -> FailReason {
     match status {
         486 | 600 => FailReason::Busy,
         // Our own code for a cellular leg that answered but did not press 1.
@@ -280,15 +272,4 @@ pub(super) fn fail_reason(status: u16) -> FailReason {
         487 | 408 => FailReason::NoAnswer,
         _ => FailReason::Unreachable,
     }
-}
-
-/// A user's mobile through the trunk, if they chose to be rung there, and the delay they chose
-/// before it rings.
-pub(super) async fn cellular_target(db: &Db, user: &str) -> Option<(RingTarget, Duration)> {
-    let settings = db.user_call_settings(user).await.ok().flatten()?;
-    if !settings.ring_cellular {
-        return None;
-    }
-    let mobile = db.get_user(user).await.ok().flatten()?.mobile?;
-    Some((trunk_target(db, &mobile).await?, settings.cellular_delay()))
 }

@@ -5,40 +5,37 @@
 use std::time::{Duration, Instant};
 
 use sip_core::b2bua::CallRef;
+use switchboard_media::playback::PlayMode;
 use switchboard_media::prompts as nb;
-use switchboard_media_rt::{MediaRuntime, PlayMode};
 use switchboard_routing::numbers::Target;
 use switchboard_routing::queue::{AgentState, CallId, QueueAction};
-use switchboard_schema::{Db, Queue, QueueOutcome};
+use switchboard_schema::{Queue, QueueOutcome};
 
 use super::admin::queue_config;
-use super::{Citizen, LiveEvent, QueueVisit, Stage, Todo};
+use super::{QueueVisit, Stage, Todo};
+use crate::{CallControl, MediaCommand, Notice};
 
-impl Citizen {
+impl CallControl {
     /// The caller's stay in a queue has ended this way (the first ending counts).
-    pub(super) fn queue_left(&mut self, call: CallRef, outcome: QueueOutcome, now: Instant) {
-        if let Some(visit) = self.calls.get_mut(&call).and_then(|l| l.queue.as_mut()) {
-            if visit.outcome.is_none() {
-                visit.outcome = Some((outcome, now));
-                let wait = now.saturating_duration_since(visit.joined);
-                let _ = self.live.send(LiveEvent::CallerLeft {
-                    queue: i64::try_from(visit.id).unwrap_or(i64::MAX),
-                    call: call.0,
-                    outcome,
-                    wait_ms: i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
-                });
-            }
+    pub(crate) fn queue_left(&mut self, call: CallRef, outcome: QueueOutcome, now: Instant) {
+        let Some(visit) = self.local_mut(call).and_then(|l| l.queue.as_mut()) else {
+            return;
+        };
+        if visit.outcome.is_some() {
+            return;
         }
+        visit.outcome = Some((outcome, now));
+        let wait = now.saturating_duration_since(visit.joined);
+        let queue = i64::try_from(visit.id).unwrap_or(i64::MAX);
+        self.notice(Notice::CallerLeft {
+            queue,
+            call: call.0,
+            outcome,
+            wait_ms: i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
+        });
     }
 
-    pub(super) async fn join(
-        &mut self,
-        db: &Db,
-        media: &MediaRuntime,
-        now: Instant,
-        call: CallRef,
-        queue: Queue,
-    ) {
+    pub(crate) fn join(&mut self, now: Instant, call: CallRef, queue: Queue) {
         let id = queue.id as u64;
         let config = queue_config(&queue);
         if let Err(e) = self.acd.upsert_queue(now, config) {
@@ -58,8 +55,8 @@ impl Citizen {
                 self.acd.handle_login(now, &m.user);
             }
         }
-        let priority = self.calls.get(&call).map_or(0, |l| l.priority);
-        if let Some(l) = self.calls.get_mut(&call) {
+        let priority = self.local(call).map_or(0, |l| l.priority);
+        if let Some(l) = self.local_mut(call) {
             l.queue = Some(QueueVisit {
                 id,
                 joined: now,
@@ -69,18 +66,19 @@ impl Citizen {
         match self.acd.handle_join(now, id, CallId(call.0), priority) {
             Ok(joined) => {
                 tracing::info!(call = call.0, queue = %queue.name, position = joined.position, priority, "queued");
-                let _ = self.live.send(LiveEvent::CallerQueued {
+                let caller = self
+                    .calls
+                    .get(&call)
+                    .map(|c| c.caller.clone())
+                    .unwrap_or_default();
+                self.notice(Notice::CallerQueued {
                     queue: queue.id,
                     call: call.0,
-                    caller: self
-                        .calls
-                        .get(&call)
-                        .map(|l| l.caller.clone())
-                        .unwrap_or_default(),
+                    caller,
                     priority,
                     position: joined.position,
                 });
-                if let Some(l) = self.calls.get_mut(&call) {
+                if let Some(l) = self.local_mut(call) {
                     l.stage = Stage::Queue {
                         music: queue.hold_music,
                         speaking: queue.greeting_prompt.is_some(),
@@ -89,11 +87,8 @@ impl Citizen {
                     };
                 }
                 match &queue.greeting_prompt {
-                    Some(g) => {
-                        self.play(db, media, call, &[g.as_str()], PlayMode::Once, false)
-                            .await
-                    }
-                    None => self.hold_music(db, media, call).await,
+                    Some(g) => self.play(call, &[g.as_str()], PlayMode::Once, false),
+                    None => self.hold_music(call),
                 }
             }
             Err(refused) => {
@@ -102,17 +97,17 @@ impl Citizen {
                 self.overflow(call, refused.overflow);
             }
         }
-        self.carry_out_acd(db, media).await;
+        self.carry_out_acd(now);
     }
 
-    pub(super) fn overflow(&mut self, call: CallRef, target: Option<Target>) {
+    pub(crate) fn overflow(&mut self, call: CallRef, target: Option<Target>) {
         match target {
             Some(target) => {
                 self.handed(call);
                 self.todo.push(Todo::Route { call, target });
             }
             None => {
-                if let Some(l) = self.calls.get_mut(&call) {
+                if let Some(l) = self.local_mut(call) {
                     l.stage = Stage::Message;
                 }
                 self.todo.push(Todo::Route {
@@ -124,7 +119,7 @@ impl Citizen {
     }
 
     /// Carries out what the ACD decided.
-    pub(in crate::calls) async fn carry_out_acd(&mut self, db: &Db, media: &MediaRuntime) {
+    pub(crate) fn carry_out_acd(&mut self, now: Instant) {
         while let Some(action) = self.acd.poll_action() {
             match action {
                 QueueAction::Offer {
@@ -147,9 +142,9 @@ impl Citizen {
                 } => {
                     tracing::info!(callback = id.0, %user, %number, "callback: the agent answered, dialling the citizen");
                     let placed = self
-                        .callbacks
+                        .calls
                         .iter()
-                        .find(|(_, c)| c.id == id)
+                        .find(|(_, c)| c.callback.as_ref().is_some_and(|cb| cb.id == id))
                         .map(|(call, _)| *call);
                     if let Some(call) = placed {
                         self.todo.push(Todo::DialCitizen { call, number });
@@ -158,12 +153,12 @@ impl Citizen {
                 QueueAction::Connect { call, user, .. } => {
                     tracing::info!(call = call.0, %user, "queue call connected");
                     let call = CallRef(call.0);
-                    self.queue_left(call, QueueOutcome::Answered, Instant::now());
-                    if let Some(l) = self.calls.get_mut(&call) {
+                    self.queue_left(call, QueueOutcome::Answered, now);
+                    if let Some(l) = self.local_mut(call) {
                         l.agent = Some(user.clone());
                     }
-                    if let Some(leg) = self.calls.get(&call).and_then(|l| l.leg) {
-                        let _ = media.stop_playback(leg);
+                    if let Some(leg) = self.local(call).and_then(|l| l.leg) {
+                        self.media(MediaCommand::StopPlayback { leg });
                     }
                     self.handed(call);
                 }
@@ -171,13 +166,8 @@ impl Citizen {
                     call,
                     position,
                     expected_wait,
-                } => {
-                    self.announce(db, media, CallRef(call.0), position, expected_wait)
-                        .await
-                }
-                QueueAction::OfferCallback { call } => {
-                    self.offer_callback(db, media, CallRef(call.0)).await
-                }
+                } => self.announce(CallRef(call.0), position, expected_wait),
+                QueueAction::OfferCallback { call } => self.offer_callback(CallRef(call.0)),
                 QueueAction::StartCallback {
                     call,
                     user,
@@ -198,7 +188,7 @@ impl Citizen {
                     reason,
                 } => {
                     tracing::info!(call = call.0, ?reason, "queue overflow");
-                    self.queue_left(CallRef(call.0), QueueOutcome::Overflow, Instant::now());
+                    self.queue_left(CallRef(call.0), QueueOutcome::Overflow, now);
                     self.overflow(CallRef(call.0), target);
                 }
                 QueueAction::AgentAutoPaused {
@@ -207,7 +197,7 @@ impl Citizen {
                     missed,
                 } => {
                     tracing::warn!(%user, queue, missed, "agent paused after missed calls");
-                    let _ = self.live.send(LiveEvent::AgentAutoPaused {
+                    self.notice(Notice::AgentAutoPaused {
                         user,
                         queue: i64::try_from(queue).unwrap_or(i64::MAX),
                         missed,
@@ -217,16 +207,8 @@ impl Citizen {
         }
     }
 
-    pub(super) async fn announce(
-        &mut self,
-        db: &Db,
-        media: &MediaRuntime,
-        call: CallRef,
-        position: u32,
-        expected_wait: Option<Duration>,
-    ) {
-        let Some(Stage::Queue { speaking, .. }) = self.calls.get_mut(&call).map(|l| &mut l.stage)
-        else {
+    fn announce(&mut self, call: CallRef, position: u32, expected_wait: Option<Duration>) {
+        let Some(Stage::Queue { speaking, .. }) = self.stage_mut(call) else {
             return;
         };
         if *speaking {
@@ -238,7 +220,6 @@ impl Citizen {
             clips.extend(nb::expected_wait_for(wait));
         }
         tracing::info!(call = call.0, position, "queue announcement");
-        self.play(db, media, call, &clips, PlayMode::Once, false)
-            .await;
+        self.play(call, &clips, PlayMode::Once, false);
     }
 }
