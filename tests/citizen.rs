@@ -5,7 +5,6 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::phones::*;
 use common::{http_request, Server};
@@ -429,113 +428,6 @@ fn a_queue_rings_an_agents_mobile_who_must_press_1() {
         queue_call_answered_on_mobile(&server, dir.path(), "+4764000333", 18980, (17990, 18990));
     assert_eq!(cdr["answered_by"], "1005/cellular", "{cdr}");
     assert_eq!(cdr["queue_id"], queue["id"], "{cdr}");
-}
-
-#[test]
-fn a_caller_waiting_longer_than_the_reconcile_interval_keeps_their_place() {
-    let (server, dir) = start_server();
-    let queue = post(
-        &server,
-        "/api/v1/queues",
-        serde_json::json!({
-            "name": "Lang",
-            "greeting_prompt": null,
-            "announce_every_secs": null,
-            "members": [{"user": "1003"}],
-        }),
-    );
-    post(
-        &server,
-        "/api/v1/numbers",
-        serde_json::json!({
-            "number": "+4764000666",
-            "label": "long wait",
-            "target_kind": "queue",
-            "target_ref": queue["id"].as_i64().expect("id").to_string(),
-        }),
-    );
-    let (status, body) = http_request(
-        server.http,
-        "PUT",
-        "/api/v1/agents/1003/state",
-        Some(r#"{"state": "logged_out"}"#),
-    );
-    assert_eq!(status, 204, "{body}");
-    // The caller waits, sending audio as a phone does (call control checks the queues against the
-    // live calls every 30 s)…
-    let tone = dir.path().join("tone.wav");
-    common::audio::write_tone_wav(&tone, 1000.0, 2.0);
-    let caller = scenario(
-        dir.path(),
-        "carrier_wait_bye.xml",
-        &[("tone", &tone.to_string_lossy())],
-    );
-    let server_addr = server.sip;
-    let dir_path = dir.path().to_path_buf();
-    let waiting = std::thread::spawn(move || {
-        Command::new("sipp")
-            .arg(server_addr.to_string())
-            .arg("-sf")
-            .arg(&caller)
-            .args([
-                "-s",
-                "+4764000666",
-                "-m",
-                "1",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                "17860",
-            ])
-            .args([
-                "-mi",
-                "127.0.0.1",
-                "-mp",
-                "18860",
-                "-nostdin",
-                "-timeout",
-                "60",
-            ])
-            .args(["-trace_err", "-error_file"])
-            .arg(dir_path.join("waiting.err.log"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("sipp runs")
-    });
-    std::thread::sleep(Duration::from_secs(34));
-    // …past a check, which finds nothing to correct; then the agent comes and takes the call.
-    assert!(
-        !server.log_text().contains("queues reconciled"),
-        "{}",
-        server.log_text()
-    );
-    let agent = Phone {
-        user: "1003",
-        sip_port: 17850,
-        media_port: 18850,
-    };
-    let _agent_phone = phone(&server, dir.path(), &agent, "phone_answer_then_bye.xml", 1);
-    let (status, body) = http_request(
-        server.http,
-        "PUT",
-        "/api/v1/agents/1003/state",
-        Some(r#"{"state": "available"}"#),
-    );
-    assert_eq!(status, 204, "{body}");
-    let status = waiting.join().expect("caller thread");
-    assert!(
-        status.success(),
-        "{}\n{}",
-        read(dir.path(), "waiting.err.log"),
-        server.log_text()
-    );
-    let cdr = closed_cdrs(&server, 1).remove(0);
-    assert_eq!(cdr["answered_by"], "1003", "{cdr}");
-    assert!(
-        cdr["queue_wait_ms"].as_i64().unwrap_or(0) >= 33_000,
-        "{cdr}"
-    );
 }
 
 /// A 16-bit PCM, 8 kHz mono WAV of a 440 Hz tone, `seconds` long (an admin's own recording).

@@ -202,6 +202,9 @@ impl CallControl {
     }
 
     fn branch_failed(&mut self, now: Instant, call: CallRef, label: &str, status: u16, last: bool) {
+        if !self.calls.contains_key(&call) {
+            return; // A late report for a call that has ended.
+        }
         let trunk_trouble = status == 408 || (500..600).contains(&status);
         let failover = self.calls.get_mut(&call).and_then(|c| c.failover.as_mut());
         if let Some(queue) = failover {
