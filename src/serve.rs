@@ -245,8 +245,8 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         sip: api_sip_tx,
         realm: cfg.sip.realm.clone(),
         admin_token,
-        // Call control reads numbers, groups, queues and menus from the database on every call;
-        // what it caches (decoded prompts) it drops when told here.
+        // Call control reloads its configuration snapshot on these notices (before the next call
+        // event), and forgets a changed prompt.
         config_changes: Some(config_tx),
         queues: Some(queue_tx),
         events: Some(live_tx),

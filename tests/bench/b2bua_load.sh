@@ -52,9 +52,10 @@ if [ "$(id -u)" != 0 ] && [[ " $modes " =~ " rtp "|" held " ]]; then
   echo "# not root: sipp cannot play RTP (raw socket); running nortp and auth only" >&2; modes="nortp auth"
 fi
 if [[ " $servers " =~ " switchboard " ]]; then
-  (cd "$root" && cargo build --release --locked --bin switchboard >/dev/null 2>&1)
+  [ -n "${SWITCHBOARD_BIN:-}" ] || (cd "$root" && cargo build --release --locked --bin switchboard >/dev/null 2>&1)
 fi
-bin=$root/target/release/switchboard
+# SWITCHBOARD_BIN: another build to measure (e.g. the commit before a change), used as it is.
+bin=${SWITCHBOARD_BIN:-$root/target/release/switchboard}
 hz=$(getconf CLK_TCK)
 sipp_common=(-i 127.0.0.1 -nostdin -buff_size 8388608 -max_recv_loops 100000 -trace_screen -trace_err)
 
