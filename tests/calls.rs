@@ -310,8 +310,6 @@ fn staff_call_out(test: &str, dialled: &str, presented: &str) {
     assert_eq!(cdr["to_number"], dialled, "{cdr}");
     assert_eq!(cdr["hangup_side"], "callee", "the carrier hung up: {cdr}");
     assert_eq!(cdr["answered_by"], "carrier", "{cdr}");
-    let log = server.log_text();
-    assert!(log.contains("call out through the trunk"), "{log}");
 }
 
 #[test]
@@ -374,34 +372,26 @@ fn a_cellular_leg_is_connected_only_after_pressing_1() {
     );
     let cdr = wait_for_closed_cdr(&server);
     assert_eq!(cdr["answered_by"], "1005/cellular", "{cdr}");
-    let log = server.log_text();
-    assert!(log.contains("asking for 1"), "{log}");
-    assert!(
-        log.contains("confirmation key") && log.contains("digit=1"),
-        "{log}"
-    );
 }
 
 #[test]
 fn a_cellular_leg_that_presses_another_key_is_released_and_the_hunt_moves_on() {
     // As above, but the mobile presses 2 (a voicemail or a wrong key): that leg is hung up, nobody is
     // left in "Helse", and the caller hears 480.
-    cellular_leg_not_confirmed("/usr/share/sip-tester/dtmf_2833_2.pcap", "digit=2");
+    cellular_leg_not_confirmed("/usr/share/sip-tester/dtmf_2833_2.pcap");
 }
 
 #[test]
 fn a_cellular_leg_that_presses_no_key_is_released_after_the_confirmation_time() {
     // The mobile answers and sends only audio (a voicemail greeting, a person who does not press):
     // after 15 s the leg is hung up and the hunt moves on (nobody is left: 480).
-    cellular_leg_not_confirmed(
-        "/usr/share/sip-tester/g711a.pcap",
-        "no key pressed: cellular leg released",
-    );
+    // (The 15 s confirmation time itself is tested in simulated time: call-control's scenarios.)
+    cellular_leg_not_confirmed("/usr/share/sip-tester/g711a.pcap");
 }
 
 /// A call to "Helse" whose cellular leg (1005's mobile, SIPp on the demo trunk) answers and plays
-/// `pcap` instead of pressing 1; the server must log `expect_in_log` and the caller gets 480.
-fn cellular_leg_not_confirmed(pcap: &str, expect_in_log: &str) {
+/// `pcap` instead of pressing 1; the leg is declined (603 in the record) and the caller gets 480.
+fn cellular_leg_not_confirmed(pcap: &str) {
     let _port = TRUNK_PORT.lock().unwrap_or_else(|e| e.into_inner());
     let server = Server::start(ServerOptions {
         demo: true,
@@ -444,8 +434,11 @@ fn cellular_leg_not_confirmed(pcap: &str, expect_in_log: &str) {
         "the mobile leg was hung up: {mobile_errors}"
     );
     let cdr = wait_for_closed_cdr(&server);
-    let log = server.log_text();
-    assert!(log.contains(expect_in_log), "{log}\n{cdr}");
+    assert_eq!(
+        common::phones::leg_statuses(&cdr, "1005/cellular"),
+        vec![603],
+        "the mobile answered and was declined: {cdr}"
+    );
     assert!(cdr["answered_by"].is_null(), "{cdr}");
     assert_eq!(cdr["hangup_cause"], "480", "{cdr}");
 }
@@ -507,7 +500,12 @@ fn a_call_out_fails_over_to_the_next_trunk_when_the_first_answers_503() {
         legs.contains("\"carrier\"") && legs.contains("503"),
         "{legs}"
     );
-    assert!(server.log_text().contains("trunk failover"));
+    // The failover is in the record: the backup's branch is the one answered.
+    assert_eq!(
+        common::phones::leg_statuses(&cdr, "backup"),
+        vec![200],
+        "{cdr}"
+    );
 }
 
 #[test]
@@ -519,9 +517,7 @@ fn a_carrier_asking_us_to_refresh_its_session_gets_our_update_in_time() {
         config_toml: Some("[media]\ntimeout_secs = 300\n"),
         ..Default::default()
     });
-    common::wait_until("trunk sources", Duration::from_secs(10), || {
-        server.log_text().contains("trunk sources")
-    });
+    common::wait_trunks_active(&server);
     let dir = tempfile::tempdir().expect("temp dir");
     let phone = common::phones::Phone {
         user: "1001",
@@ -576,11 +572,7 @@ fn a_carrier_asking_us_to_refresh_its_session_gets_our_update_in_time() {
         cdr["hangup_side"], "caller",
         "the carrier hung up, not a timer: {cdr}"
     );
-    assert!(
-        server.log_text().contains("session refresh to the caller"),
-        "{}",
-        server.log_text()
-    );
+    // (The carrier's scenario fails unless our UPDATE comes within its 50 s.)
 }
 
 #[test]
@@ -593,9 +585,7 @@ fn two_mobiles_answering_at_once_are_both_asked_and_the_first_to_press_1_is_conn
         demo: true,
         ..Default::default()
     });
-    common::wait_until("trunk sources", Duration::from_secs(10), || {
-        server.log_text().contains("trunk sources")
-    });
+    common::wait_trunks_active(&server);
     for user in ["1003", "1004"] {
         let (status, body) = common::http_request(
             server.http,
@@ -680,18 +670,12 @@ fn two_mobiles_answering_at_once_are_both_asked_and_the_first_to_press_1_is_conn
     for mobile in ["+47900001003", "+47900001004"] {
         assert!(msgs.contains(&format!("INVITE sip:{mobile}@")), "{msgs}");
     }
-    let log = server.log_text();
-    assert_eq!(
-        log.matches("asking for 1").count(),
-        2,
-        "both mobiles were asked: {log}"
-    );
     let cdr = wait_for_closed_cdr(&server);
     let winner = cdr["answered_by"].as_str().unwrap_or_default().to_string();
     let loser = match winner.as_str() {
         "1003/cellular" => "1004/cellular",
         "1004/cellular" => "1003/cellular",
-        other => panic!("answered by {other:?}: {cdr}\n{log}"),
+        other => panic!("answered by {other:?}: {cdr}"),
     };
     assert_eq!(
         common::phones::leg_statuses(&cdr, &winner),

@@ -66,10 +66,12 @@ impl CallControl {
             } => self.start_confirmation(now, call, label, leg, codec),
             CallEvent::Held { call, leg, codec } => {
                 tracing::info!(call = call.0, "on hold: music on hold");
+                self.view_held(call, true);
                 self.play_music_on_hold(leg, &codec);
             }
             CallEvent::Resumed { call, leg } => {
                 tracing::info!(call = call.0, "resumed");
+                self.view_held(call, false);
                 self.media(MediaCommand::StopPlayback { leg });
             }
             CallEvent::TransferRequested {
@@ -79,6 +81,7 @@ impl CallControl {
                 hold_leg,
                 codec,
             } => {
+                self.view_held(call, true);
                 self.play_music_on_hold(hold_leg, &codec);
                 let (transferor, _) = parse_label(&by);
                 tracing::info!(%transferor, %target, "transfer requested");
@@ -94,6 +97,7 @@ impl CallControl {
                 let (from, _) = parse_label(&from);
                 let (to, _) = parse_label(&to);
                 tracing::info!(%from, %to, "call transferred");
+                self.view_held(call, false);
                 self.view_answered(now, call, &to);
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.talking.retain(|m| *m != from);
@@ -101,10 +105,11 @@ impl CallControl {
                 }
             }
             CallEvent::TransferFailed {
-                call: _,
+                call,
                 status,
                 hold_leg,
             } => {
+                self.view_held(call, false);
                 self.media(MediaCommand::StopPlayback { leg: hold_leg });
                 tracing::info!(status, "transfer failed");
             }
@@ -140,6 +145,7 @@ impl CallControl {
             answered_at_ms: None,
             recording: false,
             recording_id: None,
+            on_hold: false,
         };
         let mut entry = Call {
             caller: from_user.to_string(),

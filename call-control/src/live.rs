@@ -41,6 +41,8 @@ pub struct CallView {
     pub answered_at_ms: Option<i64>,
     pub recording: bool,
     pub recording_id: Option<i64>,
+    /// The caller hears music on hold: held by the staff member, or waiting while they transfer.
+    pub on_hold: bool,
 }
 
 /// A call's recording.
@@ -112,6 +114,13 @@ impl CallControl {
             e.view.state = CallViewState::Answered;
             e.view.answered_by = Some(by.to_owned());
             e.view.answered_at_ms.get_or_insert(at);
+        }
+    }
+
+    /// The caller was put on hold (`true`) or is back (`false`).
+    pub(crate) fn view_held(&mut self, call: CallRef, held: bool) {
+        if let Some(e) = self.view_mut(call) {
+            e.view.on_hold = held;
         }
     }
 

@@ -35,18 +35,8 @@ pub enum CallRequest {
     },
 }
 
-/// Why call control did not start or stop a recording.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecordingRefusal {
-    /// No call in progress has this id.
-    UnknownCall,
-    /// Ringing, or answered by Switchboard itself (a menu, a queue): nobody to record yet.
-    NotAnswered,
-    AlreadyRecording,
-    NotRecording,
-    /// Media or disk trouble; the text says what.
-    Failed(String),
-}
+/// Why call control did not start or stop a recording (call control's own type).
+pub use call_control::RecordingRefusal;
 
 /// Where a call in progress stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -81,6 +71,8 @@ pub struct LiveCall {
     pub recording: bool,
     /// The recording in progress (`/recordings/{id}`).
     pub recording_id: Option<i64>,
+    /// The caller hears music on hold: held by the staff member, or waiting while they transfer.
+    pub on_hold: bool,
 }
 
 /// The body of `POST /calls/{id}/recording` (optional).

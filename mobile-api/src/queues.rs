@@ -37,20 +37,8 @@ pub enum QueueRequest {
     },
 }
 
-/// The agent states an admin can set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AgentStateChange {
-    /// Logged in and ready for calls (also logs the agent in).
-    Available,
-    /// Logged in but taking no calls, with an optional reason ("lunsj").
-    Paused { reason: Option<String> },
-    /// Logged out of every queue.
-    LoggedOut,
-    /// Do not disturb.
-    Dnd,
-    /// The administrator's reset: clears a stuck ringing or in-call state.
-    Reset,
-}
+/// The agent states an admin can set (call control's own type).
+pub use call_control::AgentStateChange;
 
 /// The states of `PUT /agents/{user}/state`.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, utoipa::ToSchema)]

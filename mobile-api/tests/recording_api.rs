@@ -114,6 +114,7 @@ fn live(id: u64, state: LiveCallState) -> LiveCall {
         answered_at_ms: (state == LiveCallState::Answered).then_some(1_700_000_001_000),
         recording: false,
         recording_id: None,
+        on_hold: false,
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sip_core::b2bua::MediaControl;
 use switchboard_media_rt::LegCounters;
-use switchboard_media_rt::{LegId, MediaRuntime, Playlist, RemoteMedia};
+use switchboard_media_rt::{LegId, MediaRtError, MediaRuntime, Playlist, RemoteMedia};
 use switchboard_schema::Db;
 use tokio::sync::{mpsc, oneshot};
 
@@ -60,12 +60,19 @@ pub struct RelayControl {
 }
 
 impl MediaControl for RelayControl {
-    fn allocate(&mut self, near: Option<LegId>) -> Result<(LegId, SocketAddr), String> {
+    fn allocate(
+        &mut self,
+        near: Option<LegId>,
+    ) -> Result<(LegId, SocketAddr), sip_core::b2bua::MediaUnavailable> {
+        use sip_core::b2bua::MediaUnavailable;
         let leg = match near {
             Some(n) => self.runtime.allocate_leg_near(n),
             None => self.runtime.allocate_leg(),
         }
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            MediaRtError::PortsExhausted => MediaUnavailable::NoPorts,
+            other => MediaUnavailable::Relay(other.to_string()),
+        })?;
         Ok((leg.id, leg.rtp))
     }
 

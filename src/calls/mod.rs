@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use call_control::{
-    AgentStateChange, CallControl, CallView, CallViewState, MediaInput, Notice, Output,
-    RecordingRefusal, Snapshot,
+    CallControl, CallView, CallViewState, MediaInput, Notice, Output, RecordingRefusal, Snapshot,
 };
 use mobile_api::{CallRequest, ConfigChanged, LiveCall, LiveCallState, LiveEvent, QueueRequest};
 use sip_core::b2bua::CallEvent;
@@ -203,7 +202,7 @@ pub async fn orchestrate(
                         Ok(rec)
                     }
                     Err(refusal) => {
-                        if let mobile_api::RecordingRefusal::Failed(why) = &refusal {
+                        if let RecordingRefusal::Failed(why) = &refusal {
                             tracing::warn!(call, %why, "recording not started");
                         }
                         core.recording_not_started(call);
@@ -308,15 +307,6 @@ fn answer_queue_request(core: &mut CallControl, request: QueueRequest) {
             let _ = reply.send(core.queue_stats());
         }
         QueueRequest::SetAgentState { user, state, reply } => {
-            let state = match state {
-                mobile_api::AgentStateChange::Available => AgentStateChange::Available,
-                mobile_api::AgentStateChange::Paused { reason } => {
-                    AgentStateChange::Paused { reason }
-                }
-                mobile_api::AgentStateChange::LoggedOut => AgentStateChange::LoggedOut,
-                mobile_api::AgentStateChange::Dnd => AgentStateChange::Dnd,
-                mobile_api::AgentStateChange::Reset => AgentStateChange::Reset,
-            };
             core.set_agent_state(now, &user, state);
             let _ = reply.send(Ok(()));
         }
@@ -344,7 +334,7 @@ fn answer_call_request(
             reply,
         } => match core.begin_recording(call) {
             Err(refusal) => {
-                let _ = reply.send(Err(api_refusal(refusal)));
+                let _ = reply.send(Err(refusal));
             }
             Ok(call_id) => {
                 let (_, now_unix_ms) = sip_transport::now_pair();
@@ -361,7 +351,7 @@ fn answer_call_request(
         },
         CallRequest::StopRecording { call, reply } => match core.stop_recording(call) {
             Err(refusal) => {
-                let _ = reply.send(Err(api_refusal(refusal)));
+                let _ = reply.send(Err(refusal));
             }
             Ok(id) => {
                 let db = recorder.db.clone();
@@ -370,16 +360,6 @@ fn answer_call_request(
                 });
             }
         },
-    }
-}
-
-fn api_refusal(refusal: RecordingRefusal) -> mobile_api::RecordingRefusal {
-    match refusal {
-        RecordingRefusal::UnknownCall => mobile_api::RecordingRefusal::UnknownCall,
-        RecordingRefusal::NotAnswered => mobile_api::RecordingRefusal::NotAnswered,
-        RecordingRefusal::AlreadyRecording => mobile_api::RecordingRefusal::AlreadyRecording,
-        RecordingRefusal::NotRecording => mobile_api::RecordingRefusal::NotRecording,
-        RecordingRefusal::Failed(why) => mobile_api::RecordingRefusal::Failed(why),
     }
 }
 
@@ -399,6 +379,7 @@ fn live_call(v: CallView) -> LiveCall {
         answered_at_ms: v.answered_at_ms,
         recording: v.recording,
         recording_id: v.recording_id,
+        on_hold: v.on_hold,
     }
 }
 

@@ -90,6 +90,19 @@ pub async fn sync_trunk_sources(
                 .filter(|t| t.enabled)
                 .filter_map(|t| core_trunk(t, secrets_dir.as_deref(), &mut warnings))
                 .collect();
+            // Sources first: once the SIP core shows a trunk (after resolving its host, which comes
+            // later), the networks it calls from are known too. Tests wait on that.
+            let sources: Vec<(IpAddr, u8)> = trunks
+                .iter()
+                .filter(|t| t.enabled)
+                .flat_map(|t| t.inbound_sources.iter())
+                .filter_map(|cidr| switchboard_schema::parse_cidr(cidr).ok())
+                .collect();
+            if last.as_ref() != Some(&sources) {
+                tracing::info!(?sources, "trunk sources");
+                let _ = sip.send(Command::SetCallSources(sources.clone())).await;
+                last = Some(sources);
+            }
             let stale = last_trunks
                 .as_ref()
                 .is_none_or(|(c, at)| *c != configs || at.elapsed() >= TRUNK_REFRESH);
@@ -104,17 +117,6 @@ pub async fn sync_trunk_sources(
                 }
                 let _ = sip.send(Command::SetTrunks(configs.clone())).await;
                 last_trunks = Some((configs, Instant::now()));
-            }
-            let sources: Vec<(IpAddr, u8)> = trunks
-                .iter()
-                .filter(|t| t.enabled)
-                .flat_map(|t| t.inbound_sources.iter())
-                .filter_map(|cidr| switchboard_schema::parse_cidr(cidr).ok())
-                .collect();
-            if last.as_ref() != Some(&sources) {
-                tracing::info!(?sources, "trunk sources");
-                let _ = sip.send(Command::SetCallSources(sources.clone())).await;
-                last = Some(sources);
             }
         }
         tokio::select! {

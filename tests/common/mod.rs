@@ -335,6 +335,44 @@ pub fn wait_answered_by(server: &Server, who: &str, timeout: Duration) {
     });
 }
 
+/// Waits until a call in progress has its caller on hold (`held`) or no call has (`!held`), as
+/// `/api/v1/calls` shows it.
+pub fn wait_on_hold(server: &Server, held: bool, timeout: Duration) {
+    let what = if held {
+        "a caller on hold"
+    } else {
+        "no caller on hold"
+    };
+    wait_until(what, timeout, || {
+        let (status, body) = server.get("/api/v1/calls");
+        status == 200
+            && serde_json::from_str::<Vec<serde_json::Value>>(&body)
+                .is_ok_and(|calls| calls.iter().any(|c| c["on_hold"] == true) == held)
+    });
+}
+
+/// Waits until the SIP core has every enabled trunk (`active` in its status) and so, as the node
+/// tells it the trunks' networks first, accepts calls from them.
+pub fn wait_trunks_active(server: &Server) {
+    wait_until(
+        "the trunks in the SIP core",
+        Duration::from_secs(10),
+        || {
+            let (status, body) = server.get("/api/v1/trunks");
+            let Ok(trunks) = serde_json::from_str::<Vec<serde_json::Value>>(&body) else {
+                return false;
+            };
+            status == 200
+                && trunks.iter().filter(|t| t["enabled"] == true).all(|t| {
+                    let (status, body) = server.get(&format!("/api/v1/trunks/{}/status", t["id"]));
+                    status == 200
+                        && serde_json::from_str::<serde_json::Value>(&body)
+                            .is_ok_and(|s| s["active"] == true)
+                })
+        },
+    );
+}
+
 /// The value of an unlabelled series in `/metrics` (0 when it is not there).
 pub fn metric(server: &Server, name: &str) -> f64 {
     let (status, text) = server.get("/metrics");

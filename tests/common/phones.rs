@@ -321,9 +321,7 @@ pub fn start_server() -> (Server, tempfile::TempDir) {
         ..Default::default()
     });
     // The carrier's address must be known as a trunk source before it calls.
-    wait_until("trunk sources", Duration::from_secs(10), || {
-        server.log_text().contains("trunk sources")
-    });
+    super::wait_trunks_active(&server);
     (server, tempfile::tempdir().expect("temp dir"))
 }
 
@@ -350,11 +348,6 @@ pub fn queue_call_answered_on_mobile(
         status.is_some_and(|s| s.success()),
         "the mobile: {}\n{}",
         read(dir, "mobile.err.log"),
-        server.log_text()
-    );
-    assert!(
-        server.log_text().contains("confirmation key"),
-        "{}",
         server.log_text()
     );
     closed_cdrs(server, 1).remove(0)

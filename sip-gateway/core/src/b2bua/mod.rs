@@ -49,7 +49,7 @@ use dialog::Dialog;
 /// rest are commands to the media threads).
 pub trait MediaControl {
     /// A relay leg on the same media thread as `near` (if given); its id and the address for SDP.
-    fn allocate(&mut self, near: Option<LegId>) -> Result<(LegId, SocketAddr), String>;
+    fn allocate(&mut self, near: Option<LegId>) -> Result<(LegId, SocketAddr), MediaUnavailable>;
     fn set_remote(&mut self, leg: LegId, remote: RemoteMedia);
     fn bridge(&mut self, a: LegId, b: LegId);
     fn release(&mut self, leg: LegId);
@@ -59,6 +59,17 @@ pub trait MediaControl {
     fn transcode(&mut self, _leg: LegId, _spec: Option<(CodecRef, CodecRef)>) -> bool {
         false
     }
+}
+
+/// Why the relay gave no leg (the call is refused or the branch fails; nothing else breaks).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaUnavailable {
+    /// Every port pair of the configured range is in use.
+    #[error("no free RTP port pair")]
+    NoPorts,
+    /// The relay has stopped or failed; the text says how.
+    #[error("media relay: {0}")]
+    Relay(String),
 }
 
 /// A codec as the relay knows it on one leg: encoding name and payload type.

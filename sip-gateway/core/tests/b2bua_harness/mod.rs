@@ -31,8 +31,14 @@ pub struct MediaLog {
 pub struct FakeMedia(pub Arc<Mutex<MediaLog>>);
 
 impl MediaControl for FakeMedia {
-    fn allocate(&mut self, _near: Option<LegId>) -> Result<(LegId, SocketAddr), String> {
-        let mut log = self.0.lock().map_err(|_| "poisoned")?;
+    fn allocate(
+        &mut self,
+        _near: Option<LegId>,
+    ) -> Result<(LegId, SocketAddr), sip_core::b2bua::MediaUnavailable> {
+        let mut log = self
+            .0
+            .lock()
+            .map_err(|_| sip_core::b2bua::MediaUnavailable::Relay("poisoned".into()))?;
         log.next += 1;
         let leg = LegId(log.next);
         log.allocated.push(leg);
