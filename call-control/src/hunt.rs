@@ -208,9 +208,10 @@ impl CallControl {
                         confirm,
                         ..
                     } => {
-                        let target = h.mobiles.get(&member).and_then(|mobile| {
-                            self.config.trunk_targets(mobile).into_iter().next()
-                        });
+                        let target = h
+                            .mobiles
+                            .get(&member)
+                            .and_then(|mobile| self.config.first_trunk_target(mobile));
                         match target {
                             Some(mut t) => {
                                 t.label = format!("{member}{CELLULAR}");

@@ -37,7 +37,7 @@ mod snapshot;
 pub use citizen::QueueRecord;
 pub use live::{AgentStateChange, CallView, CallViewState, RecordingRefusal};
 pub use records::{Notice, Record};
-pub use routes::Route;
+pub use routes::{transport_of, Route};
 pub use snapshot::{Snapshot, UserEntry};
 
 use citizen::{Callback, Local, Todo};

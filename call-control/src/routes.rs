@@ -180,11 +180,13 @@ impl Snapshot {
         if !entry.settings.ring_cellular {
             return None;
         }
-        let target = self
-            .trunk_targets(entry.mobile.as_deref()?)
-            .into_iter()
-            .next()?;
+        let target = self.first_trunk_target(entry.mobile.as_deref()?)?;
         Some((target, entry.settings.cellular_delay()))
+    }
+
+    /// The best trunk as a ring target for `number` (a member's mobile: rung through it alone).
+    pub fn first_trunk_target(&self, number: &str) -> Option<RingTarget> {
+        self.trunks.iter().find_map(|t| target_of(t, number))
     }
 
     /// Where a stored target (a number's, a queue's overflow) leads, through the opening hours of
@@ -311,15 +313,20 @@ fn kind_ref(target: &Target) -> Option<(TargetKind, String)> {
     })
 }
 
+/// The SIP transport a stored trunk uses (one mapping for ringing it and for registering it).
+pub fn transport_of(transport: TrunkTransport) -> TransportKind {
+    match transport {
+        TrunkTransport::Udp => TransportKind::Udp,
+        TrunkTransport::Tcp => TransportKind::Tcp,
+        TrunkTransport::Tls => TransportKind::Tls,
+    }
+}
+
 fn target_of(trunk: &switchboard_schema::Trunk, number: &str) -> Option<RingTarget> {
     // Carriers' SBCs are addressed by IP here; DNS (SRV/NAPTR) is not done yet.
     let ip: IpAddr = trunk.host.parse().ok()?;
     let addr = SocketAddr::new(ip, u16::try_from(trunk.port).ok()?);
-    let transport = match trunk.transport {
-        TrunkTransport::Udp => TransportKind::Udp,
-        TrunkTransport::Tcp => TransportKind::Tcp,
-        TrunkTransport::Tls => TransportKind::Tls,
-    };
+    let transport = transport_of(trunk.transport);
     let uri = sip_message::Uri::parse(format!("sip:{number}@{addr}").as_bytes()).ok()?;
     Some(RingTarget {
         uri,

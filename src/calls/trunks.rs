@@ -6,10 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sip_core::trunk::{RegistrationConfig, TrunkConfig, DEFAULT_REGISTER_EXPIRES};
-use sip_core::TransportKind;
 use sip_transport::Command;
 use switchboard_schema::Db;
-use switchboard_schema::TrunkTransport;
 use tokio::sync::{mpsc, watch};
 
 /// How often the trunk list is pushed even when unchanged, so DNS names are resolved again.
@@ -56,11 +54,7 @@ fn core_trunk(
         name: t.name.clone(),
         host: t.host.clone(),
         port,
-        transport: match t.transport {
-            TrunkTransport::Udp => TransportKind::Udp,
-            TrunkTransport::Tcp => TransportKind::Tcp,
-            TrunkTransport::Tls => TransportKind::Tls,
-        },
+        transport: call_control::transport_of(t.transport),
         addr: None,
         registration,
         options_interval: u64::try_from(t.options_interval_secs)
