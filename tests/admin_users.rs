@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{http_request, registrations, sipp_as, wait_until, Server, ServerOptions};
+use common::{http_request, metric, registrations, sipp_as, wait_until, Server, ServerOptions};
 
 fn register(server: &Server, user: &str, password: &str) -> bool {
     sipp_as(server, "register_only.xml", (user, password), 1, &[])
@@ -97,6 +97,7 @@ fn cli_changes_reach_the_running_node() {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
+    let updates_before = metric(&server, "switchboard_sip_credential_updates_total");
     let listed = cli(&["list"]);
     assert!(
         listed.contains("1001\tKari Nordmann\t+47900001001"),
@@ -112,21 +113,12 @@ fn cli_changes_reach_the_running_node() {
     ]);
     cli(&["passwd", "1002", "--password", "cli-pass-2"]);
     // The node re-reads credentials every 5 s. Wait for that rather than retrying REGISTERs: failed
-    // attempts would (rightly) get this source banned.
-    let applied = |server: &Server, what: &str| server.log_text().matches(what).count();
+    // attempts would (rightly) get this source banned. The SIP core counts the users it was given.
+    let updates = |server: &Server| metric(server, "switchboard_sip_credential_updates_total");
     wait_until(
         "the CLI's changes to be applied",
         Duration::from_secs(15),
-        || {
-            applied(
-                &server,
-                "credentials changed in the database: applied user=3001",
-            ) == 1
-                && applied(
-                    &server,
-                    "credentials changed in the database: applied user=1002",
-                ) == 1
-        },
+        || updates(&server) >= updates_before + 2.0,
     );
     assert!(register(&server, "3001", "cli-pass-1"));
     assert!(register(&server, "1002", "cli-pass-2"));
@@ -140,18 +132,15 @@ fn cli_changes_reach_the_running_node() {
     wait_until(
         "the generated password to be applied",
         Duration::from_secs(15),
-        || {
-            applied(
-                &server,
-                "credentials changed in the database: applied user=3002",
-            ) == 1
-        },
+        || updates(&server) >= updates_before + 3.0,
     );
     assert!(register(&server, "3002", &password));
     cli(&["remove", "3001"]);
     wait_until("the removal to be applied", Duration::from_secs(15), || {
-        applied(&server, "user removed from the database: applied user=3001") == 1
+        metric(&server, "switchboard_sip_users_removed_total") >= 1.0
     });
+    // Exactly the CLI's changes reached the SIP core, each once.
+    assert_eq!(updates(&server), updates_before + 3.0);
     assert!(
         registrations(&server).iter().all(|r| r["aor"] != "3001"),
         "the removed user's binding is gone"

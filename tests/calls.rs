@@ -329,7 +329,6 @@ fn a_cellular_leg_is_connected_only_after_pressing_1() {
         &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap")],
     );
     let mut mobile = spawn_far_end(dir.path(), "mobile", &mobile_sf, (5090, 16200), 1);
-    std::thread::sleep(Duration::from_millis(300));
     let tone = dir.path().join("tone.wav");
     write_tone_wav(&tone, 1000.0, 8.0);
     let sf = scenario(
@@ -400,7 +399,6 @@ fn cellular_leg_not_confirmed(pcap: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mobile_sf = scenario(dir.path(), "carrier_confirm.xml", &[("dtmf_pcap", pcap)]);
     let mut mobile = spawn_far_end(dir.path(), "mobile", &mobile_sf, (5090, 16300), 1);
-    std::thread::sleep(Duration::from_millis(300));
     let sf = scenario(dir.path(), "call_expect_status.xml", &[("status", "480")]);
     let out = sipp_file(
         dir.path(),
@@ -532,7 +530,6 @@ fn a_carrier_asking_us_to_refresh_its_session_gets_our_update_in_time() {
         (phone.sip_port, phone.media_port),
         1,
     );
-    std::thread::sleep(Duration::from_millis(300));
     let out = sipp_file(
         dir.path(),
         &common::sipp_dir().join("carrier_session_refresh.xml"),
@@ -626,7 +623,6 @@ fn two_mobiles_answering_at_once_are_both_asked_and_the_first_to_press_1_is_conn
         &[("dtmf_pcap", "/usr/share/sip-tester/dtmf_2833_1.pcap")],
     );
     let mut mobiles = spawn_far_end(dir.path(), "mobiles", &mobile_sf, (5090, 16500), 2);
-    std::thread::sleep(Duration::from_millis(300));
     let tone = dir.path().join("tone.wav");
     write_tone_wav(&tone, 1000.0, 8.0);
     let sf = scenario(

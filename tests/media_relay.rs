@@ -109,7 +109,7 @@ fn two_sipp_calls_exchange_rtp_through_the_relay() {
             "1",
         ],
     );
-    std::thread::sleep(Duration::from_millis(300));
+    common::wait_udp_listening(22100, Duration::from_secs(10));
     let mut uac = spawn_sipp(
         dir.path(),
         "uac",
@@ -222,7 +222,8 @@ fn a_tone_reflected_by_sipp_comes_back_at_its_frequency() {
     )
     .expect("B");
     rt.bridge_blocking(a.id, b.id).expect("bridge");
-    std::thread::sleep(Duration::from_millis(500));
+    // SIPp's echo must be there to reflect the first packets.
+    common::wait_udp_listening(echo_port, Duration::from_secs(10));
 
     // 1 s of an 1100 Hz tone, paced at 20 ms.
     let mut received = Vec::new();
@@ -347,7 +348,7 @@ fn a_pcmu_tone_from_sipp_reaches_an_opus_leg_at_its_frequency() {
             "1",
         ],
     );
-    std::thread::sleep(Duration::from_millis(300));
+    common::wait_udp_listening(22700, Duration::from_secs(10));
     let mut uac = spawn_sipp(
         dir.path(),
         "uac",

@@ -120,6 +120,27 @@ fn download(server: &Server, id: i64) -> (u32, Vec<Vec<i16>>) {
 }
 
 /// Half a second from the middle of a channel.
+/// Waits until the recording's file (written as the call goes on) holds `seconds` of audio, by its
+/// header's rate and channels and the bytes after the header.
+fn wait_recorded(server: &Server, rec: &Value, seconds: f64) {
+    let file = server
+        .dir
+        .join("recordings")
+        .join(rec["file_name"].as_str().expect("file name"));
+    wait_until("audio in the recording", Duration::from_secs(10), || {
+        let Ok(bytes) = std::fs::read(&file) else {
+            return false;
+        };
+        let (Some(channels), Some(rate)) = (bytes.get(22..24), bytes.get(24..28)) else {
+            return false;
+        };
+        let channels = u16::from_le_bytes([channels[0], channels[1]]);
+        let rate = u32::from_le_bytes([rate[0], rate[1], rate[2], rate[3]]);
+        let per_second = f64::from(rate) * f64::from(channels) * 2.0;
+        per_second > 0.0 && (bytes.len().saturating_sub(44) as f64) >= per_second * seconds
+    });
+}
+
 fn middle(samples: &[i16], rate: u32) -> &[i16] {
     let half = rate as usize / 4;
     let mid = samples.len() / 2;
@@ -194,7 +215,7 @@ fn a_call_is_recorded_on_command_and_its_tones_are_in_the_files() {
     assert_eq!(now["recording_id"], stereo_id, "{now}");
     let (status, again) = api(&server, "POST", &rec_uri, None);
     assert_eq!(status, 409, "{again}");
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_recorded(&server, &stereo, 1.5);
     let (status, stopped) = api(&server, "DELETE", &rec_uri, None);
     assert_eq!(status, 202, "{stopped}");
 

@@ -51,6 +51,18 @@ fn runs(heard: &[Heard]) -> Vec<(Heard, usize)> {
     out
 }
 
+/// Runs of what was heard, classified against `tone_hz`.
+fn heard_runs(audio: &switchboard_media::wav::WavAudio, tone_hz: f64) -> Vec<(Heard, usize)> {
+    runs(&classify(&audio.samples, f64::from(audio.rate), tone_hz))
+}
+
+/// A run of at least `n` quarter seconds of `kind`.
+fn has_run(runs: &[(Heard, usize)], kind: Heard, n: usize) -> bool {
+    runs.iter().any(|&(k, m)| k == kind && m >= n)
+}
+
+const WAIT_AUDIO: Duration = Duration::from_secs(10);
+
 fn server() -> Server {
     Server::start(ServerOptions {
         sip: "10.200.0.1:5070",
@@ -168,13 +180,17 @@ fn staff_attended_transfer_after_consulting_a_colleague() {
     let b = Baresip::start(&dir.path().join("b"), &server, phone("1002", false));
     let citizen = spawn_citizen(dir.path(), &server, 14_000);
     common::wait_answered_by(&server, "1001", Duration::from_secs(5));
-    std::thread::sleep(Duration::from_millis(1500));
+    a.wait_heard("the citizen's tone at A", WAIT_AUDIO, |audio| {
+        has_run(&heard_runs(audio, 1000.0), Heard::Tone, 4)
+    });
     // A puts the citizen on hold and calls the colleague…
     a.command("hold", "");
     common::wait_on_hold(&server, true, Duration::from_secs(3));
     a.command("dial", "sip:1002@10.200.0.1:5070");
     common::wait_answered_by(&server, "1002", Duration::from_secs(5));
-    std::thread::sleep(Duration::from_millis(1000));
+    b.wait_heard("A's tone at the colleague", WAIT_AUDIO, |audio| {
+        has_run(&heard_runs(audio, 600.0), Heard::Tone, 2)
+    });
     // …then, back on the citizen's line, transfers it to the colleague, replacing the consultation.
     let (call_id, a_tag, our_tag) = consultation_dialog(&a.log(), "1002")
         .unwrap_or_else(|| panic!("no consultation dialog in A's trace: {}", a.log()));
@@ -234,13 +250,31 @@ fn a_held_caller_hears_music_until_the_call_is_resumed() {
     let b = Baresip::start(&dir.path().join("b"), &server, phone("1002", false));
     b.command("dial", "sip:1001@10.200.0.1:5070");
     common::wait_answered_by(&server, "1001", Duration::from_secs(5));
-    std::thread::sleep(Duration::from_millis(2500));
+    b.wait_heard("A's tone at B", WAIT_AUDIO, |audio| {
+        has_run(&heard_runs(audio, 600.0), Heard::Tone, 4)
+    });
     a.command("hold", "");
     common::wait_on_hold(&server, true, Duration::from_secs(3));
-    std::thread::sleep(Duration::from_millis(4000));
+    // At least 2.5 s of music after A's tone.
+    let music_after_tone = |runs: &[(Heard, usize)]| {
+        runs.iter()
+            .position(|&(k, n)| k == Heard::Tone && n >= 4)
+            .and_then(|tone| {
+                runs[tone + 1..]
+                    .iter()
+                    .position(|&(k, n)| k == Heard::Music && n >= 10)
+                    .map(|music| tone + 1 + music)
+            })
+    };
+    b.wait_heard("music on hold at B", WAIT_AUDIO, |audio| {
+        music_after_tone(&heard_runs(audio, 600.0)).is_some()
+    });
     a.command("resume", "");
     common::wait_on_hold(&server, false, Duration::from_secs(3));
-    std::thread::sleep(Duration::from_millis(2500));
+    b.wait_heard("A's tone at B after the resume", WAIT_AUDIO, |audio| {
+        let runs = heard_runs(audio, 600.0);
+        music_after_tone(&runs).is_some_and(|music| has_run(&runs[music + 1..], Heard::Tone, 4))
+    });
     b.command("hangup", "");
     // The hang-up reached the server: the call's record is closed.
     let cdr = common::phones::closed_cdrs(&server, 1).remove(0);
@@ -296,7 +330,9 @@ fn blind_transfer(server: &Server, target: &str) -> switchboard_media::wav::WavA
     let b = Baresip::start(&dir.path().join("b"), server, phone("1002", false));
     let citizen = spawn_citizen(dir.path(), server, 11_000);
     common::wait_answered_by(server, "1001", Duration::from_secs(5));
-    std::thread::sleep(Duration::from_millis(1500));
+    a.wait_heard("the citizen's tone at A", WAIT_AUDIO, |audio| {
+        has_run(&heard_runs(audio, 1000.0), Heard::Tone, 4)
+    });
     a.command("transfer", target);
     wait_until("the transfer", Duration::from_secs(8), || {
         citizen_answered_by(server, "1002")
@@ -414,7 +450,9 @@ fn a_staff_member_who_called_a_citizen_transfers_the_citizen_to_a_colleague() {
     let b = Baresip::start(&dir.path().join("b"), &server, phone("1002", false));
     a.command("dial", "sip:22334455@10.200.0.1:5070");
     common::wait_answered_by(&server, "carrier", Duration::from_secs(5));
-    std::thread::sleep(Duration::from_millis(1500));
+    a.wait_heard("the citizen's tone at A", WAIT_AUDIO, |audio| {
+        has_run(&heard_runs(audio, 1000.0), Heard::Tone, 4)
+    });
     // 1001, the caller, sends the citizen on to 1002.
     a.command("transfer", "sip:1002@10.200.0.1:5070");
     let logs = || {

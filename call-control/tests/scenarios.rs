@@ -90,7 +90,8 @@ fn a_citizen_goes_through_the_menu_into_the_queue_and_an_agent_answers() {
                 Some(QueueRecord {
                     queue_id: 7,
                     wait: 5 * SECOND,
-                    outcome: QueueOutcome::Answered
+                    outcome: QueueOutcome::Answered,
+                    announcements: 0,
                 })
             );
             assert_eq!(*ended_at_ms, MONDAY_10_OSLO_MS + 67_000);
@@ -122,6 +123,37 @@ fn a_waiting_caller_keeps_their_place_through_many_reconcile_rounds() {
     s.cc.set_agent_state(s.now, "1001", call_control::AgentStateChange::Available);
     assert_eq!(rung(&s.drain()), vec!["1001"]);
     assert!(s.elapsed() >= 600 * SECOND);
+}
+
+#[test]
+fn a_waiting_caller_is_told_their_place_and_the_record_counts_it() {
+    let mut cfg = menu_to_queue_config();
+    let q = cfg.queues.get_mut(&7).expect("queue 7");
+    q.announce_every_secs = Some(30);
+    q.first_announce_after_secs = 10;
+    let mut s = Sim::new(cfg);
+    s.cc.set_agent_state(s.now, "1001", call_control::AgentStateChange::LoggedOut);
+    s.incoming_from_trunk(1, MAIN);
+    s.answered_locally(1, 10);
+    s.key(10, '1');
+    // 75 s of waiting, a second at a time; each announcement plays to its end.
+    let mut told = 0;
+    for _ in 0..75 {
+        let out = s.advance(SECOND);
+        if prompts(&out).iter().any(|p| p == "queue_position") {
+            told += 1;
+            s.played(10);
+        }
+    }
+    assert!(told >= 2, "announced {told} times in 75 s");
+    let out = s.ended(1, None);
+    match records(&out).as_slice() {
+        [Record::Closed { queue: Some(q), .. }] => {
+            assert_eq!(q.outcome, QueueOutcome::Abandoned);
+            assert_eq!(q.announcements, told, "{q:?}");
+        }
+        other => panic!("record closed: {other:?}"),
+    }
 }
 
 #[test]

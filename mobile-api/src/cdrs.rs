@@ -38,6 +38,8 @@ pub(crate) struct CdrView {
     queue_wait_ms: Option<i64>,
     /// How the call's stay in the queue ended.
     queue_outcome: Option<QueueOutcome>,
+    /// How many times the caller was told their place in the queue (null: no queue).
+    queue_announcements: Option<i64>,
     ring_time_ms: i64,
     /// SIP status or reason.
     hangup_cause: Option<String>,
@@ -74,6 +76,7 @@ impl From<Cdr> for CdrView {
             queue_id: c.queue_id,
             queue_wait_ms: c.queue_wait_ms,
             queue_outcome: c.queue_outcome,
+            queue_announcements: c.queue_announcements,
             ring_time_ms: c.ring_time_ms,
             hangup_cause: c.hangup_cause,
             hangup_side: c.hangup_side,

@@ -107,6 +107,18 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
         s.registrar.ignored,
     );
     metric(
+        "switchboard_sip_credential_updates_total",
+        "counter",
+        "Users whose SIP credentials were set (the admin API's, and the CLI's once picked up)",
+        s.registrar.credential_updates,
+    );
+    metric(
+        "switchboard_sip_users_removed_total",
+        "counter",
+        "Users removed from the SIP core, with their bindings",
+        s.registrar.users_removed,
+    );
+    metric(
         "switchboard_registrations",
         "gauge",
         "Live contact bindings",

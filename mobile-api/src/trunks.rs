@@ -131,6 +131,9 @@ pub(crate) struct TrunkStatusView {
     calls: u32,
     max_calls: u32,
     max_cps: u32,
+    /// Why the last TCP/TLS connection to the carrier could not be opened (for example
+    /// `TLS handshake failed: invalid peer certificate: UnknownIssuer`); `null` once one is up.
+    connection_error: Option<String>,
 }
 
 /// Live state of one trunk: registration, OPTIONS probes and calls in progress, from the SIP core.
@@ -204,6 +207,7 @@ pub(crate) async fn status(
         calls: live.as_ref().map_or(0, |s| s.calls),
         max_calls: u32::try_from(trunk.max_calls).unwrap_or(0),
         max_cps: u32::try_from(trunk.max_cps).unwrap_or(0),
+        connection_error: live.and_then(|s| s.connection_error),
     };
     Ok(Json(view))
 }

@@ -64,6 +64,7 @@ async fn calls(api: &Api) -> Vec<i64> {
             ids[0],
             &CdrClose {
                 queue_outcome: None,
+                queue_announcements: None,
                 ended_at_ms: T0 + 45_000,
                 hangup_cause: "BYE".into(),
                 hangup_side: HangupSide::Callee,

@@ -42,6 +42,7 @@ async fn abandoned_call(db: &Db, queue: i64, start: i64, wait_ms: i64) {
             queue_id: Some(queue),
             queue_wait_ms: Some(wait_ms),
             queue_outcome: Some(QueueOutcome::Abandoned),
+            queue_announcements: None,
             legs_json: "[]".into(),
             media_json: "[]".into(),
         },

@@ -105,6 +105,8 @@ pub struct CdrClose {
     pub queue_wait_ms: Option<i64>,
     /// How its stay in the queue ended (kept if `None`).
     pub queue_outcome: Option<QueueOutcome>,
+    /// How many times the caller was told their place in the queue (kept if `None`).
+    pub queue_announcements: Option<i64>,
     /// JSON: the outbound legs tried, with their outcomes.
     pub legs_json: String,
     /// JSON: per-leg packet statistics.
@@ -144,6 +146,8 @@ pub struct Cdr {
     pub queue_wait_ms: Option<i64>,
     /// How its stay in the queue ended.
     pub queue_outcome: Option<QueueOutcome>,
+    /// How many times the caller was told their place in the queue.
+    pub queue_announcements: Option<i64>,
     /// Ring time, ms.
     pub ring_time_ms: i64,
     /// SIP status or reason, once ended.
@@ -200,7 +204,7 @@ pub struct CdrPage {
 
 const CDR_COLUMNS: &str = "id, call_id, direction, from_number, to_number, target_kind, \
      target_ref, started_at_ms, ringing_at_ms, answered_at_ms, ended_at_ms, answered_by, \
-     queue_id, queue_wait_ms, queue_outcome, ring_time_ms, hangup_cause, hangup_side, legs_json, \
+     queue_id, queue_wait_ms, queue_outcome, queue_announcements, ring_time_ms, hangup_cause, hangup_side, legs_json, \
      media_json";
 
 fn cdr_from_row(row: &AnyRow) -> Result<Cdr, sqlx::Error> {
@@ -229,6 +233,7 @@ fn cdr_from_row(row: &AnyRow) -> Result<Cdr, sqlx::Error> {
             .as_deref()
             .map(QueueOutcome::from_db)
             .transpose()?,
+        queue_announcements: row.try_get("queue_announcements")?,
         ring_time_ms: row.try_get("ring_time_ms")?,
         hangup_cause: row.try_get("hangup_cause")?,
         hangup_side: hangup_side
@@ -355,13 +360,15 @@ impl Db {
         check_text("hangup_cause", &close.hangup_cause, 256)?;
         check_non_negative("ring_time_ms", close.ring_time_ms)?;
         check_non_negative("queue_wait_ms", close.queue_wait_ms)?;
+        check_non_negative("queue_announcements", close.queue_announcements)?;
         check_json("legs_json", &close.legs_json)?;
         check_json("media_json", &close.media_json)?;
         let updated = sqlx::query(
             "UPDATE cdrs SET ended_at_ms = $2, hangup_cause = $3, hangup_side = $4, \
              ring_time_ms = COALESCE($5, ring_time_ms), queue_id = COALESCE($6, queue_id), \
              queue_wait_ms = COALESCE($7, queue_wait_ms), legs_json = $8, media_json = $9, \
-             queue_outcome = COALESCE($10, queue_outcome) \
+             queue_outcome = COALESCE($10, queue_outcome), \
+             queue_announcements = COALESCE($11, queue_announcements) \
              WHERE id = $1 AND ended_at_ms IS NULL AND $2 >= started_at_ms",
         )
         .bind(id)
@@ -374,6 +381,7 @@ impl Db {
         .bind(close.legs_json.as_str())
         .bind(close.media_json.as_str())
         .bind(close.queue_outcome.map(QueueOutcome::as_str))
+        .bind(close.queue_announcements)
         .execute(&self.pool)
         .await?
         .rows_affected();

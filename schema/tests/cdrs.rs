@@ -34,6 +34,7 @@ fn answer(at: i64, by: &str) -> CdrAnswer {
 fn close(at: i64) -> CdrClose {
     CdrClose {
         queue_outcome: None,
+        queue_announcements: None,
         ended_at_ms: at,
         hangup_cause: "BYE".to_owned(),
         hangup_side: HangupSide::Caller,
@@ -93,7 +94,9 @@ async fn lifecycle(db: Db) {
     ans.queue_id = Some(4);
     ans.queue_wait_ms = Some(1_500);
     db.cdr_answered(id, &ans).await.unwrap();
-    db.cdr_closed(id, &close(T0 + 60_000)).await.unwrap();
+    let mut closing = close(T0 + 60_000);
+    closing.queue_announcements = Some(3);
+    db.cdr_closed(id, &closing).await.unwrap();
 
     let done = db.get_cdr(id).await.unwrap().unwrap();
     assert_eq!(done.ringing_at_ms, Some(T0 + 200));
@@ -105,6 +108,7 @@ async fn lifecycle(db: Db) {
         "kept at close"
     );
     assert_eq!(done.ring_time_ms, 4_000, "kept at close");
+    assert_eq!(done.queue_announcements, Some(3));
     assert_eq!(done.ended_at_ms, Some(T0 + 60_000));
     assert_eq!(done.hangup_cause.as_deref(), Some("BYE"));
     assert_eq!(done.hangup_side, Some(HangupSide::Caller));

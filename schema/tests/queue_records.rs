@@ -179,6 +179,7 @@ async fn record(
             queue_id: Some(queue),
             queue_wait_ms: Some(wait_ms),
             queue_outcome: Some(outcome),
+            queue_announcements: None,
             legs_json: "[]".to_owned(),
             media_json: "[]".to_owned(),
         },

@@ -125,6 +125,7 @@ async fn close(
         queue_id: queue.map(|q| q.queue_id),
         queue_wait_ms: queue.map(|q| i64::try_from(q.wait.as_millis()).unwrap_or(i64::MAX)),
         queue_outcome: queue.map(|q| q.outcome),
+        queue_announcements: queue.map(|q| i64::from(q.announcements)),
         legs_json: serde_json::Value::Array(legs).to_string(),
         media_json: serde_json::Value::Array(media).to_string(),
     };

@@ -11,6 +11,21 @@ use switchboard_media::wav::WavAudio;
 
 use super::{registrations, wait_until, Server};
 
+/// One `length:payload,` netstring from baresip's control socket; `None` on a closed or silent
+/// socket or a malformed frame.
+fn read_netstring(reader: &mut impl std::io::BufRead) -> Option<String> {
+    let mut length = Vec::new();
+    reader.read_until(b':', &mut length).ok()?;
+    let length: usize = std::str::from_utf8(length.strip_suffix(b":")?)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let mut payload = vec![0u8; length.checked_add(1)?.min(1 << 20)];
+    reader.read_exact(&mut payload).ok()?;
+    (payload.pop() == Some(b',')).then(|| String::from_utf8_lossy(&payload).into_owned())
+}
+
 /// A child process that dies with the test, pass or fail.
 pub struct KillOnDrop(pub Child);
 
@@ -129,8 +144,17 @@ impl Baresip {
             std::net::TcpStream::connect(("127.0.0.1", self.ctrl_port)).expect("baresip ctrl_tcp");
         std::io::Write::write_all(&mut ctrl, format!("{}:{json},", json.len()).as_bytes())
             .expect("ctrl command");
-        // Give it the reply's time: closing at once can drop the command.
-        std::thread::sleep(Duration::from_millis(200));
+        // Wait for the reply (closing at once can drop the command); events may come first.
+        ctrl.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("read timeout");
+        let mut reader = std::io::BufReader::new(ctrl);
+        loop {
+            let message = read_netstring(&mut reader)
+                .unwrap_or_else(|| panic!("no reply to `{command}`: {}", self.log()));
+            if message.contains("\"response\":true") {
+                return;
+            }
+        }
     }
 
     /// Stops baresip (its recordings are complete afterwards).
@@ -145,13 +169,51 @@ impl Baresip {
 
     /// What baresip decoded from its (first) call, written by the sndfile module.
     pub fn decoded(&self) -> WavAudio {
-        let path = std::fs::read_dir(&self.dir)
-            .expect("dir")
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        let path = self
+            .decoded_path()
             .unwrap_or_else(|| panic!("no decoded recording from baresip: {}", self.log()));
         switchboard_media::wav::read(&std::fs::read(&path).expect("read"))
             .expect("baresip's WAV parses")
+    }
+
+    /// What baresip has decoded so far in a call that is still up: the sndfile module writes
+    /// samples as they come but fills in the WAV sizes only when the call ends, so they are
+    /// taken from the file's length. `None` before the file exists.
+    pub fn decoded_so_far(&self) -> Option<WavAudio> {
+        let mut bytes = std::fs::read(self.decoded_path()?).ok()?;
+        // Walk the RIFF chunks to `data` and give it (and the RIFF) the length written so far.
+        let mut at = 12;
+        while at + 8 <= bytes.len() {
+            let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().ok()?) as usize;
+            if &bytes[at..at + 4] == b"data" {
+                let data = u32::try_from(bytes.len() - at - 8).ok()?;
+                bytes[at + 4..at + 8].copy_from_slice(&data.to_le_bytes());
+                let riff = u32::try_from(bytes.len() - 8).ok()?;
+                bytes[4..8].copy_from_slice(&riff.to_le_bytes());
+                return switchboard_media::wav::read(&bytes).ok();
+            }
+            at += 8 + size + (size & 1);
+        }
+        None
+    }
+
+    /// Waits until what baresip decoded so far satisfies `heard` (polled every 100 ms).
+    pub fn wait_heard(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut heard: impl FnMut(&WavAudio) -> bool,
+    ) {
+        wait_until(what, timeout, || {
+            self.decoded_so_far().is_some_and(|audio| heard(&audio))
+        });
+    }
+
+    fn decoded_path(&self) -> Option<std::path::PathBuf> {
+        std::fs::read_dir(&self.dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
     }
 }

@@ -321,6 +321,30 @@ pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until something on this machine (in this network namespace) listens on UDP `port`, as
+/// `/proc/net/udp` and `udp6` show it: a peer started in the background is ready for packets.
+pub fn wait_udp_listening(port: u16, timeout: Duration) {
+    let listening = || {
+        ["/proc/net/udp", "/proc/net/udp6"].iter().any(|table| {
+            std::fs::read_to_string(table).is_ok_and(|text| {
+                text.lines().skip(1).any(|line| {
+                    // `sl local_address rem_address …`, the local address as `HEXIP:HEXPORT`.
+                    line.split_whitespace()
+                        .nth(1)
+                        .and_then(|local| local.rsplit(':').next())
+                        .and_then(|hex| u16::from_str_radix(hex, 16).ok())
+                        == Some(port)
+                })
+            })
+        })
+    };
+    wait_until(
+        &format!("a listener on UDP port {port}"),
+        timeout,
+        listening,
+    );
+}
+
 /// Waits until a call in progress (`/api/v1/calls`) was answered by `who` (a user, `user/cellular`,
 /// or a trunk's name).
 pub fn wait_answered_by(server: &Server, who: &str, timeout: Duration) {

@@ -94,7 +94,9 @@ pub fn answer_as_with(
         .stderr(Stdio::null())
         .spawn()
         .expect("sipp runs (apt-get install sip-tester)");
-    KillOnDrop(child)
+    let child = KillOnDrop(child);
+    super::wait_udp_listening(phone.sip_port, Duration::from_secs(10));
+    child
 }
 
 /// Registers the phone, then has it wait for calls with `scenario`.
@@ -225,7 +227,10 @@ pub fn spawn_far_end(
     if calls > 0 {
         cmd.args(["-m", &calls.to_string()]);
     }
-    KillOnDrop(cmd.spawn().expect("sipp runs (apt-get install sip-tester)"))
+    let child = KillOnDrop(cmd.spawn().expect("sipp runs (apt-get install sip-tester)"));
+    // Ready for the B2BUA's INVITE once it listens.
+    super::wait_udp_listening(port, Duration::from_secs(10));
+    child
 }
 
 /// call_user.xml filled in: the carrier streams a tone for `talk_ms`, then hangs up.

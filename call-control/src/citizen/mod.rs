@@ -89,6 +89,8 @@ struct QueueVisit {
     joined: Instant,
     /// How the stay ended, and when; `None` while the caller waits.
     outcome: Option<(QueueOutcome, Instant)>,
+    /// Times the caller was told their place.
+    announcements: u32,
 }
 
 /// What the call record says of a call's stay in a queue.
@@ -97,6 +99,8 @@ pub struct QueueRecord {
     pub queue_id: i64,
     pub wait: Duration,
     pub outcome: QueueOutcome,
+    /// Times the caller was told their place (and the expected wait).
+    pub announcements: u32,
 }
 
 /// What the citizen's path asks call control to do once the current step is done.
@@ -482,6 +486,7 @@ impl CallControl {
                 queue_id: i64::try_from(v.id).unwrap_or(i64::MAX),
                 wait: left.saturating_duration_since(v.joined),
                 outcome,
+                announcements: v.announcements,
             }
         })
     }

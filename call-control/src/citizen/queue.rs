@@ -61,6 +61,7 @@ impl CallControl {
                 id,
                 joined: now,
                 outcome: None,
+                announcements: 0,
             });
         }
         match self.acd.handle_join(now, id, CallId(call.0), priority) {
@@ -215,6 +216,9 @@ impl CallControl {
             return; // The greeting is still playing.
         }
         *speaking = true;
+        if let Some(visit) = self.local_mut(call).and_then(|l| l.queue.as_mut()) {
+            visit.announcements += 1;
+        }
         let mut clips = nb::queue_position(position);
         if let Some(wait) = expected_wait {
             clips.extend(nb::expected_wait_for(wait));

@@ -18,7 +18,7 @@ use crate::b2bua::{
 use crate::location::{BindingChange, LocationStore};
 use crate::registrar::{RegisterOutcome, Registrar, RegistrarConfig, RequestAuth};
 use crate::transaction::{RequestDisposition, TimerConfig, TransactionLayer, TxEvent, TxKey};
-use crate::transport::{Peer, Transmit};
+use crate::transport::{Peer, Transmit, TransportKind};
 use crate::trunk::{Refusal, TrunkConfig, TrunkCore, TrunkCoreConfig, TrunkStatus};
 use crate::validate::{check_request, ACCEPT, ALLOW, SUPPORTED_EXTENSIONS};
 
@@ -521,6 +521,22 @@ impl<L: LocationStore> Endpoint<L> {
     /// A stream connection closed: whatever was proved on it (a registration's digest) ends.
     pub fn handle_connection_closed(&mut self, id: crate::transport::ConnectionId) {
         self.registrar.connection_closed(id);
+    }
+
+    /// The runtime could not open a connection to `addr` (refused, timed out, a certificate that
+    /// does not verify): a trunk there shows `reason` in its status until a connection is up.
+    pub fn handle_connect_failed(
+        &mut self,
+        transport: TransportKind,
+        addr: SocketAddr,
+        reason: &str,
+    ) {
+        self.trunks.connection_failed(transport, addr, reason);
+    }
+
+    /// The runtime opened a connection to `addr`.
+    pub fn handle_connected(&mut self, transport: TransportKind, addr: SocketAddr) {
+        self.trunks.connection_opened(transport, addr);
     }
 
     /// The networks trunks call from (their `inbound_sources`).

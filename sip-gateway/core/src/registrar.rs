@@ -106,6 +106,11 @@ pub struct RegistrarStats {
     pub trusted_connection_requests: u64,
     /// Credentials refused because their nonce and count had been used before.
     pub replays_refused: u64,
+    /// Users whose credentials were set (added or changed: from the admin API, or picked up from
+    /// the database after the CLI wrote it).
+    pub credential_updates: u64,
+    /// Users removed, with their bindings.
+    pub users_removed: u64,
 }
 
 pub struct Registrar<L: LocationStore> {
@@ -188,11 +193,14 @@ impl<L: LocationStore> Registrar<L> {
 
     pub fn set_user(&mut self, username: &str, secrets: UserSecrets) {
         self.users.insert(username.to_string(), secrets);
+        self.stats.credential_updates += 1;
     }
 
     /// Removes a user and every binding it had.
     pub fn remove_user(&mut self, username: &str) {
-        self.users.remove(username);
+        if self.users.remove(username).is_some() {
+            self.stats.users_removed += 1;
+        }
         self.connections.retain(|_, user| user != username);
         let old: Vec<Binding> = self.location.bindings(username).to_vec();
         self.location.replace(username, Vec::new());

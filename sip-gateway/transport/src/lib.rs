@@ -81,7 +81,7 @@ enum Input {
     Closed(ConnectionId),
     /// An outgoing connection could not be opened; what waited for it is dropped (the transaction
     /// layer times out and call control moves on).
-    ConnectFailed(StreamKey),
+    ConnectFailed(StreamKey, String),
     /// Trunks whose hosts were resolved.
     Trunks(Vec<TrunkConfig>),
 }
@@ -272,13 +272,17 @@ pub async fn run<L: LocationStore + 'static>(
                 match input {
                     Input::Message(peer, data) => endpoint.handle_input(now, peer, data),
                     Input::Ping(peer) => endpoint.handle_ping(peer),
-                    Input::Connected(id, addr, w) => streams.connected(id, addr, w),
+                    Input::Connected(id, key, w) => {
+                        endpoint.handle_connected(key.0, key.1);
+                        streams.connected(id, key, w);
+                    }
                     Input::Closed(id) => {
                         streams.closed(id);
                         endpoint.handle_connection_closed(id);
                     }
-                    Input::ConnectFailed(key) => {
-                        tracing::debug!(addr = %key.1, transport = %key.0, "connect failed");
+                    Input::ConnectFailed(key, reason) => {
+                        tracing::debug!(addr = %key.1, transport = %key.0, %reason, "connect failed");
+                        endpoint.handle_connect_failed(key.0, key.1, &reason);
                         streams.pending.remove(&key);
                     }
                     Input::Trunks(trunks) => {
@@ -463,8 +467,18 @@ async fn connect_out(
     let connect = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await;
     let stream = match connect {
         Ok(Ok(stream)) => stream,
-        _ => {
-            let _ = inputs.send(Input::ConnectFailed(key)).await;
+        Ok(Err(e)) => {
+            let _ = inputs
+                .send(Input::ConnectFailed(
+                    key,
+                    format!("TCP connect failed: {e}"),
+                ))
+                .await;
+            return;
+        }
+        Err(_) => {
+            let reason = "TCP connect timed out".to_owned();
+            let _ = inputs.send(Input::ConnectFailed(key, reason)).await;
             return;
         }
     };
@@ -479,11 +493,13 @@ async fn connect_out(
         Ok(Err(e)) => {
             // A carrier certificate that does not verify lands here: say so where admins look.
             tracing::warn!(%addr, error = %e, "TLS handshake with trunk failed");
-            let _ = inputs.send(Input::ConnectFailed(key)).await;
+            let reason = format!("TLS handshake failed: {e}");
+            let _ = inputs.send(Input::ConnectFailed(key, reason)).await;
         }
         Err(_) => {
             tracing::warn!(%addr, "TLS handshake with trunk timed out");
-            let _ = inputs.send(Input::ConnectFailed(key)).await;
+            let reason = "TLS handshake timed out".to_owned();
+            let _ = inputs.send(Input::ConnectFailed(key, reason)).await;
         }
     }
 }

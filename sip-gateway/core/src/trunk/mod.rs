@@ -173,6 +173,9 @@ pub struct TrunkStatus {
     pub calls: u32,
     pub max_calls: u32,
     pub max_cps: u32,
+    /// Why the last attempt to open a TCP/TLS connection to the trunk failed (an untrusted
+    /// certificate, a refused connection); cleared once a connection is up.
+    pub connection_error: Option<String>,
 }
 
 /// Why a trunk will not take a call now.
@@ -235,6 +238,7 @@ struct Trunk {
     reg: Option<Registration>,
     probe: Option<Probe>,
     caps: Caps,
+    connection_error: Option<String>,
 }
 
 /// Who sent a request still waiting for its answer.
@@ -297,6 +301,7 @@ impl TrunkCore {
             reg,
             probe,
             cfg,
+            connection_error: None,
         }
     }
 
@@ -308,6 +313,9 @@ impl TrunkCore {
     fn reconfigure(&mut self, now: Instant, mut t: Trunk, cfg: TrunkConfig) -> Trunk {
         let target_changed = (&t.cfg.host, t.cfg.port, t.cfg.transport, t.cfg.addr)
             != (&cfg.host, cfg.port, cfg.transport, cfg.addr);
+        if target_changed {
+            t.connection_error = None;
+        }
         if target_changed || t.cfg.registration != cfg.registration {
             if let Some(old) = t.reg.take() {
                 self.retire(now, old);
@@ -511,8 +519,27 @@ impl TrunkCore {
                 calls: t.caps.calls(),
                 max_calls: t.cfg.max_calls,
                 max_cps: t.cfg.max_cps,
+                connection_error: t.connection_error.clone(),
             })
             .collect()
+    }
+
+    /// A connection to `addr` over `transport` could not be opened, for `reason`.
+    pub fn connection_failed(&mut self, transport: TransportKind, addr: SocketAddr, reason: &str) {
+        for t in self.trunks.values_mut() {
+            if t.cfg.transport == transport && t.cfg.addr == Some(addr) {
+                t.connection_error = Some(reason.to_owned());
+            }
+        }
+    }
+
+    /// A connection to `addr` over `transport` is up.
+    pub fn connection_opened(&mut self, transport: TransportKind, addr: SocketAddr) {
+        for t in self.trunks.values_mut() {
+            if t.cfg.transport == transport && t.cfg.addr == Some(addr) {
+                t.connection_error = None;
+            }
+        }
     }
 }
 
