@@ -1,35 +1,12 @@
 //! The `switchboard` binary: the only place that knows every part. See README.md.
 
-mod calls;
-mod config;
-mod demo;
-mod persist;
-mod serve;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use switchboard::config::Config;
+use switchboard::{serve, AppError};
 use switchboard_schema::{Db, NewUser};
-
-use crate::config::Config;
-
-/// Errors that end the process with a message.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
-    #[error("database: {0}")]
-    Schema(#[from] switchboard_schema::SchemaError),
-    #[error("SIP transport: {0}")]
-    Transport(#[from] sip_transport::TransportError),
-    #[error("cannot listen on {0}: {1}")]
-    Bind(SocketAddr, std::io::Error),
-    #[error("{0}")]
-    Usage(String),
-    #[error("media relay: {0}")]
-    Media(std::io::Error),
-}
 
 #[derive(Parser)]
 #[command(
@@ -230,6 +207,28 @@ fn init_logging(verbose: u8, default: &str) {
         .init();
 }
 
+/// SIGINT or SIGTERM: the process's signals belong to the binary, not to the node it runs.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // The server reports what it does; a CLI command prints its result and only warns on stderr.
@@ -269,7 +268,12 @@ fn main() -> std::process::ExitCode {
                     // Relative to where the command runs, not to the config file.
                     cfg.secrets.admin_token_file = Some(std::path::absolute(&file).unwrap_or(file));
                 }
-                serve::run(cfg, serve::ServeOptions { demo, demo_open }).await
+                serve::serve(
+                    cfg,
+                    serve::ServeOptions { demo, demo_open },
+                    shutdown_signal(),
+                )
+                .await
             }
             Commands::User { common, action } => user_command(common, action).await,
         }

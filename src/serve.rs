@@ -104,33 +104,92 @@ fn secrets_of(c: &switchboard_schema::HashedCredentials) -> UserSecrets {
     }
 }
 
-pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
-    // Decided before anything starts: a node that would expose its admin API does not start at all.
+/// The sockets a node serves on, bound before it starts: `switchboard serve` binds the configured
+/// addresses; a test binds port 0 and reads the addresses back.
+pub struct Bound {
+    pub sip: Listeners,
+    /// SIP over UDP and TCP.
+    pub sip_addr: std::net::SocketAddr,
+    /// SIP over TLS, when `[sip] tls_listen` is set.
+    pub tls_addr: Option<std::net::SocketAddr>,
+    pub http: tokio::net::TcpListener,
+    pub http_addr: std::net::SocketAddr,
+}
+
+impl Bound {
+    /// Binds the configured SIP (UDP, TCP, TLS) and HTTP addresses.
+    pub async fn bind(cfg: &Config) -> Result<Bound, AppError> {
+        let mut sip = Listeners::bind(cfg.sip.listen).await?;
+        let sip_addr = sip.local_addr()?;
+        let tls_addr = add_tls(cfg, &mut sip).await?;
+        let http = tokio::net::TcpListener::bind(cfg.http.listen)
+            .await
+            .map_err(|e| AppError::Bind(cfg.http.listen, e))?;
+        let http_addr = http
+            .local_addr()
+            .map_err(|e| AppError::Bind(cfg.http.listen, e))?;
+        Ok(Bound {
+            sip,
+            sip_addr,
+            tls_addr,
+            http,
+            http_addr,
+        })
+    }
+}
+
+/// The admin API's token, once its exposure is known to be safe: a node that would expose its
+/// admin API does not start at all.
+fn admin_token(cfg: &Config) -> Result<Option<String>, AppError> {
     let admin_token = cfg.admin_token()?;
     cfg.check_api_exposure(admin_token.as_ref().map(|(t, _)| t.as_str()))?;
-    let admin_token = admin_token.map(|(token, created)| {
+    Ok(admin_token.map(|(token, created)| {
         if let Some(path) = created {
             tracing::warn!(file = %path.display(), "admin API token created (owner-only file): send it as `Authorization: Bearer <token>`");
         }
         token
-    });
+    }))
+}
+
+/// `switchboard serve`: checks the admin API's exposure before anything starts, connects the
+/// database, binds the configured addresses and runs until `shutdown` completes (the binary passes
+/// SIGINT or SIGTERM).
+pub async fn serve(
+    cfg: Config,
+    opts: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), AppError> {
+    admin_token(&cfg)?;
     let db = Db::connect(&cfg.database.url).await?;
     tracing::info!(url = %redact(&cfg.database.url), "database ready");
+    let bound = Bound::bind(&cfg).await?;
+    run(bound, db, cfg, opts, shutdown).await
+}
+
+/// Runs a node on `bound` sockets and the database `db` until `shutdown` completes, then stops
+/// every part in order (SIP first, so no new call starts; the registration writer last, so it
+/// flushes). The caller owns signals; a test passes a channel.
+pub async fn run(
+    bound: Bound,
+    db: Db,
+    cfg: Config,
+    opts: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), AppError> {
+    let admin_token = admin_token(&cfg)?;
     if opts.demo {
         let n = demo::load(&db, &cfg.sip.realm, opts.demo_open).await?;
         if n > 0 {
             tracing::info!(users = n, "demo municipality loaded");
         }
     }
-    let mut listeners = Listeners::bind(cfg.sip.listen).await?;
-    let sip_addr = listeners.local_addr()?;
-    let tls_addr = add_tls(&cfg, &mut listeners).await?;
-    let http = tokio::net::TcpListener::bind(cfg.http.listen)
-        .await
-        .map_err(|e| AppError::Bind(cfg.http.listen, e))?;
-    let http_addr = http
-        .local_addr()
-        .map_err(|e| AppError::Bind(cfg.http.listen, e))?;
+    let Bound {
+        sip: listeners,
+        sip_addr,
+        tls_addr,
+        http,
+        http_addr,
+    } = bound;
 
     let sip_ip = crate::calls::advertised_ip(cfg.sip.advertised, sip_addr.ip());
     let media_cfg = switchboard_media_rt::MediaConfig {
@@ -266,7 +325,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<(), AppError> {
         demo::print_instructions(sip_addr, http_addr, &cfg.sip.realm);
     }
 
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     match sip.await {
@@ -367,27 +426,6 @@ async fn sync_users(
                 .await;
             last.remove(&user);
         }
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
     }
 }
 
