@@ -4,14 +4,14 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use sip_core::b2bua::{CallCommand, CallEvent, CallRef, Caller, RingTarget};
+use sip_core::b2bua::{BranchLabel, CallCommand, CallEvent, CallRef, Caller, RingTarget};
 use switchboard_schema::{CallDirection, CdrAnswer, CdrOpen, TargetKind};
 
 use crate::citizen::Start;
 use crate::hunt::fail_reason;
 use crate::live::{CallViewState, Entry, Recording};
 use crate::{
-    parse_label, Call, CallControl, CallView, MediaCommand, Record, Route, TRANSFER_RING_TIMEOUT,
+    hunt_leg, Call, CallControl, CallView, MediaCommand, Record, Route, TRANSFER_RING_TIMEOUT,
     USER_RING_TIMEOUT,
 };
 
@@ -83,7 +83,7 @@ impl CallControl {
             } => {
                 self.view_held(call, true);
                 self.play_music_on_hold(hold_leg, &codec);
-                let (transferor, _) = parse_label(&by);
+                let transferor = by.name;
                 tracing::info!(%transferor, %target, "transfer requested");
                 self.ring_transfer_target(now, call, &transferor, &target);
             }
@@ -94,8 +94,7 @@ impl CallControl {
                 hold_leg,
             } => {
                 self.media(MediaCommand::StopPlayback { leg: hold_leg });
-                let (from, _) = parse_label(&from);
-                let (to, _) = parse_label(&to);
+                let (from, to) = (from.name, to.name);
                 tracing::info!(%from, %to, "call transferred");
                 self.view_held(call, false);
                 self.view_answered(now, call, &to);
@@ -207,7 +206,14 @@ impl CallControl {
         });
     }
 
-    fn branch_failed(&mut self, now: Instant, call: CallRef, label: &str, status: u16, last: bool) {
+    fn branch_failed(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        label: &BranchLabel,
+        status: u16,
+        last: bool,
+    ) {
         if !self.calls.contains_key(&call) {
             return; // A late report for a call that has ended.
         }
@@ -217,7 +223,7 @@ impl CallControl {
             if trunk_trouble {
                 // The trunks up to the one that failed are done with.
                 while let Some(t) = queue.pop_front() {
-                    if t.label == label {
+                    if t.label == *label {
                         break;
                     }
                 }
@@ -237,14 +243,14 @@ impl CallControl {
         }
         let in_hunt = self.calls.get(&call).is_some_and(|c| c.hunt.is_some());
         if in_hunt {
-            let (member, leg) = parse_label(label);
             if let Some(h) = self.calls.get_mut(&call).and_then(|c| c.hunt.as_mut()) {
-                h.hunt.handle_failed(&member, leg, fail_reason(status), now);
+                h.hunt
+                    .handle_failed(&label.name, hunt_leg(label), fail_reason(status), now);
             }
             self.carry_out_hunt(now, call);
         } else if self.queue_leg_failed(call, label) {
             // The member's other leg (app or mobile) still rings for this offer.
-        } else if self.ring_failed(now, call, &parse_label(label).0) {
+        } else if self.ring_failed(now, call, &label.name) {
         } else if last {
             // Busy everywhere is busy; anything else (no answer, declined) is unavailable.
             let status = if status == 486 || status == 600 {
@@ -270,10 +276,10 @@ impl CallControl {
         }
     }
 
-    fn answered(&mut self, now: Instant, call: CallRef, by: &str) {
+    fn answered(&mut self, now: Instant, call: CallRef, by: &BranchLabel) {
         tracing::info!(%by, "call answered");
-        self.view_answered(now, call, by);
-        let (member, _) = parse_label(by);
+        self.view_answered(now, call, &by.to_string());
+        let member = by.name.clone();
         let queued = self.queue_of(call);
         if let Some(c) = self.calls.get_mut(&call) {
             c.talking.push(member.clone());
@@ -301,9 +307,8 @@ impl CallControl {
         self.record(Record::Answered { call, answer });
         let in_hunt = self.calls.get(&call).is_some_and(|c| c.hunt.is_some());
         if in_hunt {
-            let (member, leg) = parse_label(by);
             if let Some(h) = self.calls.get_mut(&call).and_then(|c| c.hunt.as_mut()) {
-                h.hunt.handle_answered(&member, leg, now);
+                h.hunt.handle_answered(&by.name, hunt_leg(by), now);
             }
             self.carry_out_hunt(now, call);
         }
@@ -311,7 +316,7 @@ impl CallControl {
 
     fn ended(&mut self, now: Instant, call: CallRef, report: sip_core::b2bua::CallReport) {
         self.sip(CallCommand::TrunkRelease { call });
-        let answered_by = report.answered_by.as_deref().map(|l| parse_label(l).0);
+        let answered_by = report.answered_by.as_ref().map(|l| l.name.clone());
         let mut queue = None;
         if self.is_local(call) || self.is_callback(call) {
             queue = self.citizen_ended(now, call, answered_by.as_deref());
@@ -349,14 +354,17 @@ impl CallControl {
                 report.answered_by.as_ref(),
                 self.groups.get_mut(&h.group_id),
             ) {
-                state.record_call_end(by, now);
+                state.record_call_end(&by.name, now);
             }
         }
         tracing::info!(
             call_id = %report.call_id,
             from = %report.from,
             to = %report.to,
-            answered_by = report.answered_by.as_deref().unwrap_or("-"),
+            answered_by = %report
+                .answered_by
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), ToString::to_string),
             cause = %report.cause,
             side = ?report.side,
             "call ended"

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use sip_core::b2bua::{CallCommand, CallRef, LegId};
+use sip_core::b2bua::{BranchLabel, CallCommand, CallRef, LegId};
 use switchboard_media::playback::PlayMode;
 use switchboard_media::relay::InbandLaw;
 use switchboard_routing::hunt::{
@@ -14,9 +14,7 @@ use switchboard_routing::hunt::{
 };
 use switchboard_schema::{BusyPolicy as DbBusyPolicy, HuntGroup as DbHuntGroup, HuntStrategy};
 
-use crate::{
-    codec_spec, parse_label, ActiveHunt, CallControl, Confirmation, MediaCommand, CELLULAR,
-};
+use crate::{codec_spec, ActiveHunt, CallControl, Confirmation, MediaCommand};
 
 /// How long a cellular answerer has to press 1 (the prompt lasts about 4 s).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
@@ -30,11 +28,11 @@ impl CallControl {
         &mut self,
         now: Instant,
         call: CallRef,
-        label: String,
+        label: BranchLabel,
         leg: LegId,
         codec: (String, u8),
     ) {
-        let (member, _) = parse_label(&label);
+        let member = label.name.clone();
         tracing::info!(%member, "cellular leg answered: asking for 1");
         let Some(c) = self.calls.get_mut(&call) else {
             return;
@@ -214,7 +212,7 @@ impl CallControl {
                             .and_then(|mobile| self.config.first_trunk_target(mobile));
                         match target {
                             Some(mut t) => {
-                                t.label = format!("{member}{CELLULAR}");
+                                t.label = BranchLabel::cellular(member.clone());
                                 t.confirm = confirm;
                                 tracing::info!(%member, "ringing the member's mobile");
                                 commands.push(CallCommand::Ring {
@@ -227,8 +225,8 @@ impl CallControl {
                     }
                     HuntAction::Cancel { member, leg } => {
                         let label = match leg {
-                            Leg::App => member,
-                            Leg::Cellular => format!("{member}{CELLULAR}"),
+                            Leg::App => BranchLabel::direct(member),
+                            Leg::Cellular => BranchLabel::cellular(member),
                         };
                         commands.push(CallCommand::CancelBranch { call, label });
                     }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sip_core::b2bua::{CallCommand, CallRef, LegId, RingTarget};
+use sip_core::b2bua::{BranchLabel, BranchLeg, CallCommand, CallRef, LegId, RingTarget};
 use switchboard_media::playback::PlayMode;
 use switchboard_media::relay::{InbandLaw, RecordingId};
 use switchboard_media::transcode::{Codec, CodecSpec};
@@ -50,9 +50,6 @@ const TRANSFER_RING_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How often the queues' agent and caller states are checked against the calls in progress.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(30);
-
-/// Branch labels name the member and, for a mobile, the leg: `1005` or `1005/cellular`.
-const CELLULAR: &str = "/cellular";
 
 /// What the relay tells call control.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +116,7 @@ struct ActiveHunt {
 
 /// A cellular leg that answered and must press 1.
 struct Confirmation {
-    label: String,
+    label: BranchLabel,
     deadline: Instant,
 }
 
@@ -375,11 +372,12 @@ impl CallControl {
     }
 }
 
-fn parse_label(label: &str) -> (String, switchboard_routing::hunt::Leg) {
+/// The hunt machine's name for the way a branch reaches its member.
+fn hunt_leg(label: &BranchLabel) -> switchboard_routing::hunt::Leg {
     use switchboard_routing::hunt::Leg;
-    match label.strip_suffix(CELLULAR) {
-        Some(member) => (member.to_string(), Leg::Cellular),
-        None => (label.to_string(), Leg::App),
+    match label.leg {
+        BranchLeg::Direct => Leg::App,
+        BranchLeg::Cellular => Leg::Cellular,
     }
 }
 

@@ -4,12 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use sip_core::b2bua::{CallCommand, CallRef};
+use sip_core::b2bua::{BranchLabel, CallCommand, CallRef};
 use switchboard_routing::queue::CallId;
 use switchboard_schema::{CallDirection, CdrOpen};
 
 use crate::citizen::{Start, Todo};
-use crate::{parse_label, CallControl, DelayedMobile, Record, Route, CELLULAR, USER_RING_TIMEOUT};
+use crate::{CallControl, DelayedMobile, Record, Route, USER_RING_TIMEOUT};
 
 impl CallControl {
     /// Sends a call on after a hunt group found nobody (its no-answer target): still ringing, it is
@@ -36,8 +36,8 @@ impl CallControl {
     }
 
     /// One leg of a queue offer failed; true while the member's other leg still rings.
-    pub(crate) fn queue_leg_failed(&mut self, call: CallRef, label: &str) -> bool {
-        let member = parse_label(label).0;
+    pub(crate) fn queue_leg_failed(&mut self, call: CallRef, label: &BranchLabel) -> bool {
+        let member = label.name.clone();
         let Some(c) = self.calls.get_mut(&call) else {
             return false;
         };
@@ -102,8 +102,11 @@ impl CallControl {
                     c.offer_legs.remove(&user);
                     c.delayed.retain(|d| d.user != user);
                 }
-                let mobile = format!("{user}{CELLULAR}");
-                for label in [user, mobile] {
+                let labels = [
+                    BranchLabel::direct(user.clone()),
+                    BranchLabel::cellular(user),
+                ];
+                for label in labels {
                     self.sip(CallCommand::CancelBranch { call, label });
                 }
             }
@@ -158,7 +161,7 @@ impl CallControl {
         let mobile = cellular
             .filter(|(_, delay)| *delay < ring_timeout)
             .map(|(mut t, delay)| {
-                t.label = format!("{user}{CELLULAR}");
+                t.label = BranchLabel::cellular(user.clone());
                 t.ring_timeout = Some(ring_timeout - delay);
                 t.confirm = true;
                 t

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sip_core::b2bua::RingTarget;
+use sip_core::b2bua::{BranchLabel, RingTarget};
 use sip_core::{Peer, TransportKind};
 use switchboard_routing::menu::parse_target;
 use switchboard_routing::numbers::{
@@ -335,7 +335,7 @@ fn target_of(trunk: &switchboard_schema::Trunk, number: &str) -> Option<RingTarg
             addr,
             connection: None,
         },
-        label: trunk.name.clone(),
+        label: BranchLabel::direct(trunk.name.clone()),
         ring_timeout: Some(TRUNK_RING_TIMEOUT),
         confirm: false,
         caller_id: None,

@@ -144,10 +144,9 @@ fn a_hunt_skips_an_unregistered_member_and_the_registered_phone_answers() {
         carrier_request("BYE", Some(&to_tag(&ok)), "bye1", 2),
     );
     assert_eq!(requests(&out, Method::Bye)[0].0.to_string(), PHONE_A);
-    assert!(p
-        .records()
-        .iter()
-        .any(|r| matches!(r, Record::Closed { report, .. } if report.answered_by.as_deref() == Some("1002"))));
+    assert!(p.records().iter().any(
+        |r| matches!(r, Record::Closed { report, .. } if report.answered_by == Some("1002".into()))
+    ));
     assert_eq!(p.cc.active_calls(), 0);
 }
 

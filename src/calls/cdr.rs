@@ -90,7 +90,7 @@ async fn close(
     let legs: Vec<_> = report
         .branches
         .iter()
-        .map(|b| serde_json::json!({"target": b.label, "status": b.status}))
+        .map(|b| serde_json::json!({"target": b.label.to_string(), "status": b.status}))
         .collect();
     let media: Vec<_> = finals
         .take(&report.media_legs)

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use call_control::{
     CallControl, MediaCommand, MediaInput, Notice, Output, Record, Snapshot, UserEntry,
 };
-use sip_core::b2bua::{CallCommand, CallEvent, CallRef, CallReport, Caller, HangupSide, LegId};
+use sip_core::b2bua::{
+    BranchLabel, CallCommand, CallEvent, CallRef, CallReport, Caller, HangupSide, LegId,
+};
 use sip_core::{Peer, TransportKind};
 use switchboard_schema::{
     BusyPolicy, HoldMusic, HuntGroup, HuntGroupMember, HuntStrategy, Menu, PublicNumber, Queue,
@@ -120,14 +122,14 @@ impl Sim {
     pub fn answered(&mut self, call: u64, by: &str) -> Vec<Output> {
         self.event(CallEvent::Answered {
             call: CallRef(call),
-            by: by.to_string(),
+            by: label(by),
         })
     }
 
     pub fn failed(&mut self, call: u64, label: &str, status: u16, last: bool) -> Vec<Output> {
         self.event(CallEvent::BranchFailed {
             call: CallRef(call),
-            label: label.to_string(),
+            label: self::label(label),
             status,
             last,
         })
@@ -142,7 +144,7 @@ impl Sim {
             ringing: None,
             answered: None,
             ended: self.now,
-            answered_by: answered_by.map(str::to_string),
+            answered_by: answered_by.map(label),
             cause: "BYE".to_string(),
             side: HangupSide::Caller,
             branches: Vec::new(),
@@ -152,6 +154,15 @@ impl Sim {
             call: CallRef(call),
             report,
         })
+    }
+}
+
+/// A branch as records show it (`1005` or `1005/cellular`), made into the label call control
+/// gave it.
+pub fn label(shown: &str) -> BranchLabel {
+    match shown.strip_suffix("/cellular") {
+        Some(member) => BranchLabel::cellular(member),
+        None => BranchLabel::direct(shown),
     }
 }
 
@@ -220,7 +231,7 @@ pub fn rung_targets(out: &[Output]) -> Vec<String> {
         .into_iter()
         .flat_map(|c| match c {
             CallCommand::Ring { targets, .. } | CallCommand::RingTrunk { targets, .. } => {
-                targets.into_iter().map(|t| t.label).collect()
+                targets.into_iter().map(|t| t.label.to_string()).collect()
             }
             _ => Vec::new(),
         })

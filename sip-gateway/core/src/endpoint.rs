@@ -13,7 +13,8 @@ use sip_message::{
 };
 
 use crate::b2bua::{
-    CallAction, CallEvent, CallRef, Caller, Calls, CallsConfig, MediaControl, RingTarget,
+    BranchLabel, CallAction, CallEvent, CallRef, Caller, Calls, CallsConfig, MediaControl,
+    RingTarget,
 };
 use crate::location::{BindingChange, LocationStore};
 use crate::registrar::{RegisterOutcome, Registrar, RegistrarConfig, RequestAuth};
@@ -594,7 +595,7 @@ impl<L: LocationStore> Endpoint<L> {
     fn ring_trunk(&mut self, now: Instant, call: CallRef, targets: Vec<RingTarget>) {
         let mut last_label = None;
         for target in targets {
-            match self.trunk_try_acquire(now, &target.label, call) {
+            match self.trunk_try_acquire(now, &target.label.name, call) {
                 Ok(()) | Err(Refusal::Unknown) => return self.ring(now, call, vec![target]),
                 Err(why) => {
                     tracing::info!(trunk = %target.label, reason = %why, "trunk skipped");
@@ -622,7 +623,7 @@ impl<L: LocationStore> Endpoint<L> {
     }
 
     /// The confirming branch `label` pressed 1: connect it (see [`Calls::confirm_branch`]).
-    pub fn confirm_branch(&mut self, now: Instant, call: CallRef, label: &str) {
+    pub fn confirm_branch(&mut self, now: Instant, call: CallRef, label: &BranchLabel) {
         if let Some(media) = self.media.as_deref_mut() {
             self.calls.confirm_branch(now, call, label, media);
         }
@@ -630,7 +631,7 @@ impl<L: LocationStore> Endpoint<L> {
     }
 
     /// The confirming branch `label` did not confirm: release it.
-    pub fn decline_branch(&mut self, now: Instant, call: CallRef, label: &str) {
+    pub fn decline_branch(&mut self, now: Instant, call: CallRef, label: &BranchLabel) {
         if let Some(media) = self.media.as_deref_mut() {
             self.calls.decline_branch(call, label, media);
         }
@@ -638,7 +639,7 @@ impl<L: LocationStore> Endpoint<L> {
     }
 
     /// Stops ringing the branches of `call` labelled `label`.
-    pub fn cancel_branch(&mut self, now: Instant, call: CallRef, label: &str) {
+    pub fn cancel_branch(&mut self, now: Instant, call: CallRef, label: &BranchLabel) {
         self.calls.cancel_label(call, label);
         self.drain_calls(now);
     }
@@ -655,7 +656,8 @@ impl<L: LocationStore> Endpoint<L> {
         let targets = self.targets_for_user(user, ring_timeout);
         if targets.is_empty() {
             if let Some(media) = self.media.as_deref_mut() {
-                self.calls.report_unreachable(now, call, user, 480, media);
+                self.calls
+                    .report_unreachable(now, call, &BranchLabel::direct(user), 480, media);
             }
             self.drain_calls(now);
         } else {
@@ -742,7 +744,7 @@ impl<L: LocationStore> Endpoint<L> {
                         addr,
                         connection: None,
                     },
-                    label: aor.to_string(),
+                    label: BranchLabel::direct(aor),
                     ring_timeout,
                     confirm: false,
                     caller_id: None,

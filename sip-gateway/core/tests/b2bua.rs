@@ -119,7 +119,7 @@ fn a_carrier_call_reaches_a_user_and_either_side_hangs_up() {
         .collect();
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].side, HangupSide::Callee);
-    assert_eq!(ended[0].answered_by.as_deref(), Some("1002"));
+    assert_eq!(ended[0].answered_by, Some("1002".into()));
     assert!(ended[0].ringing.is_some() && ended[0].answered.is_some());
     assert_eq!(h.media.0.lock().expect("log").released.len(), 2);
     assert_eq!(h.ep.active_calls(), 0);

@@ -114,7 +114,10 @@ fn a_caller_transfers_the_citizen_it_called_to_a_colleague() {
     );
     match &h.events()[..] {
         [CallEvent::Transferred { from, to, .. }] => {
-            assert_eq!((from.as_str(), to.as_str()), ("1002", "1003"))
+            assert_eq!(
+                (from.to_string(), to.to_string()),
+                ("1002".into(), "1003".into())
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -147,7 +150,7 @@ fn a_caller_transfers_the_citizen_it_called_to_a_colleague() {
     assert_eq!(byes[0].1.call_id(), inv_b.call_id());
     match &h.events()[..] {
         [CallEvent::Ended { report, .. }] => {
-            assert_eq!(report.answered_by.as_deref(), Some("1003"));
+            assert_eq!(report.answered_by, Some("1003".into()));
             assert!(report
                 .branches
                 .iter()

@@ -5,13 +5,13 @@
 mod b2bua_harness;
 use b2bua_harness::*;
 
-use sip_core::b2bua::{CallRef, RingTarget};
+use sip_core::b2bua::{BranchLabel, CallRef, RingTarget};
 
-fn mobile(number: &str, label: &str) -> RingTarget {
+fn mobile(number: &str, member: &str) -> RingTarget {
     RingTarget {
         uri: sip_message::Uri::parse(format!("sip:{number}@192.0.2.50").as_bytes()).expect("uri"),
         peer: udp(CARRIER),
-        label: label.into(),
+        label: BranchLabel::cellular(member),
         ring_timeout: Some(Duration::from_secs(30)),
         confirm: true,
         caller_id: Some("+4764000000".into()),
@@ -38,10 +38,7 @@ fn two_mobiles_answer(h: &mut Harness) -> (CallRef, [Request; 2], [LegId; 2]) {
     h.ep.ring(
         h.now,
         call,
-        vec![
-            mobile("+4790001004", "1004/cellular"),
-            mobile("+4790001005", "1005/cellular"),
-        ],
+        vec![mobile("+4790001004", "1004"), mobile("+4790001005", "1005")],
     );
     let invites: Vec<Request> = requests(&h.drain(), Method::Invite)
         .into_iter()
@@ -69,7 +66,7 @@ fn two_mobiles_answer(h: &mut Harness) -> (CallRef, [Request; 2], [LegId; 2]) {
         );
         match &h.events()[..] {
             [CallEvent::Confirming { label, leg, .. }] => {
-                assert_eq!(label, ["1004/cellular", "1005/cellular"][i]);
+                assert_eq!(label.to_string(), ["1004/cellular", "1005/cellular"][i]);
                 legs.push(*leg);
             }
             other => panic!("{other:?}"),
@@ -98,7 +95,7 @@ fn two_mobiles_answering_at_once_are_both_asked_and_the_first_to_confirm_wins() 
     let mut h = Harness::new(&[]);
     let (call, invites, legs) = two_mobiles_answer(&mut h);
     // 1005's mobile presses 1 first.
-    h.ep.confirm_branch(h.now, call, "1005/cellular");
+    h.ep.confirm_branch(h.now, call, &BranchLabel::cellular("1005"));
     let out = h.drain();
     let ok: Vec<Response> = responses(&out)
         .into_iter()
@@ -112,7 +109,9 @@ fn two_mobiles_answering_at_once_are_both_asked_and_the_first_to_confirm_wins() 
         invites[0].call_id(),
         "1004's mobile is let go"
     );
-    assert!(matches!(&h.events()[..], [CallEvent::Answered { by, .. }] if by == "1005/cellular"));
+    assert!(
+        matches!(&h.events()[..], [CallEvent::Answered { by, .. }] if *by == BranchLabel::cellular("1005"))
+    );
     {
         let log = h.media.0.lock().expect("log");
         assert_eq!(
@@ -127,7 +126,7 @@ fn two_mobiles_answering_at_once_are_both_asked_and_the_first_to_confirm_wins() 
         assert!(!log.released.contains(&legs[1]));
     }
     // 1004 pressing 1 late changes nothing.
-    h.ep.confirm_branch(h.now, call, "1004/cellular");
+    h.ep.confirm_branch(h.now, call, &BranchLabel::cellular("1004"));
     assert!(h.drain().is_empty());
     assert!(h.events().is_empty());
     // The caller hangs up: the winner gets the BYE; every leg is released and reported.
@@ -139,7 +138,7 @@ fn two_mobiles_answering_at_once_are_both_asked_and_the_first_to_confirm_wins() 
     assert_eq!(byes[0].1.call_id(), invites[1].call_id());
     match &h.events()[..] {
         [CallEvent::Ended { report, .. }] => {
-            assert_eq!(report.answered_by.as_deref(), Some("1005/cellular"));
+            assert_eq!(report.answered_by, Some(BranchLabel::cellular("1005")));
             let mut legs_reported = report.media_legs.clone();
             legs_reported.sort();
             let mut allocated = h.media.0.lock().expect("log").allocated.clone();
@@ -163,17 +162,17 @@ fn two_mobiles_answering_at_once_are_both_asked_and_the_first_to_confirm_wins() 
 fn a_mobile_that_declines_is_let_go_and_the_other_can_still_confirm() {
     let mut h = Harness::new(&[]);
     let (call, invites, legs) = two_mobiles_answer(&mut h);
-    h.ep.decline_branch(h.now, call, "1004/cellular");
+    h.ep.decline_branch(h.now, call, &BranchLabel::cellular("1004"));
     let out = h.drain();
     let byes = requests(&out, Method::Bye);
     assert_eq!(byes.len(), 1);
     assert_eq!(byes[0].1.call_id(), invites[0].call_id());
     assert!(matches!(
         &h.events()[..],
-        [CallEvent::BranchFailed { label, status: 603, .. }] if label == "1004/cellular"
+        [CallEvent::BranchFailed { label, status: 603, .. }] if *label == BranchLabel::cellular("1004")
     ));
     assert!(h.media.0.lock().expect("log").released.contains(&legs[0]));
-    h.ep.confirm_branch(h.now, call, "1005/cellular");
+    h.ep.confirm_branch(h.now, call, &BranchLabel::cellular("1005"));
     let out = h.drain();
     assert!(responses(&out).iter().any(|r| r.status == 200));
     assert!(requests(&out, Method::Bye).is_empty());

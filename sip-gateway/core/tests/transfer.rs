@@ -69,7 +69,10 @@ fn a_blind_transfer_connects_the_caller_to_the_target_and_releases_the_transfero
     assert_eq!(byes[0].0.to_string(), PHONE_A, "the transferor is released");
     match &h.events()[..] {
         [CallEvent::Transferred { from, to, .. }] => {
-            assert_eq!((from.as_str(), to.as_str()), ("1002", "1003"))
+            assert_eq!(
+                (from.to_string(), to.to_string()),
+                ("1002".into(), "1003".into())
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -94,7 +97,7 @@ fn a_blind_transfer_connects_the_caller_to_the_target_and_releases_the_transfero
     assert_eq!(byes[0].0.to_string(), PHONE_B);
     match &h.events()[..] {
         [CallEvent::Ended { report, .. }] => {
-            assert_eq!(report.answered_by.as_deref(), Some("1003"));
+            assert_eq!(report.answered_by, Some("1003".into()));
             assert!(report
                 .branches
                 .iter()

@@ -10,7 +10,7 @@
 //! A failed transfer leaves the sides swapped, which changes nothing for either party.
 
 use super::provisional::ReliableProvisionals;
-use super::{inbound_key, Branch, BranchState, CallRef, CallState, Calls, Inbound};
+use super::{inbound_key, Branch, BranchLabel, BranchState, CallRef, CallState, Calls, Inbound};
 
 /// Why a caller's REFER cannot be carried out: the status to answer it with.
 pub(super) type Refused = (u16, &'static str);
@@ -43,7 +43,7 @@ impl Calls {
         let c = self.calls.get_mut(&call)?;
         let kept = c.answered_branch?;
         let (callee_leg, callee_addr) = (c.callee_leg?, c.callee_addr?);
-        let label = c.caller_user.clone()?;
+        let label = BranchLabel::direct(c.caller_user.clone()?);
         let b = c.branches.get(kept)?;
         let kept_call_id = b.dialog.call_id.clone();
         let kept_key = inbound_key(&kept_call_id, b.dialog.remote_tag.as_deref().unwrap_or(""));

@@ -162,7 +162,7 @@ struct Inbound {
 }
 
 pub(crate) struct Branch {
-    label: String,
+    label: BranchLabel,
     key: TxKey,
     invite: Request,
     dialog: Dialog,

@@ -83,7 +83,7 @@ impl Calls {
                 ringing: None,
                 answered: None,
                 from_user: from.to_string(),
-                to_user: first.label.clone(),
+                to_user: first.label.name.clone(),
                 max_forwards: 70,
                 codec: None,
                 transfer: None,

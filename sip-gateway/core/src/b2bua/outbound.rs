@@ -10,7 +10,7 @@ use switchboard_media::sdp::{self, LocalCapabilities, SessionDescription, Sessio
 
 use super::dialog::Dialog;
 use super::{
-    Branch, BranchState, CallAction, CallEvent, CallRef, CallState, Calls, DialogSide,
+    Branch, BranchLabel, BranchState, CallAction, CallEvent, CallRef, CallState, Calls, DialogSide,
     MediaControl, RingTarget, TimerKind,
 };
 use crate::transaction::TxKey;
@@ -295,7 +295,7 @@ impl Calls {
         &mut self,
         now: Instant,
         call: CallRef,
-        label: &str,
+        label: &BranchLabel,
         media: &mut dyn MediaControl,
     ) {
         let Some(c) = self.calls.get_mut(&call) else {
@@ -309,7 +309,7 @@ impl Calls {
             .branches
             .iter_mut()
             .enumerate()
-            .find(|(_, b)| b.label == label && b.state == BranchState::Confirming)
+            .find(|(_, b)| b.label == *label && b.state == BranchState::Confirming)
         else {
             return;
         };
@@ -356,11 +356,16 @@ impl Calls {
 
     /// The confirming branch `label` did not confirm (another key, silence, hung up): release it;
     /// the orchestrator hears a failed branch (603) and moves on.
-    pub fn decline_branch(&mut self, call: CallRef, label: &str, media: &mut dyn MediaControl) {
+    pub fn decline_branch(
+        &mut self,
+        call: CallRef,
+        label: &BranchLabel,
+        media: &mut dyn MediaControl,
+    ) {
         let found = self.calls.get(&call).and_then(|c| {
             c.branches
                 .iter()
-                .position(|b| b.label == label && b.state == BranchState::Confirming)
+                .position(|b| b.label == *label && b.state == BranchState::Confirming)
         });
         if let Some(index) = found {
             self.send_bye(call, DialogSide::Branch(index));
@@ -377,7 +382,7 @@ impl Calls {
     }
 
     /// Stops the ringing branches labelled `label` (a hunt group moving on from a member).
-    pub fn cancel_label(&mut self, call: CallRef, label: &str) {
+    pub fn cancel_label(&mut self, call: CallRef, label: &BranchLabel) {
         let indices: Vec<usize> = self
             .calls
             .get(&call)
@@ -385,7 +390,7 @@ impl Calls {
                 c.branches
                     .iter()
                     .enumerate()
-                    .filter(|(_, b)| b.label == label)
+                    .filter(|(_, b)| b.label == *label)
                     .map(|(i, _)| i)
                     .collect()
             })
@@ -402,7 +407,7 @@ impl Calls {
         &mut self,
         now: Instant,
         call: CallRef,
-        label: &str,
+        label: &BranchLabel,
         status: u16,
         media: &mut dyn MediaControl,
     ) {
@@ -421,7 +426,7 @@ impl Calls {
             .any(|b| matches!(b.state, BranchState::Trying | BranchState::Ringing));
         self.events.push_back(CallEvent::BranchFailed {
             call,
-            label: label.to_string(),
+            label: label.clone(),
             status,
             last,
         });

@@ -12,14 +12,83 @@ use crate::transport::Peer;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallRef(pub u64);
 
+/// Who a branch rings, as call control named it: events and reports carry it back as it was given,
+/// so call control never parses a name. Shown (in records and the API) as `1005` or
+/// `1005/cellular`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct BranchLabel {
+    /// A username, a trunk's name, or a number.
+    pub name: String,
+    pub leg: BranchLeg,
+}
+
+/// Which way a branch reaches the one it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum BranchLeg {
+    /// Their registered phones or app, or the trunk or number itself.
+    #[default]
+    Direct,
+    /// A staff member's own cellular number, through a trunk.
+    Cellular,
+}
+
+impl BranchLabel {
+    pub fn direct(name: impl Into<String>) -> BranchLabel {
+        BranchLabel {
+            name: name.into(),
+            leg: BranchLeg::Direct,
+        }
+    }
+
+    pub fn cellular(name: impl Into<String>) -> BranchLabel {
+        BranchLabel {
+            name: name.into(),
+            leg: BranchLeg::Cellular,
+        }
+    }
+}
+
+impl std::fmt::Display for BranchLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.leg {
+            BranchLeg::Direct => f.write_str(&self.name),
+            BranchLeg::Cellular => write!(f, "{}/cellular", self.name),
+        }
+    }
+}
+
+/// Equal to the text it is shown as (`label == "1001"`, `label == "1001/cellular"`).
+impl PartialEq<str> for BranchLabel {
+    fn eq(&self, shown: &str) -> bool {
+        match self.leg {
+            BranchLeg::Direct => self.name == shown,
+            BranchLeg::Cellular => shown.strip_suffix("/cellular") == Some(self.name.as_str()),
+        }
+    }
+}
+
+impl PartialEq<&str> for BranchLabel {
+    fn eq(&self, name: &&str) -> bool {
+        *self == **name
+    }
+}
+
+/// A name rung directly (`"1001".into()`); a cellular leg is always made with
+/// [`BranchLabel::cellular`].
+impl From<&str> for BranchLabel {
+    fn from(name: &str) -> BranchLabel {
+        BranchLabel::direct(name)
+    }
+}
+
 /// Somewhere to ring: one registered contact of a user, or a number through a trunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RingTarget {
     pub uri: Uri,
     /// Where the INVITE goes (the registration's source address, or the trunk).
     pub peer: Peer,
-    /// Who this is, for events and the CDR (username or number).
-    pub label: String,
+    /// Who this is, for events and the CDR.
+    pub label: BranchLabel,
     /// Give up on this branch after this long (CANCEL).
     pub ring_timeout: Option<Duration>,
     /// Answering is not enough: the callee must confirm (a cellular leg whose voicemail must never
@@ -41,7 +110,7 @@ pub enum HangupSide {
 /// What became of each branch, for the CDR.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BranchReport {
-    pub label: String,
+    pub label: BranchLabel,
     /// Final status (200 for the one answered; 487 for a cancelled one; 408 for no answer).
     pub status: u16,
 }
@@ -56,7 +125,7 @@ pub struct CallReport {
     pub ringing: Option<Instant>,
     pub answered: Option<Instant>,
     pub ended: Instant,
-    pub answered_by: Option<String>,
+    pub answered_by: Option<BranchLabel>,
     /// The SIP status the caller got, or "BYE" for an answered call.
     pub cause: String,
     pub side: HangupSide,
@@ -90,20 +159,20 @@ pub enum CallEvent {
     /// A branch ended without answering; the call goes on while others ring or more are added.
     BranchFailed {
         call: CallRef,
-        label: String,
+        label: BranchLabel,
         status: u16,
         /// No branch is left ringing.
         last: bool,
     },
     Answered {
         call: CallRef,
-        by: String,
+        by: BranchLabel,
     },
     /// A branch that must confirm has answered: relay leg `leg`, its own, reaches it (play the
     /// question, listen for the digit), in `codec` (encoding name, payload type).
     Confirming {
         call: CallRef,
-        label: String,
+        label: BranchLabel,
         leg: LegId,
         codec: (String, u8),
     },
@@ -135,7 +204,7 @@ pub enum CallEvent {
     /// [`Calls::reject`]. The caller waits on `hold_leg` (play music on hold there) in `codec`.
     TransferRequested {
         call: CallRef,
-        by: String,
+        by: BranchLabel,
         target: String,
         hold_leg: LegId,
         codec: (String, u8),
@@ -143,8 +212,8 @@ pub enum CallEvent {
     /// A transfer completed: the caller now talks with `to` instead of `from`.
     Transferred {
         call: CallRef,
-        from: String,
-        to: String,
+        from: BranchLabel,
+        to: BranchLabel,
         hold_leg: LegId,
     },
     /// The answer to [`CallCommand::Originate`] `tag`: the new call, or `None` when the user has no
@@ -189,11 +258,11 @@ pub enum CallCommand {
     /// End an unanswered call with a status.
     Reject { call: CallRef, status: u16 },
     /// Stop ringing the branches labelled `label`.
-    CancelBranch { call: CallRef, label: String },
+    CancelBranch { call: CallRef, label: BranchLabel },
     /// A confirming branch pressed 1: connect it to the caller.
-    Confirm { call: CallRef, label: String },
+    Confirm { call: CallRef, label: BranchLabel },
     /// A confirming branch did not confirm: release it.
-    Decline { call: CallRef, label: String },
+    Decline { call: CallRef, label: BranchLabel },
     /// Place a call to `user` (their first registration) presenting `from`. Answered by
     /// [`CallEvent::Originated`] with the same `tag`, before any event of the new call.
     Originate {
@@ -226,4 +295,21 @@ pub enum CallAction {
     Request { request: Request, peer: Peer },
     /// Send an ACK for a 2xx: no transaction of its own (§13.2.2.4).
     Ack { request: Request, peer: Peer },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_label_is_shown_and_compared_as_records_show_it() {
+        let app = BranchLabel::direct("1005");
+        let mobile = BranchLabel::cellular("1005");
+        assert_eq!(app.to_string(), "1005");
+        assert_eq!(mobile.to_string(), "1005/cellular");
+        assert!(app == "1005" && app != "1005/cellular");
+        assert!(mobile == "1005/cellular" && mobile != "1005");
+        assert_ne!(app, mobile, "one member, two branches");
+        assert_eq!(BranchLabel::from("carrier"), BranchLabel::direct("carrier"));
+    }
 }

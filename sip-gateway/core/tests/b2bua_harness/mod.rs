@@ -532,7 +532,7 @@ pub fn assert_blind_transfer_accepted(
             codec,
             ..
         }] => {
-            assert_eq!((by.as_str(), target.as_str()), ("1002", "1003"));
+            assert_eq!((by.to_string().as_str(), target.as_str()), ("1002", "1003"));
             assert_eq!(*hold_leg, hold, "the kept party's leg waits with music");
             assert_eq!(codec, &("PCMA".to_string(), 8));
         }
