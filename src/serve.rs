@@ -219,10 +219,7 @@ pub async fn run(
     ep_cfg.calls.tls_local = tls_addr.map(|a| std::net::SocketAddr::new(sip_ip, a.port()));
     let mut endpoint = Endpoint::new(ep_cfg, MemoryLocation::default(), now, now_unix_ms);
     let finals = crate::calls::FinalCounters::default();
-    endpoint.set_media(Box::new(crate::calls::RelayControl {
-        runtime: media.clone(),
-        finals: finals.clone(),
-    }));
+
     let mut known_users = std::collections::HashMap::new();
     for (user, creds) in db.all_credentials().await? {
         if creds.realm == cfg.sip.realm {
@@ -255,6 +252,10 @@ pub async fn run(
         cmd_rx,
         changes_tx,
         call_events_tx,
+        Some(Box::new(crate::calls::RelayControl {
+            runtime: media.clone(),
+            finals: finals.clone(),
+        })),
         wait_stop(stop_rx.clone()),
     ));
     // The admin API's questions about live queues (agents, waiting callers) go to call control, and

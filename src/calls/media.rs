@@ -1,13 +1,13 @@
 //! The B2BUA's hands on the media runtime, and the final counters of released legs for CDRs.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sip_core::b2bua::MediaControl;
+use sip_core::b2bua::{MediaOp, MediaRelay, MediaUnavailable, ReservedLeg};
 use switchboard_media_rt::LegCounters;
-use switchboard_media_rt::{LegId, MediaRtError, MediaRuntime, Playlist, RemoteMedia};
+use switchboard_media_rt::{LegId, MediaRtError, MediaRuntime, Playlist};
 use switchboard_schema::Db;
 use tokio::sync::{mpsc, oneshot};
 
@@ -52,60 +52,42 @@ impl FinalCounters {
     }
 }
 
-/// The B2BUA's handle on the media runtime. The SIP loop must never wait, so every command is
-/// fire-and-forget; allocation only binds sockets.
+/// The B2BUA's hands on the media runtime, in the SIP task: reserves legs for the endpoint's pool
+/// and carries out its media operations. The SIP loop must never wait, so every operation is
+/// fire-and-forget; reserving only binds sockets.
 pub struct RelayControl {
     pub runtime: Arc<MediaRuntime>,
     pub finals: FinalCounters,
 }
 
-impl MediaControl for RelayControl {
-    fn allocate(
-        &mut self,
-        near: Option<LegId>,
-    ) -> Result<(LegId, SocketAddr), sip_core::b2bua::MediaUnavailable> {
-        use sip_core::b2bua::MediaUnavailable;
-        let leg = match near {
-            Some(n) => self.runtime.allocate_leg_near(n),
-            None => self.runtime.allocate_leg(),
-        }
-        .map_err(|e| match e {
-            MediaRtError::PortsExhausted => MediaUnavailable::NoPorts,
-            other => MediaUnavailable::Relay(other.to_string()),
-        })?;
-        Ok((leg.id, leg.rtp))
+impl MediaRelay for RelayControl {
+    fn reserve(&mut self) -> Result<ReservedLeg, MediaUnavailable> {
+        self.runtime
+            .reserve_leg()
+            .map(|leg| (leg.id, leg.rtp))
+            .map_err(|e| match e {
+                MediaRtError::PortsExhausted => MediaUnavailable::NoPorts,
+                other => MediaUnavailable::Relay(other.to_string()),
+            })
     }
 
-    fn set_remote(&mut self, leg: LegId, remote: RemoteMedia) {
-        if let Err(e) = self.runtime.set_remote(leg, remote) {
-            tracing::warn!(leg = leg.0, error = %e, "media: set_remote failed");
-        }
-    }
-
-    fn bridge(&mut self, a: LegId, b: LegId) {
-        if let Err(e) = self.runtime.bridge_now(a, b) {
-            tracing::warn!(error = %e, "media: bridge failed");
-        }
-    }
-
-    fn transcode(
-        &mut self,
-        leg: LegId,
-        spec: Option<(sip_core::b2bua::CodecRef, sip_core::b2bua::CodecRef)>,
-    ) -> bool {
-        let spec = match spec {
-            Some((from, to)) => match (codec_spec(&from), codec_spec(&to)) {
-                (Some(a), Some(b)) => Some((a, b)),
-                _ => return false,
-            },
-            None => None,
+    fn apply(&mut self, op: MediaOp) {
+        let done = match op {
+            MediaOp::Open { leg, near } => self.runtime.activate_leg(leg, near),
+            MediaOp::SetRemote { leg, remote } => self.runtime.set_remote(leg, remote),
+            MediaOp::Bridge { a, b } => self.runtime.bridge_now(a, b),
+            MediaOp::Transcode { leg, spec } => {
+                let spec = spec.and_then(|(from, to)| Some((codec_spec(&from)?, codec_spec(&to)?)));
+                self.runtime.set_transcode(leg, spec)
+            }
+            MediaOp::Release { leg } => self.runtime.release(leg).map(|reply| {
+                if let Ok(mut pending) = self.finals.0.lock() {
+                    pending.insert(leg, reply);
+                }
+            }),
         };
-        self.runtime.set_transcode(leg, spec).is_ok()
-    }
-
-    fn release(&mut self, leg: LegId) {
-        if let (Ok(reply), Ok(mut pending)) = (self.runtime.release(leg), self.finals.0.lock()) {
-            pending.insert(leg, reply);
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "media operation failed");
         }
     }
 }

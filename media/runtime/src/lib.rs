@@ -206,6 +206,8 @@ pub struct MediaRuntime {
     workers: Vec<WorkerHandle>,
     ports: Mutex<PortPool>,
     legs: Mutex<HashMap<LegId, LegHome>>,
+    /// Port pairs bound ahead of need and not yet on a media thread ([`MediaRuntime::reserve_leg`]).
+    reserved: Mutex<HashMap<LegId, (u16, UdpSocket, UdpSocket)>>,
     next_leg: AtomicU64,
     next_worker: AtomicUsize,
 }
@@ -263,6 +265,7 @@ impl MediaRuntime {
                 workers,
                 ports: Mutex::new(ports),
                 legs: Mutex::new(HashMap::new()),
+                reserved: Mutex::new(HashMap::new()),
                 next_leg: AtomicU64::new(1),
                 next_worker: AtomicUsize::new(0),
             }),
@@ -285,20 +288,49 @@ impl MediaRuntime {
 
     /// Allocates a leg on the least recently chosen media thread (a new call).
     pub fn allocate_leg(&self) -> Result<AllocatedLeg, MediaRtError> {
-        let worker = self.next_worker.fetch_add(1, Ordering::Relaxed) % self.workers.len().max(1);
-        self.allocate_on(worker)
+        let leg = self.reserve_leg()?;
+        self.activate_leg(leg.id, None)?;
+        Ok(leg)
     }
 
     /// Allocates a leg on the same media thread as `near` (the other leg of the same call).
     pub fn allocate_leg_near(&self, near: LegId) -> Result<AllocatedLeg, MediaRtError> {
-        let worker = self.home(near)?.0;
-        self.allocate_on(worker)
+        self.home(near)?;
+        let leg = self.reserve_leg()?;
+        self.activate_leg(leg.id, Some(near))?;
+        Ok(leg)
     }
 
-    fn allocate_on(&self, worker: usize) -> Result<AllocatedLeg, MediaRtError> {
-        let handle = self.workers.get(worker).ok_or(MediaRtError::Stopped)?;
+    /// Binds a port pair for a leg that is not on a media thread yet: the SIP core keeps a pool of
+    /// these, so it can name a leg in an SDP without waiting. [`MediaRuntime::activate_leg`] puts
+    /// it to work.
+    pub fn reserve_leg(&self) -> Result<AllocatedLeg, MediaRtError> {
         let (port, rtp, rtcp) = self.bind_pair()?;
         let id = LegId(self.next_leg.fetch_add(1, Ordering::Relaxed));
+        self.reserved
+            .lock()
+            .map_err(|_| MediaRtError::Stopped)?
+            .insert(id, (port, rtp, rtcp));
+        Ok(AllocatedLeg {
+            id,
+            rtp: SocketAddr::new(self.advertised_ip(), port),
+        })
+    }
+
+    /// Puts a reserved leg on a media thread: `near`'s (the call's other leg, so a bridge stays on
+    /// one thread) when it is still there, else the least recently chosen one.
+    pub fn activate_leg(&self, id: LegId, near: Option<LegId>) -> Result<(), MediaRtError> {
+        let (port, rtp, rtcp) = self
+            .reserved
+            .lock()
+            .map_err(|_| MediaRtError::Stopped)?
+            .remove(&id)
+            .ok_or(MediaRtError::UnknownLeg)?;
+        let worker = match near.map(|n| self.home(n)) {
+            Some(Ok((worker, _))) => worker,
+            _ => self.next_worker.fetch_add(1, Ordering::Relaxed) % self.workers.len().max(1),
+        };
+        let handle = self.workers.get(worker).ok_or(MediaRtError::Stopped)?;
         self.legs.lock().map_err(|_| MediaRtError::Stopped)?.insert(
             id,
             LegHome {
@@ -306,11 +338,7 @@ impl MediaRuntime {
                 rtp_port: port,
             },
         );
-        handle.send(Command::AddLeg { id, rtp, rtcp })?;
-        Ok(AllocatedLeg {
-            id,
-            rtp: SocketAddr::new(self.advertised_ip(), port),
-        })
+        handle.send(Command::AddLeg { id, rtp, rtcp })
     }
 
     /// Binds an RTP/RTCP pair from the pool, skipping ports another process holds.

@@ -13,8 +13,8 @@ use sip_message::{
 };
 
 use crate::b2bua::{
-    BranchLabel, CallAction, CallEvent, CallRef, Caller, Calls, CallsConfig, MediaControl,
-    RingTarget,
+    BranchLabel, CallAction, CallEvent, CallRef, Caller, Calls, CallsConfig, MediaOp, MediaPlan,
+    ReservedLeg, RingTarget,
 };
 use crate::location::{BindingChange, LocationStore};
 use crate::registrar::{RegisterOutcome, Registrar, RegistrarConfig, RequestAuth};
@@ -84,7 +84,7 @@ pub struct Endpoint<L: LocationStore> {
     next_housekeeping: Instant,
     calls: Calls,
     /// Without media there are no calls: INVITEs are answered 480/404 as a registrar-only node.
-    media: Option<Box<dyn MediaControl + Send>>,
+    media: Option<MediaPlan>,
     /// Where trunks call from: INVITEs from there are citizens' calls.
     call_sources: Vec<(std::net::IpAddr, u8)>,
     /// Carrier trunks: registration, OPTIONS probes, call caps.
@@ -161,9 +161,7 @@ impl<L: LocationStore> Endpoint<L> {
                     && resp.cseq().is_some_and(|c| c.method == Method::Invite);
                 let stray_2xx = is_2xx_invite.then(|| resp.clone());
                 let matched = self.transactions.handle_response(now, resp);
-                if let (false, Some(r), Some(media)) =
-                    (matched, stray_2xx, self.media.as_deref_mut())
-                {
+                if let (false, Some(r), Some(media)) = (matched, stray_2xx, self.media.as_mut()) {
                     self.calls.handle_response(now, &r, media);
                 }
                 self.drain_transactions_at(Some(now));
@@ -251,7 +249,7 @@ impl<L: LocationStore> Endpoint<L> {
                     if !self.in_dialog_sender_ok(now, &key, peer, req) {
                         return;
                     }
-                    let known = match self.media.as_deref_mut() {
+                    let known = match self.media.as_mut() {
                         Some(media) => self.calls.handle_reinvite(now, key.clone(), req, media),
                         None => false,
                     };
@@ -262,7 +260,7 @@ impl<L: LocationStore> Endpoint<L> {
                 } else {
                     match self.caller_of(now, peer, req) {
                         Ok(caller) => {
-                            if let Some(media) = self.media.as_deref_mut() {
+                            if let Some(media) = self.media.as_mut() {
                                 self.calls
                                     .handle_invite(now, key, req, *peer, caller, media);
                             }
@@ -295,7 +293,7 @@ impl<L: LocationStore> Endpoint<L> {
                     Some(_) => {
                         let ok = Response::for_request(req, 200, "OK");
                         self.respond_to(now, &key, ok);
-                        if let Some(media) = self.media.as_deref_mut() {
+                        if let Some(media) = self.media.as_mut() {
                             self.calls.handle_cancel(now, req, media);
                         }
                         return self.drain_calls(now);
@@ -307,7 +305,7 @@ impl<L: LocationStore> Endpoint<L> {
                 if !self.in_dialog_sender_ok(now, &key, peer, req) {
                     return;
                 }
-                let status = match self.media.as_deref_mut() {
+                let status = match self.media.as_mut() {
                     Some(media) => self.calls.handle_bye(now, req, media),
                     None => 481,
                 };
@@ -321,7 +319,7 @@ impl<L: LocationStore> Endpoint<L> {
                 if !self.sender_proven(now, &key, peer, req) {
                     return;
                 }
-                let known = match self.media.as_deref_mut() {
+                let known = match self.media.as_mut() {
                     Some(media) => self.calls.handle_refer(now, key.clone(), req, media),
                     None => false,
                 };
@@ -334,7 +332,7 @@ impl<L: LocationStore> Endpoint<L> {
                 if !self.in_dialog_sender_ok(now, &key, peer, req) {
                     return;
                 }
-                let known = match self.media.as_deref_mut() {
+                let known = match self.media.as_mut() {
                     Some(media) => self.calls.handle_update(now, key.clone(), req, media),
                     None => false,
                 };
@@ -409,7 +407,7 @@ impl<L: LocationStore> Endpoint<L> {
             if now.is_some_and(|now| self.trunks.handle_event(now, &ev)) {
                 continue;
             }
-            let (Some(now), Some(media)) = (now, self.media.as_deref_mut()) else {
+            let (Some(now), Some(media)) = (now, self.media.as_mut()) else {
                 continue;
             };
             match ev {
@@ -550,9 +548,28 @@ impl<L: LocationStore> Endpoint<L> {
         self.calls.active()
     }
 
-    /// Gives the node a media relay: from now on INVITEs become calls.
-    pub fn set_media(&mut self, media: Box<dyn MediaControl + Send>) {
-        self.media = Some(media);
+    /// Gives the node a media relay: from now on INVITEs become calls. Its legs come from a
+    /// pool the shell fills ([`Endpoint::media_legs_wanted`], [`Endpoint::add_media_leg`]); what
+    /// the relay must do leaves through [`Endpoint::poll_media_op`].
+    pub fn enable_media(&mut self) {
+        self.media.get_or_insert_with(MediaPlan::default);
+    }
+
+    /// How many reserved legs the shell should add to bring the pool back to its target.
+    pub fn media_legs_wanted(&self) -> usize {
+        self.media.as_ref().map_or(0, MediaPlan::wanted)
+    }
+
+    /// A leg the shell reserved (its port pair bound): the next calls take legs in this order.
+    pub fn add_media_leg(&mut self, leg: ReservedLeg) {
+        if let Some(media) = self.media.as_mut() {
+            media.add(leg);
+        }
+    }
+
+    /// The next thing the media relay must do, in order.
+    pub fn poll_media_op(&mut self) -> Option<MediaOp> {
+        self.media.as_mut().and_then(MediaPlan::poll_op)
     }
 
     /// Carries out one of call control's commands.
@@ -603,7 +620,7 @@ impl<L: LocationStore> Endpoint<L> {
                 }
             }
         }
-        if let (Some(label), Some(media)) = (last_label, self.media.as_deref_mut()) {
+        if let (Some(label), Some(media)) = (last_label, self.media.as_mut()) {
             self.calls.report_unreachable(now, call, &label, 503, media);
         }
         self.drain_calls(now);
@@ -616,7 +633,7 @@ impl<L: LocationStore> Endpoint<L> {
 
     /// Rings targets for a call (see [`Calls::ring`]).
     pub fn ring(&mut self, now: Instant, call: CallRef, targets: Vec<RingTarget>) {
-        if let Some(media) = self.media.as_deref_mut() {
+        if let Some(media) = self.media.as_mut() {
             self.calls.ring(now, call, targets, media);
         }
         self.drain_calls(now);
@@ -624,7 +641,7 @@ impl<L: LocationStore> Endpoint<L> {
 
     /// The confirming branch `label` pressed 1: connect it (see [`Calls::confirm_branch`]).
     pub fn confirm_branch(&mut self, now: Instant, call: CallRef, label: &BranchLabel) {
-        if let Some(media) = self.media.as_deref_mut() {
+        if let Some(media) = self.media.as_mut() {
             self.calls.confirm_branch(now, call, label, media);
         }
         self.drain_calls(now);
@@ -632,7 +649,7 @@ impl<L: LocationStore> Endpoint<L> {
 
     /// The confirming branch `label` did not confirm: release it.
     pub fn decline_branch(&mut self, now: Instant, call: CallRef, label: &BranchLabel) {
-        if let Some(media) = self.media.as_deref_mut() {
+        if let Some(media) = self.media.as_mut() {
             self.calls.decline_branch(call, label, media);
         }
         self.drain_calls(now);
@@ -655,7 +672,7 @@ impl<L: LocationStore> Endpoint<L> {
     ) {
         let targets = self.targets_for_user(user, ring_timeout);
         if targets.is_empty() {
-            if let Some(media) = self.media.as_deref_mut() {
+            if let Some(media) = self.media.as_mut() {
                 self.calls
                     .report_unreachable(now, call, &BranchLabel::direct(user), 480, media);
             }
@@ -672,7 +689,7 @@ impl<L: LocationStore> Endpoint<L> {
 
     /// Answers the caller ourselves (see [`Calls::answer_locally`]).
     pub fn answer_locally(&mut self, now: Instant, call: CallRef) {
-        if let Some(media) = self.media.as_deref_mut() {
+        if let Some(media) = self.media.as_mut() {
             self.calls.answer_locally(now, call, media);
         }
         self.drain_calls(now);
@@ -691,7 +708,7 @@ impl<L: LocationStore> Endpoint<L> {
             .targets_for_user(user, ring_timeout)
             .into_iter()
             .next()?;
-        let media = self.media.as_deref_mut()?;
+        let media = self.media.as_mut()?;
         let call = self.calls.originate(now, target, from, media);
         self.drain_calls(now);
         call
@@ -705,7 +722,7 @@ impl<L: LocationStore> Endpoint<L> {
 
     /// Ends an answered call from our side (see [`Calls::hang_up`]).
     pub fn hang_up(&mut self, now: Instant, call: CallRef, cause: &str) {
-        if let Some(media) = self.media.as_deref_mut() {
+        if let Some(media) = self.media.as_mut() {
             self.calls.hang_up(now, call, cause, media);
         }
         self.drain_calls(now);
@@ -713,7 +730,7 @@ impl<L: LocationStore> Endpoint<L> {
 
     /// The relay heard nothing on `leg` for too long (see [`Calls::media_timeout`]).
     pub fn media_timeout(&mut self, now: Instant, leg: switchboard_media::relay::LegId) {
-        if let Some(media) = self.media.as_deref_mut() {
+        if let Some(media) = self.media.as_mut() {
             self.calls.media_timeout(now, leg, media);
         }
         self.drain_calls(now);
@@ -721,7 +738,7 @@ impl<L: LocationStore> Endpoint<L> {
 
     /// Ends an unanswered call with `status` (see [`Calls::reject`]).
     pub fn reject(&mut self, now: Instant, call: CallRef, status: u16) {
-        if let Some(media) = self.media.as_deref_mut() {
+        if let Some(media) = self.media.as_mut() {
             self.calls.reject(now, call, status, media);
         }
         self.drain_calls(now);
@@ -757,7 +774,7 @@ impl<L: LocationStore> Endpoint<L> {
         self.trunks.handle_timeout(now);
         self.transactions.handle_timeout(now);
         self.drain_transactions_at(Some(now));
-        if let Some(media) = self.media.as_deref_mut() {
+        if let Some(media) = self.media.as_mut() {
             self.calls.handle_timeout(now, media);
         }
         self.drain_calls(now);

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use sip_core::b2bua::{CallEvent, CallRef};
+use sip_core::b2bua::{CallEvent, CallRef, MediaRelay};
 use sip_core::trunk::{TrunkConfig, TrunkStatus};
 use sip_core::{BindingChange, ConnectionId, Endpoint, LocationStore, Peer, TransportKind};
 use sip_message::framing::{header_end_after, next_frame, Frame};
@@ -194,8 +194,13 @@ pub async fn run<L: LocationStore + 'static>(
     mut commands: mpsc::Receiver<Command>,
     changes: mpsc::UnboundedSender<Vec<BindingChange>>,
     call_events: mpsc::UnboundedSender<CallEvent>,
+    mut media: Option<Box<dyn MediaRelay + Send>>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), TransportError> {
+    if media.is_some() {
+        endpoint.enable_media();
+    }
+    carry_out_media(&mut endpoint, media.as_deref_mut());
     let Listeners {
         udp,
         tcp,
@@ -299,6 +304,9 @@ pub async fn run<L: LocationStore + 'static>(
             },
             _ = sleep => endpoint.handle_timeout(Instant::now()),
         }
+        // Before anything is sent: a leg named in an SDP we send, or in an event call control
+        // will play to, is on its media thread first.
+        carry_out_media(&mut endpoint, media.as_deref_mut());
         while let Some(ev) = endpoint.poll_call_event() {
             let _ = call_events.send(ev);
         }
@@ -313,6 +321,26 @@ pub async fn run<L: LocationStore + 'static>(
     }
     tracing::info!("SIP transport stopped");
     Ok(())
+}
+
+/// Hands the relay what the endpoint asked of it, in order, and tops up the endpoint's pool of
+/// reserved legs (a relay out of ports leaves it short: calls then get 503).
+fn carry_out_media<L: LocationStore>(
+    endpoint: &mut Endpoint<L>,
+    relay: Option<&mut (dyn MediaRelay + Send + '_)>,
+) {
+    let Some(relay) = relay else {
+        return;
+    };
+    while let Some(op) = endpoint.poll_media_op() {
+        relay.apply(op);
+    }
+    for _ in 0..endpoint.media_legs_wanted() {
+        match relay.reserve() {
+            Ok(leg) => endpoint.add_media_leg(leg),
+            Err(_) => break,
+        }
+    }
 }
 
 fn handle_command<L: LocationStore>(

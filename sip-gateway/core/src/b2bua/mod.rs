@@ -16,6 +16,7 @@ mod local;
 use answer::{accepts_sdp, remote_media, tag_to};
 use cancel::cancel_for;
 pub mod dialog;
+mod media_plan;
 mod originate;
 mod outbound;
 mod provisional;
@@ -25,6 +26,7 @@ mod session_timer;
 mod transfer;
 mod types;
 pub use answer::CallMedia;
+pub use media_plan::{MediaOp, MediaPlan, MediaRelay, ReservedLeg, MEDIA_POOL_TARGET};
 use session_timer::SessionTimer;
 pub use session_timer::MIN_SE;
 use transfer::Transfer;
@@ -45,8 +47,8 @@ use crate::transaction::TxKey;
 use crate::transport::{Peer, TransportKind};
 use dialog::Dialog;
 
-/// What call control needs from the media relay, answered at once (allocation binds sockets; the
-/// rest are commands to the media threads).
+/// What the B2BUA needs from the media relay, answered at once. The endpoint's is a
+/// [`MediaPlan`]: legs from a pool, the rest queued as [`MediaOp`]s for the shell; no IO.
 pub trait MediaControl {
     /// A relay leg on the same media thread as `near` (if given); its id and the address for SDP.
     fn allocate(&mut self, near: Option<LegId>) -> Result<(LegId, SocketAddr), MediaUnavailable>;

@@ -8,7 +8,7 @@ pub use std::time::{Duration, Instant};
 
 pub use bytes::Bytes;
 pub use sip_core::auth::{DigestAlgorithm, DigestCredentials, UserSecrets};
-pub use sip_core::b2bua::{CallEvent, CallsConfig, CodecRef, HangupSide, MediaControl};
+pub use sip_core::b2bua::{CallEvent, CallsConfig, CodecRef, HangupSide, MediaOp, MediaRelay};
 pub use sip_core::{
     Binding, Endpoint, EndpointConfig, LocationStore, MemoryLocation, Peer, TransportKind,
 };
@@ -30,42 +30,48 @@ pub struct MediaLog {
 #[derive(Clone, Default)]
 pub struct FakeMedia(pub Arc<Mutex<MediaLog>>);
 
-impl MediaControl for FakeMedia {
-    fn allocate(
-        &mut self,
-        _near: Option<LegId>,
-    ) -> Result<(LegId, SocketAddr), sip_core::b2bua::MediaUnavailable> {
+/// The relay as the shell drives it: legs reserved for the endpoint's pool, numbered in order
+/// (leg n answers on port 20000 + 2n), and every operation logged.
+impl MediaRelay for FakeMedia {
+    fn reserve(&mut self) -> Result<(LegId, SocketAddr), sip_core::b2bua::MediaUnavailable> {
         let mut log = self
             .0
             .lock()
             .map_err(|_| sip_core::b2bua::MediaUnavailable::Relay("poisoned".into()))?;
         log.next += 1;
         let leg = LegId(log.next);
-        log.allocated.push(leg);
         Ok((
             leg,
             SocketAddr::from(([127, 0, 0, 1], 20000 + 2 * log.next as u16)),
         ))
     }
-    fn set_remote(&mut self, leg: LegId, remote: RemoteMedia) {
-        if let Ok(mut log) = self.0.lock() {
-            log.remotes.push((leg, remote));
+
+    fn apply(&mut self, op: MediaOp) {
+        let Ok(mut log) = self.0.lock() else {
+            return;
+        };
+        match op {
+            MediaOp::Open { leg, .. } => log.allocated.push(leg),
+            MediaOp::SetRemote { leg, remote } => log.remotes.push((leg, remote)),
+            MediaOp::Bridge { a, b } => log.bridged.push((a, b)),
+            MediaOp::Transcode { leg, spec } => log.transcodes.push((leg, spec)),
+            MediaOp::Release { leg } => log.released.push(leg),
         }
     }
-    fn bridge(&mut self, a: LegId, b: LegId) {
-        if let Ok(mut log) = self.0.lock() {
-            log.bridged.push((a, b));
+}
+
+impl FakeMedia {
+    /// What a shell does after each step: carry out the endpoint's media operations, then top up
+    /// its pool.
+    pub fn pump<L: LocationStore>(&mut self, ep: &mut Endpoint<L>) {
+        while let Some(op) = ep.poll_media_op() {
+            self.apply(op);
         }
-    }
-    fn transcode(&mut self, leg: LegId, spec: Option<(CodecRef, CodecRef)>) -> bool {
-        if let Ok(mut log) = self.0.lock() {
-            log.transcodes.push((leg, spec));
-        }
-        true
-    }
-    fn release(&mut self, leg: LegId) {
-        if let Ok(mut log) = self.0.lock() {
-            log.released.push(leg);
+        for _ in 0..ep.media_legs_wanted() {
+            match self.reserve() {
+                Ok(leg) => ep.add_media_leg(leg),
+                Err(_) => break,
+            }
         }
     }
 }
@@ -150,8 +156,9 @@ impl Harness {
             "1002",
             UserSecrets::from_password("1002", "switchboard", PASSWORD_1002),
         );
-        let media = FakeMedia::default();
-        ep.set_media(Box::new(media.clone()));
+        let mut media = FakeMedia::default();
+        ep.enable_media();
+        media.pump(&mut ep);
         ep.set_call_sources(vec![("192.0.2.50".parse().expect("ip"), 32)]);
         Harness {
             ep,
@@ -167,6 +174,7 @@ impl Harness {
     }
 
     pub fn drain(&mut self) -> Vec<Out> {
+        self.media.pump(&mut self.ep);
         let mut out = Vec::new();
         while let Some(t) = self.ep.poll_transmit() {
             match parse_slice(&t.payload, &Limits::default()).expect("we send parseable messages") {
