@@ -98,10 +98,8 @@ impl CallControl {
                 tracing::info!(%from, %to, "call transferred");
                 self.view_held(call, false);
                 self.view_answered(now, call, &to);
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.talking.retain(|m| *m != from);
-                    c.talking.push(to);
-                }
+                self.leave_talk(call, &from);
+                self.join_talk(call, &to);
             }
             CallEvent::TransferFailed {
                 call,
@@ -146,7 +144,7 @@ impl CallControl {
             recording_id: None,
             on_hold: false,
         };
-        let mut entry = Call {
+        let entry = Call {
             caller: from_user.to_string(),
             view: Some(Entry {
                 view,
@@ -157,13 +155,14 @@ impl CallControl {
         let at = self.wall(now);
         let route = match caller {
             Caller::Trunk => self.config.route(to_user, at),
-            Caller::User(user) => {
-                entry.talking.push(user.clone());
-                self.config
-                    .route_from_user(user, to_user, caller_id_request, at)
-            }
+            Caller::User(user) => self
+                .config
+                .route_from_user(user, to_user, caller_id_request, at),
         };
         self.calls.insert(call, entry);
+        if let Caller::User(user) = caller {
+            self.join_talk(call, user);
+        }
         self.open_cdr(now, call, call_id, caller, from_user, to_user, &route);
         match route {
             Route::Trunk { number, trunks } => {
@@ -281,8 +280,8 @@ impl CallControl {
         self.view_answered(now, call, &by.to_string());
         let member = by.name.clone();
         let queued = self.queue_of(call);
+        self.join_talk(call, &member);
         if let Some(c) = self.calls.get_mut(&call) {
-            c.talking.push(member.clone());
             c.offer_legs.clear();
             c.delayed.clear();
         }
@@ -328,6 +327,9 @@ impl CallControl {
         let Some(c) = self.calls.remove(&call) else {
             return;
         };
+        for member in &c.talking {
+            self.live.set_in_call(member, call, false);
+        }
         for leg in c.confirmations.keys() {
             self.by_leg.remove(leg);
         }
@@ -352,7 +354,7 @@ impl CallControl {
         if let Some(h) = c.hunt {
             if let (Some(by), Some(state)) = (
                 report.answered_by.as_ref(),
-                self.groups.get_mut(&h.group_id),
+                Some(self.live.group_memory(h.group_id)),
             ) {
                 state.record_call_end(&by.name, now);
             }

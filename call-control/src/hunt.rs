@@ -155,7 +155,7 @@ impl CallControl {
             .filter(|m| self.is_talking(&m.username))
             .map(|m| m.username.clone())
             .collect();
-        let state = self.groups.entry(group.id).or_default();
+        let state = self.live.group_memory(group.id);
         // Registration is learnt when the member is rung (an unregistered member fails at once).
         let presence = |member: &str| MemberPresence {
             cellular: mobiles.contains_key(member),

@@ -13,7 +13,7 @@
 //! Each call's state lives in one [`Call`] value (its hunt, queue stay, menu, offers, trunk
 //! failover list, confirmations, live view and recording), so ending a call is removing one entry.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ use sip_core::b2bua::{BranchLabel, BranchLeg, CallCommand, CallRef, LegId, RingT
 use switchboard_media::playback::PlayMode;
 use switchboard_media::relay::{InbandLaw, RecordingId};
 use switchboard_media::transcode::{Codec, CodecSpec};
-use switchboard_routing::hunt::{GroupState, HuntCall};
+use switchboard_routing::hunt::HuntCall;
 use switchboard_routing::queue::{Acd, CallId};
 
 mod citizen;
@@ -33,12 +33,14 @@ mod local;
 mod records;
 mod routes;
 mod snapshot;
+mod store;
 
 pub use citizen::QueueRecord;
 pub use live::{AgentStateChange, CallView, CallViewState, RecordingRefusal};
 pub use records::{Notice, Record};
 pub use routes::{transport_of, Route};
 pub use snapshot::{Snapshot, UserEntry};
+pub use store::{InProcess, LiveStore, QueueEngine};
 
 use citizen::{Callback, Local, Todo};
 
@@ -173,11 +175,10 @@ pub struct CallControl {
     calls: HashMap<CallRef, Call>,
     /// Which call a relay leg belongs to (answered-by-us callers, confirming mobiles).
     by_leg: HashMap<LegId, CallRef>,
-    /// What each hunt group remembers between calls (round robin, longest idle).
-    groups: HashMap<i64, GroupState>,
-    acd: Acd,
-    /// Agents who logged out through the API: queues do not log them in again by themselves.
-    logged_out: HashSet<String>,
+    /// Who is in a call, hunt groups' memory, agents logged out: shared by calls (and nodes).
+    live: Box<dyn LiveStore>,
+    /// The queues.
+    acd: Box<dyn QueueEngine>,
     /// The number each booked callback goes to.
     callback_numbers: HashMap<CallId, String>,
     /// Callbacks whose call to the agent is being placed: the agent, by the callback's id (the
@@ -194,13 +195,30 @@ impl CallControl {
     /// Starts with `config`; `now_unix_ms` is the wall-clock time at `now` (call records and opening
     /// hours are derived from it); `seed` drives the queues' random choices.
     pub fn new(config: Arc<Snapshot>, now: Instant, now_unix_ms: i64, seed: u64) -> CallControl {
+        CallControl::with_stores(
+            config,
+            now,
+            now_unix_ms,
+            Box::new(InProcess::default()),
+            Box::new(Acd::new(seed)),
+        )
+    }
+
+    /// Like [`CallControl::new`], with the live state and the queues kept by `live` and `queues`
+    /// (shared with other nodes, say).
+    pub fn with_stores(
+        config: Arc<Snapshot>,
+        now: Instant,
+        now_unix_ms: i64,
+        live: Box<dyn LiveStore>,
+        queues: Box<dyn QueueEngine>,
+    ) -> CallControl {
         CallControl {
             config,
             calls: HashMap::new(),
             by_leg: HashMap::new(),
-            groups: HashMap::new(),
-            acd: Acd::new(seed),
-            logged_out: HashSet::new(),
+            live,
+            acd: queues,
             callback_numbers: HashMap::new(),
             originating: HashMap::new(),
             todo: Vec::new(),
@@ -345,10 +363,23 @@ impl CallControl {
     }
 
     fn is_talking(&self, user: &str) -> bool {
-        self.calls
-            .values()
-            .flat_map(|c| c.talking.iter())
-            .any(|u| u == user)
+        self.live.in_call(user)
+    }
+
+    /// `user` talks in `call` now (answered it, placed it, was transferred in).
+    fn join_talk(&mut self, call: CallRef, user: &str) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.talking.push(user.to_owned());
+            self.live.set_in_call(user, call, true);
+        }
+    }
+
+    /// `user` left `call` (transferred it away).
+    fn leave_talk(&mut self, call: CallRef, user: &str) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.talking.retain(|u| u != user);
+            self.live.set_in_call(user, call, false);
+        }
     }
 
     fn confirming(&self, leg: LegId) -> bool {

@@ -216,6 +216,7 @@ impl CallControl {
         let queues: Vec<serde_json::Value> = self
             .acd
             .queue_ids()
+            .into_iter()
             .filter_map(|id| {
                 let stats = self.acd.queue_stats(id)?;
                 let waiting = self.acd.waiting_count(id).unwrap_or(0);
@@ -230,7 +231,7 @@ impl CallControl {
         tracing::info!(%user, ?state, "agent state set through the API");
         match state {
             AgentStateChange::Available => {
-                self.logged_out.remove(user);
+                self.live.set_logged_out(user, false);
                 match self.acd.agent_state(user) {
                     None | Some(AgentState::LoggedOut) => self.acd.handle_login(now, user),
                     Some(AgentState::Paused { .. }) => self.acd.handle_unpause(now, user),
@@ -243,7 +244,7 @@ impl CallControl {
                 self.acd.handle_pause(now, user, &reason);
             }
             AgentStateChange::LoggedOut => {
-                self.logged_out.insert(user.to_string());
+                self.live.set_logged_out(user, true);
                 self.acd.handle_logout(now, user);
             }
             AgentStateChange::Dnd => self.acd.handle_dnd(now, user, true),

@@ -63,9 +63,7 @@ impl CallControl {
         transferor: &str,
     ) {
         tracing::info!(call = call.0, %transferor, "transferred to a menu, queue or group");
-        if let Some(c) = self.calls.get_mut(&call) {
-            c.talking.retain(|m| m != transferor);
-        }
+        self.leave_talk(call, transferor);
         self.acd.handle_agent_busy(now, transferor, false);
         self.expect(call, start);
         self.sip(CallCommand::TransferToUs { call });

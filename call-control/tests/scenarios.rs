@@ -201,6 +201,25 @@ fn a_sequential_hunt_moves_on_after_the_ring_time_and_skips_a_member_in_a_call()
 }
 
 #[test]
+fn a_member_talking_on_another_node_is_skipped_through_the_shared_store() {
+    use call_control::{InProcess, LiveStore};
+    let cfg = config(
+        vec![user("1001"), user("1002")],
+        vec![number(MAIN, TargetKind::HuntGroup, "5")],
+        vec![group(5, HuntStrategy::Sequential, &["1001", "1002"])],
+        vec![],
+        vec![],
+        vec![],
+    );
+    // Another node's call has 1001 talking: the store says so, not this node's calls.
+    let mut shared = InProcess::default();
+    shared.set_in_call("1001", CallRef(900), true);
+    let mut s = Sim::with_live_store(cfg, Box::new(shared));
+    let out = s.incoming_from_trunk(1, MAIN);
+    assert_eq!(rung(&out), vec!["1002"], "{out:?}");
+}
+
+#[test]
 fn two_mobiles_are_asked_to_press_1_and_the_first_to_press_it_is_connected() {
     let cfg = config(
         vec![

@@ -51,7 +51,7 @@ impl CallControl {
                 self.acd.agent_state(&m.user),
                 None | Some(AgentState::LoggedOut)
             );
-            if logged_out && !self.logged_out.contains(&m.user) {
+            if logged_out && !self.live.logged_out(&m.user) {
                 self.acd.handle_login(now, &m.user);
             }
         }

@@ -45,6 +45,22 @@ impl Sim {
         }
     }
 
+    /// Like [`Sim::new`], with the live state kept by `live` (what other nodes share).
+    pub fn with_live_store(config: Snapshot, live: Box<dyn call_control::LiveStore>) -> Sim {
+        let now = Instant::now();
+        Sim {
+            cc: CallControl::with_stores(
+                Arc::new(config),
+                now,
+                MONDAY_10_OSLO_MS,
+                live,
+                Box::new(switchboard_routing::queue::Acd::new(7)),
+            ),
+            now,
+            start: now,
+        }
+    }
+
     /// Simulated time since the start.
     pub fn elapsed(&self) -> Duration {
         self.now - self.start
