@@ -243,3 +243,305 @@ fn a_queue_call_is_answered_by_switchboard_then_by_the_agents_phone() {
         "{snapshot}"
     );
 }
+
+impl Pair {
+    /// A key pressed on relay leg `leg`, as the media runtime reports it.
+    fn key(&mut self, leg: LegId, digit: char) -> Vec<Out> {
+        self.cc
+            .handle_media_event(self.h.now, call_control::MediaInput::Dtmf { leg, digit });
+        self.step()
+    }
+
+    /// Legs call control asked the confirmation question on, in order.
+    fn asked(&self) -> Vec<LegId> {
+        sim::media(&self.other)
+            .into_iter()
+            .filter_map(|m| match m {
+                call_control::MediaCommand::Play { leg, prompts, .. } if prompts == ["confirm"] => {
+                    Some(leg)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn closed(&self) -> Option<sip_core::b2bua::CallReport> {
+        self.records().into_iter().find_map(|r| match r {
+            Record::Closed { report, .. } => Some(report),
+            _ => None,
+        })
+    }
+}
+
+/// The carrier as the municipality's trunk: calls out (members' mobiles, numbers) go to it.
+fn carrier_trunk(name: &str, priority: i64, port: i64) -> switchboard_schema::Trunk {
+    let mut t = sim::trunk(name, priority, port);
+    t.host = "192.0.2.50".into();
+    t
+}
+
+#[test]
+fn two_mobiles_answer_at_once_and_the_first_to_press_1_gets_the_caller() {
+    let cfg = sim::config(
+        vec![
+            sim::cellular_user("1004", "+4790001004", 0),
+            sim::cellular_user("1005", "+4790001005", 0),
+        ],
+        vec![sim::number(sim::MAIN, TargetKind::HuntGroup, "5")],
+        vec![sim::group(5, HuntStrategy::RingAll, &["1004", "1005"])],
+        vec![],
+        vec![],
+        vec![carrier_trunk("carrier", 1, 5060)],
+    );
+    let mut p = Pair::new(cfg);
+    let out = p.input(CARRIER, invite_to("c1", sim::MAIN));
+    // Neither has the app registered: both mobiles ring through the trunk, asked to confirm.
+    let invites: Vec<Request> = requests(&out, Method::Invite)
+        .into_iter()
+        .map(|(to, r)| {
+            assert_eq!(to.to_string(), CARRIER);
+            r
+        })
+        .collect();
+    let mut numbers: Vec<String> = invites.iter().map(|i| i.uri.to_string()).collect();
+    numbers.sort();
+    assert!(
+        numbers[0].contains("+4790001004") && numbers[1].contains("+4790001005"),
+        "{numbers:?}"
+    );
+    // Both answer (their voicemail would too): both are asked, nobody is connected yet.
+    for (i, inv) in invites.iter().enumerate() {
+        let sdp = answer_sdp(30100 + 2 * i as u16);
+        let out = p.input(CARRIER, reply(inv, 200, &format!("m{i}"), &sdp));
+        assert!(statuses(&out).iter().all(|&s| s != 200), "{out:?}");
+    }
+    let asked = p.asked();
+    assert_eq!(asked.len(), 2, "{:?}", p.other);
+    p.advance(Duration::from_secs(2));
+    // The second to answer presses 1 first: the caller gets 200, the other mobile a BYE.
+    let out = p.key(asked[1], '1');
+    assert!(statuses(&out).contains(&200), "{out:?}");
+    let byes = requests(&out, Method::Bye);
+    assert_eq!(byes.len(), 1, "{out:?}");
+    assert_eq!(
+        byes[0].1.call_id(),
+        invites[0].call_id(),
+        "the other mobile"
+    );
+    // The loser's key comes too late: nothing more is sent.
+    assert!(p.key(asked[0], '1').is_empty());
+    // The carrier hangs up: the record names the mobile that confirmed.
+    let ok = responses(&out)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("200");
+    let tag = to_tag(&ok);
+    p.input(CARRIER, carrier_request("ACK", Some(&tag), "ack1", 1));
+    p.input(CARRIER, carrier_request("BYE", Some(&tag), "bye1", 2));
+    let report = p.closed().expect("record closed");
+    let answered = report.answered_by.expect("answered").to_string();
+    let second = invites[1].uri.to_string();
+    let expected = if second.contains("+4790001005") {
+        "1005/cellular"
+    } else {
+        "1004/cellular"
+    };
+    assert_eq!(answered, expected);
+}
+
+#[test]
+fn a_staff_call_out_fails_over_to_the_next_trunk_when_the_first_answers_503() {
+    let cfg = sim::config(
+        vec![sim::user("1002")],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![
+            carrier_trunk("primary", 1, 5060),
+            carrier_trunk("backup", 2, 5070),
+        ],
+    );
+    let mut p = Pair::new(cfg);
+    let call = invite_from_1002("out1", "+4722334455");
+    let mut out = p.h.input_as_1002(PHONE_A, call);
+    out.extend(p.step());
+    let first = requests(&out, Method::Invite);
+    assert_eq!(first.len(), 1, "{out:?}");
+    assert_eq!(
+        first[0].0.to_string(),
+        "192.0.2.50:5060",
+        "the primary first"
+    );
+    assert!(first[0].1.uri.to_string().contains("+4722334455"));
+    let out = p.input("192.0.2.50:5060", reply(&first[0].1, 503, "p1", ""));
+    let second = requests(&out, Method::Invite);
+    assert_eq!(second.len(), 1, "{out:?}");
+    assert_eq!(
+        second[0].0.to_string(),
+        "192.0.2.50:5070",
+        "then the backup"
+    );
+    let out = p.input(
+        "192.0.2.50:5070",
+        reply(&second[0].1, 200, "b1", &answer_sdp(30200)),
+    );
+    assert!(
+        statuses(&out).contains(&200),
+        "the staff phone is connected"
+    );
+    let report_legs = |p: &Pair| {
+        p.records()
+            .iter()
+            .any(|r| matches!(r, Record::Answered { answer, .. } if answer.answered_by == "backup"))
+    };
+    assert!(report_legs(&p), "{:?}", p.records());
+}
+
+#[test]
+fn the_caller_hanging_up_while_the_group_rings_cancels_the_phone_and_closes_the_record() {
+    let cfg = sim::config(
+        vec![sim::user("1002")],
+        vec![sim::number(sim::MAIN, TargetKind::HuntGroup, "5")],
+        vec![sim::group(5, HuntStrategy::Sequential, &["1002"])],
+        vec![],
+        vec![],
+        vec![],
+    );
+    let mut p = Pair::new(cfg);
+    let out = p.input(CARRIER, invite_to("c1", sim::MAIN));
+    let inv = requests(&out, Method::Invite)[0].1.clone();
+    p.input(PHONE_A, reply(&inv, 180, "phone1", ""));
+    p.advance(Duration::from_secs(3));
+    // The citizen gives up: CANCEL from the carrier.
+    let out = p.input(CARRIER, carrier_request("CANCEL", None, "c1", 1));
+    assert!(
+        statuses(&out).contains(&487),
+        "the INVITE ends 487: {out:?}"
+    );
+    let cancels = requests(&out, Method::Cancel);
+    assert_eq!(cancels.len(), 1, "the phone is cancelled: {out:?}");
+    // The phone's answer crosses the CANCEL: too late, it is let go.
+    let out = p.input(PHONE_A, reply(&inv, 200, "phone1", &answer_sdp(40000)));
+    assert_eq!(requests(&out, Method::Bye).len(), 1, "{out:?}");
+    let report = p.closed().expect("record closed");
+    assert_eq!(report.answered_by, None);
+    assert_eq!(p.cc.active_calls(), 0);
+    // Nothing is left to ring later.
+    assert!(requests(&p.advance(Duration::from_secs(60)), Method::Invite).is_empty());
+}
+
+/// 1002's phone calls `number` (a call out through the trunks).
+fn invite_from_1002(call_id: &str, number: &str) -> String {
+    format!(
+        "INVITE sip:{number}@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE_A};branch=z9hG4bK{call_id}\r\nMax-Forwards: 70\r\nFrom: <sip:1002@192.0.2.1>;tag=a1\r\nTo: <sip:{number}@192.0.2.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:1002@{PHONE_A}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{OFFER}",
+        OFFER.len()
+    )
+}
+
+/// A request from phone A (1002) inside the dialog of our INVITE `inv` to it (A answered with tag
+/// phone1).
+fn from_phone_a(inv: &Request, method: &str, cseq: u32, extra: &str) -> String {
+    let our_from =
+        String::from_utf8_lossy(inv.headers.get(&HeaderName::From).expect("From")).into_owned();
+    let call_id = inv.call_id().expect("Call-ID");
+    format!(
+        "{method} sip:switchboard@192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE_A};branch=z9hG4bKa{method}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:1002@10.0.0.5>;tag=phone1\r\nTo: {our_from}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContact: <sip:1002@{PHONE_A}>\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn staff_blind_transfer_the_citizen_to_a_colleague_who_answers() {
+    let cfg = sim::config(
+        vec![sim::user("1002"), sim::user("1003")],
+        vec![sim::number(sim::MAIN, TargetKind::User, "1002")],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
+    let mut p = Pair::new(cfg);
+    // 1003's phone is registered at phone B.
+    let mut b = binding("sip:1003@10.0.0.6:5062", PHONE_B);
+    b.aor = "1003".into();
+    p.h.ep.registrar_mut().restore(vec![b]);
+    let out = p.input(CARRIER, invite_to("c1", sim::MAIN));
+    let inv_a = requests(&out, Method::Invite)[0].1.clone();
+    let out = p.input(PHONE_A, reply(&inv_a, 200, "phone1", &answer_sdp(40000)));
+    let ok = responses(&out)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("the citizen is connected");
+    let tag = to_tag(&ok);
+    p.input(CARRIER, carrier_request("ACK", Some(&tag), "ack1", 1));
+    p.advance(Duration::from_secs(20));
+    // 1002 presses transfer to 1003: call control rings 1003, the citizen waits with music.
+    let refer = from_phone_a(&inv_a, "REFER", 1, "Refer-To: <sip:1003@192.0.2.1>\r\n");
+    let mut out = p.h.input_as_1002(PHONE_A, refer);
+    out.extend(p.step());
+    assert!(statuses(&out).contains(&202), "{out:?}");
+    assert!(sim::prompts(&p.other).contains(&"moh".to_string()));
+    assert!(p.cc.calls_in_progress()[0].on_hold);
+    let invites = requests(&out, Method::Invite);
+    assert_eq!(invites.len(), 1, "{out:?}");
+    assert_eq!(invites[0].0.to_string(), PHONE_B);
+    let inv_b = invites[0].1.clone();
+    let out = p.input(PHONE_B, reply(&inv_b, 200, "phoneb", &answer_sdp(40002)));
+    // B answered: 1002 is released, the citizen talks with 1003.
+    let byes = requests(&out, Method::Bye);
+    assert_eq!(byes.len(), 1, "{out:?}");
+    assert_eq!(byes[0].0.to_string(), PHONE_A);
+    let view = &p.cc.calls_in_progress()[0];
+    assert_eq!(view.answered_by.as_deref(), Some("1003"));
+    assert!(!view.on_hold);
+    // The citizen hangs up: B gets the BYE, and the record names 1003.
+    let out = p.input(CARRIER, carrier_request("BYE", Some(&tag), "bye1", 2));
+    let byes = requests(&out, Method::Bye);
+    assert_eq!(byes.len(), 1, "{out:?}");
+    assert_eq!(byes[0].0.to_string(), PHONE_B);
+    let report = p.closed().expect("record closed");
+    assert_eq!(report.answered_by, Some("1003".into()));
+    assert_eq!(p.cc.active_calls(), 0);
+}
+
+#[test]
+fn silence_past_the_media_timeout_hangs_up_both_sides() {
+    let cfg = sim::config(
+        vec![sim::user("1002")],
+        vec![sim::number(sim::MAIN, TargetKind::User, "1002")],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
+    let mut p = Pair::new(cfg);
+    let out = p.input(CARRIER, invite_to("c1", sim::MAIN));
+    let inv = requests(&out, Method::Invite)[0].1.clone();
+    let out = p.input(PHONE_A, reply(&inv, 200, "phone1", &answer_sdp(40000)));
+    let tag = to_tag(
+        &responses(&out)
+            .into_iter()
+            .find(|r| r.status == 200)
+            .expect("connected"),
+    );
+    p.input(CARRIER, carrier_request("ACK", Some(&tag), "ack1", 1));
+    // The relay hears nothing from the caller's leg (the first leg taken) for its timeout.
+    let caller_leg = p.h.media.0.lock().expect("log").allocated[0];
+    p.cc.handle_media_event(
+        p.h.now,
+        call_control::MediaInput::MediaTimeout { leg: caller_leg },
+    );
+    let out = p.step();
+    let mut to: Vec<String> = requests(&out, Method::Bye)
+        .iter()
+        .map(|(a, _)| a.to_string())
+        .collect();
+    to.sort();
+    assert_eq!(
+        to,
+        vec![CARRIER.to_string(), PHONE_A.to_string()],
+        "{out:?}"
+    );
+    assert!(p.closed().is_some(), "the record is closed");
+    assert_eq!(p.cc.active_calls(), 0);
+}

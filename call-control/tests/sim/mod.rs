@@ -176,10 +176,7 @@ impl Sim {
 /// A branch as records show it (`1005` or `1005/cellular`), made into the label call control
 /// gave it.
 pub fn label(shown: &str) -> BranchLabel {
-    match shown.strip_suffix("/cellular") {
-        Some(member) => BranchLabel::cellular(member),
-        None => BranchLabel::direct(shown),
-    }
+    BranchLabel::from(shown)
 }
 
 /// The SIP commands among `out`.

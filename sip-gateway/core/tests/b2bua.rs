@@ -185,6 +185,39 @@ fn the_caller_cancels_while_it_rings() {
 }
 
 #[test]
+fn a_phone_answering_across_the_callers_cancel_is_acked_and_hung_up() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    h.call_1002();
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    h.input(PHONE_A, reply(&inv, 180, "p", ""));
+    h.input(CARRIER, carrier_request("CANCEL", None, "c1", 1));
+    assert_eq!(h.ep.active_calls(), 0, "the call is over");
+    // The phone's 200 crossed our CANCEL: the call is gone, the phone must not stay in it.
+    let out = h.input(PHONE_A, reply(&inv, 200, "p", &answer_sdp(40000)));
+    let acks = requests(&out, Method::Ack);
+    let byes = requests(&out, Method::Bye);
+    assert_eq!((acks.len(), byes.len()), (1, 1), "{out:?}");
+    assert_eq!(byes[0].1.call_id(), inv.call_id());
+    assert!(responses(&out).is_empty(), "the caller hears nothing of it");
+    // A copy of the 200 later finds nothing to hang up twice.
+    let again = h.input(PHONE_A, reply(&inv, 200, "p", &answer_sdp(40000)));
+    assert!(requests(&again, Method::Bye).is_empty(), "{again:?}");
+}
+
+#[test]
+fn a_branch_of_an_ended_call_is_forgotten_after_timer_b() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    h.call_1002();
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    h.input(PHONE_A, reply(&inv, 180, "p", ""));
+    h.input(CARRIER, carrier_request("CANCEL", None, "c1", 1));
+    // 64·T1 later it is forgotten (no final answer can come any more): a 200 now is a stray.
+    h.advance(Duration::from_secs(33));
+    let out = h.input(PHONE_A, reply(&inv, 200, "p", &answer_sdp(40000)));
+    assert!(requests(&out, Method::Bye).is_empty(), "{out:?}");
+}
+
+#[test]
 fn a_busy_callee_is_reported_and_the_caller_gets_busy() {
     let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
     let call = h.call_1002();

@@ -16,6 +16,7 @@ mod local;
 use answer::{accepts_sdp, remote_media, tag_to};
 use cancel::cancel_for;
 pub mod dialog;
+mod lingering;
 mod media_plan;
 mod originate;
 mod outbound;
@@ -131,6 +132,8 @@ enum TimerKind {
     SessionExpiry,
     /// Resend a reliable provisional response the caller has not PRACKed.
     RetransmitProvisional,
+    /// Branches of an ended call can no longer answer (see `lingering`).
+    ForgetLingering,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +245,8 @@ pub struct Calls {
     by_inbound: HashMap<String, CallRef>,
     /// Outbound INVITE client transactions and branch dialogs by Call-ID.
     by_branch_call_id: HashMap<String, (CallRef, usize)>,
+    /// Branches still unanswered when their call ended, by Call-ID, until Timer B's span is over.
+    lingering: HashMap<String, (Dialog, Instant)>,
     actions: VecDeque<CallAction>,
     events: VecDeque<CallEvent>,
     timers: BinaryHeap<Reverse<(Instant, CallRef, TimerKind)>>,
@@ -268,6 +273,7 @@ impl Calls {
             calls: HashMap::new(),
             by_inbound: HashMap::new(),
             by_branch_call_id: HashMap::new(),
+            lingering: HashMap::new(),
             actions: VecDeque::new(),
             events: VecDeque::new(),
             timers: BinaryHeap::new(),
@@ -517,6 +523,7 @@ impl Calls {
             return;
         };
         c.state = CallState::Ended;
+        self.linger(now, call, &c);
         let mut legs = vec![c.inbound.leg];
         legs.append(&mut c.retired_legs);
         media.release(c.inbound.leg);
@@ -687,6 +694,7 @@ impl Calls {
                 TimerKind::BranchTimeout(i) => self.branch_timed_out(call, i),
                 TimerKind::SessionExpiry => self.session_expired(now, call, media),
                 TimerKind::RetransmitProvisional => self.retransmit_provisional(now, call, media),
+                TimerKind::ForgetLingering => self.forget_lingering(now),
             }
         }
     }

@@ -161,7 +161,7 @@ impl Calls {
     /// A response to one of our INVITEs: from the transaction layer, or a retransmitted 2xx it no
     /// longer matches (the dialog answers those with the same ACK).
     pub fn handle_response(&mut self, now: Instant, resp: &Response, media: &mut dyn MediaControl) {
-        if self.refresh_response(now, resp, media) {
+        if self.refresh_response(now, resp, media) || self.lingering_response(resp) {
             return;
         }
         let Some(&(call, index)) = resp.call_id().and_then(|id| self.by_branch_call_id.get(id))

@@ -73,11 +73,15 @@ impl PartialEq<&str> for BranchLabel {
     }
 }
 
-/// A name rung directly (`"1001".into()`); a cellular leg is always made with
-/// [`BranchLabel::cellular`].
+/// The label a record shows as this text (`"1001"`, `"1001/cellular"`): the inverse of `Display`,
+/// for labels written as text (tests, records read back). Call control never parses: it gets its
+/// labels back as it gave them.
 impl From<&str> for BranchLabel {
-    fn from(name: &str) -> BranchLabel {
-        BranchLabel::direct(name)
+    fn from(shown: &str) -> BranchLabel {
+        match shown.strip_suffix("/cellular") {
+            Some(member) => BranchLabel::cellular(member),
+            None => BranchLabel::direct(shown),
+        }
     }
 }
 
@@ -311,5 +315,6 @@ mod tests {
         assert!(mobile == "1005/cellular" && mobile != "1005");
         assert_ne!(app, mobile, "one member, two branches");
         assert_eq!(BranchLabel::from("carrier"), BranchLabel::direct("carrier"));
+        assert_eq!(BranchLabel::from("1005/cellular"), mobile);
     }
 }
