@@ -51,6 +51,9 @@ enum Commands {
         /// With --demo: the main number is always open (no town-hall hours).
         #[arg(long, requires = "demo")]
         demo_open: bool,
+        /// Write the bound addresses here as JSON once serving (`sip`, `sip_tls`, `http`).
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
         /// File holding the admin API's bearer token (overrides `[secrets] admin_token_file`);
         /// created with a new token, readable by the owner only, when it does not exist.
         #[arg(long)]
@@ -255,6 +258,7 @@ fn main() -> std::process::ExitCode {
                 http,
                 demo,
                 demo_open,
+                ready_file,
                 admin_token_file,
             } => {
                 let mut cfg = load_config(&common)?;
@@ -270,7 +274,11 @@ fn main() -> std::process::ExitCode {
                 }
                 serve::serve(
                     cfg,
-                    serve::ServeOptions { demo, demo_open },
+                    serve::ServeOptions {
+                        demo,
+                        demo_open,
+                        ready_file,
+                    },
                     shutdown_signal(),
                 )
                 .await

@@ -19,6 +19,9 @@ pub struct ServeOptions {
     pub demo: bool,
     /// The demo's main number ignores opening hours.
     pub demo_open: bool,
+    /// Once serving, the bound addresses are written here as JSON (`sip`, `sip_tls`, `http`): for
+    /// a supervisor or a test that started the node on port 0.
+    pub ready_file: Option<std::path::PathBuf>,
 }
 
 fn endpoint_config(cfg: &Config, secret: [u8; 32]) -> Result<EndpointConfig, AppError> {
@@ -322,6 +325,9 @@ pub async fn run(
         }
     });
     tracing::info!(sip = %sip_addr, http = %http_addr, "switchboard serving");
+    if let Some(path) = &opts.ready_file {
+        write_ready_file(path, sip_addr, tls_addr, http_addr)?;
+    }
     if opts.demo {
         demo::print_instructions(sip_addr, http_addr, &cfg.sip.realm);
     }
@@ -345,6 +351,24 @@ pub async fn run(
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Writes the bound addresses to `path` whole (a reader never sees half a file).
+fn write_ready_file(
+    path: &std::path::Path,
+    sip: std::net::SocketAddr,
+    sip_tls: Option<std::net::SocketAddr>,
+    http: std::net::SocketAddr,
+) -> Result<(), AppError> {
+    let body = serde_json::json!({
+        "sip": sip.to_string(),
+        "sip_tls": sip_tls.map(|a| a.to_string()),
+        "http": http.to_string(),
+    });
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, body.to_string())
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|e| AppError::Usage(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Carries the admin API's requests to the SIP transport, until either side is gone: when the SIP

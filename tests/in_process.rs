@@ -31,6 +31,7 @@ fn a_node_runs_in_process_and_stops_when_told() {
     let options = ServeOptions {
         demo: true,
         demo_open: true,
+        ready_file: None,
     };
     let node = runtime.spawn(run(bound, db, cfg, options, async {
         let _ = stopped.await;

@@ -105,6 +105,9 @@ impl Server {
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
         cmd.args(["serve", "--sip", opts.sip, "--http", opts.http]);
+        let ready_file = dir.join(format!("ready-{}.json", std::process::id()));
+        let _ = std::fs::remove_file(&ready_file);
+        cmd.arg("--ready-file").arg(&ready_file);
         cmd.args(opts.args);
         let db = opts
             .db
@@ -137,22 +140,27 @@ impl Server {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let text = server.log_text();
-            if let Some(line) = text.lines().find(|l| l.contains("switchboard serving")) {
-                server.sip = field(line, "sip=").expect("sip address in log");
-                server.http = field(line, "http=").expect("http address in log");
-                server.sip_tls = text
-                    .lines()
-                    .find(|l| l.contains("SIP over TLS enabled"))
-                    .and_then(|l| field(l, "bound="));
+            // The node writes its bound addresses once serving (`--ready-file`).
+            if let Some(ready) = std::fs::read_to_string(&ready_file)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            {
+                let addr = |key: &str| ready[key].as_str().and_then(|a| a.parse().ok());
+                server.sip = addr("sip").expect("sip address in the ready file");
+                server.http = addr("http").expect("http address in the ready file");
+                server.sip_tls = addr("sip_tls");
                 return server;
             }
             if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("switchboard exited with {status} before serving:\n{text}");
+                panic!(
+                    "switchboard exited with {status} before serving:\n{}",
+                    server.log_text()
+                );
             }
             assert!(
                 Instant::now() < deadline,
-                "switchboard did not start:\n{text}"
+                "switchboard did not start:\n{}",
+                server.log_text()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -190,11 +198,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn field(line: &str, key: &str) -> Option<SocketAddr> {
-    let start = line.find(key)? + key.len();
-    line[start..].split_whitespace().next()?.parse().ok()
 }
 
 fn strip_ansi(s: &str) -> String {
