@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use sip_core::b2bua::{CallEvent, CallRef, MediaRelay};
+use sip_core::b2bua::{CallEvent, CallRef, MediaOp, MediaRelay};
 use sip_core::trunk::{TrunkConfig, TrunkStatus};
 use sip_core::{BindingChange, ConnectionId, Endpoint, LocationStore, Peer, TransportKind};
 use sip_message::framing::{header_end_after, next_frame, Frame};
@@ -194,13 +194,17 @@ pub async fn run<L: LocationStore + 'static>(
     mut commands: mpsc::Receiver<Command>,
     changes: mpsc::UnboundedSender<Vec<BindingChange>>,
     call_events: mpsc::UnboundedSender<CallEvent>,
-    mut media: Option<Box<dyn MediaRelay + Send>>,
+    media: Option<Box<dyn MediaRelay + Send>>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), TransportError> {
+    let mut media = media.map(|relay| MediaShell {
+        relay,
+        ports_short: false,
+    });
     if media.is_some() {
         endpoint.enable_media();
     }
-    carry_out_media(&mut endpoint, media.as_deref_mut());
+    carry_out_media(&mut endpoint, media.as_mut());
     let Listeners {
         udp,
         tcp,
@@ -264,6 +268,8 @@ pub async fn run<L: LocationStore + 'static>(
                         Ok((n, from)) => {
                             let peer = Peer { transport: TransportKind::Udp, addr: from, connection: None };
                             endpoint.handle_input(now, peer, Bytes::copy_from_slice(&buf[..n]));
+                            // A burst of INVITEs takes legs faster than one top-up per batch.
+                            carry_out_media(&mut endpoint, media.as_mut());
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         // ICMP errors from earlier sends surface here on Linux; they concern no one now.
@@ -306,7 +312,7 @@ pub async fn run<L: LocationStore + 'static>(
         }
         // Before anything is sent: a leg named in an SDP we send, or in an event call control
         // will play to, is on its media thread first.
-        carry_out_media(&mut endpoint, media.as_deref_mut());
+        carry_out_media(&mut endpoint, media.as_mut());
         while let Some(ev) = endpoint.poll_call_event() {
             let _ = call_events.send(ev);
         }
@@ -323,22 +329,36 @@ pub async fn run<L: LocationStore + 'static>(
     Ok(())
 }
 
+/// The relay as the SIP task drives it.
+struct MediaShell {
+    relay: Box<dyn MediaRelay + Send>,
+    /// The last reservation failed (the port range is used up): no new attempt until a leg is
+    /// released, since each failed attempt tries every port of the range.
+    ports_short: bool,
+}
+
 /// Hands the relay what the endpoint asked of it, in order, and tops up the endpoint's pool of
 /// reserved legs (a relay out of ports leaves it short: calls then get 503).
-fn carry_out_media<L: LocationStore>(
-    endpoint: &mut Endpoint<L>,
-    relay: Option<&mut (dyn MediaRelay + Send + '_)>,
-) {
-    let Some(relay) = relay else {
+fn carry_out_media<L: LocationStore>(endpoint: &mut Endpoint<L>, media: Option<&mut MediaShell>) {
+    let Some(media) = media else {
         return;
     };
     while let Some(op) = endpoint.poll_media_op() {
-        relay.apply(op);
+        if matches!(op, MediaOp::Release { .. }) {
+            media.ports_short = false;
+        }
+        media.relay.apply(op);
+    }
+    if media.ports_short {
+        return;
     }
     for _ in 0..endpoint.media_legs_wanted() {
-        match relay.reserve() {
+        match media.relay.reserve() {
             Ok(leg) => endpoint.add_media_leg(leg),
-            Err(_) => break,
+            Err(_) => {
+                media.ports_short = true;
+                break;
+            }
         }
     }
 }
