@@ -169,27 +169,27 @@ impl Baresip {
 
     /// What baresip decoded from its (first) call, written by the sndfile module.
     pub fn decoded(&self) -> WavAudio {
-        let path = self
-            .decoded_path()
-            .unwrap_or_else(|| panic!("no decoded recording from baresip: {}", self.log()));
-        switchboard_media::wav::read(&std::fs::read(&path).expect("read"))
-            .expect("baresip's WAV parses")
+        self.decoded_so_far()
+            .unwrap_or_else(|| panic!("no decoded recording from baresip: {}", self.log()))
     }
 
-    /// What baresip has decoded so far in a call that is still up: the sndfile module writes
-    /// samples as they come but fills in the WAV sizes only when the call ends, so they are
-    /// taken from the file's length. `None` before the file exists.
+    /// What baresip has decoded so far. The sndfile module writes samples as they come but fills
+    /// in the WAV sizes only when the call ends (not at all when baresip is killed first), so
+    /// sizes that are missing or point past the end are taken from the file's length. `None`
+    /// before the file exists.
     pub fn decoded_so_far(&self) -> Option<WavAudio> {
         let mut bytes = std::fs::read(self.decoded_path()?).ok()?;
-        // Walk the RIFF chunks to `data` and give it (and the RIFF) the length written so far.
+        // Walk the RIFF chunks to `data`.
         let mut at = 12;
         while at + 8 <= bytes.len() {
             let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().ok()?) as usize;
             if &bytes[at..at + 4] == b"data" {
-                let data = u32::try_from(bytes.len() - at - 8).ok()?;
-                bytes[at + 4..at + 8].copy_from_slice(&data.to_le_bytes());
-                let riff = u32::try_from(bytes.len() - 8).ok()?;
-                bytes[4..8].copy_from_slice(&riff.to_le_bytes());
+                if size == 0 || at + 8 + size > bytes.len() {
+                    let data = u32::try_from(bytes.len() - at - 8).ok()?;
+                    bytes[at + 4..at + 8].copy_from_slice(&data.to_le_bytes());
+                    let riff = u32::try_from(bytes.len() - 8).ok()?;
+                    bytes[4..8].copy_from_slice(&riff.to_le_bytes());
+                }
                 return switchboard_media::wav::read(&bytes).ok();
             }
             at += 8 + size + (size & 1);
@@ -214,6 +214,8 @@ impl Baresip {
             .ok()?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+            .filter(|p| p.to_string_lossy().ends_with("-dec.wav"))
+            // Named by the call's start time: the first call's sorts first.
+            .min()
     }
 }
