@@ -265,6 +265,21 @@ impl Pair {
             .collect()
     }
 
+    /// The citizen calls the main number, routed to 1002, whose phone answers; the carrier ACKs.
+    /// Returns our INVITE to the phone and our To tag towards the carrier.
+    fn connected_to_1002(&mut self) -> (Request, String) {
+        let out = self.input(CARRIER, invite_to("c1", sim::MAIN));
+        let inv = requests(&out, Method::Invite)[0].1.clone();
+        let out = self.input(PHONE_A, reply(&inv, 200, "phone1", &answer_sdp(40000)));
+        let ok = responses(&out)
+            .into_iter()
+            .find(|r| r.status == 200)
+            .expect("the citizen is connected");
+        let tag = to_tag(&ok);
+        self.input(CARRIER, carrier_request("ACK", Some(&tag), "ack1", 1));
+        (inv, tag)
+    }
+
     fn closed(&self) -> Option<sip_core::b2bua::CallReport> {
         self.records().into_iter().find_map(|r| match r {
             Record::Closed { report, .. } => Some(report),
@@ -439,17 +454,6 @@ fn invite_from_1002(call_id: &str, number: &str) -> String {
     )
 }
 
-/// A request from phone A (1002) inside the dialog of our INVITE `inv` to it (A answered with tag
-/// phone1).
-fn from_phone_a(inv: &Request, method: &str, cseq: u32, extra: &str) -> String {
-    let our_from =
-        String::from_utf8_lossy(inv.headers.get(&HeaderName::From).expect("From")).into_owned();
-    let call_id = inv.call_id().expect("Call-ID");
-    format!(
-        "{method} sip:switchboard@192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE_A};branch=z9hG4bKa{method}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:1002@10.0.0.5>;tag=phone1\r\nTo: {our_from}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContact: <sip:1002@{PHONE_A}>\r\n{extra}Content-Length: 0\r\n\r\n"
-    )
-}
-
 #[test]
 fn staff_blind_transfer_the_citizen_to_a_colleague_who_answers() {
     let cfg = sim::config(
@@ -465,18 +469,10 @@ fn staff_blind_transfer_the_citizen_to_a_colleague_who_answers() {
     let mut b = binding("sip:1003@10.0.0.6:5062", PHONE_B);
     b.aor = "1003".into();
     p.h.ep.registrar_mut().restore(vec![b]);
-    let out = p.input(CARRIER, invite_to("c1", sim::MAIN));
-    let inv_a = requests(&out, Method::Invite)[0].1.clone();
-    let out = p.input(PHONE_A, reply(&inv_a, 200, "phone1", &answer_sdp(40000)));
-    let ok = responses(&out)
-        .into_iter()
-        .find(|r| r.status == 200)
-        .expect("the citizen is connected");
-    let tag = to_tag(&ok);
-    p.input(CARRIER, carrier_request("ACK", Some(&tag), "ack1", 1));
+    let (inv_a, tag) = p.connected_to_1002();
     p.advance(Duration::from_secs(20));
     // 1002 presses transfer to 1003: call control rings 1003, the citizen waits with music.
-    let refer = from_phone_a(&inv_a, "REFER", 1, "Refer-To: <sip:1003@192.0.2.1>\r\n");
+    let refer = from_phone_a(&inv_a, "REFER", 1, "Refer-To: <sip:1003@192.0.2.1>\r\n", "");
     let mut out = p.h.input_as_1002(PHONE_A, refer);
     out.extend(p.step());
     assert!(statuses(&out).contains(&202), "{out:?}");
@@ -515,16 +511,7 @@ fn silence_past_the_media_timeout_hangs_up_both_sides() {
         vec![],
     );
     let mut p = Pair::new(cfg);
-    let out = p.input(CARRIER, invite_to("c1", sim::MAIN));
-    let inv = requests(&out, Method::Invite)[0].1.clone();
-    let out = p.input(PHONE_A, reply(&inv, 200, "phone1", &answer_sdp(40000)));
-    let tag = to_tag(
-        &responses(&out)
-            .into_iter()
-            .find(|r| r.status == 200)
-            .expect("connected"),
-    );
-    p.input(CARRIER, carrier_request("ACK", Some(&tag), "ack1", 1));
+    p.connected_to_1002();
     // The relay hears nothing from the caller's leg (the first leg taken) for its timeout.
     let caller_leg = p.h.media.0.lock().expect("log").allocated[0];
     p.cc.handle_media_event(

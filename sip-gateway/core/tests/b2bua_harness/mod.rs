@@ -462,6 +462,22 @@ pub fn to_tag(r: &Response) -> String {
         .expect("To tag")
 }
 
+/// A request from phone A inside the dialog of our INVITE `inv` to it (A answered with tag phone1).
+pub fn from_phone_a(inv: &Request, method: &str, cseq: u32, extra: &str, body: &str) -> String {
+    let our_from =
+        String::from_utf8_lossy(inv.headers.get(&HeaderName::From).expect("From")).into_owned();
+    let call_id = inv.call_id().expect("Call-ID");
+    let ctype = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/sdp\r\n"
+    };
+    format!(
+        "{method} sip:switchboard@192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE_A};branch=z9hG4bKa{method}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:1002@10.0.0.5>;tag=phone1\r\nTo: {our_from}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContact: <sip:1002@{PHONE_A}>\r\n{extra}{ctype}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
 /// A call from the carrier answered by 1002 and ACKed; returns the callee's INVITE and our To tag
 /// towards the caller.
 pub fn connected_call(h: &mut Harness) -> (Request, String) {
