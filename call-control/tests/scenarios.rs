@@ -200,6 +200,81 @@ fn a_sequential_hunt_moves_on_after_the_ring_time_and_skips_a_member_in_a_call()
     );
 }
 
+fn one_hunt_group(strategy: HuntStrategy, members: &[&str]) -> call_control::Snapshot {
+    config(
+        members.iter().map(|m| user(m)).collect(),
+        vec![number(MAIN, TargetKind::HuntGroup, "5")],
+        vec![group(5, strategy, members)],
+        vec![],
+        vec![],
+        vec![],
+    )
+}
+
+#[test]
+fn a_round_robin_group_starts_one_member_further_on_each_call() {
+    let mut s = Sim::new(one_hunt_group(
+        HuntStrategy::RoundRobin,
+        &["1001", "1002", "1003"],
+    ));
+    let mut first = Vec::new();
+    for call in 1..=4 {
+        let out = s.incoming_from_trunk(call, MAIN);
+        let rung = rung(&out);
+        first.push(rung[0].clone());
+        s.answered(call, &rung[0]);
+        s.advance(30 * SECOND);
+        s.ended(call, Some(&rung[0]));
+    }
+    assert_eq!(first, vec!["1001", "1002", "1003", "1001"]);
+}
+
+#[test]
+fn a_longest_idle_group_rings_whoever_finished_a_call_longest_ago() {
+    let mut s = Sim::new(one_hunt_group(HuntStrategy::LongestIdle, &["1001", "1002"]));
+    // 1002 answers a first call, then 1001 a second one that ends later.
+    s.incoming_from_trunk(1, MAIN);
+    s.answered(1, "1002");
+    s.advance(10 * SECOND);
+    s.ended(1, Some("1002"));
+    s.incoming_from_trunk(2, MAIN);
+    s.answered(2, "1001");
+    s.advance(10 * SECOND);
+    s.ended(2, Some("1001"));
+    // 1002 has been idle longest: rung first.
+    let out = s.incoming_from_trunk(3, MAIN);
+    assert_eq!(rung(&out), vec!["1002"]);
+    s.answered(3, "1002");
+    s.advance(10 * SECOND);
+    s.ended(3, Some("1002"));
+    // Now 1001 has.
+    assert_eq!(rung(&s.incoming_from_trunk(4, MAIN)), vec!["1001"]);
+}
+
+#[test]
+fn a_call_answered_on_a_members_mobile_counts_for_longest_idle() {
+    let cfg = config(
+        vec![user("1001"), cellular_user("1002", "+4790000002", 0)],
+        vec![number(MAIN, TargetKind::HuntGroup, "5")],
+        vec![group(5, HuntStrategy::LongestIdle, &["1001", "1002"])],
+        vec![],
+        vec![],
+        vec![trunk("carrier", 1, 5090)],
+    );
+    let mut s = Sim::new(cfg);
+    s.incoming_from_trunk(1, MAIN);
+    s.answered(1, "1001");
+    s.advance(10 * SECOND);
+    s.ended(1, Some("1001"));
+    // 1002 takes the next call on their mobile, and finishes it after 1001 finished theirs.
+    s.incoming_from_trunk(2, MAIN);
+    s.answered(2, "1002/cellular");
+    s.advance(10 * SECOND);
+    s.ended(2, Some("1002/cellular"));
+    // 1001 has been idle longest: the mobile call counted as 1002's.
+    assert_eq!(rung(&s.incoming_from_trunk(3, MAIN)), vec!["1001"]);
+}
+
 #[test]
 fn a_member_talking_on_another_node_is_skipped_through_the_shared_store() {
     use call_control::{InProcess, LiveStore};
