@@ -152,7 +152,7 @@ impl CallControl {
         let busy: Vec<String> = group
             .members
             .iter()
-            .filter(|m| self.is_talking(&m.username))
+            .filter(|m| self.live.in_call(&m.username))
             .map(|m| m.username.clone())
             .collect();
         let state = self.live.group_memory(group.id);

@@ -362,10 +362,6 @@ impl CallControl {
         DateTime::from_timestamp_millis(self.unix_ms(now)).unwrap_or_default()
     }
 
-    fn is_talking(&self, user: &str) -> bool {
-        self.live.in_call(user)
-    }
-
     /// `user` talks in `call` now (answered it, placed it, was transferred in).
     fn join_talk(&mut self, call: CallRef, user: &str) {
         if let Some(c) = self.calls.get_mut(&call) {

@@ -233,14 +233,8 @@ fn a_round_robin_group_starts_one_member_further_on_each_call() {
 fn a_longest_idle_group_rings_whoever_finished_a_call_longest_ago() {
     let mut s = Sim::new(one_hunt_group(HuntStrategy::LongestIdle, &["1001", "1002"]));
     // 1002 answers a first call, then 1001 a second one that ends later.
-    s.incoming_from_trunk(1, MAIN);
-    s.answered(1, "1002");
-    s.advance(10 * SECOND);
-    s.ended(1, Some("1002"));
-    s.incoming_from_trunk(2, MAIN);
-    s.answered(2, "1001");
-    s.advance(10 * SECOND);
-    s.ended(2, Some("1001"));
+    s.talk(1, MAIN, "1002", 10 * SECOND);
+    s.talk(2, MAIN, "1001", 10 * SECOND);
     // 1002 has been idle longest: rung first.
     let out = s.incoming_from_trunk(3, MAIN);
     assert_eq!(rung(&out), vec!["1002"]);
@@ -262,15 +256,9 @@ fn a_call_answered_on_a_members_mobile_counts_for_longest_idle() {
         vec![trunk("carrier", 1, 5090)],
     );
     let mut s = Sim::new(cfg);
-    s.incoming_from_trunk(1, MAIN);
-    s.answered(1, "1001");
-    s.advance(10 * SECOND);
-    s.ended(1, Some("1001"));
+    s.talk(1, MAIN, "1001", 10 * SECOND);
     // 1002 takes the next call on their mobile, and finishes it after 1001 finished theirs.
-    s.incoming_from_trunk(2, MAIN);
-    s.answered(2, "1002/cellular");
-    s.advance(10 * SECOND);
-    s.ended(2, Some("1002/cellular"));
+    s.talk(2, MAIN, "1002/cellular", 10 * SECOND);
     // 1001 has been idle longest: the mobile call counted as 1002's.
     assert_eq!(rung(&s.incoming_from_trunk(3, MAIN)), vec!["1001"]);
 }

@@ -138,17 +138,26 @@ impl Sim {
     pub fn answered(&mut self, call: u64, by: &str) -> Vec<Output> {
         self.event(CallEvent::Answered {
             call: CallRef(call),
-            by: label(by),
+            by: by.into(),
         })
     }
 
     pub fn failed(&mut self, call: u64, label: &str, status: u16, last: bool) -> Vec<Output> {
         self.event(CallEvent::BranchFailed {
             call: CallRef(call),
-            label: self::label(label),
+            label: label.into(),
             status,
             last,
         })
+    }
+
+    /// A call from the trunk to `to`, answered by `by` (a branch as records show it), talked for
+    /// `talk` and hung up by the caller.
+    pub fn talk(&mut self, call: u64, to: &str, by: &str, talk: Duration) {
+        self.incoming_from_trunk(call, to);
+        self.answered(call, by);
+        self.advance(talk);
+        self.ended(call, Some(by));
     }
 
     pub fn ended(&mut self, call: u64, answered_by: Option<&str>) -> Vec<Output> {
@@ -160,7 +169,7 @@ impl Sim {
             ringing: None,
             answered: None,
             ended: self.now,
-            answered_by: answered_by.map(label),
+            answered_by: answered_by.map(BranchLabel::from),
             cause: "BYE".to_string(),
             side: HangupSide::Caller,
             branches: Vec::new(),
@@ -171,12 +180,6 @@ impl Sim {
             report,
         })
     }
-}
-
-/// A branch as records show it (`1005` or `1005/cellular`), made into the label call control
-/// gave it.
-pub fn label(shown: &str) -> BranchLabel {
-    BranchLabel::from(shown)
 }
 
 /// The SIP commands among `out`.
