@@ -220,6 +220,8 @@ pub async fn run(
     let mut ep_cfg = endpoint_config(&cfg, cfg.nonce_secret()?)?;
     ep_cfg.calls.local = std::net::SocketAddr::new(sip_ip, sip_addr.port());
     ep_cfg.calls.tls_local = tls_addr.map(|a| std::net::SocketAddr::new(sip_ip, a.port()));
+    // SRTP master keys: 256 bits from the OS for the key generator of this run.
+    ep_cfg.calls.media_key_seed = rand::random();
     let mut endpoint = Endpoint::new(ep_cfg, MemoryLocation::default(), now, now_unix_ms);
     let finals = crate::calls::FinalCounters::default();
 

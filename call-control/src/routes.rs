@@ -339,5 +339,6 @@ fn target_of(trunk: &switchboard_schema::Trunk, number: &str) -> Option<RingTarg
         ring_timeout: Some(TRUNK_RING_TIMEOUT),
         confirm: false,
         caller_id: None,
+        srtp: switchboard_media::srtp::SrtpPolicy::Off,
     })
 }

@@ -3,6 +3,7 @@
 //! - [`relay`]: per-thread relay state — legs, symmetric RTP latching, bridging, payload-type mapping,
 //!   hold, RTCP routing, DTMF detection, media timeouts, counters, transcoded legs;
 //! - [`sdp`]: SDP parsing/printing (RFC 8866) and offer/answer (RFC 3264);
+//! - [`srtp`]: SRTP/SRTCP protection in place (RFC 3711) with the SDES suites of RFC 4568;
 //! - [`rtp`], [`rtcp`]: packet views that never panic (RFC 3550, RFC 5761 demultiplexing);
 //! - [`stats`]: receive statistics (loss, jitter, RTT) per RFC 3550 A.1–A.8;
 //! - [`jitter`]: an adaptive jitter buffer for the decoding side of transcoding;
@@ -26,6 +27,7 @@ pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
+pub mod srtp;
 pub mod stats;
 pub mod tone;
 pub mod transcode;
@@ -87,4 +89,14 @@ pub enum MediaError {
     /// A codec library refused a setting or a frame (libopus errors are not specific enough to keep).
     #[error("codec error: {0}")]
     Codec(&'static str),
+    /// An SRTP or SRTCP packet whose authentication tag does not match (forged, corrupted, or
+    /// protected with other keys).
+    #[error("SRTP authentication failed")]
+    SrtpAuth,
+    /// An SRTP or SRTCP packet already received, or older than the replay window.
+    #[error("SRTP packet replayed")]
+    SrtpReplay,
+    /// SDES key parameters we cannot use.
+    #[error("SRTP key: {0}")]
+    SrtpKey(&'static str),
 }

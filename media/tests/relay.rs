@@ -12,6 +12,18 @@ use switchboard_media::relay::{
 };
 use switchboard_media::rtp::RtpPacket;
 
+/// The relay with the whole packet as its buffer (no room for an SRTP tag: these legs are plain).
+fn feed(
+    r: &mut Relay,
+    leg: switchboard_media::relay::LegIndex,
+    channel: Channel,
+    src: SocketAddr,
+    p: &mut [u8],
+    now: Instant,
+) -> Forward {
+    let len = p.len();
+    r.handle_packet(leg, channel, src, p, len, now)
+}
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("test address")
 }
@@ -63,20 +75,22 @@ fn media_flows_both_ways_between_bridged_legs() {
     let (mut r, a, b) = bridged(now);
     let mut p = rtp(0, 1, 160, 0xaaaa, &[0xff; 160]);
     assert_eq!(
-        r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, now),
+        feed(&mut r, a, Channel::Rtp, addr(CALLER), &mut p, now),
         Forward::To {
             leg: b,
             channel: Channel::Rtp,
-            dst: addr(AGENT)
+            dst: addr(AGENT),
+            len: p.len(),
         }
     );
     let mut p = rtp(0, 9, 160, 0xbbbb, &[0x7f; 160]);
     assert_eq!(
-        r.handle_packet(b, Channel::Rtp, addr(AGENT), &mut p, now),
+        feed(&mut r, b, Channel::Rtp, addr(AGENT), &mut p, now),
         Forward::To {
             leg: a,
             channel: Channel::Rtp,
-            dst: addr(CALLER)
+            dst: addr(CALLER),
+            len: p.len(),
         }
     );
     let ca = r.counters(A).expect("A");
@@ -92,7 +106,7 @@ fn a_natted_phone_is_reached_where_its_packets_come_from() {
     let nat = addr("203.0.113.7:61234");
     for seq in 0..2 {
         let mut p = rtp(0, seq, 0, 0xbbbb, &[0; 160]);
-        r.handle_packet(b, Channel::Rtp, nat, &mut p, now);
+        feed(&mut r, b, Channel::Rtp, nat, &mut p, now);
     }
     let events: Vec<_> = std::iter::from_fn(|| r.poll_event()).collect();
     assert_eq!(
@@ -105,17 +119,25 @@ fn a_natted_phone_is_reached_where_its_packets_come_from() {
     );
     let mut p = rtp(0, 1, 0, 0xaaaa, &[0; 160]);
     assert_eq!(
-        r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, now),
+        feed(&mut r, a, Channel::Rtp, addr(CALLER), &mut p, now),
         Forward::To {
             leg: b,
             channel: Channel::Rtp,
-            dst: nat
+            dst: nat,
+            len: p.len(),
         }
     );
     // A stranger on the agent's port is dropped and counted.
     let mut p = rtp(0, 5, 0, 0x1234, &[0; 160]);
     assert_eq!(
-        r.handle_packet(b, Channel::Rtp, addr("192.0.2.99:5000"), &mut p, now),
+        feed(
+            &mut r,
+            b,
+            Channel::Rtp,
+            addr("192.0.2.99:5000"),
+            &mut p,
+            now
+        ),
         Forward::Drop
     );
     assert_eq!(r.counters(B).expect("B").dropped_foreign, 1);
@@ -141,16 +163,16 @@ fn payload_types_are_mapped_and_unknown_ones_dropped() {
         .write(),
     );
     assert!(matches!(
-        r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, now),
+        feed(&mut r, a, Channel::Rtp, addr(CALLER), &mut p, now),
         Forward::To { .. }
     ));
     assert_eq!(RtpPacket::parse(&p).expect("rtp").payload_type, 126);
     let mut p = rtp(0, 2, 0, 1, &[0; 160]);
-    r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, now);
+    feed(&mut r, a, Channel::Rtp, addr(CALLER), &mut p, now);
     assert_eq!(RtpPacket::parse(&p).expect("rtp").payload_type, 0);
     let mut p = rtp(18, 3, 0, 1, &[0; 20]);
     assert_eq!(
-        r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, now),
+        feed(&mut r, a, Channel::Rtp, addr(CALLER), &mut p, now),
         Forward::Drop
     );
     assert_eq!(r.counters(A).expect("A").dropped_payload_type, 1);
@@ -171,22 +193,23 @@ fn hold_stops_media_towards_the_held_side_and_resume_restores_it() {
     .expect("re-INVITE");
     let mut p = rtp(0, 1, 0, 1, &[0; 160]);
     assert_eq!(
-        r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, now),
+        feed(&mut r, a, Channel::Rtp, addr(CALLER), &mut p, now),
         Forward::Drop
     );
     let mut p = rtp(0, 1, 0, 2, &[0; 160]);
     assert!(matches!(
-        r.handle_packet(b, Channel::Rtp, addr(AGENT), &mut p, now),
+        feed(&mut r, b, Channel::Rtp, addr(AGENT), &mut p, now),
         Forward::To { .. }
     ));
     r.set_remote(B, remote(AGENT)).expect("resume");
     let mut p = rtp(0, 2, 0, 1, &[0; 160]);
     assert_eq!(
-        r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, now),
+        feed(&mut r, a, Channel::Rtp, addr(CALLER), &mut p, now),
         Forward::To {
             leg: b,
             channel: Channel::Rtp,
-            dst: addr(AGENT)
+            dst: addr(AGENT),
+            len: p.len(),
         }
     );
 }
@@ -198,16 +221,17 @@ fn a_reinvite_with_the_same_address_keeps_the_latch() {
     let nat = addr("203.0.113.7:61234");
     for seq in 0..2 {
         let mut p = rtp(0, seq, 0, 0xbbbb, &[0; 160]);
-        r.handle_packet(b, Channel::Rtp, nat, &mut p, now);
+        feed(&mut r, b, Channel::Rtp, nat, &mut p, now);
     }
     r.set_remote(B, remote(AGENT)).expect("re-INVITE");
     let mut p = rtp(0, 1, 0, 1, &[0; 160]);
     assert_eq!(
-        r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, now),
+        feed(&mut r, a, Channel::Rtp, addr(CALLER), &mut p, now),
         Forward::To {
             leg: b,
             channel: Channel::Rtp,
-            dst: nat
+            dst: nat,
+            len: p.len(),
         }
     );
 }
@@ -220,11 +244,19 @@ fn rtcp_goes_to_the_peer_rtcp_port_or_its_muxed_rtp_port() {
     let rr = [0x80u8, 201, 0, 1, 0, 0, 0, 9];
     let mut p = rr;
     assert_eq!(
-        r.handle_packet(a, Channel::Rtcp, addr("192.0.2.10:30001"), &mut p, now),
+        feed(
+            &mut r,
+            a,
+            Channel::Rtcp,
+            addr("192.0.2.10:30001"),
+            &mut p,
+            now
+        ),
         Forward::To {
             leg: b,
             channel: Channel::Rtcp,
-            dst: addr("198.51.100.20:40001")
+            dst: addr("198.51.100.20:40001"),
+            len: p.len(),
         }
     );
     r.set_remote(
@@ -237,21 +269,30 @@ fn rtcp_goes_to_the_peer_rtcp_port_or_its_muxed_rtp_port() {
     .expect("mux");
     let mut p = rr;
     assert_eq!(
-        r.handle_packet(a, Channel::Rtcp, addr("192.0.2.10:30001"), &mut p, now),
+        feed(
+            &mut r,
+            a,
+            Channel::Rtcp,
+            addr("192.0.2.10:30001"),
+            &mut p,
+            now
+        ),
         Forward::To {
             leg: b,
             channel: Channel::Rtp,
-            dst: addr(AGENT)
+            dst: addr(AGENT),
+            len: p.len(),
         }
     );
     // RTCP arriving on B's muxed RTP port is told apart from RTP and sent to A's RTCP port.
     let mut p = rr;
     assert_eq!(
-        r.handle_packet(b, Channel::Rtp, addr(AGENT), &mut p, now),
+        feed(&mut r, b, Channel::Rtp, addr(AGENT), &mut p, now),
         Forward::To {
             leg: a,
             channel: Channel::Rtcp,
-            dst: addr("192.0.2.10:30001")
+            dst: addr("192.0.2.10:30001"),
+            len: p.len(),
         }
     );
     assert_eq!(r.counters(B).expect("B").rtcp_in, 1);
@@ -274,7 +315,7 @@ fn send_digit(
             duration: 160 * (i as u16 + 1),
         };
         let mut p = rtp(101, ts as u16 + i as u16, ts, 7, &ev.write());
-        out.push(r.handle_packet(leg, Channel::Rtp, addr(from), &mut p, now));
+        out.push(feed(r, leg, Channel::Rtp, addr(from), &mut p, now));
     }
     out
 }
@@ -338,7 +379,7 @@ fn inband_dtmf_is_found_in_g711_audio() {
             })
             .collect();
         let mut p = rtp(0, seq, u32::from(seq) * 160, 3, &payload);
-        r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, now);
+        feed(&mut r, a, Channel::Rtp, addr(CALLER), &mut p, now);
     }
     let digits: Vec<_> = std::iter::from_fn(|| r.poll_event())
         .filter_map(|e| match e {
@@ -354,7 +395,7 @@ fn silence_for_thirty_seconds_is_a_media_timeout_reported_once() {
     let t0 = Instant::now();
     let (mut r, a, _) = bridged(t0);
     let mut p = rtp(0, 1, 0, 1, &[0; 160]);
-    r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, t0);
+    feed(&mut r, a, Channel::Rtp, addr(CALLER), &mut p, t0);
     let mut timeouts = Vec::new();
     let mut now = t0;
     while now < t0 + Duration::from_secs(40) {
@@ -369,7 +410,7 @@ fn silence_for_thirty_seconds_is_a_media_timeout_reported_once() {
         // The agent keeps sending: leg B never times out.
         if now < t0 + Duration::from_secs(40) {
             let mut p = rtp(0, 2, 0, 2, &[0; 160]);
-            r.handle_packet(1, Channel::Rtp, addr(AGENT), &mut p, now);
+            feed(&mut r, 1, Channel::Rtp, addr(AGENT), &mut p, now);
         }
     }
     assert_eq!(timeouts, vec![(A, 30)]);
@@ -412,7 +453,7 @@ fn removed_legs_unbridge_and_their_slots_are_reused() {
     assert_eq!(index, b);
     let mut p = rtp(0, 1, 0, 1, &[0; 160]);
     assert_eq!(
-        r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, now),
+        feed(&mut r, a, Channel::Rtp, addr(CALLER), &mut p, now),
         Forward::Drop
     );
     assert_eq!(r.counters(A).expect("A").dropped_unrouted, 1);
@@ -420,7 +461,7 @@ fn removed_legs_unbridge_and_their_slots_are_reused() {
     assert!(r.set_remote(B, remote(AGENT)).is_err());
     // A packet for a slot nobody holds is dropped, not a panic.
     assert_eq!(
-        r.handle_packet(99, Channel::Rtp, addr(CALLER), &mut p, now),
+        feed(&mut r, 99, Channel::Rtp, addr(CALLER), &mut p, now),
         Forward::Drop
     );
 }
@@ -438,7 +479,7 @@ proptest! {
         r.set_dtmf(A, true, Some(InbandLaw::Pcma)).expect("dtmf");
         let mut buf = data.clone();
         let channel = if rtcp_channel { Channel::Rtcp } else { Channel::Rtp };
-        let verdict = r.handle_packet(a, channel, addr(CALLER), &mut buf, now);
+        let verdict = feed(&mut r, a, channel, addr(CALLER), &mut buf, now);
         let c = r.counters(A).expect("A");
         match verdict {
             Forward::Drop => prop_assert!(c.dropped_malformed + c.dropped_unrouted + c.dropped_payload_type + c.dtmf_consumed + c.dropped_foreign == 1),
@@ -479,7 +520,7 @@ fn transcoded_legs_send_one_packet_per_frame() {
         now = at;
         let mut p = rtp(0, i as u16, i * 160, 9, &[0xff; 160]);
         assert_eq!(
-            r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, now),
+            feed(&mut r, a, Channel::Rtp, addr(CALLER), &mut p, now),
             Forward::Drop
         );
         while let Some(t) = r.poll_transmit(now, &mut buf) {
@@ -537,7 +578,7 @@ fn a_prompt_plays_to_a_leg_in_its_codec_and_holds_back_the_peer() {
     // The agent keeps talking meanwhile: held back from the caller.
     let mut p = rtp(8, 1, 0, 2, &[0xd5; 160]);
     assert_eq!(
-        r.handle_packet(b, Channel::Rtp, addr(AGENT), &mut p, t0),
+        feed(&mut r, b, Channel::Rtp, addr(AGENT), &mut p, t0),
         Forward::Drop
     );
     let sent = drive(&mut r, t0, t0 + Duration::from_millis(1500));
@@ -564,7 +605,8 @@ fn a_prompt_plays_to_a_leg_in_its_codec_and_holds_back_the_peer() {
     // After the prompt the agent is heard again.
     let mut p = rtp(8, 2, 160, 2, &[0xd5; 160]);
     assert!(matches!(
-        r.handle_packet(
+        feed(
+            &mut r,
             b,
             Channel::Rtp,
             addr(AGENT),
@@ -668,7 +710,7 @@ fn leg_counters_carry_loss_jitter_and_the_far_ends_reports() {
         }
         let mut p = rtp(0, i, u32::from(i) * 160, 0x77, &[0xff; 160]);
         let at = t0 + Duration::from_millis(20 * u64::from(i));
-        r.handle_packet(a, Channel::Rtp, addr(CALLER), &mut p, at);
+        feed(&mut r, a, Channel::Rtp, addr(CALLER), &mut p, at);
     }
     let c = r.counters(A).expect("A");
     assert_eq!(c.lost, 10);
@@ -682,7 +724,8 @@ fn leg_counters_carry_loss_jitter_and_the_far_ends_reports() {
     rr.extend_from_slice(&100u32.to_be_bytes());
     rr.extend_from_slice(&80u32.to_be_bytes());
     rr.extend_from_slice(&[0; 8]);
-    r.handle_packet(
+    feed(
+        &mut r,
         a,
         Channel::Rtcp,
         addr("192.0.2.10:30001"),

@@ -66,7 +66,7 @@ async fn call_settings() {
             "direct_number": null, "caller_id_default": "main", "ring_cellular": false,
             "cellular_delay_secs": 0, "confirm_cellular": true, "allow_internal": true,
             "allow_national": true, "allow_mobile": true, "allow_international": false,
-            "allow_premium": false
+            "allow_premium": false, "srtp": "preferred"
         })
     );
     assert_error(

@@ -165,7 +165,9 @@ pub use recordings::{
 };
 pub use registrations::{RegistrationChange, StoredRegistration};
 pub use schedules::{ScheduleEntry, ScheduleEntrySpec};
-pub use settings::{CallerIdDefault, UserCallSettings, MAIN_NUMBER, MAX_CELLULAR_DELAY_SECS};
+pub use settings::{
+    CallerIdDefault, SrtpPolicy, UserCallSettings, MAIN_NUMBER, MAX_CELLULAR_DELAY_SECS,
+};
 pub use trunks::{
     parse_cidr, Trunk, TrunkSpec, TrunkTransport, MAX_OPTIONS_INTERVAL_SECS, MAX_TRUNK_CALLS,
     MAX_TRUNK_CPS, MIN_OPTIONS_INTERVAL_SECS,

@@ -30,6 +30,22 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// SRTP (SDES keys, RFC 4568) on the user's phones. Keys only travel over TLS (or WSS), so
+    /// over plain signalling the user's media is plain RTP whatever this says, except `required`,
+    /// which then refuses the call.
+    #[derive(Default)]
+    pub enum SrtpPolicy {
+        /// Never: plain RTP; a phone that insists on SRTP is refused.
+        Off => "off",
+        /// When the phone offers it or takes our offer over TLS (the default).
+        #[default]
+        Preferred => "preferred",
+        /// Always: calls without SRTP, or to and from a phone not on TLS, are refused.
+        Required => "required",
+    }
+}
+
 /// A user's call settings. A user without stored settings has [`UserCallSettings::default`],
 /// which equals the column defaults of the table (a test checks that).
 ///
@@ -71,6 +87,9 @@ pub struct UserCallSettings {
     /// May call premium-rate numbers (default false).
     #[serde(default)]
     pub allow_premium: bool,
+    /// Encrypted media on the user's TLS phones: `preferred` (default), `required` or `off`.
+    #[serde(default)]
+    pub srtp: SrtpPolicy,
 }
 
 impl Default for UserCallSettings {
@@ -86,6 +105,7 @@ impl Default for UserCallSettings {
             allow_mobile: true,
             allow_international: false,
             allow_premium: false,
+            srtp: SrtpPolicy::Preferred,
         }
     }
 }
@@ -118,7 +138,8 @@ impl UserCallSettings {
 
 const CALL_SETTINGS_COLUMNS: &str = "s.user_id AS settings_user_id, s.direct_number, \
      s.caller_id_default, s.ring_cellular, s.cellular_delay_secs, s.confirm_cellular, \
-     s.allow_internal, s.allow_national, s.allow_mobile, s.allow_international, s.allow_premium";
+     s.allow_internal, s.allow_national, s.allow_mobile, s.allow_international, s.allow_premium, \
+     s.srtp";
 
 /// Decodes the `s.*` columns of a `users LEFT JOIN user_call_settings s` row: no settings
 /// row means the defaults.
@@ -139,6 +160,7 @@ fn call_settings_from_row(row: &AnyRow) -> Result<UserCallSettings, sqlx::Error>
         allow_mobile: flag(row, "allow_mobile")?,
         allow_international: flag(row, "allow_international")?,
         allow_premium: flag(row, "allow_premium")?,
+        srtp: SrtpPolicy::from_db(row.try_get::<String, _>("srtp")?.as_str())?,
     })
 }
 
@@ -291,8 +313,8 @@ impl Db {
         sqlx::query(
             "INSERT INTO user_call_settings (user_id, direct_number, caller_id_default, \
              ring_cellular, cellular_delay_secs, confirm_cellular, allow_internal, \
-             allow_national, allow_mobile, allow_international, allow_premium) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             allow_national, allow_mobile, allow_international, allow_premium, srtp) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (user_id) DO UPDATE SET direct_number = excluded.direct_number, \
              caller_id_default = excluded.caller_id_default, \
              ring_cellular = excluded.ring_cellular, \
@@ -301,7 +323,7 @@ impl Db {
              allow_internal = excluded.allow_internal, allow_national = excluded.allow_national, \
              allow_mobile = excluded.allow_mobile, \
              allow_international = excluded.allow_international, \
-             allow_premium = excluded.allow_premium",
+             allow_premium = excluded.allow_premium, srtp = excluded.srtp",
         )
         .bind(user_id)
         .bind(settings.direct_number.as_deref())
@@ -314,6 +336,7 @@ impl Db {
         .bind(i64::from(settings.allow_mobile))
         .bind(i64::from(settings.allow_international))
         .bind(i64::from(settings.allow_premium))
+        .bind(settings.srtp.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

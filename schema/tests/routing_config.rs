@@ -6,7 +6,7 @@ mod common;
 
 use common::fixtures::{count, field, group, to, users};
 use switchboard_schema::{
-    BusyPolicy, CallerIdDefault, Db, HuntStrategy, MemberSpec, SchemaError, TargetKind,
+    BusyPolicy, CallerIdDefault, Db, HuntStrategy, MemberSpec, SchemaError, SrtpPolicy, TargetKind,
     UserCallSettings,
 };
 
@@ -86,6 +86,7 @@ async fn call_settings_defaults_and_round_trip(db: Db) {
         allow_mobile: false,
         allow_international: true,
         allow_premium: true,
+        srtp: SrtpPolicy::Required,
     };
     db.set_user_call_settings("1003", &custom).await.unwrap();
     assert_eq!(

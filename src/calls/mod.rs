@@ -123,6 +123,10 @@ pub async fn orchestrate(
             Snapshot::default()
         }
     };
+    let _ = hands
+        .sip
+        .send(Command::SetSrtpPolicies(snapshot::srtp_policies(&config)))
+        .await;
     let (now, now_unix_ms) = sip_transport::now_pair();
     let mut core = CallControl::new(
         Arc::new(config),
@@ -171,14 +175,14 @@ pub async fn orchestrate(
                     }
                 };
                 if reload {
-                    reload_config(&db, &mut core, &mut version).await;
+                    reload_config(&db, &mut core, &mut version, &hands.sip).await;
                 }
             }
             Some(v) = written_elsewhere.recv() => {
                 if v != version {
                     // Uploaded prompts may have changed too.
                     let _ = hands.player.send(PlayerOp::Forget(None));
-                    reload_config(&db, &mut core, &mut version).await;
+                    reload_config(&db, &mut core, &mut version, &hands.sip).await;
                 }
             }
             e = events.recv() => match e {
@@ -246,10 +250,18 @@ async fn watch_config_version(
 
 /// Reads the configuration again and hands it to the core; the version read first, so a write
 /// that lands during the load is noticed by the next poll.
-async fn reload_config(db: &Db, core: &mut CallControl, version: &mut i64) {
+async fn reload_config(
+    db: &Db,
+    core: &mut CallControl,
+    version: &mut i64,
+    sip: &mpsc::Sender<Command>,
+) {
     let seen = db.config_version().await.unwrap_or(*version);
     match snapshot::load(db).await {
         Ok(s) => {
+            let _ = sip
+                .send(Command::SetSrtpPolicies(snapshot::srtp_policies(&s)))
+                .await;
             core.handle_config(Arc::new(s));
             *version = seen;
         }

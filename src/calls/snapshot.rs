@@ -1,7 +1,10 @@
 //! Loads call control's configuration snapshot from the database (at start, on the admin API's
 //! change notices, and when another writer bumped the configuration version).
 
+use std::collections::HashMap;
+
 use call_control::Snapshot;
+use switchboard_media::srtp::SrtpPolicy;
 use switchboard_schema::{Db, SchemaError};
 
 /// Everything call control decides on, read in one go.
@@ -17,4 +20,20 @@ pub(super) async fn load(db: &Db) -> Result<Snapshot, SchemaError> {
         db.list_trunks().await?,
         db.main_number().await?,
     ))
+}
+
+/// The users' SRTP policies as the SIP core takes them.
+pub(super) fn srtp_policies(snapshot: &Snapshot) -> HashMap<String, SrtpPolicy> {
+    snapshot
+        .users
+        .iter()
+        .map(|(name, entry)| {
+            let policy = match entry.settings.srtp {
+                switchboard_schema::SrtpPolicy::Off => SrtpPolicy::Off,
+                switchboard_schema::SrtpPolicy::Preferred => SrtpPolicy::Preferred,
+                switchboard_schema::SrtpPolicy::Required => SrtpPolicy::Required,
+            };
+            (name.clone(), policy)
+        })
+        .collect()
 }

@@ -61,22 +61,38 @@ pub struct Baresip {
 impl Baresip {
     /// Starts baresip in `dir` registered as `phone.user` at `server`, and waits for the registration.
     pub fn start(dir: &Path, server: &Server, phone: Phone<'_>) -> Baresip {
-        let (target, cafile) = if phone.transport == "tls" {
+        Baresip::start_with_media_encryption(dir, server, phone, None)
+    }
+
+    /// Like [`Baresip::start`], with the `srtp` module and its account's `mediaenc` (`srtp`: SDES
+    /// offered with RTP/AVP, `srtp-mand`: RTP/SAVP only).
+    pub fn start_with_media_encryption(
+        dir: &Path,
+        server: &Server,
+        phone: Phone<'_>,
+        mediaenc: Option<&str>,
+    ) -> Baresip {
+        let (target, mut extra) = if phone.transport == "tls" {
             let tls = server.sip_tls.expect("the server has a TLS listener");
             let ca = format!("sip_cafile {}\n", server.dir.join("cert.pem").display());
             (tls, ca)
         } else {
             (server.sip, String::new())
         };
-        let account = format!(
-            "<sip:{u}@{}:{};transport={}>;auth_pass=demo-{u};regint=60;answermode=auto;audio_codecs=PCMU\n",
+        let mut account = format!(
+            "<sip:{u}@{}:{};transport={}>;auth_pass=demo-{u};regint=60;answermode=auto;audio_codecs=PCMU",
             target.ip(),
             target.port(),
             phone.transport,
             u = phone.user
         );
+        if let Some(mediaenc) = mediaenc {
+            extra.push_str("module srtp.so\n");
+            account.push_str(&format!(";mediaenc={mediaenc}"));
+        }
+        account.push('\n');
         let phone_user = phone.user.to_string();
-        let b = Baresip::spawn(dir, &phone, &cafile, &account);
+        let b = Baresip::spawn(dir, &phone, &extra, &account);
         wait_until(
             &format!("{phone_user}'s registration"),
             Duration::from_secs(5),
@@ -89,6 +105,19 @@ impl Baresip {
     /// number) on its TLS port (`sip_port` + 1), presenting `certificate` (a PEM with the chain and
     /// the key).
     pub fn start_tls_carrier(dir: &Path, phone: Phone<'_>, certificate: &Path) -> Baresip {
+        Baresip::start_carrier(dir, phone, Some(certificate))
+    }
+
+    /// Starts baresip as a carrier answering calls to `phone.user` and placing calls from it: on
+    /// its UDP port (`sip_port`), or on its TLS port (`sip_port` + 1) presenting `certificate`.
+    pub fn start_carrier(dir: &Path, phone: Phone<'_>, certificate: Option<&Path>) -> Baresip {
+        let Some(certificate) = certificate else {
+            let account = format!(
+                "<sip:{}@10.200.0.1:{};transport=udp>;regint=0;answermode=auto;audio_codecs=PCMU\n",
+                phone.user, phone.sip_port
+            );
+            return Baresip::spawn(dir, &phone, "", &account);
+        };
         let config = format!("sip_certificate {}\n", certificate.display());
         let account = format!(
             "<sip:{}@10.200.0.1:{};transport=tls>;regint=0;answermode=auto;audio_codecs=PCMU\n",
@@ -140,8 +169,15 @@ impl Baresip {
     /// A menu command through ctrl_tcp (`dial`, `hold`, `resume`, `transfer`, `hangup`).
     pub fn command(&self, command: &str, params: &str) {
         let json = format!(r#"{{"command":"{command}","params":"{params}"}}"#);
-        let mut ctrl =
-            std::net::TcpStream::connect(("127.0.0.1", self.ctrl_port)).expect("baresip ctrl_tcp");
+        // A baresip just started may not listen on its control port yet.
+        let mut ctrl = None;
+        wait_until("baresip's control socket", Duration::from_secs(5), || {
+            ctrl = std::net::TcpStream::connect(("127.0.0.1", self.ctrl_port)).ok();
+            ctrl.is_some()
+        });
+        let Some(mut ctrl) = ctrl else {
+            unreachable!("wait_until returns once connected")
+        };
         std::io::Write::write_all(&mut ctrl, format!("{}:{json},", json.len()).as_bytes())
             .expect("ctrl command");
         // Wait for the reply (closing at once can drop the command); events may come first.

@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod baresip;
+pub mod capture;
 pub mod dtmf;
 pub mod phones;
 pub mod tls;

@@ -1,6 +1,6 @@
 //! Parse arbitrary bytes as SDP: never a panic, and whatever parses prints within the limits and parses
 //! back to an equal description. Parsed descriptions are also answered as offers and summarised, since
-//! the offer/answer code reads every typed accessor on attacker-chosen text.
+//! the offer/answer code reads every typed accessor on attacker-chosen text, with and without SDES.
 
 #![no_main]
 
@@ -8,9 +8,10 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use libfuzzer_sys::fuzz_target;
 use switchboard_media::sdp::{
-    answer, negotiated, Codec, LocalCapabilities, SessionDescription, SessionOrigin,
-    MAX_DESCRIPTION_LEN,
+    answer, negotiated, Codec, LocalCapabilities, LocalCrypto, SessionDescription, SessionOrigin,
+    SrtpMode, MAX_DESCRIPTION_LEN,
 };
+use switchboard_media::srtp::MasterKey;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(parsed) = SessionDescription::parse(data) else {
@@ -36,6 +37,16 @@ fuzz_target!(|data: &[u8]| {
             Ok(&ours),
             "our answer does not parse back"
         );
+        assert_eq!(negotiated(&ours, &parsed), Ok(summary));
+    }
+    // The same with SDES: attacker-chosen a=crypto lines are read as suites and keys.
+    caps.crypto = Some(LocalCrypto {
+        mode: SrtpMode::Optional,
+        key: MasterKey::from_bytes([7; 30]),
+    });
+    if let Ok((ours, summary)) = answer(&parsed, &caps, &mut origin) {
+        let reparsed = SessionDescription::parse(ours.to_string().as_bytes());
+        assert_eq!(reparsed.as_ref(), Ok(&ours), "our SDES answer does not parse back");
         assert_eq!(negotiated(&ours, &parsed), Ok(summary));
     }
     let _ = negotiated(&parsed, &parsed);

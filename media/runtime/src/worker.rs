@@ -149,7 +149,8 @@ impl Worker {
                 let Some(src) = crate::sys::from_sockaddr(&self.recv.addrs[i]) else {
                     continue;
                 };
-                let Some(buf) = self.recv.bufs.get_mut(i).and_then(|b| b.get_mut(..len)) else {
+                // The whole slot goes in: an SRTP peer's tag is appended after the packet.
+                let Some(buf) = self.recv.bufs.get_mut(i) else {
                     continue;
                 };
                 if len == 0 {
@@ -159,7 +160,8 @@ impl Worker {
                     leg,
                     channel: out_channel,
                     dst,
-                } = self.relay.handle_packet(index, channel, src, buf, now)
+                    len,
+                } = self.relay.handle_packet(index, channel, src, buf, len, now)
                 else {
                     continue;
                 };
@@ -176,7 +178,7 @@ impl Worker {
                 }
                 out_fd = fd;
                 if let Some(slot) = self.send.bufs.get_mut(pending) {
-                    slot[..len].copy_from_slice(buf);
+                    slot[..len].copy_from_slice(&buf[..len]);
                     self.send.prepare_send(pending, len, dst);
                     pending += 1;
                 }

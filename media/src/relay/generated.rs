@@ -151,7 +151,7 @@ impl Relay {
                 // More may be due at once: come back to this leg before anything later.
                 Some(result) => {
                     self.schedule(index, now);
-                    if let Some(t) = result {
+                    if let Some(t) = result.and_then(|t| self.protect_generated(t, buf)) {
                         return Some(t);
                     }
                 }
@@ -159,6 +159,25 @@ impl Relay {
             }
         }
         None
+    }
+
+    /// A packet we made for a leg that speaks SRTP leaves protected (`None`: it could not be).
+    fn protect_generated(&mut self, t: Transmit, buf: &mut [u8]) -> Option<Transmit> {
+        let leg = self.leg_mut(t.leg)?;
+        let Some(srtp) = leg.srtp.as_mut() else {
+            return Some(t);
+        };
+        let protected = match t.channel {
+            Channel::Rtp => srtp.outbound.protect_rtp(buf, t.len),
+            Channel::Rtcp => srtp.outbound.protect_rtcp(buf, t.len),
+        };
+        match protected {
+            Ok(len) => Some(Transmit { len, ..t }),
+            Err(_) => {
+                leg.counters.dropped_srtp += 1;
+                None
+            }
+        }
     }
 
     /// `Some(Some(_))`: a prompt frame to send; `Some(None)`: a frame was made but has nowhere to go;

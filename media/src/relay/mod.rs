@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::dtmf::{detect_digit, TelephoneEvent};
 use crate::g711;
 use crate::rtp::RtpPacket;
+use crate::srtp::{SrtpKeys, SrtpLeg};
 use crate::stats::ReceiveStats;
 use crate::transcode::{CodecSpec, OpusSettings, Transcoder};
 use crate::MediaError;
@@ -73,6 +74,9 @@ pub struct RemoteMedia {
     pub telephone_event_rate: u32,
     /// RTP clock rate of the leg's codec, for jitter in milliseconds (0 = 8000).
     pub clock_rate: u32,
+    /// SDES keys when the leg speaks SRTP: what arrives is unprotected first, what leaves protected
+    /// last, so everything in between (latching, DTMF, recording, transcoding) sees plain RTP.
+    pub srtp: Option<SrtpKeys>,
 }
 
 impl RemoteMedia {
@@ -136,6 +140,9 @@ pub struct LegCounters {
     pub dropped_unrouted: u64,
     /// A payload type the leg's mapping does not carry.
     pub dropped_payload_type: u64,
+    /// SRTP/SRTCP that failed authentication or was replayed (from the far end), or could not be
+    /// protected (towards it).
+    pub dropped_srtp: u64,
     /// RFC 4733 packets kept from the other side because call control consumes the digits.
     pub dtmf_consumed: u64,
     /// Packets taken by this leg's transcoder (what it sends on counts as `rtp_out` of the peer).
@@ -195,11 +202,13 @@ pub struct Transmit {
 /// Where a datagram goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forward {
-    /// Send the (possibly rewritten) buffer from `leg`'s `channel` socket to `dst`.
+    /// Send the first `len` bytes of the (possibly rewritten) buffer from `leg`'s `channel` socket
+    /// to `dst`.
     To {
         leg: LegIndex,
         channel: Channel,
         dst: SocketAddr,
+        len: usize,
     },
     Drop,
 }
@@ -242,6 +251,8 @@ struct Leg {
     recording: Option<(usize, crate::recording::Direction)>,
     /// Sequence and timing statistics of the far end's current stream (reset when its SSRC changes).
     rx_stats: Option<ReceiveStats>,
+    /// SRTP contexts of an SDES leg.
+    srtp: Option<Box<SrtpLeg>>,
 }
 
 /// One media thread's relay state.
@@ -298,6 +309,7 @@ impl Relay {
             timer_at: None,
             recording: None,
             rx_stats: None,
+            srtp: None,
         };
         let index = match self.free.pop() {
             Some(i) => {
@@ -362,6 +374,13 @@ impl Relay {
             })
         };
         leg.rtcp.resignal(rtcp);
+        // The same keys keep their contexts: rollover counters and replay windows carry on across
+        // a re-INVITE that only changes direction or codec.
+        match &remote.srtp {
+            None => leg.srtp = None,
+            Some(keys) if leg.srtp.as_ref().is_some_and(|s| s.uses(keys)) => {}
+            Some(keys) => leg.srtp = Some(Box::new(SrtpLeg::new(keys))),
+        }
         leg.remote = remote.normalized();
         leg.timed_out = false;
         Ok(())
@@ -458,12 +477,90 @@ impl Relay {
         Some(c)
     }
 
-    /// Decides where a datagram that arrived on leg `index`'s `channel` socket from `src` goes, and
-    /// rewrites its payload type in `packet` when the legs' mappings differ.
+    /// Decides where the datagram in `buf[..len]`, which arrived on leg `index`'s `channel` socket
+    /// from `src`, goes. It is rewritten in place: unprotected when the leg speaks SRTP, its payload
+    /// type mapped when the legs' numbers differ, protected for a peer that speaks SRTP (`buf` needs
+    /// room for the tag beyond `len`).
     pub fn handle_packet(
         &mut self,
         index: LegIndex,
         channel: Channel,
+        src: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+        now: Instant,
+    ) -> Forward {
+        let Some(leg) = self.legs.get_mut(index as usize).and_then(Option::as_mut) else {
+            return Forward::Drop;
+        };
+        let len = len.min(buf.len());
+        let rtcp = channel == Channel::Rtcp || (leg.remote.rtcp_mux && is_rtcp(&buf[..len]));
+        let plain_len = match leg.srtp.as_mut() {
+            None => len,
+            Some(srtp) => {
+                let packet = &mut buf[..len];
+                let plain = if rtcp {
+                    srtp.inbound.unprotect_rtcp(packet)
+                } else {
+                    srtp.inbound.unprotect_rtp(packet)
+                };
+                match plain {
+                    Ok(n) => n,
+                    Err(_) => {
+                        leg.counters.dropped_srtp += 1;
+                        return Forward::Drop;
+                    }
+                }
+            }
+        };
+        let forward = if rtcp {
+            self.handle_rtcp(index, src, &buf[..plain_len], now)
+        } else {
+            self.handle_rtp(index, src, &mut buf[..plain_len], now)
+        };
+        self.protect_for_peer(forward, buf, rtcp)
+    }
+
+    /// Protects a forwarded packet for a destination leg that speaks SRTP.
+    fn protect_for_peer(&mut self, forward: Forward, buf: &mut [u8], rtcp: bool) -> Forward {
+        let Forward::To {
+            leg,
+            channel,
+            dst,
+            len,
+        } = forward
+        else {
+            return forward;
+        };
+        let Some(peer) = self.leg_mut(leg) else {
+            return Forward::Drop;
+        };
+        let Some(srtp) = peer.srtp.as_mut() else {
+            return forward;
+        };
+        let protected = if rtcp {
+            srtp.outbound.protect_rtcp(buf, len)
+        } else {
+            srtp.outbound.protect_rtp(buf, len)
+        };
+        match protected {
+            Ok(len) => Forward::To {
+                leg,
+                channel,
+                dst,
+                len,
+            },
+            Err(_) => {
+                peer.counters.dropped_srtp += 1;
+                Forward::Drop
+            }
+        }
+    }
+
+    /// The plain RTP side of [`Relay::handle_packet`].
+    fn handle_rtp(
+        &mut self,
+        index: LegIndex,
         src: SocketAddr,
         packet: &mut [u8],
         now: Instant,
@@ -471,10 +568,6 @@ impl Relay {
         let Some(leg) = self.legs.get_mut(index as usize).and_then(Option::as_mut) else {
             return Forward::Drop;
         };
-        let rtcp = channel == Channel::Rtcp || (leg.remote.rtcp_mux && is_rtcp(packet));
-        if rtcp {
-            return self.handle_rtcp(index, src, packet, now);
-        }
         let Ok(rtp) = RtpPacket::parse(packet) else {
             leg.counters.dropped_malformed += 1;
             return Forward::Drop;
@@ -574,7 +667,7 @@ impl Relay {
                 *b = (*b & 0x80) | out_pt;
             }
         }
-        let len = packet.len() as u64;
+        let len = packet.len();
         let dst = match self.leg_mut(peer_index) {
             Some(peer) if peer.playback.is_some() => {
                 peer.counters.held_for_playback += 1;
@@ -583,7 +676,7 @@ impl Relay {
             Some(peer) if peer.remote.direction.far_end_receives() => {
                 peer.rtp.destination().inspect(|_| {
                     peer.counters.rtp_out += 1;
-                    peer.counters.rtp_bytes_out += len;
+                    peer.counters.rtp_bytes_out += len as u64;
                 })
             }
             _ => None,
@@ -593,6 +686,7 @@ impl Relay {
                 leg: peer_index,
                 channel: Channel::Rtp,
                 dst,
+                len,
             },
             None => {
                 if let Some(l) = self.leg_mut(index) {
@@ -679,6 +773,7 @@ impl Relay {
                 leg: peer_index,
                 channel,
                 dst,
+                len: packet.len(),
             },
             None => {
                 if let Some(l) = self.leg_mut(index) {

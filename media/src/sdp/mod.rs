@@ -12,14 +12,18 @@
 //! - [`codec`]: rtpmap / fmtp / telephone-event readings, the RFC 3551 static payload types, and the
 //!   [`Codec`] a leg is able to use;
 //! - [`negotiate`]: [`create_offer`], [`answer`] and [`negotiated`], with [`SessionOrigin`] keeping the
-//!   `o=` version honest across re-INVITEs.
+//!   `o=` version honest across re-INVITEs;
+//! - [`crypto`]: SDES `a=crypto` lines (RFC 4568) for SRTP legs.
 
 pub mod codec;
+pub mod crypto;
 pub mod model;
 pub mod negotiate;
 mod parse;
 mod print;
 
+#[cfg(test)]
+mod crypto_tests;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
@@ -28,6 +32,7 @@ mod negotiate_tests;
 mod tests;
 
 pub use codec::{Codec, EventRange, PayloadFormat, RtpMap, TelephoneEventFormat};
+pub use crypto::{LocalCrypto, SrtpMode, SAVP};
 pub use model::{
     Attribute, Bandwidth, Connection, Direction, MediaDescription, MediaView, Origin,
     RtcpAttribute, SessionDescription, Timing,

@@ -7,12 +7,14 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::codec::{Codec, PayloadFormat, RtpMap, TELEPHONE_EVENT};
+use super::crypto::{self, LocalCrypto};
 use super::model::{
     addr_type_of, is_rtp_proto, Attribute, Connection, Direction, MediaDescription, MediaView,
     Origin, SessionDescription, Timing,
 };
 use super::parse::is_token_byte;
 use super::SdpError;
+use crate::srtp::SrtpKeys;
 
 /// What our side of the relay can do on one leg.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +41,8 @@ pub struct LocalCapabilities {
     /// Attributes appended to our audio section as they are, e.g. the ICE and DTLS lines of a future
     /// WebRTC leg.
     pub extra_media_attributes: Vec<Attribute>,
+    /// SDES SRTP on this leg (see [`super::crypto`]); `None` speaks plain RTP and rejects `RTP/SAVP`.
+    pub crypto: Option<LocalCrypto>,
 }
 
 /// Our `o=` line across a dialog. RFC 3264 §8 wants the version to grow by one exactly when the
@@ -73,6 +77,8 @@ pub struct Negotiated {
     pub local_direction: Direction,
     /// The peer's direction, with `c=0.0.0.0` (without ICE) counted as not receiving.
     pub remote_direction: Direction,
+    /// The SRTP keys both sides gave under one `a=crypto` tag; `None` for plain RTP.
+    pub srtp: Option<SrtpKeys>,
 }
 
 /// A codec as both sides number it. Each side receives under the numbers of its own description.
@@ -110,6 +116,7 @@ impl LocalCapabilities {
             rtcp_mux: false,
             direction: Direction::SendRecv,
             extra_media_attributes: Vec::new(),
+            crypto: None,
         }
     }
 
@@ -261,7 +268,11 @@ pub fn create_offer(
         attributes.extend(telephone_event_attributes(pt, 8000));
     }
     push_stream_attributes(&mut attributes, caps, caps.rtcp_mux, caps.direction);
-    let media = audio_section(caps, &caps.proto, formats, attributes);
+    if let Some(local) = &caps.crypto {
+        attributes.extend(crypto::offer_attributes(local));
+    }
+    let proto = crypto::offer_proto(caps.crypto.as_ref(), &caps.proto);
+    let media = audio_section(caps, &proto, formats, attributes);
     Ok(origin.stamp(session_shell(caps, vec![media])))
 }
 
@@ -331,6 +342,7 @@ fn negotiate_stream(index: usize, local: MediaView, remote: MediaView) -> Option
     let send_map = send.rtpmap.as_ref()?;
     let rtcp_mux = local.media.rtcp_mux() && remote.media.rtcp_mux();
     let (remote_rtp, remote_rtcp) = remote_transport(remote, rtcp_mux)?;
+    let srtp = crypto::settled_keys(local.media, remote.media).ok()?;
     Some(Negotiated {
         media_index: index,
         remote_rtp,
@@ -348,6 +360,7 @@ fn negotiate_stream(index: usize, local: MediaView, remote: MediaView) -> Option
         ptime: remote.media.ptime(),
         local_direction: effective_direction(local),
         remote_direction: effective_direction(remote),
+        srtp,
     })
 }
 
@@ -427,9 +440,12 @@ fn effective_direction(view: MediaView) -> Direction {
 
 fn accept_audio(offered: MediaView, caps: &LocalCapabilities) -> Option<MediaDescription> {
     let media = offered.media;
-    if !is_active_rtp_audio(media) || !media.proto.eq_ignore_ascii_case(&caps.proto) {
+    let profile_ok = media.proto.eq_ignore_ascii_case(&caps.proto)
+        || (caps.crypto.is_some() && crypto::is_savp(&media.proto));
+    if !is_active_rtp_audio(media) || !profile_ok {
         return None;
     }
+    let crypto_line = crypto::answer_attribute(media, caps.crypto.as_ref()).ok()?;
     let formats = media.payload_formats();
     let common: Vec<(&PayloadFormat, &RtpMap, &Codec)> = formats
         .iter()
@@ -479,6 +495,7 @@ fn accept_audio(offered: MediaView, caps: &LocalCapabilities) -> Option<MediaDes
         .reversed()
         .intersect(caps.direction);
     push_stream_attributes(&mut attributes, caps, rtcp_mux, direction);
+    attributes.extend(crypto_line);
     Some(audio_section(
         caps,
         &media.proto,

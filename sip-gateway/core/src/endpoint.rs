@@ -543,6 +543,14 @@ impl<L: LocationStore> Endpoint<L> {
         self.call_sources = sources;
     }
 
+    /// Every user's SRTP policy (users not named have the default), for calls from now on.
+    pub fn set_srtp_policies(
+        &mut self,
+        policies: std::collections::HashMap<String, switchboard_media::srtp::SrtpPolicy>,
+    ) {
+        self.calls.set_srtp_policies(policies);
+    }
+
     /// Calls in progress (ringing or answered).
     pub fn active_calls(&self) -> usize {
         self.calls.active()
@@ -744,8 +752,10 @@ impl<L: LocationStore> Endpoint<L> {
         self.drain_calls(now);
     }
 
-    /// Every registered contact of `aor`, as ring targets (sent to where each registered from).
+    /// Every registered contact of `aor`, as ring targets (sent to where each registered from). A
+    /// user whose SRTP policy is `required` is reached only on contacts registered over TLS.
     pub fn targets_for_user(&self, aor: &str, ring_timeout: Option<Duration>) -> Vec<RingTarget> {
+        let srtp = self.calls.srtp_policy(aor);
         self.registrar
             .location()
             .bindings(aor)
@@ -765,8 +775,10 @@ impl<L: LocationStore> Endpoint<L> {
                     ring_timeout,
                     confirm: false,
                     caller_id: None,
+                    srtp,
                 })
             })
+            .filter(|t| crate::b2bua::srtp_allows(t.srtp, t.peer.transport))
             .collect()
     }
 

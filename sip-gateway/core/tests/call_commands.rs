@@ -84,6 +84,7 @@ fn target(name: &str, addr: &str) -> RingTarget {
         ring_timeout: Some(Duration::from_secs(60)),
         confirm: false,
         caller_id: None,
+        srtp: Default::default(),
     }
 }
 

@@ -34,6 +34,7 @@ fn carrier_target() -> RingTarget {
         ring_timeout: None,
         confirm: false,
         caller_id: Some("+4764000000".into()),
+        srtp: Default::default(),
     }
 }
 

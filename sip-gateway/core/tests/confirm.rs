@@ -15,6 +15,7 @@ fn mobile(number: &str, member: &str) -> RingTarget {
         ring_timeout: Some(Duration::from_secs(30)),
         confirm: true,
         caller_id: Some("+4764000000".into()),
+        srtp: Default::default(),
     }
 }
 

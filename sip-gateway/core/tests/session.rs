@@ -419,6 +419,7 @@ fn a_call_we_place_rings_the_agent_first_then_joins_the_citizen() {
         ring_timeout: Some(Duration::from_secs(30)),
         confirm: false,
         caller_id: Some("+4764000000".into()),
+        srtp: Default::default(),
     };
     h.ep.ring(h.now, call, vec![citizen]);
     let (to, inv_c) = requests(&h.drain(), Method::Invite).remove(0);

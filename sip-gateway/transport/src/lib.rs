@@ -61,6 +61,8 @@ pub enum Command {
     Call(sip_core::b2bua::CallCommand),
     /// The networks trunks call from (CIDRs): INVITEs from there are accepted as citizens' calls.
     SetCallSources(Vec<(std::net::IpAddr, u8)>),
+    /// Every user's SRTP policy (from the configuration; users not named have the default).
+    SetSrtpPolicies(HashMap<String, sip_core::b2bua::SrtpPolicy>),
     /// The enabled trunks. Their hosts are resolved here (DNS off the driver task), then the core
     /// registers and probes them; `addr` in the configs is filled in and may be left `None`.
     SetTrunks(Vec<TrunkConfig>),
@@ -384,6 +386,7 @@ fn handle_command<L: LocationStore>(
         }
         Command::Call(command) => endpoint.handle_call_command(Instant::now(), command),
         Command::SetCallSources(sources) => endpoint.set_call_sources(sources),
+        Command::SetSrtpPolicies(policies) => endpoint.set_srtp_policies(policies),
         // Resolved off the driver first (see `run`).
         Command::SetTrunks(_) => {}
         Command::TrunkStatus(reply) => {

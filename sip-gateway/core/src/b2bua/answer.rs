@@ -115,11 +115,12 @@ impl super::Call {
         let callee_leg = self.callee_leg?;
         let callee = sdp::negotiated(&b.offer, answer).ok()?;
         let codec = codec_of(&callee.send_codec);
-        let caps = LocalCapabilities::new(
+        let mut caps = LocalCapabilities::new(
             self.inbound.leg_addr.ip(),
             self.inbound.leg_addr.port(),
             vec![codec.clone()],
         );
+        caps.crypto = self.inbound.crypto;
         let (our_answer, caller) =
             sdp::answer(&self.inbound.offer, &caps, &mut self.inbound.origin).ok()?;
         self.codec = Some(codec);
@@ -197,5 +198,6 @@ pub(super) fn remote_media(n: &sdp::Negotiated) -> RemoteMedia {
         telephone_event_pt: n.telephone_event.map(|e| e.payload_type),
         telephone_event_rate: n.telephone_event.map_or(8000, |e| e.clock_rate),
         clock_rate: n.send_codec.clock_rate,
+        srtp: n.srtp,
     }
 }

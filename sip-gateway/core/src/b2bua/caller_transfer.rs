@@ -63,6 +63,7 @@ impl Calls {
             retransmit_interval: t1,
             retransmit_deadline: None,
             reliable: ReliableProvisionals::default(),
+            crypto: b.crypto,
         };
         // The kept branch stays in the list as answered (the call record keeps its leg), but no
         // longer reaches anyone: its dialog is the caller's now.
@@ -87,6 +88,7 @@ impl Calls {
             reoffer_pending: false,
             last_rseq: None,
             own_leg: None,
+            crypto: old.crypto,
         });
         c.callee_leg = Some(old.leg);
         c.callee_addr = Some(old.leg_addr);

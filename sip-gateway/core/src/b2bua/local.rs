@@ -54,6 +54,7 @@ impl Calls {
             vec![codec.clone()],
         );
         caps.telephone_event = Some(101).filter(|&pt| pt != codec.payload_type);
+        caps.crypto = c.inbound.crypto;
         let Ok((our_answer, caller)) = sdp::answer(&c.inbound.offer, &caps, &mut c.inbound.origin)
         else {
             return self.reject(now, call, 488, media);

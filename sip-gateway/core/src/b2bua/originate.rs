@@ -30,6 +30,8 @@ impl Calls {
         from: &str,
         media: &mut dyn MediaControl,
     ) -> Option<CallRef> {
+        let srtp_mode = super::srtp::mode_for(first.srtp, first.peer.transport).ok()?;
+        let crypto = self.local_crypto(srtp_mode);
         let (leg, leg_addr) = match media.allocate(None) {
             Ok(l) => l,
             Err(e) => {
@@ -43,6 +45,7 @@ impl Calls {
             vec![sdp::Codec::PCMA, sdp::Codec::PCMU],
         );
         caps.telephone_event = Some(101);
+        caps.crypto = crypto;
         let mut origin = SessionOrigin::new(self.token_u32().into(), leg_addr.ip());
         let Ok(offer) = sdp::create_offer(&caps, &mut origin) else {
             media.release(leg);
@@ -74,6 +77,7 @@ impl Calls {
                     retransmit_interval: self.cfg.t1,
                     retransmit_deadline: None,
                     reliable: ReliableProvisionals::default(),
+                    crypto,
                 },
                 branches: Vec::new(),
                 callee_leg: None,

@@ -67,6 +67,11 @@ impl Calls {
         target: RingTarget,
         media: &mut dyn MediaControl,
     ) {
+        // Contacts the user's SRTP policy rules out never get here (see `targets_for_user`).
+        let Ok(srtp_mode) = super::srtp::mode_for(target.srtp, target.peer.transport) else {
+            return;
+        };
+        let crypto = self.local_crypto(srtp_mode);
         let ids = self.invite_ids(&target);
         let local = self.cfg.local;
         let ring_timeout = target.ring_timeout.unwrap_or(self.cfg.default_ring_timeout);
@@ -97,7 +102,8 @@ impl Calls {
             CallState::Answered { .. } => c.codec.as_ref(),
             _ => None,
         };
-        let offer = callee_capabilities(&c.inbound.offer, addr, settled).and_then(|caps| {
+        let offer = callee_capabilities(&c.inbound.offer, addr, settled).and_then(|mut caps| {
+            caps.crypto = crypto;
             let mut origin = SessionOrigin::new(session_id, addr.ip());
             let offer = sdp::create_offer(&caps, &mut origin).ok()?;
             Some((offer, origin))
@@ -140,6 +146,7 @@ impl Calls {
             reoffer_pending: false,
             last_rseq: None,
             own_leg,
+            crypto,
         });
         self.by_branch_call_id.insert(call_id, (call, index));
         self.timers.push(Reverse((

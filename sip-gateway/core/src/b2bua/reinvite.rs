@@ -99,15 +99,20 @@ impl Calls {
             DialogSide::Caller => (c.callee_leg, 0),
             DialogSide::Branch(_) => (Some(c.inbound.leg), 1),
         };
-        let (leg, addr, origin) = match side {
-            DialogSide::Caller => (c.inbound.leg, c.inbound.leg_addr, &mut c.inbound.origin),
+        let (leg, addr, origin, crypto) = match side {
+            DialogSide::Caller => (
+                c.inbound.leg,
+                c.inbound.leg_addr,
+                &mut c.inbound.origin,
+                c.inbound.crypto,
+            ),
             DialogSide::Branch(i) => {
                 let (Some(leg), Some(addr), Some(b)) =
                     (c.callee_leg, c.callee_addr, c.branches.get_mut(i))
                 else {
                     return false;
                 };
-                (leg, addr, &mut b.origin)
+                (leg, addr, &mut b.origin, b.crypto)
             }
         };
         let mut hold_change = None;
@@ -121,12 +126,14 @@ impl Calls {
             // The call's codec if the new offer still has it; otherwise (a phone switching codec)
             // one the relay can transcode to the call's codec for the other side.
             let settled = c.codec.clone();
-            let keep = LocalCapabilities::new(
+            let mut keep = LocalCapabilities::new(
                 addr.ip(),
                 addr.port(),
                 settled.clone().into_iter().collect(),
             );
-            let switch = LocalCapabilities::new(addr.ip(), addr.port(), transcodable());
+            keep.crypto = crypto;
+            let mut switch = LocalCapabilities::new(addr.ip(), addr.port(), transcodable());
+            switch.crypto = crypto;
             let offer = SessionDescription::parse(&req.body).ok();
             let kept = offer
                 .as_ref()

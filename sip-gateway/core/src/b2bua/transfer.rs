@@ -561,12 +561,13 @@ impl Calls {
         let (Some(addr), Some(codec)) = (c.callee_addr, c.codec.clone()) else {
             return;
         };
-        let Some(caps) = callee_capabilities(&c.inbound.offer, addr, Some(&codec)) else {
+        let Some(mut caps) = callee_capabilities(&c.inbound.offer, addr, Some(&codec)) else {
             return;
         };
         let Some(b) = c.branches.get_mut(index) else {
             return;
         };
+        caps.crypto = b.crypto;
         let Ok(offer) = sdp::create_offer(&caps, &mut b.origin) else {
             return;
         };

@@ -102,6 +102,8 @@ pub struct RingTarget {
     /// caller's own. Call control decides it — a staff member's call out shows the municipality's
     /// main number or the member's direct number, never what the phone put in its From.
     pub caller_id: Option<String>,
+    /// The callee's SRTP policy (trunks: `Off`, plain RTP to the carrier).
+    pub srtp: switchboard_media::srtp::SrtpPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

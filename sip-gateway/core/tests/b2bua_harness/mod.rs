@@ -515,6 +515,7 @@ pub fn phone_b_target() -> sip_core::b2bua::RingTarget {
         ring_timeout: Some(Duration::from_secs(20)),
         confirm: false,
         caller_id: None,
+        srtp: Default::default(),
     }
 }
 
