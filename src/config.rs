@@ -104,6 +104,12 @@ pub struct SipConfig {
     pub tls_private_key: Option<PathBuf>,
     /// PEM file of extra CAs trusted for trunks with transport tls, besides the Mozilla roots.
     pub tls_ca_file: Option<PathBuf>,
+    /// SIP over WebSocket (RFC 7118, subprotocol `sip`) listens here; off when unset. For a browser
+    /// softphone behind a TLS-terminating proxy, or tests; phones on the internet use `wss_listen`.
+    pub ws_listen: Option<SocketAddr>,
+    /// SIP over secure WebSocket listens here; off when unset. Presents `tls_certificate` (with
+    /// `tls_private_key`), like `tls_listen`; both are read again on SIGHUP.
+    pub wss_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -168,6 +174,8 @@ impl Default for SipConfig {
             tls_certificate: None,
             tls_private_key: None,
             tls_ca_file: None,
+            ws_listen: None,
+            wss_listen: None,
         }
     }
 }

@@ -70,34 +70,91 @@ fn endpoint_config(cfg: &Config, secret: [u8; 32]) -> Result<EndpointConfig, App
     })
 }
 
-/// The TLS listener for phones (when `[sip] tls_listen` is set; its bound address is returned) and
+/// The addresses of the optional listeners, once bound.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecureAddrs {
+    pub tls: Option<std::net::SocketAddr>,
+    pub ws: Option<std::net::SocketAddr>,
+    pub wss: Option<std::net::SocketAddr>,
+}
+
+/// The TLS and WebSocket listeners for phones (`[sip] tls_listen`, `ws_listen`, `wss_listen`) and
 /// the CAs trunks are checked against. Unreadable certificate or key files stop the start: a node
 /// silently without TLS would leave its phones unregistered.
-async fn add_tls(
+async fn add_secure_listeners(
     cfg: &Config,
     listeners: &mut Listeners,
-) -> Result<Option<std::net::SocketAddr>, AppError> {
+) -> Result<SecureAddrs, AppError> {
     let path = |p: &std::path::PathBuf| cfg.base_dir.join(p);
     let ca = cfg.sip.tls_ca_file.as_ref().map(path);
     listeners.tls_client = Some(sip_transport::tls_client_config(ca.as_deref())?);
-    let Some(addr) = cfg.sip.tls_listen else {
-        return Ok(None);
-    };
-    let (Some(cert), Some(key)) = (&cfg.sip.tls_certificate, &cfg.sip.tls_private_key) else {
-        return Err(AppError::Usage(
-            "[sip] tls_listen needs tls_certificate and tls_private_key".into(),
-        ));
-    };
-    let server = sip_transport::tls_server_config(&path(cert), &path(key))?;
-    let bound = listeners
-        .bind_tls(addr, server)
-        .await
-        .map_err(|e| match e {
+    let bind_error = |addr| {
+        move |e| match e {
             sip_transport::TransportError::Io(io) => AppError::Bind(addr, io),
             e => e.into(),
-        })?;
-    tracing::info!(%bound, "SIP over TLS enabled");
-    Ok(Some(bound))
+        }
+    };
+    let mut addrs = SecureAddrs::default();
+    if let Some(addr) = cfg.sip.ws_listen {
+        let bound = listeners.bind_ws(addr).await.map_err(bind_error(addr))?;
+        tracing::info!(%bound, "SIP over WebSocket enabled");
+        addrs.ws = Some(bound);
+    }
+    if cfg.sip.tls_listen.is_none() && cfg.sip.wss_listen.is_none() {
+        return Ok(addrs);
+    }
+    let (Some(cert), Some(key)) = (&cfg.sip.tls_certificate, &cfg.sip.tls_private_key) else {
+        return Err(AppError::Usage(
+            "[sip] tls_listen and wss_listen need tls_certificate and tls_private_key".into(),
+        ));
+    };
+    let (server, certificate) = sip_transport::tls_server_config(&path(cert), &path(key))?;
+    listeners.certificate = Some(certificate);
+    if let Some(addr) = cfg.sip.tls_listen {
+        let bound = listeners
+            .bind_tls(addr, server.clone())
+            .await
+            .map_err(bind_error(addr))?;
+        tracing::info!(%bound, "SIP over TLS enabled");
+        addrs.tls = Some(bound);
+    }
+    if let Some(addr) = cfg.sip.wss_listen {
+        let bound = listeners
+            .bind_wss(addr, server)
+            .await
+            .map_err(bind_error(addr))?;
+        tracing::info!(%bound, "SIP over secure WebSocket enabled");
+        addrs.wss = Some(bound);
+    }
+    Ok(addrs)
+}
+
+/// Reads the TLS certificate again on each SIGHUP (a renewed certificate without a restart).
+async fn reload_certificate_on_hangup(sip: mpsc::Sender<Command>, stop: watch::Receiver<bool>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("SIGHUP cannot be caught: TLS certificates reload only with a restart");
+        return;
+    };
+    let stopped = wait_stop(stop);
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => return,
+            got = hangups.recv() => if got.is_none() { return },
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if sip.send(Command::ReloadCertificate(tx)).await.is_err() {
+            return;
+        }
+        match rx.await {
+            Ok(Ok(())) => tracing::info!("TLS certificate reloaded"),
+            Ok(Err(why)) => {
+                tracing::error!(%why, "TLS certificate not reloaded; the old one stays")
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 fn secrets_of(c: &switchboard_schema::HashedCredentials) -> UserSecrets {
@@ -113,8 +170,8 @@ pub struct Bound {
     pub sip: Listeners,
     /// SIP over UDP and TCP.
     pub sip_addr: std::net::SocketAddr,
-    /// SIP over TLS, when `[sip] tls_listen` is set.
-    pub tls_addr: Option<std::net::SocketAddr>,
+    /// SIP over TLS, WebSocket and secure WebSocket, when configured.
+    pub secure: SecureAddrs,
     pub http: tokio::net::TcpListener,
     pub http_addr: std::net::SocketAddr,
 }
@@ -124,7 +181,7 @@ impl Bound {
     pub async fn bind(cfg: &Config) -> Result<Bound, AppError> {
         let mut sip = Listeners::bind(cfg.sip.listen).await?;
         let sip_addr = sip.local_addr()?;
-        let tls_addr = add_tls(cfg, &mut sip).await?;
+        let secure = add_secure_listeners(cfg, &mut sip).await?;
         let http = tokio::net::TcpListener::bind(cfg.http.listen)
             .await
             .map_err(|e| AppError::Bind(cfg.http.listen, e))?;
@@ -134,7 +191,7 @@ impl Bound {
         Ok(Bound {
             sip,
             sip_addr,
-            tls_addr,
+            secure,
             http,
             http_addr,
         })
@@ -189,7 +246,7 @@ pub async fn run(
     let Bound {
         sip: listeners,
         sip_addr,
-        tls_addr,
+        secure,
         http,
         http_addr,
     } = bound;
@@ -219,7 +276,9 @@ pub async fn run(
     let (now, now_unix_ms) = sip_transport::now_pair();
     let mut ep_cfg = endpoint_config(&cfg, cfg.nonce_secret()?)?;
     ep_cfg.calls.local = std::net::SocketAddr::new(sip_ip, sip_addr.port());
-    ep_cfg.calls.tls_local = tls_addr.map(|a| std::net::SocketAddr::new(sip_ip, a.port()));
+    ep_cfg.calls.tls_local = secure
+        .tls
+        .map(|a| std::net::SocketAddr::new(sip_ip, a.port()));
     // SRTP master keys: 256 bits from the OS for the key generator of this run.
     ep_cfg.calls.media_key_seed = rand::random();
     let mut endpoint = Endpoint::new(ep_cfg, MemoryLocation::default(), now, now_unix_ms);
@@ -295,6 +354,10 @@ pub async fn run(
         cfg.secrets.dir.clone(),
         stop_rx.clone(),
     ));
+    let hangups = tokio::spawn(reload_certificate_on_hangup(
+        cmd_tx.clone(),
+        stop_rx.clone(),
+    ));
     let sync = tokio::spawn(sync_users(
         db.clone(),
         cfg.sip.realm.clone(),
@@ -328,7 +391,7 @@ pub async fn run(
     });
     tracing::info!(sip = %sip_addr, http = %http_addr, "switchboard serving");
     if let Some(path) = &opts.ready_file {
-        write_ready_file(path, sip_addr, tls_addr, http_addr)?;
+        write_ready_file(path, sip_addr, secure, http_addr)?;
     }
     if opts.demo {
         demo::print_instructions(sip_addr, http_addr, &cfg.sip.realm);
@@ -343,6 +406,7 @@ pub async fn run(
         Ok(Ok(())) => {}
     }
     let _ = sync.await;
+    let _ = hangups.await;
     let _ = http_task.await;
     let _ = api_forward.await;
     let _ = orchestrator.await;
@@ -359,12 +423,14 @@ pub async fn run(
 fn write_ready_file(
     path: &std::path::Path,
     sip: std::net::SocketAddr,
-    sip_tls: Option<std::net::SocketAddr>,
+    secure: SecureAddrs,
     http: std::net::SocketAddr,
 ) -> Result<(), AppError> {
     let body = serde_json::json!({
         "sip": sip.to_string(),
-        "sip_tls": sip_tls.map(|a| a.to_string()),
+        "sip_tls": secure.tls.map(|a| a.to_string()),
+        "sip_ws": secure.ws.map(|a| a.to_string()),
+        "sip_wss": secure.wss.map(|a| a.to_string()),
         "http": http.to_string(),
     });
     let partial = path.with_extension("partial");

@@ -284,3 +284,85 @@ fn a_tls_trunk_with_an_unknown_ca_is_not_trusted() {
         "{status}"
     );
 }
+
+/// Whether OpenSSL's client, trusting only `ca`, verifies the certificate the node presents on its
+/// TLS listener (the IP in the certificate checked too).
+fn openssl_verifies(addr: &str, ca: &std::path::Path) -> bool {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", addr, "-verify_return_error"])
+        .args(["-verify_ip", addr.split(':').next().unwrap_or(addr)])
+        .arg("-CAfile")
+        .arg(ca)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl runs");
+    out.status.success()
+}
+
+/// A renewed certificate is taken on SIGHUP without a restart: after the reload the node presents
+/// the new one (a client trusting only it verifies, one trusting only the old one does not); a
+/// reload from broken files is refused and the certificate in use stays; phones keep registering.
+#[test]
+fn the_tls_certificate_is_reloaded_on_sighup() {
+    if !in_private_netns("the_tls_certificate_is_reloaded_on_sighup", VETH_SETUP) {
+        return;
+    }
+    let server_dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = common::tls::self_signed(server_dir.path());
+    let toml = format!(
+        "[sip]\ntls_listen = \"10.200.0.1:5071\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let server = Server::start(ServerOptions {
+        sip: "10.200.0.1:5070",
+        config_toml: Some(&toml),
+        dir: Some(server_dir.path().to_path_buf()),
+        ..Default::default()
+    });
+    let certs = tempfile::tempdir().expect("temp dir");
+    let old_ca = certs.path().join("old.pem");
+    std::fs::copy(&cert, &old_ca).expect("old certificate");
+    let renewed = tempfile::tempdir().expect("temp dir");
+    let (new_cert, new_key) = common::tls::self_signed(renewed.path());
+    let tls = "10.200.0.1:5071";
+    assert!(openssl_verifies(tls, &old_ca) && !openssl_verifies(tls, &new_cert));
+
+    // The certificate is renewed in place, and the node told.
+    std::fs::copy(&new_cert, &cert).expect("new certificate");
+    std::fs::copy(&new_key, &key).expect("new key");
+    server.signal("HUP");
+    wait_until("the reload", Duration::from_secs(5), || {
+        common::metric(&server, "switchboard_tls_certificate_reloads_total") == 1.0
+    });
+    assert!(
+        openssl_verifies(tls, &new_cert),
+        "the renewed certificate is presented"
+    );
+    assert!(
+        !openssl_verifies(tls, &old_ca),
+        "the old certificate is no longer presented"
+    );
+
+    // Broken files: the reload is refused and the renewed certificate stays in use.
+    std::fs::write(&key, "not a key").expect("broken key");
+    server.signal("HUP");
+    wait_until("the refused reload", Duration::from_secs(5), || {
+        common::metric(&server, "switchboard_tls_certificate_reload_failures_total") == 1.0
+    });
+    assert!(
+        openssl_verifies(tls, &new_cert),
+        "the renewed certificate stays"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut phone_after = Baresip::start(
+        &dir.path().join("phone"),
+        &server,
+        phone("1001", 15060, 4444, 40000, 600, "tls"),
+    );
+    phone_after.stop();
+    assert_eq!(
+        common::metric(&server, "switchboard_tls_certificate_reloads_total"),
+        1.0
+    );
+}

@@ -8,6 +8,7 @@
 //! (over its command channel) so a new password or a removed user takes effect on the next REGISTER, and
 //! announces call-routing changes on [`AppState::config_changes`] so call control can reload them.
 
+mod assets;
 mod call_control;
 mod calls;
 mod cdrs;
@@ -152,6 +153,8 @@ fn node_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(metrics::metrics))
+        .routes(routes!(assets::jssip))
+        .routes(routes!(assets::licenses))
 }
 
 /// The OpenAPI 3 document of every route [`app`] serves.

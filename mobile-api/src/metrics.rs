@@ -119,6 +119,24 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
         s.registrar.users_removed,
     );
     metric(
+        "switchboard_registrar_flow_bindings_ended_total",
+        "counter",
+        "Registrations ended because the WebSocket connection they were made over closed",
+        s.registrar.flow_bindings_ended,
+    );
+    metric(
+        "switchboard_tls_certificate_reloads_total",
+        "counter",
+        "TLS certificate reloads (SIGHUP) now presented on the TLS and WSS listeners",
+        s.tls_reloads,
+    );
+    metric(
+        "switchboard_tls_certificate_reload_failures_total",
+        "counter",
+        "TLS certificate reloads refused (unreadable or mismatched files; the old certificate stays)",
+        s.tls_reload_failures,
+    );
+    metric(
         "switchboard_registrations",
         "gauge",
         "Live contact bindings",

@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod baresip;
+pub mod browser;
 pub mod capture;
 pub mod dtmf;
 pub mod phones;
@@ -61,6 +62,9 @@ pub struct Server {
     pub http: SocketAddr,
     /// The TLS listener, when the config has `[sip] tls_listen`.
     pub sip_tls: Option<SocketAddr>,
+    /// The WebSocket listeners, when the config has `[sip] ws_listen` / `wss_listen`.
+    pub sip_ws: Option<SocketAddr>,
+    pub sip_wss: Option<SocketAddr>,
     pub dir: PathBuf,
     log: PathBuf,
     _tmp: Option<tempfile::TempDir>,
@@ -135,6 +139,8 @@ impl Server {
             sip: "0.0.0.0:0".parse().expect("addr"),
             http: "0.0.0.0:0".parse().expect("addr"),
             sip_tls: None,
+            sip_ws: None,
+            sip_wss: None,
             dir,
             log,
             _tmp: tmp,
@@ -150,6 +156,8 @@ impl Server {
                 server.sip = addr("sip").expect("sip address in the ready file");
                 server.http = addr("http").expect("http address in the ready file");
                 server.sip_tls = addr("sip_tls");
+                server.sip_ws = addr("sip_ws");
+                server.sip_wss = addr("sip_wss");
                 return server;
             }
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -174,6 +182,15 @@ impl Server {
 
     pub fn get(&self, path: &str) -> (u16, String) {
         http_get(self.http, path)
+    }
+
+    /// Sends the node a signal (`HUP`, `TERM`, …).
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{name} {pid}");
     }
 
     /// SIGTERM and wait: the node flushes registrations and exits cleanly.

@@ -70,6 +70,9 @@ pub struct NodeSnapshot {
     pub bindings: usize,
     pub server_transactions: usize,
     pub tcp_connections: usize,
+    /// TLS certificate reloads done, and tried but failed (the old certificate stayed).
+    pub tls_reloads: u64,
+    pub tls_reload_failures: u64,
 }
 
 pub struct Endpoint<L: LocationStore> {

@@ -12,7 +12,7 @@ use crate::auth::{
 };
 use crate::guard::{AuthGuard, FailureVerdict, GuardConfig};
 use crate::location::{Binding, BindingChange, LocationStore};
-use crate::transport::Peer;
+use crate::transport::{Peer, TransportKind};
 
 mod request_auth;
 use request_auth::request_binding;
@@ -111,6 +111,8 @@ pub struct RegistrarStats {
     pub credential_updates: u64,
     /// Users removed, with their bindings.
     pub users_removed: u64,
+    /// Bindings ended because the WebSocket connection they were made over closed.
+    pub flow_bindings_ended: u64,
 }
 
 pub struct Registrar<L: LocationStore> {
@@ -125,6 +127,9 @@ pub struct Registrar<L: LocationStore> {
     nonce_uses: request_auth::NonceUses,
     /// Stream connections a user registered over, with digest: their requests need no challenge.
     connections: HashMap<crate::transport::ConnectionId, String>,
+    /// Bindings made over each WebSocket connection, as (AOR, contact URI, source): a browser or app
+    /// can only be reached down the connection it registered on, so they end when it closes.
+    flow_bindings: HashMap<crate::transport::ConnectionId, Vec<(String, String, String)>>,
     users: HashMap<String, UserSecrets>,
     location: L,
     guard: AuthGuard,
@@ -169,6 +174,7 @@ impl<L: LocationStore> Registrar<L> {
             request_nonce_serial: 0,
             nonce_uses: request_auth::NonceUses::default(),
             connections: HashMap::new(),
+            flow_bindings: HashMap::new(),
             users: HashMap::new(),
             location,
             guard,
@@ -256,6 +262,27 @@ impl<L: LocationStore> Registrar<L> {
     /// Wake-ups queued for binding expiry (at most about one per AOR, whatever the REGISTER rate).
     pub fn pending_expiries(&self) -> usize {
         self.expiry.len()
+    }
+
+    /// The bindings made over WebSocket connection `id` that are still the ones from its source:
+    /// removed (the connection is gone; nothing else reaches them).
+    fn end_flow_bindings(&mut self, id: crate::transport::ConnectionId) {
+        for (aor, contact_uri, source) in self.flow_bindings.remove(&id).unwrap_or_default() {
+            let current = self.location.bindings(&aor);
+            let Some(i) = current
+                .iter()
+                .position(|b| b.contact_uri == contact_uri && b.source == source)
+            else {
+                continue;
+            };
+            let mut keep = current.to_vec();
+            keep.remove(i);
+            self.location.replace(&aor, keep);
+            self.schedule(&aor);
+            self.stats.flow_bindings_ended += 1;
+            self.changes
+                .push(BindingChange::Remove { aor, contact_uri });
+        }
     }
 
     /// Removes bindings whose time is up, and forgets stale guard entries.
@@ -536,6 +563,18 @@ impl<L: LocationStore> Registrar<L> {
         for b in &current {
             if !before.contains(b) {
                 self.changes.push(BindingChange::Upsert(b.clone()));
+            }
+        }
+        if let (TransportKind::Ws | TransportKind::Wss, Some(id)) =
+            (peer.transport, peer.connection)
+        {
+            let source = peer.addr.to_string();
+            let flow = self.flow_bindings.entry(id).or_default();
+            for b in current.iter().filter(|b| b.source == source) {
+                let key = (aor.clone(), b.contact_uri.clone(), source.clone());
+                if !flow.contains(&key) {
+                    flow.push(key);
+                }
             }
         }
         let mut resp = Response::for_request(req, 200, "OK");

@@ -616,3 +616,50 @@ fn refreshes_move_expiry_without_growing_the_wakeup_queue() {
     h.advance(Duration::from_secs(61));
     assert_eq!(h.ep.registrar().location().binding_count(), 0);
 }
+
+/// RFC 7118: a browser is reached only down the WebSocket it registered on, so its bindings end
+/// when that connection closes; a TCP phone's stay (we can open a connection to it again).
+#[test]
+fn websocket_registrations_end_with_their_connection() {
+    let mut h = Harness::new(RegistrarConfig {
+        trusted_sources: vec![("192.0.2.0".parse().expect("ip"), 24)],
+        ..RegistrarConfig::default()
+    });
+    let on = |transport, id| Peer {
+        transport,
+        addr: PHONE.parse().expect("addr"),
+        connection: Some(sip_core::ConnectionId(id)),
+    };
+    let browser = "<sip:abc@df7jal23ls0d.invalid;transport=ws>";
+    let (_, r) = h.one(
+        on(TransportKind::Wss, 7),
+        &register("1001", 1, "w1", browser, None, None),
+    );
+    assert_eq!(r.status, 200);
+    let (_, r) = h.one(
+        on(TransportKind::Tcp, 8),
+        &register(
+            "1001",
+            2,
+            "w2",
+            "<sip:1001@192.0.2.50;transport=tcp>",
+            None,
+            None,
+        ),
+    );
+    assert_eq!(r.status, 200);
+    let _ = h.ep.drain_binding_changes();
+
+    h.ep.handle_connection_closed(sip_core::ConnectionId(8));
+    assert_eq!(h.ep.registrar().location().bindings("1001").len(), 2);
+    h.ep.handle_connection_closed(sip_core::ConnectionId(7));
+    let left: Vec<_> = h.ep.registrar().location().bindings("1001").to_vec();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].transport, "tcp");
+    let changes = h.ep.drain_binding_changes();
+    assert!(
+        matches!(&changes[..], [sip_core::BindingChange::Remove { aor, .. }] if aor == "1001"),
+        "{changes:?}"
+    );
+    assert_eq!(h.ep.registrar().stats().flow_bindings_ended, 1);
+}

@@ -7,7 +7,10 @@
 //! TLS connections (phones on the TLS port, trunks with transport tls) run the same stream code.
 
 mod tls;
-pub use tls::{client_config as tls_client_config, server_config as tls_server_config};
+mod ws;
+pub use tls::{
+    client_config as tls_client_config, server_config as tls_server_config, ServerCertificate,
+};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -68,6 +71,9 @@ pub enum Command {
     SetTrunks(Vec<TrunkConfig>),
     /// Registration, probe and call-count state of every trunk.
     TrunkStatus(oneshot::Sender<Vec<TrunkStatus>>),
+    /// Read the TLS certificate and key files again (SIGHUP): new handshakes on the TLS and WSS
+    /// listeners present what they hold now. The answer says why it failed (the old one stays).
+    ReloadCertificate(oneshot::Sender<Result<(), String>>),
     /// The relay legs and codec of an answered call (to record it); `None` for a call that is not
     /// answered or not known.
     CallMedia {
@@ -93,11 +99,15 @@ enum Input {
 type StreamKey = (TransportKind, SocketAddr);
 
 /// Sockets the node listens on. UDP and TCP share the port number (RFC 3261 §18); TLS, when
-/// configured, has its own (5061 by convention).
+/// configured, has its own (5061 by convention), and so do SIP over WebSocket and secure WebSocket.
 pub struct Listeners {
     pub udp: UdpSocket,
     pub tcp: TcpListener,
     pub tls: Option<(TcpListener, TlsAcceptor)>,
+    pub ws: Option<TcpListener>,
+    pub wss: Option<(TcpListener, TlsAcceptor)>,
+    /// The certificate the TLS and WSS listeners present, for reloads.
+    pub certificate: Option<Arc<ServerCertificate>>,
     /// How trunks with transport tls are checked; without it the Mozilla roots only.
     pub tls_client: Option<Arc<rustls::ClientConfig>>,
 }
@@ -111,6 +121,9 @@ impl Listeners {
             udp,
             tcp,
             tls: None,
+            ws: None,
+            wss: None,
+            certificate: None,
             tls_client: None,
         })
     }
@@ -124,6 +137,26 @@ impl Listeners {
         let listener = TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
         self.tls = Some((listener, TlsAcceptor::from(server)));
+        Ok(bound)
+    }
+
+    /// Adds a SIP over WebSocket listener (RFC 7118) on `addr`.
+    pub async fn bind_ws(&mut self, addr: SocketAddr) -> Result<SocketAddr, TransportError> {
+        let listener = TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        self.ws = Some(listener);
+        Ok(bound)
+    }
+
+    /// Adds a SIP over secure WebSocket listener on `addr`, presenting `server`'s certificate.
+    pub async fn bind_wss(
+        &mut self,
+        addr: SocketAddr,
+        server: Arc<rustls::ServerConfig>,
+    ) -> Result<SocketAddr, TransportError> {
+        let listener = TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        self.wss = Some((listener, TlsAcceptor::from(server)));
         Ok(bound)
     }
 
@@ -211,8 +244,12 @@ pub async fn run<L: LocationStore + 'static>(
         udp,
         tcp,
         tls,
+        ws,
+        wss,
+        certificate,
         tls_client,
     } = listeners;
+    let mut reloads = (0u64, 0u64);
     let local = udp.local_addr()?;
     let tls_client = match tls_client {
         Some(c) => c,
@@ -221,23 +258,31 @@ pub async fn run<L: LocationStore + 'static>(
     let (input_tx, mut input_rx) = mpsc::channel::<Input>(4096);
     let next_conn = Arc::new(AtomicU64::new(1));
     let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut acceptors = vec![tokio::spawn(accept_loop(
-        tcp,
-        None,
-        input_tx.clone(),
-        next_conn.clone(),
-        open.clone(),
-    ))];
+    let mut listening = vec![(tcp, Listening::Tcp)];
     if let Some((listener, acceptor)) = tls {
         tracing::info!(addr = ?listener.local_addr().ok(), "SIP listening on TLS");
-        acceptors.push(tokio::spawn(accept_loop(
-            listener,
-            Some(acceptor),
-            input_tx.clone(),
-            next_conn.clone(),
-            open,
-        )));
+        listening.push((listener, Listening::Tls(acceptor)));
     }
+    if let Some(listener) = ws {
+        tracing::info!(addr = ?listener.local_addr().ok(), "SIP listening on WebSocket");
+        listening.push((listener, Listening::Ws));
+    }
+    if let Some((listener, acceptor)) = wss {
+        tracing::info!(addr = ?listener.local_addr().ok(), "SIP listening on secure WebSocket");
+        listening.push((listener, Listening::Wss(acceptor)));
+    }
+    let acceptors: Vec<_> = listening
+        .into_iter()
+        .map(|(listener, kind)| {
+            tokio::spawn(accept_loop(
+                listener,
+                kind,
+                input_tx.clone(),
+                next_conn.clone(),
+                open.clone(),
+            ))
+        })
+        .collect();
     let mut streams = Streams {
         writers: HashMap::new(),
         by_addr: HashMap::new(),
@@ -308,7 +353,18 @@ pub async fn run<L: LocationStore + 'static>(
                 Command::SetTrunks(trunks) => {
                     tokio::spawn(resolve_trunks(trunks, input_tx.clone()));
                 }
-                cmd => handle_command(&mut endpoint, cmd, streams.writers.len()),
+                Command::ReloadCertificate(reply) => {
+                    let result = match &certificate {
+                        Some(c) => c.reload().map_err(|e| e.to_string()),
+                        None => Err("no TLS or WSS listener".to_owned()),
+                    };
+                    match &result {
+                        Ok(()) => reloads.0 += 1,
+                        Err(_) => reloads.1 += 1,
+                    }
+                    let _ = reply.send(result);
+                }
+                cmd => handle_command(&mut endpoint, cmd, streams.writers.len(), reloads),
             },
             _ = sleep => endpoint.handle_timeout(Instant::now()),
         }
@@ -369,6 +425,7 @@ fn handle_command<L: LocationStore>(
     endpoint: &mut Endpoint<L>,
     cmd: Command,
     tcp_connections: usize,
+    (tls_reloads, tls_reload_failures): (u64, u64),
 ) {
     match cmd {
         Command::SetUser { username, secrets } => {
@@ -382,13 +439,15 @@ fn handle_command<L: LocationStore>(
                 bindings: endpoint.registrar().location().binding_count(),
                 server_transactions: endpoint.transactions().server_count(),
                 tcp_connections,
+                tls_reloads,
+                tls_reload_failures,
             });
         }
         Command::Call(command) => endpoint.handle_call_command(Instant::now(), command),
         Command::SetCallSources(sources) => endpoint.set_call_sources(sources),
         Command::SetSrtpPolicies(policies) => endpoint.set_srtp_policies(policies),
-        // Resolved off the driver first (see `run`).
-        Command::SetTrunks(_) => {}
+        // Carried out by the driver itself (see `run`).
+        Command::SetTrunks(_) | Command::ReloadCertificate(_) => {}
         Command::TrunkStatus(reply) => {
             let _ = reply.send(endpoint.trunk_status());
         }
@@ -583,11 +642,20 @@ const MAX_TCP_CONNECTIONS: usize = 20_000;
 /// A connection that sends nothing (not even an RFC 5626 keep-alive) for this long is closed.
 const TCP_IDLE: std::time::Duration = std::time::Duration::from_secs(900);
 
-/// Accepts stream connections on one listener: plain TCP, or TLS when `tls` is set. The count of
-/// open connections is shared by both listeners.
+/// What a stream listener speaks.
+#[derive(Clone)]
+enum Listening {
+    Tcp,
+    Tls(TlsAcceptor),
+    Ws,
+    Wss(TlsAcceptor),
+}
+
+/// Accepts stream connections on one listener. The count of open connections is shared by all
+/// listeners.
 async fn accept_loop(
     tcp: TcpListener,
-    tls: Option<TlsAcceptor>,
+    kind: Listening,
     inputs: mpsc::Sender<Input>,
     next_conn: Arc<AtomicU64>,
     open: Arc<std::sync::atomic::AtomicUsize>,
@@ -604,24 +672,20 @@ async fn accept_loop(
                 let open = open.clone();
                 open.fetch_add(1, Ordering::Relaxed);
                 let inputs = inputs.clone();
-                let tls = tls.clone();
+                let kind = kind.clone();
                 tokio::spawn(async move {
-                    match tls {
-                        None => connection(stream, TransportKind::Tcp, from, id, inputs).await,
-                        Some(acceptor) => {
-                            let handshake = tokio::time::timeout(
-                                tls::HANDSHAKE_TIMEOUT,
-                                acceptor.accept(stream),
-                            );
-                            match handshake.await {
-                                Ok(Ok(stream)) => {
-                                    connection(stream, TransportKind::Tls, from, id, inputs).await
-                                }
-                                Ok(Err(e)) => {
-                                    tracing::debug!(%from, error = %e, "TLS handshake failed")
-                                }
-                                Err(_) => tracing::debug!(%from, "TLS handshake timed out"),
-                            }
+                    match kind {
+                        Listening::Tcp => {
+                            connection(stream, TransportKind::Tcp, from, id, inputs).await
+                        }
+                        Listening::Ws => {
+                            ws::connection(stream, TransportKind::Ws, from, id, inputs).await
+                        }
+                        Listening::Tls(acceptor) => {
+                            secure_connection(stream, acceptor, false, from, id, inputs).await
+                        }
+                        Listening::Wss(acceptor) => {
+                            secure_connection(stream, acceptor, true, from, id, inputs).await
                         }
                     }
                     open.fetch_sub(1, Ordering::Relaxed);
@@ -632,6 +696,27 @@ async fn accept_loop(
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
+    }
+}
+
+/// A connection on the TLS or WSS listener: the TLS handshake, then SIP framed on the stream or
+/// carried in WebSocket messages.
+async fn secure_connection(
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    websocket: bool,
+    from: SocketAddr,
+    id: ConnectionId,
+    inputs: mpsc::Sender<Input>,
+) {
+    let handshake = tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    match handshake.await {
+        Ok(Ok(stream)) if websocket => {
+            ws::connection(stream, TransportKind::Wss, from, id, inputs).await
+        }
+        Ok(Ok(stream)) => connection(stream, TransportKind::Tls, from, id, inputs).await,
+        Ok(Err(e)) => tracing::debug!(%from, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%from, "TLS handshake timed out"),
     }
 }
 

@@ -2,35 +2,81 @@
 //! Both run over the same stream code as TCP; only the handshake differs.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use crate::TransportError;
 
-/// The certificate chain and key phones see: PEM files, the chain leaf first.
+/// The certificate phones see on the TLS and WSS listeners, read from PEM files (the chain leaf
+/// first) and read again by [`ServerCertificate::reload`] (SIGHUP) without a restart: handshakes
+/// after a reload present the new certificate; connections up keep theirs.
+#[derive(Debug)]
+pub struct ServerCertificate {
+    certificate: PathBuf,
+    private_key: PathBuf,
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl ServerCertificate {
+    fn load(certificate: &Path, private_key: &Path) -> Result<Arc<CertifiedKey>, TransportError> {
+        let chain = read_certificates(certificate)?;
+        let key = PrivateKeyDer::from_pem_file(private_key).map_err(|e| TransportError::Tls {
+            path: private_key.to_path_buf(),
+            reason: format!("no usable private key: {e}"),
+        })?;
+        let provider = rustls::crypto::ring::default_provider();
+        let certified =
+            CertifiedKey::from_der(chain, key, &provider).map_err(|e| TransportError::Tls {
+                path: private_key.to_path_buf(),
+                reason: format!("key does not fit the certificate: {e}"),
+            })?;
+        Ok(Arc::new(certified))
+    }
+
+    /// Reads the files again; on any error the certificate in use stays (and the error says why).
+    pub fn reload(&self) -> Result<(), TransportError> {
+        let fresh = ServerCertificate::load(&self.certificate, &self.private_key)?;
+        match self.current.write() {
+            Ok(mut current) => *current = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        Ok(())
+    }
+}
+
+impl ResolvesServerCert for ServerCertificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        match self.current.read() {
+            Ok(current) => Some(current.clone()),
+            Err(poisoned) => Some(poisoned.into_inner().clone()),
+        }
+    }
+}
+
+/// The server side for phones: the certificate (kept for reloads) and the rustls configuration the
+/// TLS and WSS listeners share.
 pub fn server_config(
     certificate: &Path,
     private_key: &Path,
-) -> Result<Arc<ServerConfig>, TransportError> {
-    let chain = read_certificates(certificate)?;
-    let key = PrivateKeyDer::from_pem_file(private_key).map_err(|e| TransportError::Tls {
-        path: private_key.to_path_buf(),
-        reason: format!("no usable private key: {e}"),
-    })?;
+) -> Result<(Arc<ServerConfig>, Arc<ServerCertificate>), TransportError> {
+    let current = ServerCertificate::load(certificate, private_key)?;
+    let resolver = Arc::new(ServerCertificate {
+        certificate: certificate.to_path_buf(),
+        private_key: private_key.to_path_buf(),
+        current: RwLock::new(current),
+    });
     let config =
         ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_error(certificate, e))?
             .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(|e| TransportError::Tls {
-                path: private_key.to_path_buf(),
-                reason: format!("key does not fit the certificate: {e}"),
-            })?;
-    Ok(Arc::new(config))
+            .with_cert_resolver(resolver.clone());
+    Ok((Arc::new(config), resolver))
 }
 
 /// How we check carriers: the Mozilla roots, plus the CAs of `extra_ca` (a PEM file) for a carrier

@@ -122,9 +122,11 @@ impl<L: LocationStore> Registrar<L> {
         }
     }
 
-    /// The stream connection `id` closed: what a user proved on it ends with it.
+    /// The stream connection `id` closed: what a user proved on it ends with it, and so do the
+    /// registrations made over it when it was a WebSocket.
     pub fn connection_closed(&mut self, id: ConnectionId) {
         self.connections.remove(&id);
+        self.end_flow_bindings(id);
     }
 }
 

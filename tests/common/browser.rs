@@ -1,0 +1,100 @@
+//! A staff member's browser (headless Chromium driven by `tests/browser/sip_phone.mjs`, with the
+//! JsSIP the node serves) registered over SIP over WebSocket. The script reports what happens as
+//! JSON lines; tests wait for them with a deadline.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::baresip::KillOnDrop;
+
+pub struct BrowserPhone {
+    child: KillOnDrop,
+    stdin: Option<ChildStdin>,
+    reports: mpsc::Receiver<Value>,
+    /// Everything reported so far, for failure messages.
+    pub seen: Vec<Value>,
+}
+
+impl BrowserPhone {
+    /// Opens a page of the node at `http` and registers `user` (password `demo-<user>`) through the
+    /// WebSocket URL `socket` (`ws://…` or `wss://…`).
+    pub fn start(http: std::net::SocketAddr, socket: &str, user: &str, log_dir: &Path) -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/sip_phone.mjs");
+        let log = std::fs::File::create(log_dir.join(format!("browser-{user}.log")))
+            .expect("browser log");
+        let mut child = Command::new("node")
+            .arg(script)
+            .arg(format!("http://{http}/healthz"))
+            .arg(socket)
+            .arg(user)
+            .arg(format!("demo-{user}"))
+            .arg("127.0.0.1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("node runs tests/browser/sip_phone.mjs (tests/run installs it)");
+        let stdout = child.stdout.take().expect("stdout");
+        let stdin = child.stdin.take();
+        let (tx, reports) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    if tx.send(v).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        BrowserPhone {
+            child: KillOnDrop(child),
+            stdin,
+            reports,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first report (from now on) that `wanted` accepts; panics after `timeout`.
+    pub fn wait_report(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.reports.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if wanted(&v) {
+                        return v;
+                    }
+                }
+                Err(_) => panic!(
+                    "timed out waiting for the browser: {what}; it reported {:?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// Quits the browser at once: its WebSocket drops without an unregistration.
+    pub fn close(mut self) {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.write_all(b"close\n");
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
