@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 /// the document and the router agree with this list.
 const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
+    ("GET", "/assets/jssip.js"),
+    ("GET", "/assets/LICENSES.md"),
     ("GET", "/metrics"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/users"),
@@ -83,7 +85,13 @@ const ROUTES: &[(&str, &str)] = &[
 ];
 
 /// Routes that need no token.
-const OPEN: &[&str] = &["/healthz", "/metrics", "/api/v1/openapi.json"];
+const OPEN: &[&str] = &[
+    "/healthz",
+    "/metrics",
+    "/api/v1/openapi.json",
+    "/assets/jssip.js",
+    "/assets/LICENSES.md",
+];
 
 /// A concrete URI for a route template.
 fn concrete(path: &str) -> String {

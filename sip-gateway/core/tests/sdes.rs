@@ -99,6 +99,15 @@ fn required_offers_savp_and_a_plain_answer_does_not_connect() {
         !responses(&out).iter().any(|r| r.status == 200),
         "the caller is not connected to a leg it could not hear: {out:?}"
     );
+    // The phone is acknowledged and hung up, and call control hears the branch failed.
+    assert_eq!(requests(&out, Method::Ack).len(), 1, "{out:?}");
+    assert_eq!(requests(&out, Method::Bye).len(), 1, "{out:?}");
+    assert!(
+        h.events()
+            .iter()
+            .any(|e| matches!(e, CallEvent::BranchFailed { status: 488, .. })),
+        "a failed branch"
+    );
     assert!(h
         .media
         .0

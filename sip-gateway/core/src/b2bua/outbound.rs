@@ -282,15 +282,20 @@ impl Calls {
                     });
                     return;
                 }
+                let usable = parsed.filter(|a| sdp::negotiated(&b.offer, a).is_ok());
+                let Some(answer) = usable else {
+                    // An answer the relay cannot use (no SDP, no common codec, plain RTP to our
+                    // RTP/SAVP offer): this callee is hung up and counted failed, so the call
+                    // goes on to whoever else rings or call control's next step.
+                    self.send_bye(call, DialogSide::Branch(index));
+                    self.release_own_leg(call, index, media);
+                    return self.branch_failed(call, index, 488);
+                };
                 b.state = BranchState::Answered;
-                match parsed {
-                    Some(answer) if local => self.join_local(call, index, &answer, media),
-                    Some(answer) => self.connect(now, call, index, &answer, media),
-                    _ => {
-                        // No usable answer: hang up both sides.
-                        self.send_bye(call, DialogSide::Branch(index));
-                        self.reject(now, call, 488, media);
-                    }
+                if local {
+                    self.join_local(call, index, &answer, media);
+                } else {
+                    self.connect(now, call, index, &answer, media);
                 }
             }
             _ => self.branch_ended(now, call, index, status, media),
