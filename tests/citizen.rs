@@ -67,6 +67,37 @@ fn a_menu_choice_reaches_the_right_queue_and_its_agent() {
     );
 }
 
+/// The same choice pressed on a phone that sends keys as SIP INFO (`application/dtmf-relay`, what
+/// JsSIP sends by default) and offers no telephone-event.
+#[test]
+fn a_menu_choice_sent_as_sip_info_reaches_the_right_queue() {
+    let (server, dir) = start_server();
+    // Demo: +4764000000 → "Hovedmeny": 2 → queue "Skole" (1006, 1007). Only 1007 has a phone.
+    let agent = Phone {
+        user: "1007",
+        sip_port: 17620,
+        media_port: 18620,
+    };
+    let mut answering = phone(&server, dir.path(), &agent, "phone_answer.xml", 1);
+    let sf = scenario(
+        dir.path(),
+        "carrier_menu_info.xml",
+        &[("key", "2"), ("before_key_ms", "1500"), ("talk_ms", "3000")],
+    );
+    let status = carrier_calls(&server, dir.path(), &sf, "+4764000000", 1, (17630, 18630));
+    assert_carrier_ok(&server, dir.path(), status, "carrier_menu_info");
+    assert_phone_ok(&server, dir.path(), &mut answering, "1007");
+    let cdr = closed_cdrs(&server, 1).remove(0);
+    let queues: Value = serde_json::from_str(&server.get("/api/v1/queues").1).expect("queues JSON");
+    let skole = queues
+        .as_array()
+        .and_then(|qs| qs.iter().find(|q| q["name"] == "Skole"))
+        .map(|q| q["id"].clone())
+        .expect("demo queue Skole");
+    assert_eq!(cdr["answered_by"], "1007", "{cdr}");
+    assert_eq!(cdr["queue_id"], skole, "{cdr}");
+}
+
 #[test]
 fn five_callers_queue_behind_two_agents_and_are_answered_in_order() {
     let (server, dir) = start_server();

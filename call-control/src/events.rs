@@ -69,6 +69,10 @@ impl CallControl {
                 self.view_held(call, true);
                 self.play_music_on_hold(leg, &codec);
             }
+            // A key sent as SIP INFO counts as one the relay heard on the leg.
+            CallEvent::Dtmf { leg, digit, .. } => {
+                self.handle_media_event(now, crate::MediaInput::Dtmf { leg, digit })
+            }
             CallEvent::Resumed { call, leg } => {
                 tracing::info!(call = call.0, "resumed");
                 self.view_held(call, false);

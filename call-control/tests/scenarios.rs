@@ -106,6 +106,31 @@ fn a_citizen_goes_through_the_menu_into_the_queue_and_an_agent_answers() {
     assert_eq!(rung(&s.key(20, '1')), vec!["1001"]);
 }
 
+/// A key the caller's phone sent as SIP INFO (the B2BUA reports it as a call event) chooses in the
+/// menu just as one heard in the media does.
+#[test]
+fn a_menu_key_sent_as_sip_info_is_taken_like_one_in_the_media() {
+    let mut s = Sim::new(menu_to_queue_config());
+    s.incoming_from_trunk(1, MAIN);
+    let out = s.answered_locally(1, 10);
+    assert_eq!(prompts(&out), vec!["main_menu"]);
+    s.advance(2 * SECOND);
+    let out = s.event(CallEvent::Dtmf {
+        call: CallRef(1),
+        leg: LegId(10),
+        digit: '1',
+    });
+    assert_eq!(rung(&out), vec!["1001"], "{out:?}");
+    assert!(matches!(
+        notices(&out).as_slice(),
+        [Notice::CallerQueued {
+            queue: 7,
+            call: 1,
+            ..
+        }]
+    ));
+}
+
 #[test]
 fn a_waiting_caller_keeps_their_place_through_many_reconcile_rounds() {
     let mut s = Sim::new(menu_to_queue_config());

@@ -18,15 +18,20 @@ fn bench(c: &mut Criterion) {
         let mut rx = SrtpContext::new(suite, key);
         let mut seq = 0u16;
         let mut buf = [0u8; 256];
-        c.bench_function(&format!("{} protect+unprotect, 172-byte RTP", suite.name()), |b| {
-            b.iter(|| {
-                seq = seq.wrapping_add(1);
-                buf[..172].copy_from_slice(&packet(seq));
-                let n = tx.protect_rtp(&mut buf, 172).expect("protect");
-                let m = rx.unprotect_rtp(black_box(&mut buf[..n])).expect("unprotect");
-                black_box(m)
-            })
-        });
+        c.bench_function(
+            &format!("{} protect+unprotect, 172-byte RTP", suite.name()),
+            |b| {
+                b.iter(|| {
+                    seq = seq.wrapping_add(1);
+                    buf[..172].copy_from_slice(&packet(seq));
+                    let n = tx.protect_rtp(&mut buf, 172).expect("protect");
+                    let m = rx
+                        .unprotect_rtp(black_box(&mut buf[..n]))
+                        .expect("unprotect");
+                    black_box(m)
+                })
+            },
+        );
     }
 }
 

@@ -352,11 +352,27 @@ impl<L: LocationStore> Endpoint<L> {
                 };
                 Response::for_request(req, status, sip_message::default_reason(status))
             }
-            Method::Info
-            | Method::Subscribe
-            | Method::Notify
-            | Method::Message
-            | Method::Publish => {
+            Method::Info => {
+                if !self.in_dialog_sender_ok(now, &key, peer, req) {
+                    return;
+                }
+                let status = self
+                    .media
+                    .is_some()
+                    .then(|| self.calls.handle_info(req))
+                    .flatten()
+                    .unwrap_or(481);
+                let mut r = Response::for_request(req, status, sip_message::default_reason(status));
+                if status == 415 {
+                    r.headers.push(
+                        HeaderName::Accept,
+                        "application/dtmf-relay, application/dtmf",
+                    );
+                }
+                self.respond_to(now, &key, r);
+                return self.drain_calls(now);
+            }
+            Method::Subscribe | Method::Notify | Method::Message | Method::Publish => {
                 let mut r = Response::for_request(req, 405, "Method Not Allowed");
                 r.headers.push(HeaderName::Allow, ALLOW);
                 r

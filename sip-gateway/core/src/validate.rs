@@ -4,7 +4,7 @@ use sip_message::{HeaderName, Method, Request, SipHeaders, Uri};
 
 /// Extensions this node implements (for Require).
 pub const SUPPORTED_EXTENSIONS: &[&str] = &["path", "timer", "100rel"];
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, UPDATE, PRACK";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, UPDATE, PRACK, INFO";
 pub const ACCEPT: &str = "application/sdp";
 
 /// A rejection: status, reason, and headers to add.
@@ -90,9 +90,11 @@ pub fn check_request(req: &Request) -> Option<Rejection> {
             .first()
             .copied()
             .unwrap_or(b"");
+        // INFO's DTMF bodies are read by the B2BUA (which answers 415 itself to other INFO bodies).
         let understood = base.eq_ignore_ascii_case(b"application/sdp")
             || base.eq_ignore_ascii_case(b"multipart/mixed")
-            || base.eq_ignore_ascii_case(b"multipart/alternative");
+            || base.eq_ignore_ascii_case(b"multipart/alternative")
+            || req.method == Method::Info;
         if !understood {
             return Some(Rejection {
                 status: 415,

@@ -12,6 +12,7 @@
 mod answer;
 mod caller_transfer;
 mod cancel;
+mod info;
 mod local;
 use answer::{accepts_sdp, remote_media, tag_to};
 use cancel::cancel_for;

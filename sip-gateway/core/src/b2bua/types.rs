@@ -200,6 +200,13 @@ pub enum CallEvent {
         leg: LegId,
         codec: (String, u8),
     },
+    /// A key pressed on one of the call's phones and sent as SIP INFO: taken like a digit the relay
+    /// found in `leg`'s media (RFC 4733 or in-band).
+    Dtmf {
+        call: CallRef,
+        leg: LegId,
+        digit: char,
+    },
     /// The hold is over: stop the music on `leg`.
     Resumed {
         call: CallRef,
