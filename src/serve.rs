@@ -281,6 +281,8 @@ pub async fn run(
         .map(|a| std::net::SocketAddr::new(sip_ip, a.port()));
     // SRTP master keys: 256 bits from the OS for the key generator of this run.
     ep_cfg.calls.media_key_seed = rand::random();
+    // Browsers' WebRTC offers are answered with the relay's DTLS certificate.
+    ep_cfg.calls.dtls_fingerprint = Some(media.dtls_fingerprint().to_owned());
     let mut endpoint = Endpoint::new(ep_cfg, MemoryLocation::default(), now, now_unix_ms);
     let finals = crate::calls::FinalCounters::default();
 

@@ -99,4 +99,7 @@ pub enum MediaError {
     /// SDES key parameters we cannot use.
     #[error("SRTP key: {0}")]
     SrtpKey(&'static str),
+    /// A WebRTC leg could not be set up (bad parameters from the SDP, no certificate).
+    #[error("WebRTC: {0}")]
+    WebRtc(&'static str),
 }

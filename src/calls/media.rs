@@ -80,6 +80,7 @@ impl MediaRelay for RelayControl {
                 let spec = spec.and_then(|(from, to)| Some((codec_spec(&from)?, codec_spec(&to)?)));
                 self.runtime.set_transcode(leg, spec)
             }
+            MediaOp::WebRtc { leg, params } => self.runtime.set_webrtc(leg, *params),
             MediaOp::Release { leg } => self.runtime.release(leg).map(|reply| {
                 if let Ok(mut pending) = self.finals.0.lock() {
                     pending.insert(leg, reply);

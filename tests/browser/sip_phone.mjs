@@ -1,11 +1,17 @@
 // A staff member's browser for the end-to-end tests: headless Chromium (Debian's) with JsSIP as the
 // node serves it (/assets/jssip.js), registered over SIP over WebSocket. The Rust test talks to this
-// script over stdin/stdout, one JSON object per line:
+// script over stdin/stdout, one JSON object or command per line:
 //   out {"registered": true} or {"registered": false, "cause": "..."} once registration settles;
-//   out {"incoming": {"from": "...", "to": "..."}} for each INVITE that reaches the browser (it is
-//       then refused with 486 Busy Here: this page has no media yet);
-//   in  "close": the browser quits at once (no unregistration: the connection just drops), and so
-//       does this script.
+//   out {"incoming": {"from": "...", "to": "..."}} for each INVITE that reaches the browser (refused
+//       with 486 Busy Here unless answering is on: see below);
+//   in  "call <uri>": calls with the microphone (Chromium's fake device, or the WAV file named by
+//       $FAKE_AUDIO); out {"confirmed": true} when answered, {"failed": "<cause>"} otherwise;
+//   in  "listen <hz> <ms>": out {"heard": {"hz": …, "share": …, "samples": …}}, the share of the
+//       remote audio's energy at that frequency over the next <ms> ms, read from the received
+//       track's PCM (MediaStreamTrackProcessor);
+//   in  "dtmf <digits>": sends the keys (JsSIP's default: SIP INFO);
+//   in  "hangup": ends the call; out {"ended": "<cause>"} when it has;
+//   in  "close": the browser quits at once (no unregistration: the connection just drops).
 //
 // usage: node sip_phone.mjs PAGE_URL WEBSOCKET_URL USER PASSWORD DOMAIN
 
@@ -15,20 +21,23 @@ import { chromium } from 'playwright-core';
 const [pageUrl, socketUrl, user, password, domain] = process.argv.slice(2);
 const say = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
 
+const args = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-dev-shm-usage', '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
+  // The test node's certificate is self-signed.
+  '--ignore-certificate-errors',
+];
+if (process.env.FAKE_AUDIO) args.push(`--use-file-for-fake-audio-capture=${process.env.FAKE_AUDIO}`);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/lib/chromium/chromium',
   headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-dev-shm-usage', '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
-    // The test node's certificate is self-signed.
-    '--ignore-certificate-errors',
-  ],
+  args,
 });
 const page = await browser.newPage();
 page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
+page.on('pageerror', (e) => process.stderr.write(`[page error] ${e}\n`));
 await page.exposeFunction('report', (message) => say(message));
 await page.goto(pageUrl);
 await page.addScriptTag({ url: '/assets/jssip.js' });
@@ -54,10 +63,79 @@ await page.evaluate(({ socketUrl, user, password, domain }) => {
   });
   ua.start();
   window.ua = ua;
+
+  // The remote audio, played (Chromium delivers no samples for a track nothing plays) and read.
+  window.remoteTrack = () => {
+    const pc = window.session?.connection;
+    const receiver = pc?.getReceivers().find((r) => r.track?.kind === 'audio');
+    return receiver?.track;
+  };
+  window.listen = async (hz, ms) => {
+    const track = window.remoteTrack();
+    if (!track) return { hz, share: 0, samples: 0, error: 'no remote track' };
+    const audio = document.createElement('audio');
+    audio.srcObject = new MediaStream([track]);
+    audio.autoplay = true;
+    document.body.appendChild(audio);
+    await audio.play().catch(() => {});
+    const reader = new MediaStreamTrackProcessor({ track: track.clone() }).readable.getReader();
+    const samples = [];
+    let rate = 48000;
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      rate = value.sampleRate;
+      const n = value.numberOfFrames;
+      const buf = new Float32Array(n);
+      value.copyTo(buf, { planeIndex: 0, format: 'f32-planar' });
+      value.close();
+      for (const s of buf) samples.push(s);
+    }
+    reader.cancel();
+    // Goertzel power at hz against the total power: 1.0 for a pure tone there.
+    const w = (2 * Math.PI * hz) / rate;
+    const coeff = 2 * Math.cos(w);
+    let s1 = 0, s2 = 0, energy = 0;
+    for (const x of samples) {
+      const s0 = x + coeff * s1 - s2;
+      s2 = s1; s1 = s0;
+      energy += x * x;
+    }
+    const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    const share = energy > 0 ? (2 * power) / (samples.length * energy) : 0;
+    return { hz, share, samples: samples.length };
+  };
 }, { socketUrl, user, password, domain });
 
 for await (const line of createInterface({ input: process.stdin })) {
-  if (line.trim() === 'close') break;
+  const [command, ...rest] = line.trim().split(/\s+/);
+  if (command === 'close') break;
+  if (command === 'call') {
+    await page.evaluate((target) => {
+      const session = window.ua.call(target, {
+        mediaConstraints: { audio: true, video: false },
+        pcConfig: { iceServers: [], rtcpMuxPolicy: 'require' },
+      });
+      window.session = session;
+      // Connection states go to the log for failure messages.
+      const pc = session.connection;
+      pc.addEventListener('iceconnectionstatechange', () => console.log(`ice ${pc.iceConnectionState}`));
+      pc.addEventListener('connectionstatechange', () => console.log(`connection ${pc.connectionState}`));
+      session.on('sdp', ({ originator, type, sdp }) => console.log(`${originator} ${type}:\n${sdp}`));
+      session.on('confirmed', () => window.report({ confirmed: true }));
+      session.on('failed', (e) => window.report({ failed: String(e.cause) }));
+      session.on('ended', (e) => window.report({ ended: String(e.cause) }));
+    }, rest[0]);
+  } else if (command === 'listen') {
+    const heard = await page.evaluate(([hz, ms]) => window.listen(hz, ms), [Number(rest[0]), Number(rest[1])]);
+    say({ heard });
+  } else if (command === 'dtmf') {
+    await page.evaluate((digits) => window.session.sendDTMF(digits), rest[0]);
+    say({ sent: rest[0] });
+  } else if (command === 'hangup') {
+    await page.evaluate(() => window.session?.terminate());
+  }
 }
 await browser.close();
 process.exit(0);

@@ -24,10 +24,25 @@ impl BrowserPhone {
     /// Opens a page of the node at `http` and registers `user` (password `demo-<user>`) through the
     /// WebSocket URL `socket` (`ws://…` or `wss://…`).
     pub fn start(http: std::net::SocketAddr, socket: &str, user: &str, log_dir: &Path) -> Self {
+        Self::start_with_audio(http, socket, user, log_dir, None)
+    }
+
+    /// Like [`BrowserPhone::start`], with the fake microphone playing `fake_audio` (a WAV file).
+    pub fn start_with_audio(
+        http: std::net::SocketAddr,
+        socket: &str,
+        user: &str,
+        log_dir: &Path,
+        fake_audio: Option<&Path>,
+    ) -> Self {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/sip_phone.mjs");
         let log = std::fs::File::create(log_dir.join(format!("browser-{user}.log")))
             .expect("browser log");
-        let mut child = Command::new("node")
+        let mut command = Command::new("node");
+        if let Some(wav) = fake_audio {
+            command.env("FAKE_AUDIO", wav);
+        }
+        let mut child = command
             .arg(script)
             .arg(format!("http://{http}/healthz"))
             .arg(socket)
@@ -81,6 +96,15 @@ impl BrowserPhone {
                     self.seen
                 ),
             }
+        }
+    }
+
+    /// A command to the page script (`call <uri>`, `listen <hz> <ms>`, `dtmf <keys>`, `hangup`).
+    pub fn command(&mut self, line: &str) {
+        if let Some(stdin) = self.stdin.as_mut() {
+            stdin
+                .write_all(format!("{line}\n").as_bytes())
+                .expect("the browser script takes commands");
         }
     }
 

@@ -21,6 +21,7 @@ use std::thread::JoinHandle;
 
 pub use switchboard_media::playback::{PlayMode, Playlist, Prompt};
 pub use switchboard_media::recording::Layout;
+pub use switchboard_media::relay::webrtc::{DtlsIdentity, WebRtcParams};
 pub use switchboard_media::relay::RecordingId;
 pub use switchboard_media::relay::{
     Direction, InbandLaw, LegCounters, LegId, RelayConfig, RelayEvent, RemoteMedia,
@@ -124,6 +125,11 @@ pub(crate) enum Command {
         id: LegId,
         remote: RemoteMedia,
     },
+    SetWebRtc {
+        id: LegId,
+        params: Box<WebRtcParams>,
+        local: SocketAddr,
+    },
     SetPayloadMap {
         id: LegId,
         pairs: Vec<(u8, u8)>,
@@ -210,6 +216,8 @@ pub struct MediaRuntime {
     reserved: Mutex<HashMap<LegId, (u16, UdpSocket, UdpSocket)>>,
     next_leg: AtomicU64,
     next_worker: AtomicUsize,
+    /// The DTLS certificate of every WebRTC leg (made once: it takes a while).
+    dtls: Arc<DtlsIdentity>,
 }
 
 impl MediaRuntime {
@@ -222,6 +230,7 @@ impl MediaRuntime {
         } else {
             config.threads
         };
+        let dtls = Arc::new(DtlsIdentity::generate().map_err(io::Error::other)?);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (writer_tx, writer_rx) = std_mpsc::channel();
         let writer_events = events_tx.clone();
@@ -239,6 +248,7 @@ impl MediaRuntime {
                 rx,
                 events_tx.clone(),
                 writer_tx.clone(),
+                dtls.clone(),
             )?;
             let cpu = (!config.cpus.is_empty()).then(|| config.cpus[i % config.cpus.len()]);
             let thread = std::thread::Builder::new()
@@ -268,6 +278,7 @@ impl MediaRuntime {
                 reserved: Mutex::new(HashMap::new()),
                 next_leg: AtomicU64::new(1),
                 next_worker: AtomicUsize::new(0),
+                dtls,
             }),
             events_rx,
         ))
@@ -275,6 +286,25 @@ impl MediaRuntime {
 
     pub fn threads(&self) -> usize {
         self.workers.len()
+    }
+
+    /// The fingerprint of the DTLS certificate WebRTC legs present (`sha-256 AB:…`), for SDP.
+    pub fn dtls_fingerprint(&self) -> &str {
+        &self.dtls.fingerprint
+    }
+
+    /// Makes leg `id` a WebRTC leg (ICE-lite, DTLS-SRTP) with what the SDPs settled.
+    pub fn set_webrtc(&self, id: LegId, params: WebRtcParams) -> Result<(), MediaRtError> {
+        let (_, port) = self.home(id)?;
+        let local = SocketAddr::new(self.advertised_ip(), port);
+        self.send_to_home(
+            id,
+            Command::SetWebRtc {
+                id,
+                params: Box::new(params),
+                local,
+            },
+        )
     }
 
     /// The address written into SDP for this node's media.

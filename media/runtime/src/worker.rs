@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use switchboard_media::playback::Player;
+use switchboard_media::relay::webrtc::DtlsIdentity;
 use switchboard_media::relay::{
     Channel, Forward, LegCounters, LegId, Relay, RelayConfig, RelayEvent,
 };
@@ -43,6 +44,7 @@ pub(crate) struct Worker {
     opus: OpusSettings,
     writer: std::sync::mpsc::Sender<WriterMsg>,
     recording_chunk: Vec<u8>,
+    dtls: Arc<DtlsIdentity>,
 }
 
 fn token(index: u32, channel: Channel) -> u64 {
@@ -57,6 +59,7 @@ impl Worker {
         commands: Receiver<Command>,
         events: mpsc::UnboundedSender<MediaEvent>,
         writer: std::sync::mpsc::Sender<WriterMsg>,
+        dtls: Arc<DtlsIdentity>,
     ) -> std::io::Result<Worker> {
         let epoll = Epoll::new()?;
         epoll.add(wake.raw(), WAKE_TOKEN)?;
@@ -73,6 +76,7 @@ impl Worker {
             opus,
             writer,
             recording_chunk: Vec::new(),
+            dtls,
         })
     }
 
@@ -240,6 +244,11 @@ impl Worker {
                 }
                 Command::SetRemote { id, remote } => {
                     let _ = self.relay.set_remote(id, remote);
+                }
+                Command::SetWebRtc { id, params, local } => {
+                    if let Err(e) = self.relay.set_webrtc(id, &params, &self.dtls, local, now) {
+                        tracing::warn!(leg = id.0, error = %e, "WebRTC leg not set up");
+                    }
                 }
                 Command::SetPayloadMap { id, pairs } => {
                     let _ = self.relay.set_payload_map(id, &pairs);

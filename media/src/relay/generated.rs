@@ -121,6 +121,7 @@ impl Relay {
         let next = [
             leg.playback.as_ref().and_then(|p| p.next_deadline()),
             leg.transcoder.as_ref().and_then(|t| t.poll_timeout()),
+            leg.webrtc.as_ref().and_then(|w| w.poll_timeout()),
         ]
         .into_iter()
         .flatten()
@@ -132,7 +133,11 @@ impl Relay {
 
     /// Produces the next packet that is due by `now` into `buf`; call until `None`.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        while let Some(&Reverse((at, index))) = self.timers.peek() {
+        loop {
+            if let Some(t) = self.pop_outgoing(buf) {
+                return Some(t);
+            }
+            let &Reverse((at, index)) = self.timers.peek()?;
             if at > now {
                 return None;
             }
@@ -144,6 +149,12 @@ impl Relay {
                 continue;
             }
             leg.timer_at = None;
+            if let Some(w) = leg.webrtc.as_mut() {
+                if w.poll_timeout().is_some_and(|due| due <= now) {
+                    w.handle_timeout(now);
+                    self.after_webrtc(index, now);
+                }
+            }
             let out = self
                 .poll_playback(index, now, buf)
                 .or_else(|| self.poll_transcoder(index, now, buf));
@@ -151,19 +162,26 @@ impl Relay {
                 // More may be due at once: come back to this leg before anything later.
                 Some(result) => {
                     self.schedule(index, now);
-                    if let Some(t) = result.and_then(|t| self.protect_generated(t, buf)) {
+                    if let Some(t) = result.and_then(|t| self.protect_generated(t, buf, now)) {
                         return Some(t);
                     }
                 }
                 None => self.reschedule(index),
             }
         }
-        None
     }
 
-    /// A packet we made for a leg that speaks SRTP leaves protected (`None`: it could not be).
-    fn protect_generated(&mut self, t: Transmit, buf: &mut [u8]) -> Option<Transmit> {
+    /// A packet we made for a leg that speaks SRTP leaves protected (`None`: it could not be, or a
+    /// WebRTC leg took it to send itself).
+    fn protect_generated(&mut self, t: Transmit, buf: &mut [u8], now: Instant) -> Option<Transmit> {
         let leg = self.leg_mut(t.leg)?;
+        if let Some(w) = leg.webrtc.as_mut() {
+            if t.channel == Channel::Rtp {
+                w.send_rtp(&buf[..t.len.min(buf.len())], now);
+                self.after_webrtc(t.leg, now);
+            }
+            return None;
+        }
         let Some(srtp) = leg.srtp.as_mut() else {
             return Some(t);
         };

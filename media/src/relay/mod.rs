@@ -9,6 +9,8 @@
 mod generated;
 pub mod latch;
 mod record;
+pub mod webrtc;
+mod webrtc_legs;
 
 pub use record::{RecordingId, RecordingOutput};
 
@@ -253,6 +255,8 @@ struct Leg {
     rx_stats: Option<ReceiveStats>,
     /// SRTP contexts of an SDES leg.
     srtp: Option<Box<SrtpLeg>>,
+    /// ICE, DTLS and SRTP of a WebRTC leg.
+    webrtc: Option<Box<webrtc::WebRtcLeg>>,
 }
 
 /// One media thread's relay state.
@@ -265,6 +269,9 @@ pub struct Relay {
     next_sweep: Instant,
     timers: BinaryHeap<Reverse<(Instant, LegIndex)>>,
     recordings: Vec<Option<record::ActiveRecording>>,
+    /// Packets made here for the wire (WebRTC legs' STUN, DTLS and SRTP, and what their decrypted
+    /// RTP became on the way to a peer), sent by [`Relay::poll_transmit`].
+    outbox: VecDeque<webrtc_legs::Outgoing>,
 }
 
 fn identity_map() -> [u8; 128] {
@@ -282,6 +289,7 @@ impl Relay {
             next_sweep: now + config.sweep_interval,
             timers: BinaryHeap::new(),
             recordings: Vec::new(),
+            outbox: VecDeque::new(),
         }
     }
 
@@ -310,6 +318,7 @@ impl Relay {
             recording: None,
             rx_stats: None,
             srtp: None,
+            webrtc: None,
         };
         let index = match self.free.pop() {
             Some(i) => {
@@ -494,6 +503,9 @@ impl Relay {
             return Forward::Drop;
         };
         let len = len.min(buf.len());
+        if leg.webrtc.is_some() {
+            return self.handle_webrtc_datagram(index, src, &buf[..len], now);
+        }
         let rtcp = channel == Channel::Rtcp || (leg.remote.rtcp_mux && is_rtcp(&buf[..len]));
         let plain_len = match leg.srtp.as_mut() {
             None => len,
@@ -518,11 +530,17 @@ impl Relay {
         } else {
             self.handle_rtp(index, src, &mut buf[..plain_len], now)
         };
-        self.protect_for_peer(forward, buf, rtcp)
+        self.protect_for_peer(forward, buf, rtcp, now)
     }
 
     /// Protects a forwarded packet for a destination leg that speaks SRTP.
-    fn protect_for_peer(&mut self, forward: Forward, buf: &mut [u8], rtcp: bool) -> Forward {
+    fn protect_for_peer(
+        &mut self,
+        forward: Forward,
+        buf: &mut [u8],
+        rtcp: bool,
+        now: Instant,
+    ) -> Forward {
         let Forward::To {
             leg,
             channel,
@@ -535,6 +553,14 @@ impl Relay {
         let Some(peer) = self.leg_mut(leg) else {
             return Forward::Drop;
         };
+        if let Some(w) = peer.webrtc.as_mut() {
+            // str0m protects and sends it (its own RTCP replaces the far end's).
+            if !rtcp {
+                w.send_rtp(&buf[..len.min(buf.len())], now);
+                self.after_webrtc(leg, now);
+            }
+            return Forward::Drop;
+        }
         let Some(srtp) = peer.srtp.as_mut() else {
             return forward;
         };

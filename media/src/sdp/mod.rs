@@ -21,6 +21,7 @@ pub mod model;
 pub mod negotiate;
 mod parse;
 mod print;
+pub mod webrtc;
 
 #[cfg(test)]
 mod crypto_tests;
@@ -30,6 +31,8 @@ mod fixtures;
 mod negotiate_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod webrtc_tests;
 
 pub use codec::{Codec, EventRange, PayloadFormat, RtpMap, TelephoneEventFormat};
 pub use crypto::{LocalCrypto, SrtpMode, SAVP};
@@ -41,6 +44,7 @@ pub use negotiate::{
     answer, create_offer, negotiated, LocalCapabilities, Negotiated, NegotiatedCodec,
     NegotiatedEvent, SessionOrigin,
 };
+pub use webrtc::{LocalWebRtc, RemoteWebRtc, WEBRTC_PROTO};
 
 /// Largest description accepted, counted as it would be printed (each line plus CRLF, blank lines
 /// dropped), so that anything that parses also prints within the limit and parses again.

@@ -13,6 +13,7 @@ use super::model::{
     Origin, SessionDescription, Timing,
 };
 use super::parse::is_token_byte;
+use super::webrtc::{self, is_webrtc, LocalWebRtc, RemoteWebRtc};
 use super::SdpError;
 use crate::srtp::SrtpKeys;
 
@@ -43,6 +44,8 @@ pub struct LocalCapabilities {
     pub extra_media_attributes: Vec<Attribute>,
     /// SDES SRTP on this leg (see [`super::crypto`]); `None` speaks plain RTP and rejects `RTP/SAVP`.
     pub crypto: Option<LocalCrypto>,
+    /// WebRTC on this leg (see [`super::webrtc`]): a browser's `UDP/TLS/RTP/SAVPF` offer is accepted.
+    pub webrtc: Option<LocalWebRtc>,
 }
 
 /// Our `o=` line across a dialog. RFC 3264 §8 wants the version to grow by one exactly when the
@@ -79,6 +82,8 @@ pub struct Negotiated {
     pub remote_direction: Direction,
     /// The SRTP keys both sides gave under one `a=crypto` tag; `None` for plain RTP.
     pub srtp: Option<SrtpKeys>,
+    /// The peer's ICE and DTLS parameters on a WebRTC stream.
+    pub webrtc: Option<RemoteWebRtc>,
 }
 
 /// A codec as both sides number it. Each side receives under the numbers of its own description.
@@ -117,6 +122,7 @@ impl LocalCapabilities {
             direction: Direction::SendRecv,
             extra_media_attributes: Vec::new(),
             crypto: None,
+            webrtc: None,
         }
     }
 
@@ -273,7 +279,7 @@ pub fn create_offer(
     }
     let proto = crypto::offer_proto(caps.crypto.as_ref(), &caps.proto);
     let media = audio_section(caps, &proto, formats, attributes);
-    Ok(origin.stamp(session_shell(caps, vec![media])))
+    Ok(origin.stamp(session_shell(caps, vec![media], Vec::new())))
 }
 
 /// Answers an offer (initial or re-offer) for a leg: see the module documentation for what is
@@ -303,7 +309,11 @@ pub fn answer(
     if !accepted {
         return Err(SdpError::NoAcceptableMedia);
     }
-    let description = origin.stamp(session_shell(caps, media));
+    let session_attributes = match media.iter().find(|m| m.port != 0 && is_webrtc(&m.proto)) {
+        Some(m) => webrtc::session_attributes(m.mid().unwrap_or("0")),
+        None => Vec::new(),
+    };
+    let description = origin.stamp(session_shell(caps, media, session_attributes));
     let summary = negotiated(&description, offer)?;
     Ok((description, summary))
 }
@@ -343,6 +353,11 @@ fn negotiate_stream(index: usize, local: MediaView, remote: MediaView) -> Option
     let rtcp_mux = local.media.rtcp_mux() && remote.media.rtcp_mux();
     let (remote_rtp, remote_rtcp) = remote_transport(remote, rtcp_mux)?;
     let srtp = crypto::settled_keys(local.media, remote.media).ok()?;
+    let webrtc = if is_webrtc(&local.media.proto) || is_webrtc(&remote.media.proto) {
+        Some(webrtc::remote_params(remote)?)
+    } else {
+        None
+    };
     Some(Negotiated {
         media_index: index,
         remote_rtp,
@@ -361,6 +376,7 @@ fn negotiate_stream(index: usize, local: MediaView, remote: MediaView) -> Option
         local_direction: effective_direction(local),
         remote_direction: effective_direction(remote),
         srtp,
+        webrtc,
     })
 }
 
@@ -440,12 +456,18 @@ fn effective_direction(view: MediaView) -> Direction {
 
 fn accept_audio(offered: MediaView, caps: &LocalCapabilities) -> Option<MediaDescription> {
     let media = offered.media;
+    let webrtc = caps.webrtc.as_ref().filter(|_| is_webrtc(&media.proto));
     let profile_ok = media.proto.eq_ignore_ascii_case(&caps.proto)
-        || (caps.crypto.is_some() && crypto::is_savp(&media.proto));
+        || (caps.crypto.is_some() && crypto::is_savp(&media.proto))
+        || webrtc.is_some();
     if !is_active_rtp_audio(media) || !profile_ok {
         return None;
     }
-    let crypto_line = crypto::answer_attribute(media, caps.crypto.as_ref()).ok()?;
+    // A WebRTC stream's keys come from DTLS, never from a=crypto.
+    let crypto_line = match webrtc {
+        Some(_) => None,
+        None => crypto::answer_attribute(media, caps.crypto.as_ref()).ok()?,
+    };
     let formats = media.payload_formats();
     let common: Vec<(&PayloadFormat, &RtpMap, &Codec)> = formats
         .iter()
@@ -496,6 +518,9 @@ fn accept_audio(offered: MediaView, caps: &LocalCapabilities) -> Option<MediaDes
         .intersect(caps.direction);
     push_stream_attributes(&mut attributes, caps, rtcp_mux, direction);
     attributes.extend(crypto_line);
+    if let Some(local) = webrtc {
+        attributes.extend(webrtc::answer_attributes(local, caps.address, caps.port));
+    }
     Some(audio_section(
         caps,
         &media.proto,
@@ -571,7 +596,11 @@ fn audio_section(
 }
 
 /// Everything but `o=`, which [`SessionOrigin::stamp`] fills in.
-fn session_shell(caps: &LocalCapabilities, media: Vec<MediaDescription>) -> SessionDescription {
+fn session_shell(
+    caps: &LocalCapabilities,
+    media: Vec<MediaDescription>,
+    attributes: Vec<Attribute>,
+) -> SessionDescription {
     SessionDescription {
         origin: Origin {
             username: String::new(),
@@ -595,7 +624,7 @@ fn session_shell(caps: &LocalCapabilities, media: Vec<MediaDescription>) -> Sess
         }],
         time_zones: None,
         encryption_key: None,
-        attributes: Vec::new(),
+        attributes,
         media,
     }
 }

@@ -121,10 +121,17 @@ impl super::Call {
             vec![codec.clone()],
         );
         caps.crypto = self.inbound.crypto;
+        if self.inbound.webrtc.is_some() {
+            caps.webrtc = self.inbound.webrtc.clone();
+            caps.rtcp_mux = true;
+        }
         let (our_answer, caller) =
             sdp::answer(&self.inbound.offer, &caps, &mut self.inbound.origin).ok()?;
         self.codec = Some(codec);
         media.set_remote(callee_leg, remote_media(&callee));
+        if let (Some(local), Some(remote)) = (&self.inbound.webrtc, &caller.webrtc) {
+            media.webrtc(self.inbound.leg, super::webrtc::relay_params(local, remote));
+        }
         media.set_remote(self.inbound.leg, remote_media(&caller));
         media.bridge(self.inbound.leg, callee_leg);
         Some(our_answer)

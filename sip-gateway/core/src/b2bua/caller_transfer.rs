@@ -64,6 +64,7 @@ impl Calls {
             retransmit_deadline: None,
             reliable: ReliableProvisionals::default(),
             crypto: b.crypto,
+            webrtc: None,
         };
         // The kept branch stays in the list as answered (the call record keeps its leg), but no
         // longer reaches anyone: its dialog is the caller's now.

@@ -55,10 +55,17 @@ impl Calls {
         );
         caps.telephone_event = Some(101).filter(|&pt| pt != codec.payload_type);
         caps.crypto = c.inbound.crypto;
+        if c.inbound.webrtc.is_some() {
+            caps.webrtc = c.inbound.webrtc.clone();
+            caps.rtcp_mux = true;
+        }
         let Ok((our_answer, caller)) = sdp::answer(&c.inbound.offer, &caps, &mut c.inbound.origin)
         else {
             return self.reject(now, call, 488, media);
         };
+        if let (Some(local), Some(remote)) = (&c.inbound.webrtc, &caller.webrtc) {
+            media.webrtc(c.inbound.leg, super::webrtc::relay_params(local, remote));
+        }
         media.set_remote(c.inbound.leg, remote_media(&caller));
         let mut ok = Response::for_request(&c.inbound.invite, 200, "OK");
         tag_to(&mut ok, &c.inbound.dialog.local_tag);

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
+use switchboard_media::relay::webrtc::WebRtcParams;
 use switchboard_media::relay::{LegId, RemoteMedia};
 use switchboard_media::transcode::Codec;
 
@@ -41,6 +42,11 @@ pub enum MediaOp {
     /// The leg is done with; its ports go back to the range.
     Release {
         leg: LegId,
+    },
+    /// The leg faces a browser: ICE, DTLS and SRTP as the descriptions settled.
+    WebRtc {
+        leg: LegId,
+        params: Box<WebRtcParams>,
     },
 }
 
@@ -88,6 +94,13 @@ impl MediaControl for MediaPlan {
 
     fn release(&mut self, leg: LegId) {
         self.ops.push_back(MediaOp::Release { leg });
+    }
+
+    fn webrtc(&mut self, leg: LegId, params: WebRtcParams) {
+        self.ops.push_back(MediaOp::WebRtc {
+            leg,
+            params: Box::new(params),
+        });
     }
 
     /// The relay transcodes between the codecs it has (G.711 and Opus); any other pair keeps

@@ -28,6 +28,7 @@ mod session_timer;
 mod srtp;
 mod transfer;
 mod types;
+mod webrtc;
 pub use answer::CallMedia;
 pub use media_plan::{MediaOp, MediaPlan, MediaRelay, ReservedLeg, MEDIA_POOL_TARGET};
 use session_timer::SessionTimer;
@@ -66,6 +67,9 @@ pub trait MediaControl {
     fn transcode(&mut self, _leg: LegId, _spec: Option<(CodecRef, CodecRef)>) -> bool {
         false
     }
+    /// Makes `leg` a WebRTC leg (ICE-lite, DTLS-SRTP) with what the two descriptions settled; before
+    /// the leg's `set_remote`.
+    fn webrtc(&mut self, _leg: LegId, _params: switchboard_media::relay::webrtc::WebRtcParams) {}
 }
 
 /// Why the relay gave no leg (the call is refused or the branch fails; nothing else breaks).
@@ -98,6 +102,9 @@ pub struct CallsConfig {
     /// Seeds the generator of SRTP master keys (a CSPRNG; the shell gives 32 random bytes, tests a
     /// fixed value). Kept apart from `seed`, whose tokens are visible on the wire.
     pub media_key_seed: [u8; 32],
+    /// The relay's DTLS certificate fingerprint (`sha-256 AB:…`): browsers' WebRTC offers are
+    /// answered only when it is known.
+    pub dtls_fingerprint: Option<String>,
 }
 
 /// See [`Calls::contact`]; a free function for places that hold a borrow of a call.
@@ -119,6 +126,7 @@ impl Default for CallsConfig {
             t2: Duration::from_secs(4),
             seed: 0,
             media_key_seed: [0; 32],
+            dtls_fingerprint: None,
         }
     }
 }
@@ -174,6 +182,8 @@ struct Inbound {
     reliable: provisional::ReliableProvisionals,
     /// SDES on the caller's leg (kept for re-INVITE answers).
     crypto: Option<sdp::LocalCrypto>,
+    /// ICE and DTLS of the caller's leg when the caller is a browser.
+    webrtc: Option<sdp::LocalWebRtc>,
 }
 
 pub(crate) struct Branch {
@@ -414,8 +424,16 @@ impl Calls {
         let Ok(mode) = srtp::mode_for(policy, peer.transport) else {
             return self.respond(&key, invite, 488, None);
         };
-        let crypto = self.local_crypto(mode);
-        if !srtp::offer_acceptable(&offer, crypto.as_ref()) {
+        // A browser's media is keyed by DTLS; SDES does not apply to it.
+        let (crypto, webrtc) = if webrtc::offers_webrtc(&offer) {
+            match self.local_webrtc() {
+                Some(w) => (None, Some(w)),
+                None => return self.respond(&key, invite, 488, None),
+            }
+        } else {
+            (self.local_crypto(mode), None)
+        };
+        if webrtc.is_none() && !srtp::offer_acceptable(&offer, crypto.as_ref()) {
             return self.respond(&key, invite, 488, None);
         }
         let (leg, leg_addr) = match media.allocate(None) {
@@ -459,6 +477,7 @@ impl Calls {
                     retransmit_deadline: None,
                     reliable: provisional::ReliableProvisionals::for_invite(invite),
                     crypto,
+                    webrtc,
                 },
                 branches: Vec::new(),
                 callee_leg: None,

@@ -78,6 +78,7 @@ impl Calls {
                     retransmit_deadline: None,
                     reliable: ReliableProvisionals::default(),
                     crypto,
+                    webrtc: None,
                 },
                 branches: Vec::new(),
                 callee_leg: None,

@@ -99,12 +99,13 @@ impl Calls {
             DialogSide::Caller => (c.callee_leg, 0),
             DialogSide::Branch(_) => (Some(c.inbound.leg), 1),
         };
-        let (leg, addr, origin, crypto) = match side {
+        let (leg, addr, origin, crypto, webrtc) = match side {
             DialogSide::Caller => (
                 c.inbound.leg,
                 c.inbound.leg_addr,
                 &mut c.inbound.origin,
                 c.inbound.crypto,
+                c.inbound.webrtc.clone(),
             ),
             DialogSide::Branch(i) => {
                 let (Some(leg), Some(addr), Some(b)) =
@@ -112,7 +113,7 @@ impl Calls {
                 else {
                     return false;
                 };
-                (leg, addr, &mut b.origin, b.crypto)
+                (leg, addr, &mut b.origin, b.crypto, None)
             }
         };
         let mut hold_change = None;
@@ -134,6 +135,12 @@ impl Calls {
             keep.crypto = crypto;
             let mut switch = LocalCapabilities::new(addr.ip(), addr.port(), transcodable());
             switch.crypto = crypto;
+            for caps in [&mut keep, &mut switch] {
+                if webrtc.is_some() {
+                    caps.webrtc = webrtc.clone();
+                    caps.rtcp_mux = true;
+                }
+            }
             let offer = SessionDescription::parse(&req.body).ok();
             let kept = offer
                 .as_ref()

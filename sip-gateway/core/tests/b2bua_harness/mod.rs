@@ -25,6 +25,7 @@ pub struct MediaLog {
     pub bridged: Vec<(LegId, LegId)>,
     pub released: Vec<LegId>,
     pub transcodes: Vec<(LegId, Option<(CodecRef, CodecRef)>)>,
+    pub webrtc: Vec<(LegId, switchboard_media::relay::webrtc::WebRtcParams)>,
 }
 
 #[derive(Clone, Default)]
@@ -56,6 +57,7 @@ impl MediaRelay for FakeMedia {
             MediaOp::Bridge { a, b } => log.bridged.push((a, b)),
             MediaOp::Transcode { leg, spec } => log.transcodes.push((leg, spec)),
             MediaOp::Release { leg } => log.released.push(leg),
+            MediaOp::WebRtc { leg, params } => log.webrtc.push((leg, *params)),
         }
     }
 }

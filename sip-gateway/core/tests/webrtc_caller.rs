@@ -1,0 +1,74 @@
+//! A browser's WebRTC offer in the B2BUA, in simulated time: answered as an ICE-lite DTLS server once
+//! the callee answers, with the relay told the browser's ICE and DTLS parameters before it is pointed
+//! at it; refused (488) by a node without a DTLS certificate.
+
+mod b2bua_harness;
+use b2bua_harness::*;
+
+const BROWSER_OFFER: &str = "v=0\r\no=- 46117 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=audio 46243 UDP/TLS/RTP/SAVPF 111 0 8 126\r\nc=IN IP4 10.200.0.1\r\na=candidate:1 1 udp 2122260223 10.200.0.1 46243 typ host\r\na=ice-ufrag:Fz5V\r\na=ice-pwd:VOvg+K4ZrkGyuaDqRvR3Ehfz\r\na=fingerprint:sha-256 49:66:12:17\r\na=setup:actpass\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:126 telephone-event/8000\r\na=ssrc:3907 cname:abc\r\n";
+
+fn browser_invite() -> String {
+    invite("c1").replace(OFFER, BROWSER_OFFER).replace(
+        &format!("Content-Length: {}", OFFER.len()),
+        &format!("Content-Length: {}", BROWSER_OFFER.len()),
+    )
+}
+
+#[test]
+fn a_browser_caller_gets_an_ice_lite_answer_and_the_relay_its_parameters() {
+    let mut h = Harness::with_config(&[("sip:1002@198.51.100.10:5060", PHONE_A)], |cfg| {
+        cfg.calls.dtls_fingerprint = Some("sha-256 AA:BB:CC".into());
+    });
+    h.call_1002_with(browser_invite());
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    // The phone is offered what the browser can do, in plain RTP.
+    let offer = String::from_utf8_lossy(&inv.body).into_owned();
+    assert!(offer.contains(" RTP/AVP "), "{offer}");
+    assert!(!offer.contains("ice-ufrag"), "{offer}");
+    let out = h.input(
+        PHONE_A,
+        reply(
+            &inv,
+            200,
+            "phone1",
+            &answer_sdp(40000)
+                .replace("RTP/AVP 8 101", "RTP/AVP 0 101")
+                .replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:0 PCMU/8000"),
+        ),
+    );
+    let ok = responses(&out)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("200 to the browser");
+    let answer = String::from_utf8_lossy(&ok.body).into_owned();
+    for line in [
+        "a=ice-lite",
+        "a=group:BUNDLE 0",
+        " UDP/TLS/RTP/SAVPF 0 126",
+        "a=fingerprint:sha-256 AA:BB:CC",
+        "a=setup:passive",
+        "a=rtcp-mux",
+        "a=candidate:1 1 udp 2130706431 127.0.0.1 ",
+    ] {
+        assert!(answer.contains(line), "{line:?} missing in\n{answer}");
+    }
+    let ufrag = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .expect("our ufrag")
+        .to_owned();
+    let log = h.media.0.lock().expect("log");
+    let (leg, params) = log.webrtc.first().expect("the relay was told").clone();
+    assert_eq!(params.remote_ufrag, "Fz5V");
+    assert_eq!(params.remote_ssrc, Some(3907));
+    assert_eq!(params.local_ufrag, ufrag);
+    assert!(!params.dtls_active);
+    assert!(log.remotes.iter().any(|(l, r)| *l == leg && r.rtcp_mux));
+}
+
+#[test]
+fn without_a_dtls_certificate_a_browser_offer_is_refused() {
+    let mut h = Harness::new(&[("sip:1002@198.51.100.10:5060", PHONE_A)]);
+    let out = h.input(CARRIER, browser_invite());
+    assert!(responses(&out).iter().any(|r| r.status == 488), "{out:?}");
+}
