@@ -113,3 +113,276 @@ fn a_browser_calls_a_sip_phone_and_both_hear_each_other() {
     browser.close();
     phone.stop();
 }
+
+/// A citizen's call through the trunk (baresip as the carrier, G.711) to the switchboard's number
+/// rings the hunt group; 1001 answers in the browser. Audio both ways.
+#[test]
+fn a_citizen_reaches_a_browser_that_answers() {
+    if !in_private_netns("a_citizen_reaches_a_browser_that_answers", VETH_SETUP) {
+        return;
+    }
+    let server_dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = common::tls::self_signed(server_dir.path());
+    let toml = format!(
+        "[sip]\nwss_listen = \"10.200.0.1:7443\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let server = Server::start(ServerOptions {
+        sip: "10.200.0.1:5070",
+        config_toml: Some(&toml),
+        dir: Some(server_dir.path().to_path_buf()),
+        ..Default::default()
+    });
+    // The carrier calls from the namespace's address.
+    let (_, list) = common::http_request(server.http, "GET", "/api/v1/trunks", None);
+    let list: serde_json::Value = serde_json::from_str(&list).expect("trunk list");
+    let id = list
+        .as_array()
+        .and_then(|l| l.iter().find(|t| t["name"] == "carrier"))
+        .and_then(|t| t["id"].as_i64())
+        .expect("the demo trunk");
+    let (status, body) = common::http_request(
+        server.http,
+        "PUT",
+        &format!("/api/v1/trunks/{id}"),
+        Some(
+            r#"{"name":"carrier","host":"10.200.0.1","port":15080,"transport":"udp","inbound_sources":["10.200.0.1/32"]}"#,
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    common::wait_until(
+        "the trunk's sources in the core",
+        Duration::from_secs(20),
+        || {
+            let (_, body) = common::http_request(
+                server.http,
+                "GET",
+                &format!("/api/v1/trunks/{id}/status"),
+                None,
+            );
+            serde_json::from_str::<serde_json::Value>(&body)
+                .is_ok_and(|s| s["address"] == "10.200.0.1:15080")
+        },
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tone = dir.path().join("microphone.wav");
+    common::audio::write_pcm_tone_wav(&tone, 600.0, 30.0);
+    let mut browser = BrowserPhone::start_with_audio(
+        server.http,
+        "wss://10.200.0.1:7443",
+        "1001",
+        dir.path(),
+        Some(&tone),
+    );
+    let registered = browser.wait_report("registration", Duration::from_secs(30), |r| {
+        r.get("registered").is_some()
+    });
+    assert_eq!(registered["registered"], true, "{}", server.log_text());
+    browser.command("autoanswer");
+    browser.wait_report("answering on", Duration::from_secs(5), |r| {
+        r.get("autoanswer").is_some()
+    });
+    let mut citizen = Baresip::start_carrier(
+        &dir.path().join("citizen"),
+        Phone {
+            user: "4791234567",
+            sip_port: 15080,
+            ctrl_port: 4446,
+            rtp_ports: (40400, 40500),
+            tone_hz: 1000,
+            sip_trace: false,
+            transport: "udp",
+        },
+        None,
+    );
+    citizen.command("dial", "sip:+4764000001@10.200.0.1:5070");
+    let logs = |browser: &BrowserPhone, citizen: &Baresip| {
+        format!(
+            "server: {}\ncitizen: {}\nbrowser: {:?}\n{}",
+            server.log_text(),
+            citizen.log(),
+            browser.seen,
+            std::fs::read_to_string(dir.path().join("browser-1001.log")).unwrap_or_default()
+        )
+    };
+    let settled = browser.wait_report("the call in the browser", Duration::from_secs(20), |r| {
+        r.get("confirmed").is_some() || r.get("failed").is_some()
+    });
+    assert_eq!(settled["confirmed"], true, "{}", logs(&browser, &citizen));
+    common::wait_answered_by(&server, "1001", Duration::from_secs(5));
+    citizen.wait_heard(
+        "the browser's 600 Hz at the citizen",
+        Duration::from_secs(15),
+        |a| tone_quarters(a, 600.0) >= 4,
+    );
+    browser.command("listen 1000 3000");
+    let heard = browser.wait_report("the browser listening", Duration::from_secs(10), |r| {
+        r.get("heard").is_some()
+    });
+    let share = heard["heard"]["share"].as_f64().unwrap_or(0.0);
+    assert!(
+        share > 0.5 && heard["heard"]["samples"].as_u64().unwrap_or(0) >= 12_000,
+        "the citizen's 1 kHz in the browser: {heard}\n{}",
+        logs(&browser, &citizen)
+    );
+    citizen.command("hangup", "");
+    browser.wait_report("the hang-up", Duration::from_secs(10), |r| {
+        r.get("ended").is_some()
+    });
+    let cdr = common::phones::closed_cdrs(&server, 1).remove(0);
+    assert_eq!(cdr["answered_by"], "1001", "{cdr}");
+    browser.close();
+    citizen.stop();
+}
+
+/// Two staff members in their browsers: 1001 calls 1002, who answers. Both legs are WebRTC (Opus
+/// as the browsers prefer it); each hears the other's microphone.
+#[test]
+fn two_browsers_call_each_other() {
+    if !in_private_netns("two_browsers_call_each_other", VETH_SETUP) {
+        return;
+    }
+    let server_dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = common::tls::self_signed(server_dir.path());
+    let toml = format!(
+        "[sip]\nwss_listen = \"10.200.0.1:7443\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let server = Server::start(ServerOptions {
+        sip: "10.200.0.1:5070",
+        config_toml: Some(&toml),
+        dir: Some(server_dir.path().to_path_buf()),
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (tone_a, tone_b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
+    common::audio::write_pcm_tone_wav(&tone_a, 600.0, 30.0);
+    common::audio::write_pcm_tone_wav(&tone_b, 1000.0, 30.0);
+    let wss = "wss://10.200.0.1:7443";
+    let mut a = BrowserPhone::start_with_audio(server.http, wss, "1001", dir.path(), Some(&tone_a));
+    let mut b = BrowserPhone::start_with_audio(server.http, wss, "1002", dir.path(), Some(&tone_b));
+    for browser in [&mut a, &mut b] {
+        let registered = browser.wait_report("registration", Duration::from_secs(30), |r| {
+            r.get("registered").is_some()
+        });
+        assert_eq!(registered["registered"], true, "{}", server.log_text());
+    }
+    b.command("autoanswer");
+    b.wait_report("answering on", Duration::from_secs(5), |r| {
+        r.get("autoanswer").is_some()
+    });
+    a.command("call sip:1002@10.200.0.1");
+    let logs = |a: &BrowserPhone, b: &BrowserPhone| {
+        format!(
+            "server: {}\nA: {:?}\nB: {:?}\n{}\n{}",
+            server.log_text(),
+            a.seen,
+            b.seen,
+            std::fs::read_to_string(dir.path().join("browser-1001.log")).unwrap_or_default(),
+            std::fs::read_to_string(dir.path().join("browser-1002.log")).unwrap_or_default()
+        )
+    };
+    for browser in [&mut a, &mut b] {
+        let settled = browser.wait_report("the call", Duration::from_secs(20), |r| {
+            r.get("confirmed").is_some() || r.get("failed").is_some()
+        });
+        assert_eq!(settled["confirmed"], true, "{settled}");
+    }
+    common::wait_answered_by(&server, "1002", Duration::from_secs(5));
+    for (browser, hz) in [(&mut a, 1000), (&mut b, 600)] {
+        browser.command(&format!("listen {hz} 3000"));
+        let heard = browser.wait_report("listening", Duration::from_secs(10), |r| {
+            r.get("heard").is_some()
+        });
+        let share = heard["heard"]["share"].as_f64().unwrap_or(0.0);
+        assert!(
+            share > 0.5 && heard["heard"]["samples"].as_u64().unwrap_or(0) >= 12_000,
+            "{hz} Hz: {heard}"
+        );
+    }
+    a.command("hangup");
+    b.wait_report("the hang-up", Duration::from_secs(10), |r| {
+        r.get("ended").is_some()
+    });
+    let cdr = common::phones::closed_cdrs(&server, 1).remove(0);
+    assert_eq!(cdr["answered_by"], "1002", "{cdr}\n{}", logs(&a, &b));
+    a.close();
+    b.close();
+}
+
+/// A staff member in the browser calls the main number, hears the voice menu and presses 2: the keys
+/// go as JsSIP sends them (SIP INFO), and the caller waits in queue "Skole".
+#[test]
+fn a_browser_chooses_in_the_voice_menu() {
+    if !in_private_netns("a_browser_chooses_in_the_voice_menu", VETH_SETUP) {
+        return;
+    }
+    let server_dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = common::tls::self_signed(server_dir.path());
+    let toml = format!(
+        "[sip]\nwss_listen = \"10.200.0.1:7443\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let server = Server::start(ServerOptions {
+        sip: "10.200.0.1:5070",
+        config_toml: Some(&toml),
+        dir: Some(server_dir.path().to_path_buf()),
+        ..Default::default()
+    });
+    let queues: serde_json::Value =
+        serde_json::from_str(&server.get("/api/v1/queues").1).expect("queues JSON");
+    let skole = queues
+        .as_array()
+        .and_then(|qs| qs.iter().find(|q| q["name"] == "Skole"))
+        .and_then(|q| q["id"].as_i64())
+        .expect("demo queue Skole");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut browser = BrowserPhone::start(server.http, "wss://10.200.0.1:7443", "1001", dir.path());
+    let registered = browser.wait_report("registration", Duration::from_secs(30), |r| {
+        r.get("registered").is_some()
+    });
+    assert_eq!(registered["registered"], true, "{}", server.log_text());
+    browser.command("call sip:+4764000000@10.200.0.1");
+    let settled = browser.wait_report("the menu answering", Duration::from_secs(20), |r| {
+        r.get("confirmed").is_some() || r.get("failed").is_some()
+    });
+    assert_eq!(settled["confirmed"], true, "{}", server.log_text());
+    // The menu's greeting reaches the browser over its WebRTC leg.
+    browser.command("listen 0 1000");
+    let heard = browser.wait_report("the greeting", Duration::from_secs(10), |r| {
+        r.get("heard").is_some()
+    });
+    assert!(
+        heard["heard"]["rms"].as_f64().unwrap_or(0.0) > 0.01,
+        "the greeting is audible in the browser: {heard}"
+    );
+    browser.command("dtmf 2");
+    browser.wait_report("the key sent", Duration::from_secs(5), |r| {
+        r.get("sent").is_some()
+    });
+    common::wait_until(
+        "the caller waiting in Skole",
+        Duration::from_secs(10),
+        || {
+            let (_, body) = server.get(&format!("/api/v1/queues/{skole}/live"));
+            serde_json::from_str::<serde_json::Value>(&body)
+                .is_ok_and(|live| live["waiting"].as_array().is_some_and(|w| !w.is_empty()))
+        },
+    );
+    browser.command("hangup");
+    browser.wait_report("the hang-up", Duration::from_secs(10), |r| {
+        r.get("ended").is_some()
+    });
+    let cdr = common::phones::closed_cdrs(&server, 1).remove(0);
+    assert_eq!(cdr["queue_id"], skole, "{cdr}");
+    assert!(
+        cdr["media"].as_array().is_some_and(|legs| legs
+            .iter()
+            .any(|l| l["prompt_packets_out"].as_u64().unwrap_or(0) > 0)),
+        "the menu's prompts went to the browser: {cdr}"
+    );
+    browser.close();
+}

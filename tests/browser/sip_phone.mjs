@@ -4,9 +4,11 @@
 //   out {"registered": true} or {"registered": false, "cause": "..."} once registration settles;
 //   out {"incoming": {"from": "...", "to": "..."}} for each INVITE that reaches the browser (refused
 //       with 486 Busy Here unless answering is on: see below);
+//   in  "autoanswer": from now on incoming calls are answered with the microphone; out
+//       {"confirmed": true} when one is up, {"ended": "<cause>"} when it ends;
 //   in  "call <uri>": calls with the microphone (Chromium's fake device, or the WAV file named by
 //       $FAKE_AUDIO); out {"confirmed": true} when answered, {"failed": "<cause>"} otherwise;
-//   in  "listen <hz> <ms>": out {"heard": {"hz": …, "share": …, "samples": …}}, the share of the
+//   in  "listen <hz> <ms>": out {"heard": {"hz": …, "share": …, "samples": …, "rms": …}}, the share of the
 //       remote audio's energy at that frequency over the next <ms> ms, read from the received
 //       track's PCM (MediaStreamTrackProcessor);
 //   in  "dtmf <digits>": sends the keys (JsSIP's default: SIP INFO);
@@ -56,10 +58,26 @@ await page.evaluate(({ socketUrl, user, password, domain }) => {
   ua.on('registrationFailed', (e) => {
     if (!settled) { settled = true; window.report({ registered: false, cause: String(e.cause) }); }
   });
+  window.autoanswer = false;
   ua.on('newRTCSession', ({ originator, session, request }) => {
     if (originator !== 'remote') return;
     window.report({ incoming: { from: request.from.uri.toString(), to: request.to.uri.toString() } });
-    session.terminate({ status_code: 486, reason_phrase: 'Busy Here' });
+    if (!window.autoanswer) {
+      session.terminate({ status_code: 486, reason_phrase: 'Busy Here' });
+      return;
+    }
+    window.session = session;
+    session.on('sdp', ({ originator, type, sdp }) => console.log(`${originator} ${type}:\n${sdp}`));
+    session.on('confirmed', () => window.report({ confirmed: true }));
+    session.on('failed', (e) => window.report({ failed: String(e.cause) }));
+    session.on('ended', (e) => window.report({ ended: String(e.cause) }));
+    session.answer({
+      mediaConstraints: { audio: true, video: false },
+      pcConfig: { iceServers: [], rtcpMuxPolicy: 'require' },
+    });
+    const pc = session.connection;
+    pc.addEventListener('iceconnectionstatechange', () => console.log(`ice ${pc.iceConnectionState}`));
+    pc.addEventListener('connectionstatechange', () => console.log(`connection ${pc.connectionState}`));
   });
   ua.start();
   window.ua = ua;
@@ -104,7 +122,8 @@ await page.evaluate(({ socketUrl, user, password, domain }) => {
     }
     const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
     const share = energy > 0 ? (2 * power) / (samples.length * energy) : 0;
-    return { hz, share, samples: samples.length };
+    const rms = samples.length > 0 ? Math.sqrt(energy / samples.length) : 0;
+    return { hz, share, samples: samples.length, rms };
   };
 }, { socketUrl, user, password, domain });
 
@@ -133,6 +152,9 @@ for await (const line of createInterface({ input: process.stdin })) {
   } else if (command === 'dtmf') {
     await page.evaluate((digits) => window.session.sendDTMF(digits), rest[0]);
     say({ sent: rest[0] });
+  } else if (command === 'autoanswer') {
+    await page.evaluate(() => { window.autoanswer = true; });
+    say({ autoanswer: true });
   } else if (command === 'hangup') {
     await page.evaluate(() => window.session?.terminate());
   }

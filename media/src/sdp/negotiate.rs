@@ -273,13 +273,34 @@ pub fn create_offer(
         formats.push(pt.to_string());
         attributes.extend(telephone_event_attributes(pt, 8000));
     }
+    if caps.webrtc.is_some() {
+        // One BUNDLEd stream, named as the group names it.
+        attributes.insert(0, Attribute::new("mid", webrtc::OFFER_MID));
+    }
     push_stream_attributes(&mut attributes, caps, caps.rtcp_mux, caps.direction);
     if let Some(local) = &caps.crypto {
         attributes.extend(crypto::offer_attributes(local));
     }
-    let proto = crypto::offer_proto(caps.crypto.as_ref(), &caps.proto);
+    let (proto, session_attributes) = match &caps.webrtc {
+        Some(local) => {
+            attributes.extend(webrtc::stream_attributes(
+                local,
+                caps.address,
+                caps.port,
+                "actpass",
+            ));
+            (
+                webrtc::WEBRTC_PROTO.to_owned(),
+                webrtc::session_attributes(webrtc::OFFER_MID),
+            )
+        }
+        None => (
+            crypto::offer_proto(caps.crypto.as_ref(), &caps.proto),
+            Vec::new(),
+        ),
+    };
     let media = audio_section(caps, &proto, formats, attributes);
-    Ok(origin.stamp(session_shell(caps, vec![media], Vec::new())))
+    Ok(origin.stamp(session_shell(caps, vec![media], session_attributes)))
 }
 
 /// Answers an offer (initial or re-offer) for a leg: see the module documentation for what is
@@ -519,7 +540,12 @@ fn accept_audio(offered: MediaView, caps: &LocalCapabilities) -> Option<MediaDes
     push_stream_attributes(&mut attributes, caps, rtcp_mux, direction);
     attributes.extend(crypto_line);
     if let Some(local) = webrtc {
-        attributes.extend(webrtc::answer_attributes(local, caps.address, caps.port));
+        attributes.extend(webrtc::stream_attributes(
+            local,
+            caps.address,
+            caps.port,
+            "passive",
+        ));
     }
     Some(audio_section(
         caps,

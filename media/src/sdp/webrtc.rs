@@ -32,19 +32,34 @@ pub struct RemoteWebRtc {
     pub ssrc: Option<u32>,
     /// The section's `a=mid` (`0` when it has none).
     pub mid: String,
+    /// Its `a=setup` (`actpass` in offers; `active` or `passive` in answers).
+    pub setup: Option<String>,
 }
 
-/// The lines our answer adds to the audio section.
-pub(crate) fn answer_attributes(
+impl RemoteWebRtc {
+    /// Whether we open DTLS: only when the browser said it waits for us (`setup:passive`).
+    pub fn we_open_dtls(&self) -> bool {
+        self.setup
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("passive"))
+    }
+}
+
+/// The mid of the one audio stream we offer to a browser.
+pub(crate) const OFFER_MID: &str = "0";
+
+/// The lines our answer (`setup:passive`) or offer (`setup:actpass`) adds to the audio section.
+pub(crate) fn stream_attributes(
     local: &LocalWebRtc,
     address: std::net::IpAddr,
     port: u16,
+    setup: &str,
 ) -> Vec<Attribute> {
     vec![
         Attribute::new("ice-ufrag", local.ufrag.clone()),
         Attribute::new("ice-pwd", local.pwd.clone()),
         Attribute::new("fingerprint", local.fingerprint.clone()),
-        Attribute::new("setup", "passive"),
+        Attribute::new("setup", setup.to_owned()),
         Attribute::new(
             "candidate",
             format!("1 1 udp 2130706431 {address} {port} typ host"),
@@ -73,5 +88,6 @@ pub(crate) fn remote_params(view: MediaView) -> Option<RemoteWebRtc> {
         fingerprint: view.fingerprint()?.to_owned(),
         ssrc,
         mid: view.media.mid().unwrap_or("0").to_owned(),
+        setup: view.setup().map(str::to_owned),
     })
 }

@@ -128,6 +128,9 @@ impl super::Call {
         let (our_answer, caller) =
             sdp::answer(&self.inbound.offer, &caps, &mut self.inbound.origin).ok()?;
         self.codec = Some(codec);
+        if let (Some(local), Some(remote)) = (&b.webrtc, &callee.webrtc) {
+            media.webrtc(callee_leg, super::webrtc::relay_params(local, remote));
+        }
         media.set_remote(callee_leg, remote_media(&callee));
         if let (Some(local), Some(remote)) = (&self.inbound.webrtc, &caller.webrtc) {
             media.webrtc(self.inbound.leg, super::webrtc::relay_params(local, remote));

@@ -64,7 +64,7 @@ impl Calls {
             retransmit_deadline: None,
             reliable: ReliableProvisionals::default(),
             crypto: b.crypto,
-            webrtc: None,
+            webrtc: b.webrtc.clone(),
         };
         // The kept branch stays in the list as answered (the call record keeps its leg), but no
         // longer reaches anyone: its dialog is the caller's now.
@@ -90,6 +90,7 @@ impl Calls {
             last_rseq: None,
             own_leg: None,
             crypto: old.crypto,
+            webrtc: old.webrtc,
         });
         c.callee_leg = Some(old.leg);
         c.callee_addr = Some(old.leg_addr);

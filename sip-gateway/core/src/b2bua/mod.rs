@@ -209,6 +209,8 @@ pub(crate) struct Branch {
     own_leg: Option<(LegId, SocketAddr)>,
     /// SDES on this callee's leg.
     crypto: Option<sdp::LocalCrypto>,
+    /// ICE and DTLS of this callee's leg when the callee is a browser.
+    webrtc: Option<sdp::LocalWebRtc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -71,7 +71,14 @@ impl Calls {
         let Ok(srtp_mode) = super::srtp::mode_for(target.srtp, target.peer.transport) else {
             return;
         };
-        let crypto = self.local_crypto(srtp_mode);
+        // A browser is offered WebRTC (DTLS keys its media; SDES does not apply).
+        let (crypto, webrtc) = match super::webrtc::is_browser(target.peer.transport) {
+            true => match self.local_webrtc() {
+                Some(w) => (None, Some(w)),
+                None => return,
+            },
+            false => (self.local_crypto(srtp_mode), None),
+        };
         let ids = self.invite_ids(&target);
         let local = self.cfg.local;
         let ring_timeout = target.ring_timeout.unwrap_or(self.cfg.default_ring_timeout);
@@ -104,6 +111,10 @@ impl Calls {
         };
         let offer = callee_capabilities(&c.inbound.offer, addr, settled).and_then(|mut caps| {
             caps.crypto = crypto;
+            if webrtc.is_some() {
+                caps.webrtc = webrtc.clone();
+                caps.rtcp_mux = true;
+            }
             let mut origin = SessionOrigin::new(session_id, addr.ip());
             let offer = sdp::create_offer(&caps, &mut origin).ok()?;
             Some((offer, origin))
@@ -147,6 +158,7 @@ impl Calls {
             last_rseq: None,
             own_leg,
             crypto,
+            webrtc,
         });
         self.by_branch_call_id.insert(call_id, (call, index));
         self.timers.push(Reverse((

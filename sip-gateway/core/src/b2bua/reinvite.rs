@@ -113,7 +113,7 @@ impl Calls {
                 else {
                     return false;
                 };
-                (leg, addr, &mut b.origin, b.crypto, None)
+                (leg, addr, &mut b.origin, b.crypto, b.webrtc.clone())
             }
         };
         let mut hold_change = None;

@@ -568,6 +568,10 @@ impl Calls {
             return;
         };
         caps.crypto = b.crypto;
+        if b.webrtc.is_some() {
+            caps.webrtc = b.webrtc.clone();
+            caps.rtcp_mux = true;
+        }
         let Ok(offer) = sdp::create_offer(&caps, &mut b.origin) else {
             return;
         };

@@ -8,6 +8,14 @@ use switchboard_media::sdp::{LocalWebRtc, RemoteWebRtc, SessionDescription, WEBR
 
 use super::Calls;
 
+/// Whether a contact is a browser or app reached over a WebSocket (and so must be offered WebRTC).
+pub(super) fn is_browser(transport: crate::TransportKind) -> bool {
+    matches!(
+        transport,
+        crate::TransportKind::Ws | crate::TransportKind::Wss
+    )
+}
+
 /// Whether the first active audio stream of `offer` is WebRTC.
 pub(super) fn offers_webrtc(offer: &SessionDescription) -> bool {
     offer
@@ -40,8 +48,8 @@ impl Calls {
     }
 }
 
-/// What the relay's WebRTC engine needs: our side and the browser's. We answer `setup:passive`, so
-/// the browser opens DTLS.
+/// What the relay's WebRTC engine needs: our side and the browser's. We answer `setup:passive`
+/// and offer `actpass`, so the browser opens DTLS unless its answer says `passive`.
 pub(super) fn relay_params(local: &LocalWebRtc, remote: &RemoteWebRtc) -> WebRtcParams {
     WebRtcParams {
         local_ufrag: local.ufrag.clone(),
@@ -51,6 +59,6 @@ pub(super) fn relay_params(local: &LocalWebRtc, remote: &RemoteWebRtc) -> WebRtc
         remote_fingerprint: remote.fingerprint.clone(),
         mid: remote.mid.clone(),
         remote_ssrc: remote.ssrc,
-        dtls_active: false,
+        dtls_active: remote.we_open_dtls(),
     }
 }
