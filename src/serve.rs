@@ -382,6 +382,15 @@ pub async fn run(
         events: Some(live_tx),
         calls: Some(calls_tx),
         recordings_dir: Some(recordings_dir),
+        // An address bound to every interface is reached under the page's own host name.
+        phone_websocket: secure
+            .wss
+            .map(|a| ("wss", a))
+            .or(secure.ws.map(|a| ("ws", a)))
+            .map(|(scheme, a)| match a.ip().is_unspecified() {
+                true => format!("{scheme}://{{host}}:{}", a.port()),
+                false => format!("{scheme}://{a}"),
+            }),
     };
     let http_task = tokio::spawn({
         let stop = wait_stop(stop_rx.clone());

@@ -20,6 +20,7 @@ mod menus;
 mod metrics;
 mod numbers;
 mod openapi;
+mod phone;
 mod prompts;
 mod queue_history;
 mod queues;
@@ -74,6 +75,9 @@ pub struct AppState {
     /// The node's recordings directory, where `/recordings/{id}/audio` reads the files call control
     /// wrote. `None`: audio and deletion answer 503 `recordings_unavailable`.
     pub recordings_dir: Option<std::path::PathBuf>,
+    /// The SIP-over-WebSocket URL the softphone page connects to (`{host}`: the page's host), or
+    /// `None` without a WebSocket listener.
+    pub phone_websocket: Option<String>,
 }
 
 impl AppState {
@@ -154,6 +158,10 @@ fn node_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(healthz))
         .routes(routes!(metrics::metrics))
         .routes(routes!(assets::jssip))
+        .routes(routes!(phone::page))
+        .routes(routes!(phone::script))
+        .routes(routes!(phone::style))
+        .routes(routes!(phone::config))
         .routes(routes!(assets::licenses))
 }
 

@@ -15,6 +15,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/assets/jssip.js"),
     ("GET", "/assets/LICENSES.md"),
+    ("GET", "/phone"),
+    ("GET", "/phone/phone.js"),
+    ("GET", "/phone/phone.css"),
+    ("GET", "/phone/config.json"),
     ("GET", "/metrics"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/users"),
@@ -91,6 +95,10 @@ const OPEN: &[&str] = &[
     "/api/v1/openapi.json",
     "/assets/jssip.js",
     "/assets/LICENSES.md",
+    "/phone",
+    "/phone/phone.js",
+    "/phone/phone.css",
+    "/phone/config.json",
 ];
 
 /// A concrete URI for a route template.

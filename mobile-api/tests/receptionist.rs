@@ -150,6 +150,7 @@ async fn the_event_feed_streams_what_call_control_publishes() {
         events: Some(events.clone()),
         calls: None,
         recordings_dir: None,
+        phone_websocket: None,
     });
     let request = Request::get("/api/v1/events")
         .header("authorization", format!("Bearer {TOKEN}"))

@@ -55,6 +55,7 @@ async fn api(calls: Option<mpsc::Sender<CallRequest>>, dir: Option<&Path>, db: D
         events: None,
         calls,
         recordings_dir: dir.map(Path::to_path_buf),
+        phone_websocket: None,
     });
     Api { app, db }
 }

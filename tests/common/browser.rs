@@ -35,25 +35,60 @@ impl BrowserPhone {
         log_dir: &Path,
         fake_audio: Option<&Path>,
     ) -> Self {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/sip_phone.mjs");
-        let log = std::fs::File::create(log_dir.join(format!("browser-{user}.log")))
-            .expect("browser log");
+        let args = [
+            format!("http://{http}/healthz"),
+            socket.to_owned(),
+            user.to_owned(),
+            format!("demo-{user}"),
+            "127.0.0.1".to_owned(),
+        ];
+        Self::spawn(
+            "sip_phone.mjs",
+            &args,
+            &log_dir.join(format!("browser-{user}.log")),
+            fake_audio,
+            None,
+        )
+    }
+
+    /// The node's own softphone page (`/phone`), driven by `tests/browser/phone_page.mjs` as a
+    /// person would use it; a screenshot is written to `screenshot` when it closes.
+    pub fn open_phone_page(
+        http: std::net::SocketAddr,
+        log: &Path,
+        fake_audio: Option<&Path>,
+        screenshot: &Path,
+    ) -> Self {
+        let args = [format!("http://{http}/phone")];
+        Self::spawn("phone_page.mjs", &args, log, fake_audio, Some(screenshot))
+    }
+
+    fn spawn(
+        script: &str,
+        args: &[String],
+        log: &Path,
+        fake_audio: Option<&Path>,
+        screenshot: Option<&Path>,
+    ) -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/browser")
+            .join(script);
+        let log = std::fs::File::create(log).expect("browser log");
         let mut command = Command::new("node");
         if let Some(wav) = fake_audio {
             command.env("FAKE_AUDIO", wav);
         }
+        if let Some(png) = screenshot {
+            command.env("SCREENSHOT", png);
+        }
         let mut child = command
             .arg(script)
-            .arg(format!("http://{http}/healthz"))
-            .arg(socket)
-            .arg(user)
-            .arg(format!("demo-{user}"))
-            .arg("127.0.0.1")
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
-            .expect("node runs tests/browser/sip_phone.mjs (tests/run installs it)");
+            .expect("node runs the browser script (tests/run installs it)");
         let stdout = child.stdout.take().expect("stdout");
         let stdin = child.stdin.take();
         let (tx, reports) = mpsc::channel();

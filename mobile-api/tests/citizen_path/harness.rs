@@ -66,6 +66,7 @@ fn router(db: Db, queues: Option<mpsc::Sender<QueueRequest>>) -> Api {
         events: None,
         calls: None,
         recordings_dir: None,
+        phone_websocket: None,
     });
     Api {
         app,

@@ -55,6 +55,7 @@ pub async fn api() -> Api {
         events: None,
         calls: None,
         recordings_dir: None,
+        phone_websocket: None,
     });
     Api { app, db, changes }
 }

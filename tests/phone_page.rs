@@ -1,0 +1,128 @@
+//! The browser softphone page (`/phone`) used as a staff member would: sign in with extension and
+//! SIP password, see who is calling, answer, hold and resume, hang up — driven through the page's
+//! own fields and buttons in headless Chromium. A colleague's SIP phone (baresip) calls; audio is
+//! checked both ways. A screenshot of the page in the call is kept beside the test's files.
+
+mod common;
+
+use std::time::Duration;
+
+use common::baresip::{Baresip, Phone};
+use common::browser::BrowserPhone;
+use common::{in_private_netns, Server, ServerOptions, VETH_SETUP};
+use switchboard_media::tone::tone_share;
+
+fn tone_quarters(audio: &switchboard_media::wav::WavAudio, hz: f64) -> usize {
+    let quarter = audio.rate as usize / 4;
+    audio
+        .samples
+        .chunks(quarter)
+        .filter(|w| w.len() == quarter && tone_share(w, hz, f64::from(audio.rate)) > 0.6)
+        .count()
+}
+
+#[test]
+fn a_colleague_calls_the_softphone_page_and_it_answers_holds_and_hangs_up() {
+    if !in_private_netns(
+        "a_colleague_calls_the_softphone_page_and_it_answers_holds_and_hangs_up",
+        VETH_SETUP,
+    ) {
+        return;
+    }
+    let server_dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = common::tls::self_signed(server_dir.path());
+    let toml = format!(
+        "[sip]\nwss_listen = \"10.200.0.1:7443\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let server = Server::start(ServerOptions {
+        sip: "10.200.0.1:5070",
+        config_toml: Some(&toml),
+        dir: Some(server_dir.path().to_path_buf()),
+        ..Default::default()
+    });
+    let (_, config) = server.get("/phone/config.json");
+    assert_eq!(config, r#"{"websocket":"wss://10.200.0.1:7443"}"#);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tone = dir.path().join("microphone.wav");
+    common::audio::write_pcm_tone_wav(&tone, 600.0, 30.0);
+    let screenshot = std::env::temp_dir().join("switchboard-phone-page.png");
+    let mut page = BrowserPhone::open_phone_page(
+        server.http,
+        &dir.path().join("page.log"),
+        Some(&tone),
+        &screenshot,
+    );
+    let log = || std::fs::read_to_string(dir.path().join("page.log")).unwrap_or_default();
+    page.command("login 1001 demo-1001");
+    let status = page.wait_report("signing in", Duration::from_secs(30), |r| {
+        r.get("status").is_some() || r.get("error").is_some()
+    });
+    assert!(
+        status["status"]
+            .as_str()
+            .is_some_and(|s| s.contains("Registrert")),
+        "{status}\n{}",
+        log()
+    );
+
+    let mut colleague = Baresip::start(
+        &dir.path().join("colleague"),
+        &server,
+        Phone {
+            user: "1002",
+            sip_port: 15070,
+            ctrl_port: 4445,
+            rtp_ports: (40200, 40300),
+            tone_hz: 1000,
+            sip_trace: false,
+            transport: "udp",
+        },
+    );
+    colleague.command("dial", "sip:1001@10.200.0.1:5070");
+    page.command("wait-incoming");
+    let incoming = page.wait_report("the incoming call", Duration::from_secs(30), |r| {
+        r.get("incoming").is_some() || r.get("error").is_some()
+    });
+    assert_eq!(incoming["incoming"], "1002", "{incoming}\n{}", log());
+    page.command("click answer");
+    page.command("wait-status I samtale");
+    let status = page.wait_report("in the call", Duration::from_secs(20), |r| {
+        r.get("status").is_some() || r.get("error").is_some()
+    });
+    assert!(status.get("error").is_none(), "{status}\n{}", log());
+    common::wait_answered_by(&server, "1001", Duration::from_secs(5));
+    colleague.wait_heard(
+        "the page's microphone at the colleague",
+        Duration::from_secs(15),
+        |a| tone_quarters(a, 600.0) >= 4,
+    );
+    page.command("listen 1000 3000");
+    let heard = page.wait_report("listening", Duration::from_secs(10), |r| {
+        r.get("heard").is_some()
+    });
+    assert!(
+        heard["heard"]["share"].as_f64().unwrap_or(0.0) > 0.5
+            && heard["heard"]["samples"].as_u64().unwrap_or(0) >= 12_000,
+        "the colleague's 1 kHz in the page: {heard}"
+    );
+
+    // Hold and resume from the page's button: the call shows held, then not.
+    page.command("click hold");
+    common::wait_on_hold(&server, true, Duration::from_secs(10));
+    page.command("click hold");
+    common::wait_on_hold(&server, false, Duration::from_secs(10));
+
+    page.command("click hangup");
+    page.command("wait-status avsluttet");
+    page.wait_report("the call over", Duration::from_secs(10), |r| {
+        r.get("status")
+            .is_some_and(|s| s.as_str().is_some_and(|s| s.contains("avsluttet")))
+    });
+    let cdr = common::phones::closed_cdrs(&server, 1).remove(0);
+    assert_eq!(cdr["answered_by"], "1001", "{cdr}");
+    assert_eq!(cdr["hangup_side"], "callee", "{cdr}");
+    page.close();
+    colleague.stop();
+}
