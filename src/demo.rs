@@ -169,6 +169,8 @@ pub fn print_instructions(sip: std::net::SocketAddr, http: std::net::SocketAddr,
          Mon–Fri 08:00–15:30 unless started with --demo-open), +4764000001 (Sentralbord: 1001 and\n  \
          1002 ring together) or +4764000100 (Helse: 1003, 1004, 1005 in turn); extensions call each\n  \
          other directly.\n\
+         Browser softphone: http://{http}/phone (sign in as 1001 / demo-1001; needs `--ws`, as\n  \
+         src/demo.sh gives)\n\
          Health: http://{http}/healthz   Registrations: http://{http}/api/v1/registrations\n",
         port = sip.port()
     );

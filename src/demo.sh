@@ -17,4 +17,4 @@ fi
 # `cargo run` keeps the caller's working directory; --bin because the workspace has a second binary
 # (the load tool). cargo replaces itself with the server, so SIGTERM reaches it directly.
 exec cargo run --release --locked --manifest-path "$root/Cargo.toml" --bin switchboard -- \
-  serve --demo "$@"
+  serve --demo --ws 127.0.0.1:5066 "$@"

@@ -45,6 +45,9 @@ enum Commands {
         /// HTTP address for health, metrics and the API (default 127.0.0.1:8080).
         #[arg(long)]
         http: Option<SocketAddr>,
+        /// SIP over plain WebSocket for the browser softphone (overrides `[sip] ws_listen`).
+        #[arg(long)]
+        ws: Option<SocketAddr>,
         /// Load the demo municipality into an empty database.
         #[arg(long)]
         demo: bool,
@@ -256,12 +259,16 @@ fn main() -> std::process::ExitCode {
                 common,
                 sip,
                 http,
+                ws,
                 demo,
                 demo_open,
                 ready_file,
                 admin_token_file,
             } => {
                 let mut cfg = load_config(&common)?;
+                if ws.is_some() {
+                    cfg.sip.ws_listen = ws;
+                }
                 if let Some(sip) = sip {
                     cfg.sip.listen = sip;
                 }

@@ -104,6 +104,59 @@ fn a_browser_calls_a_sip_phone_and_both_hear_each_other() {
         logs(&browser, &phone)
     );
 
+    // A stereo recording of the call: the browser's voice on the caller's channel, the phone's on
+    // the other.
+    let (_, calls) = common::http_request(server.http, "GET", "/api/v1/calls", None);
+    let calls: serde_json::Value = serde_json::from_str(&calls).expect("calls JSON");
+    let id = calls[0]["id"].as_u64().expect("the call");
+    let (status, rec) = common::http_request(
+        server.http,
+        "POST",
+        &format!("/api/v1/calls/{id}/recording"),
+        Some(r#"{"layout":"stereo"}"#),
+    );
+    assert_eq!(status, 201, "{rec}");
+    let rec: serde_json::Value = serde_json::from_str(&rec).expect("recording JSON");
+    let file = server
+        .dir
+        .join("recordings")
+        .join(rec["file_name"].as_str().expect("file name"));
+    // 1.5 s of 8 kHz stereo 16-bit after the header.
+    common::wait_until("1.5 s recorded", Duration::from_secs(10), || {
+        std::fs::metadata(&file).is_ok_and(|m| m.len() >= 44 + 48_000)
+    });
+    let (status, _) = common::http_request(
+        server.http,
+        "DELETE",
+        &format!("/api/v1/calls/{id}/recording"),
+        None,
+    );
+    assert_eq!(status, 202);
+    let rec_id = rec["id"].as_i64().expect("recording id");
+    common::wait_until("the recording finished", Duration::from_secs(10), || {
+        let (_, body) = server.get(&format!("/api/v1/recordings/{rec_id}"));
+        serde_json::from_str::<serde_json::Value>(&body).is_ok_and(|r| !r["ended_at_ms"].is_null())
+    });
+    let wav = switchboard_media::wav::read_with(
+        &std::fs::read(&file).expect("recording"),
+        &switchboard_media::wav::ReadOptions {
+            downmix: false,
+            ..Default::default()
+        },
+    )
+    .expect("a WAV file");
+    assert_eq!(wav.channels, 2, "stereo");
+    let channel =
+        |c: usize| -> Vec<i16> { wav.samples.iter().skip(c).step_by(2).copied().collect() };
+    let (caller, callee) = (channel(0), channel(1));
+    let rate = f64::from(wav.rate);
+    assert!(
+        tone_share(&caller, 600.0, rate) > 0.5 && tone_share(&callee, 1000.0, rate) > 0.5,
+        "browser's 600 Hz on the caller's channel ({}), the phone's 1 kHz on the other ({})",
+        tone_share(&caller, 600.0, rate),
+        tone_share(&callee, 1000.0, rate)
+    );
+
     browser.command("hangup");
     browser.wait_report("the hang-up", Duration::from_secs(10), |r| {
         r.get("ended").is_some()
