@@ -7,19 +7,10 @@ mod common;
 
 use std::time::Duration;
 
+use common::audio::tone_quarters;
 use common::baresip::{Baresip, Phone};
 use common::browser::BrowserPhone;
-use common::{in_private_netns, Server, ServerOptions, VETH_SETUP};
-use switchboard_media::tone::tone_share;
-
-fn tone_quarters(audio: &switchboard_media::wav::WavAudio, hz: f64) -> usize {
-    let quarter = audio.rate as usize / 4;
-    audio
-        .samples
-        .chunks(quarter)
-        .filter(|w| w.len() == quarter && tone_share(w, hz, f64::from(audio.rate)) > 0.6)
-        .count()
-}
+use common::{in_private_netns, VETH_SETUP};
 
 #[test]
 fn a_colleague_calls_the_softphone_page_and_it_answers_holds_and_hangs_up() {
@@ -30,18 +21,7 @@ fn a_colleague_calls_the_softphone_page_and_it_answers_holds_and_hangs_up() {
         return;
     }
     let server_dir = tempfile::tempdir().expect("temp dir");
-    let (cert, key) = common::tls::self_signed(server_dir.path());
-    let toml = format!(
-        "[sip]\nwss_listen = \"10.200.0.1:7443\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
-        cert.display(),
-        key.display()
-    );
-    let server = Server::start(ServerOptions {
-        sip: "10.200.0.1:5070",
-        config_toml: Some(&toml),
-        dir: Some(server_dir.path().to_path_buf()),
-        ..Default::default()
-    });
+    let server = common::tls::server_with_wss(server_dir.path());
     let (_, config) = server.get("/phone/config.json");
     assert_eq!(config, r#"{"websocket":"wss://10.200.0.1:7443"}"#);
     let dir = tempfile::tempdir().expect("temp dir");

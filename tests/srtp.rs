@@ -9,9 +9,10 @@ use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Duration;
 
+use common::audio::tone_quarters;
 use common::baresip::{Baresip, Phone};
 use common::capture::{Capture, Datagram};
-use common::{in_private_netns, wait_until, Server, ServerOptions, VETH_SETUP};
+use common::{in_private_netns, Server, ServerOptions, VETH_SETUP};
 use switchboard_media::g711;
 use switchboard_media::tone::tone_share;
 
@@ -37,15 +38,6 @@ fn phone<'a>(
     }
 }
 
-fn tone_quarters(audio: &switchboard_media::wav::WavAudio, hz: f64) -> usize {
-    let quarter = audio.rate as usize / 4;
-    audio
-        .samples
-        .chunks(quarter)
-        .filter(|w| w.len() == quarter && tone_share(w, hz, f64::from(audio.rate)) > 0.6)
-        .count()
-}
-
 /// A node with a TLS listener for phones and the demo trunk pointed at the carrier's UDP port
 /// (15080), taking calls from `call_sources` (CIDRs).
 fn server_with_tls_and_carrier(dir: &Path, call_sources: &str) -> Server {
@@ -61,33 +53,10 @@ fn server_with_tls_and_carrier(dir: &Path, call_sources: &str) -> Server {
         dir: Some(dir.to_path_buf()),
         ..Default::default()
     });
-    let (_, list) = common::http_request(server.http, "GET", "/api/v1/trunks", None);
-    let list: serde_json::Value = serde_json::from_str(&list).expect("trunk list");
-    let id = list
-        .as_array()
-        .and_then(|l| l.iter().find(|t| t["name"] == "carrier"))
-        .and_then(|t| t["id"].as_i64())
-        .expect("the demo trunk");
     let body = format!(
         r#"{{"name":"carrier","host":"10.200.0.1","port":15080,"transport":"udp","inbound_sources":["{call_sources}"]}}"#
     );
-    let (status, answer) = common::http_request(
-        server.http,
-        "PUT",
-        &format!("/api/v1/trunks/{id}"),
-        Some(&body),
-    );
-    assert_eq!(status, 200, "{answer}");
-    wait_until("the trunk in the core", Duration::from_secs(20), || {
-        let (_, body) = common::http_request(
-            server.http,
-            "GET",
-            &format!("/api/v1/trunks/{id}/status"),
-            None,
-        );
-        serde_json::from_str::<serde_json::Value>(&body)
-            .is_ok_and(|s| s["address"] == "10.200.0.1:15080")
-    });
+    common::point_demo_trunk(&server, &body, "10.200.0.1:15080");
     server
 }
 

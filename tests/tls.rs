@@ -7,9 +7,9 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
+use common::audio::tone_quarters;
 use common::baresip::{Baresip, Phone};
 use common::{in_private_netns, registrations, wait_until, Server, ServerOptions, VETH_SETUP};
-use switchboard_media::tone::tone_share;
 
 fn phone<'a>(
     user: &'a str,
@@ -28,16 +28,6 @@ fn phone<'a>(
         sip_trace: false,
         transport,
     }
-}
-
-/// Quarter seconds of `audio` where `hz` is most of the signal.
-fn tone_quarters(audio: &switchboard_media::wav::WavAudio, hz: f64) -> usize {
-    let quarter = audio.rate as usize / 4;
-    audio
-        .samples
-        .chunks(quarter)
-        .filter(|w| w.len() == quarter && tone_share(w, hz, f64::from(audio.rate)) > 0.6)
-        .count()
 }
 
 #[test]

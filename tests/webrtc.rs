@@ -7,19 +7,11 @@ mod common;
 
 use std::time::Duration;
 
+use common::audio::tone_quarters;
 use common::baresip::{Baresip, Phone};
 use common::browser::BrowserPhone;
-use common::{in_private_netns, Server, ServerOptions, VETH_SETUP};
+use common::{in_private_netns, VETH_SETUP};
 use switchboard_media::tone::tone_share;
-
-fn tone_quarters(audio: &switchboard_media::wav::WavAudio, hz: f64) -> usize {
-    let quarter = audio.rate as usize / 4;
-    audio
-        .samples
-        .chunks(quarter)
-        .filter(|w| w.len() == quarter && tone_share(w, hz, f64::from(audio.rate)) > 0.6)
-        .count()
-}
 
 #[test]
 fn a_browser_calls_a_sip_phone_and_both_hear_each_other() {
@@ -30,18 +22,7 @@ fn a_browser_calls_a_sip_phone_and_both_hear_each_other() {
         return;
     }
     let server_dir = tempfile::tempdir().expect("temp dir");
-    let (cert, key) = common::tls::self_signed(server_dir.path());
-    let toml = format!(
-        "[sip]\nwss_listen = \"10.200.0.1:7443\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
-        cert.display(),
-        key.display()
-    );
-    let server = Server::start(ServerOptions {
-        sip: "10.200.0.1:5070",
-        config_toml: Some(&toml),
-        dir: Some(server_dir.path().to_path_buf()),
-        ..Default::default()
-    });
+    let server = common::tls::server_with_wss(server_dir.path());
     let dir = tempfile::tempdir().expect("temp dir");
     let mut phone = Baresip::start(
         &dir.path().join("phone"),
@@ -175,48 +156,12 @@ fn a_citizen_reaches_a_browser_that_answers() {
         return;
     }
     let server_dir = tempfile::tempdir().expect("temp dir");
-    let (cert, key) = common::tls::self_signed(server_dir.path());
-    let toml = format!(
-        "[sip]\nwss_listen = \"10.200.0.1:7443\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
-        cert.display(),
-        key.display()
-    );
-    let server = Server::start(ServerOptions {
-        sip: "10.200.0.1:5070",
-        config_toml: Some(&toml),
-        dir: Some(server_dir.path().to_path_buf()),
-        ..Default::default()
-    });
+    let server = common::tls::server_with_wss(server_dir.path());
     // The carrier calls from the namespace's address.
-    let (_, list) = common::http_request(server.http, "GET", "/api/v1/trunks", None);
-    let list: serde_json::Value = serde_json::from_str(&list).expect("trunk list");
-    let id = list
-        .as_array()
-        .and_then(|l| l.iter().find(|t| t["name"] == "carrier"))
-        .and_then(|t| t["id"].as_i64())
-        .expect("the demo trunk");
-    let (status, body) = common::http_request(
-        server.http,
-        "PUT",
-        &format!("/api/v1/trunks/{id}"),
-        Some(
-            r#"{"name":"carrier","host":"10.200.0.1","port":15080,"transport":"udp","inbound_sources":["10.200.0.1/32"]}"#,
-        ),
-    );
-    assert_eq!(status, 200, "{body}");
-    common::wait_until(
-        "the trunk's sources in the core",
-        Duration::from_secs(20),
-        || {
-            let (_, body) = common::http_request(
-                server.http,
-                "GET",
-                &format!("/api/v1/trunks/{id}/status"),
-                None,
-            );
-            serde_json::from_str::<serde_json::Value>(&body)
-                .is_ok_and(|s| s["address"] == "10.200.0.1:15080")
-        },
+    common::point_demo_trunk(
+        &server,
+        r#"{"name":"carrier","host":"10.200.0.1","port":15080,"transport":"udp","inbound_sources":["10.200.0.1/32"]}"#,
+        "10.200.0.1:15080",
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let tone = dir.path().join("microphone.wav");
@@ -297,18 +242,7 @@ fn two_browsers_call_each_other() {
         return;
     }
     let server_dir = tempfile::tempdir().expect("temp dir");
-    let (cert, key) = common::tls::self_signed(server_dir.path());
-    let toml = format!(
-        "[sip]\nwss_listen = \"10.200.0.1:7443\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
-        cert.display(),
-        key.display()
-    );
-    let server = Server::start(ServerOptions {
-        sip: "10.200.0.1:5070",
-        config_toml: Some(&toml),
-        dir: Some(server_dir.path().to_path_buf()),
-        ..Default::default()
-    });
+    let server = common::tls::server_with_wss(server_dir.path());
     let dir = tempfile::tempdir().expect("temp dir");
     let (tone_a, tone_b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
     common::audio::write_pcm_tone_wav(&tone_a, 600.0, 30.0);
@@ -373,18 +307,7 @@ fn a_browser_chooses_in_the_voice_menu() {
         return;
     }
     let server_dir = tempfile::tempdir().expect("temp dir");
-    let (cert, key) = common::tls::self_signed(server_dir.path());
-    let toml = format!(
-        "[sip]\nwss_listen = \"10.200.0.1:7443\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
-        cert.display(),
-        key.display()
-    );
-    let server = Server::start(ServerOptions {
-        sip: "10.200.0.1:5070",
-        config_toml: Some(&toml),
-        dir: Some(server_dir.path().to_path_buf()),
-        ..Default::default()
-    });
+    let server = common::tls::server_with_wss(server_dir.path());
     let queues: serde_json::Value =
         serde_json::from_str(&server.get("/api/v1/queues").1).expect("queues JSON");
     let skole = queues

@@ -11,23 +11,11 @@
 // usage: node phone_page.mjs PAGE_URL
 
 import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
+import { launch, measureTone } from './chromium.mjs';
 
 const [pageUrl] = process.argv.slice(2);
 const say = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
-const args = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-dev-shm-usage', '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
-  '--ignore-certificate-errors',
-];
-if (process.env.FAKE_AUDIO) args.push(`--use-file-for-fake-audio-capture=${process.env.FAKE_AUDIO}`);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/lib/chromium/chromium',
-  headless: true,
-  args,
-});
+const browser = await launch();
 const page = await browser.newPage();
 page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
 page.on('pageerror', (e) => process.stderr.write(`[page error] ${e}\n`));
@@ -69,32 +57,11 @@ for await (const line of createInterface({ input: process.stdin })) {
     } else if (command === 'wait-status') {
       say({ status: await waitStatus(rest.join(' ')) });
     } else if (command === 'listen') {
-      const heard = await page.evaluate(async ([hz, ms]) => {
+      const track = await page.evaluateHandle(() => {
         const audio = document.getElementById('remote');
-        const track = audio.srcObject && audio.srcObject.getAudioTracks()[0];
-        if (!track) return { hz, share: 0, samples: 0, rms: 0, error: 'no remote track' };
-        const reader = new MediaStreamTrackProcessor({ track: track.clone() }).readable.getReader();
-        const samples = [];
-        let rate = 48000;
-        const until = performance.now() + ms;
-        while (performance.now() < until) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          rate = value.sampleRate;
-          const buf = new Float32Array(value.numberOfFrames);
-          value.copyTo(buf, { planeIndex: 0, format: 'f32-planar' });
-          value.close();
-          for (const s of buf) samples.push(s);
-        }
-        reader.cancel();
-        const w = (2 * Math.PI * hz) / rate;
-        const coeff = 2 * Math.cos(w);
-        let s1 = 0, s2 = 0, energy = 0;
-        for (const x of samples) { const s0 = x + coeff * s1 - s2; s2 = s1; s1 = s0; energy += x * x; }
-        const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-        const share = energy > 0 ? (2 * power) / (samples.length * energy) : 0;
-        return { hz, share, samples: samples.length, rms: samples.length ? Math.sqrt(energy / samples.length) : 0 };
-      }, [Number(rest[0]), Number(rest[1])]);
+        return audio.srcObject ? audio.srcObject.getAudioTracks()[0] : null;
+      });
+      const heard = await page.evaluate(measureTone, [track, Number(rest[0]), Number(rest[1])]);
       say({ heard });
     }
   } catch (e) {

@@ -18,25 +18,12 @@
 // usage: node sip_phone.mjs PAGE_URL WEBSOCKET_URL USER PASSWORD DOMAIN
 
 import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
+import { launch, measureTone } from './chromium.mjs';
 
 const [pageUrl, socketUrl, user, password, domain] = process.argv.slice(2);
 const say = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
 
-const args = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-dev-shm-usage', '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
-  // The test node's certificate is self-signed.
-  '--ignore-certificate-errors',
-];
-if (process.env.FAKE_AUDIO) args.push(`--use-file-for-fake-audio-capture=${process.env.FAKE_AUDIO}`);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/lib/chromium/chromium',
-  headless: true,
-  args,
-});
+const browser = await launch();
 const page = await browser.newPage();
 page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
 page.on('pageerror', (e) => process.stderr.write(`[page error] ${e}\n`));
@@ -88,42 +75,16 @@ await page.evaluate(({ socketUrl, user, password, domain }) => {
     const receiver = pc?.getReceivers().find((r) => r.track?.kind === 'audio');
     return receiver?.track;
   };
-  window.listen = async (hz, ms) => {
+  // Chromium delivers no samples for a remote track nothing plays.
+  window.playRemote = async () => {
     const track = window.remoteTrack();
-    if (!track) return { hz, share: 0, samples: 0, error: 'no remote track' };
+    if (!track) return null;
     const audio = document.createElement('audio');
     audio.srcObject = new MediaStream([track]);
     audio.autoplay = true;
     document.body.appendChild(audio);
     await audio.play().catch(() => {});
-    const reader = new MediaStreamTrackProcessor({ track: track.clone() }).readable.getReader();
-    const samples = [];
-    let rate = 48000;
-    const until = performance.now() + ms;
-    while (performance.now() < until) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      rate = value.sampleRate;
-      const n = value.numberOfFrames;
-      const buf = new Float32Array(n);
-      value.copyTo(buf, { planeIndex: 0, format: 'f32-planar' });
-      value.close();
-      for (const s of buf) samples.push(s);
-    }
-    reader.cancel();
-    // Goertzel power at hz against the total power: 1.0 for a pure tone there.
-    const w = (2 * Math.PI * hz) / rate;
-    const coeff = 2 * Math.cos(w);
-    let s1 = 0, s2 = 0, energy = 0;
-    for (const x of samples) {
-      const s0 = x + coeff * s1 - s2;
-      s2 = s1; s1 = s0;
-      energy += x * x;
-    }
-    const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    const share = energy > 0 ? (2 * power) / (samples.length * energy) : 0;
-    const rms = samples.length > 0 ? Math.sqrt(energy / samples.length) : 0;
-    return { hz, share, samples: samples.length, rms };
+    return track;
   };
 }, { socketUrl, user, password, domain });
 
@@ -147,7 +108,8 @@ for await (const line of createInterface({ input: process.stdin })) {
       session.on('ended', (e) => window.report({ ended: String(e.cause) }));
     }, rest[0]);
   } else if (command === 'listen') {
-    const heard = await page.evaluate(([hz, ms]) => window.listen(hz, ms), [Number(rest[0]), Number(rest[1])]);
+    const track = await page.evaluateHandle(() => window.playRemote());
+    const heard = await page.evaluate(measureTone, [track, Number(rest[0]), Number(rest[1])]);
     say({ heard });
   } else if (command === 'dtmf') {
     await page.evaluate((digits) => window.session.sendDTMF(digits), rest[0]);

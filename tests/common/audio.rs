@@ -61,3 +61,16 @@ pub fn write_pcm_tone_wav(path: &Path, freq: f32, seconds: f32) {
     file.extend_from_slice(&riff);
     std::fs::write(path, file).expect("write tone");
 }
+
+/// Quarter seconds of `audio` where `hz` is most of the signal (a phone "heard" a tone).
+pub fn tone_quarters(audio: &switchboard_media::wav::WavAudio, hz: f64) -> usize {
+    let quarter = audio.rate as usize / 4;
+    audio
+        .samples
+        .chunks(quarter)
+        .filter(|w| {
+            w.len() == quarter
+                && switchboard_media::tone::tone_share(w, hz, f64::from(audio.rate)) > 0.6
+        })
+        .count()
+}

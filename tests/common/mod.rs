@@ -488,3 +488,32 @@ impl Drop for PgDatabase {
             .output();
     }
 }
+
+/// Points the demo trunk "carrier" somewhere else (`body`: the trunk's JSON) and waits until the SIP
+/// core has it at `address`; returns the trunk's id.
+pub fn point_demo_trunk(server: &Server, body: &str, address: &str) -> i64 {
+    let (_, list) = http_request(server.http, "GET", "/api/v1/trunks", None);
+    let list: serde_json::Value = serde_json::from_str(&list).expect("trunk list");
+    let id = list
+        .as_array()
+        .and_then(|l| l.iter().find(|t| t["name"] == "carrier"))
+        .and_then(|t| t["id"].as_i64())
+        .expect("the demo trunk");
+    let (status, answer) = http_request(
+        server.http,
+        "PUT",
+        &format!("/api/v1/trunks/{id}"),
+        Some(body),
+    );
+    assert_eq!(status, 200, "{answer}");
+    wait_until("the trunk in the core", Duration::from_secs(20), || {
+        let (_, status) = http_request(
+            server.http,
+            "GET",
+            &format!("/api/v1/trunks/{id}/status"),
+            None,
+        );
+        serde_json::from_str::<serde_json::Value>(&status).is_ok_and(|s| s["address"] == address)
+    });
+    id
+}

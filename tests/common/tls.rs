@@ -107,3 +107,20 @@ pub fn ca_and_leaf(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::write(&combined, pem).expect("combined pem");
     (ca, combined)
 }
+
+/// A node inside a test's namespace (SIP on 10.200.0.1:5070) with SIP over secure WebSocket on
+/// 10.200.0.1:7443, presenting a self-signed certificate written into `dir` (its directory).
+pub fn server_with_wss(dir: &Path) -> super::Server {
+    let (cert, key) = self_signed(dir);
+    let toml = format!(
+        "[sip]\nwss_listen = \"10.200.0.1:7443\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    super::Server::start(super::ServerOptions {
+        sip: "10.200.0.1:5070",
+        config_toml: Some(&toml),
+        dir: Some(dir.to_path_buf()),
+        ..Default::default()
+    })
+}
