@@ -84,6 +84,8 @@ fn a_browser_calls_a_sip_phone_and_both_hear_each_other() {
         "the phone's 1 kHz in the browser: {heard}\n{}",
         logs(&browser, &phone)
     );
+    // The browser talks Opus, its first choice; the relay transcodes to the phone's PCMU.
+    assert_eq!(browser.received_codec(), "audio/opus");
 
     // A stereo recording of the call: the browser's voice on the caller's channel, the phone's on
     // the other.
@@ -224,6 +226,8 @@ fn a_citizen_reaches_a_browser_that_answers() {
         "the citizen's 1 kHz in the browser: {heard}\n{}",
         logs(&browser, &citizen)
     );
+    // The browser talks Opus, its first choice; the relay transcodes to the citizen's PCMU.
+    assert_eq!(browser.received_codec(), "audio/opus");
     citizen.command("hangup", "");
     browser.wait_report("the hang-up", Duration::from_secs(10), |r| {
         r.get("ended").is_some()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use call_control::codec_spec;
 use mobile_api::RecordingRefusal;
-use sip_core::b2bua::{CallMedia, CallRef};
+use sip_core::b2bua::{CallMedia, CallRef, CodecRef};
 use sip_transport::Command;
 use switchboard_media_rt::{Codec, Layout, LegId, MediaRuntime, RecordingId};
 use switchboard_schema::{Db, NewRecording, Recording, RecordingLayout};
@@ -67,18 +67,14 @@ impl Recorder {
         let m = call_media(&self.sip, call)
             .await
             .ok_or(RecordingRefusal::NotAnswered)?;
-        let spec = codec_spec(&m.codec).ok_or_else(|| {
-            RecordingRefusal::Failed(format!("the call's codec {} cannot be recorded", m.codec.0))
-        })?;
-        if m.transcoding.iter().any(|&t| t) {
-            // The recorder decodes the call's codec; a side that switched codec stays silent.
-            tracing::warn!(
-                call = call.0,
-                "a side of this call is transcoded: it is recorded silent"
-            );
-        }
+        let cannot = |codec: &CodecRef| {
+            RecordingRefusal::Failed(format!("the codec {} cannot be recorded", codec.0))
+        };
+        // Each side is decoded in the codec it sends (they differ where the relay transcodes).
+        let caller_spec = codec_spec(&m.caller_codec).ok_or_else(|| cannot(&m.caller_codec))?;
+        let callee_spec = codec_spec(&m.callee_codec).ok_or_else(|| cannot(&m.callee_codec))?;
         // Opus carries wideband speech: keep it; G.711 is narrowband anyway.
-        let rate = if spec.codec == Codec::Opus {
+        let rate = if caller_spec.codec == Codec::Opus || callee_spec.codec == Codec::Opus {
             16_000
         } else {
             8_000
@@ -103,8 +99,8 @@ impl Recorder {
         let path = self.dir.join(&rec.file_name);
         if let Err(e) = self.media.start_recording(
             RecordingId(rec.id as u64),
-            (m.caller_leg, spec),
-            (m.callee_leg, spec),
+            (m.caller_leg, caller_spec),
+            (m.callee_leg, callee_spec),
             layout,
             rate,
             path,

@@ -12,6 +12,8 @@
 //       remote audio's energy at that frequency over the next <ms> ms, read from the received
 //       track's PCM (MediaStreamTrackProcessor);
 //   in  "dtmf <digits>": sends the keys (JsSIP's default: SIP INFO);
+//   in  "codec": out {"codec": "audio/opus"}, the codec of the audio the browser receives (WebRTC
+//       statistics of its inbound RTP), or {"codec": null} before any arrived;
 //   in  "hangup": ends the call; out {"ended": "<cause>"} when it has;
 //   in  "close": the browser quits at once (no unregistration: the connection just drops).
 //
@@ -114,6 +116,14 @@ for await (const line of createInterface({ input: process.stdin })) {
   } else if (command === 'dtmf') {
     await page.evaluate((digits) => window.session.sendDTMF(digits), rest[0]);
     say({ sent: rest[0] });
+  } else if (command === 'codec') {
+    const codec = await page.evaluate(async () => {
+      const stats = await window.session?.connection?.getStats();
+      if (!stats) return null;
+      const inbound = [...stats.values()].find((s) => s.type === 'inbound-rtp' && s.kind === 'audio');
+      return inbound?.codecId ? stats.get(inbound.codecId)?.mimeType ?? null : null;
+    });
+    say({ codec });
   } else if (command === 'autoanswer') {
     await page.evaluate(() => { window.autoanswer = true; });
     say({ autoanswer: true });

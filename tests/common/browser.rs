@@ -134,6 +134,26 @@ impl BrowserPhone {
         }
     }
 
+    /// The codec of the audio the browser receives (`audio/opus`, `audio/PCMU`), from its WebRTC
+    /// statistics; asked again until one is known (statistics lag the first packets).
+    pub fn received_codec(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.command("codec");
+            let report = self.wait_report("the received codec", Duration::from_secs(10), |r| {
+                r.get("codec").is_some()
+            });
+            if let Some(codec) = report["codec"].as_str() {
+                return codec.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no codec in the browser's statistics"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// A command to the page script (`call <uri>`, `listen <hz> <ms>`, `dtmf <keys>`, `hangup`).
     pub fn command(&mut self, line: &str) {
         if let Some(stdin) = self.stdin.as_mut() {

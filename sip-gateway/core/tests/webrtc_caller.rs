@@ -44,7 +44,9 @@ fn a_browser_caller_gets_an_ice_lite_answer_and_the_relay_its_parameters() {
     for line in [
         "a=ice-lite",
         "a=group:BUNDLE 0",
-        " UDP/TLS/RTP/SAVPF 0 126",
+        // The browser keeps Opus, its first choice; the relay transcodes to the phone's PCMU.
+        " UDP/TLS/RTP/SAVPF 111 126",
+        "a=rtpmap:111 opus/48000/2",
         "a=fingerprint:sha-256 AA:BB:CC",
         "a=setup:passive",
         "a=rtcp-mux",
@@ -64,6 +66,44 @@ fn a_browser_caller_gets_an_ice_lite_answer_and_the_relay_its_parameters() {
     assert_eq!(params.local_ufrag, ufrag);
     assert!(!params.dtls_active);
     assert!(log.remotes.iter().any(|(l, r)| *l == leg && r.rtcp_mux));
+    let opus = ("opus".to_string(), 111);
+    let pcmu = ("PCMU".to_string(), 0);
+    assert_eq!(
+        log.transcodes,
+        vec![
+            (leg, Some((opus.clone(), pcmu.clone()))),
+            (LegId(2), Some((pcmu, opus))),
+        ],
+        "the browser's Opus becomes the phone's PCMU, and back"
+    );
+}
+
+/// A browser that chose G.711 itself (its offer lists PCMU first) gets it: nothing is transcoded.
+#[test]
+fn a_browser_preferring_g711_is_not_transcoded() {
+    let mut h = Harness::with_config(&[("sip:1002@198.51.100.10:5060", PHONE_A)], |cfg| {
+        cfg.calls.dtls_fingerprint = Some("sha-256 AA:BB:CC".into());
+    });
+    let pcmu_first = browser_invite().replace("SAVPF 111 0 8 126", "SAVPF 0 111 8 126");
+    h.call_1002_with(pcmu_first);
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    let out = h.input(
+        PHONE_A,
+        reply(
+            &inv,
+            200,
+            "phone1",
+            &answer_sdp(40000)
+                .replace("RTP/AVP 8 101", "RTP/AVP 0 101")
+                .replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:0 PCMU/8000"),
+        ),
+    );
+    let ok = responses(&out)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("200 to the browser");
+    assert!(String::from_utf8_lossy(&ok.body).contains(" UDP/TLS/RTP/SAVPF 0 126"));
+    assert!(h.media.0.lock().expect("log").transcodes.is_empty());
 }
 
 #[test]
@@ -71,4 +111,74 @@ fn without_a_dtls_certificate_a_browser_offer_is_refused() {
     let mut h = Harness::new(&[("sip:1002@198.51.100.10:5060", PHONE_A)]);
     let out = h.input(CARRIER, browser_invite());
     assert!(responses(&out).iter().any(|r| r.status == 488), "{out:?}");
+}
+
+/// A citizen (PCMA from the carrier) calling a staff member whose app registered over WSS: the
+/// app is offered Opus first, answers in it, and the relay transcodes to the carrier's PCMA.
+#[test]
+fn a_browser_callee_is_offered_opus_and_transcoded_to_the_carriers_g711() {
+    let mut h = Harness::with_config(&[], |cfg| {
+        cfg.calls.dtls_fingerprint = Some("sha-256 AA:BB:CC".into());
+    });
+    let out = h.input(CARRIER, invite("c1"));
+    assert!(responses(&out).iter().any(|r| r.status == 100));
+    let call = match &h.events()[..] {
+        [CallEvent::Incoming { call, .. }] => *call,
+        other => panic!("{other:?}"),
+    };
+    let app = sip_core::Peer {
+        transport: sip_core::TransportKind::Wss,
+        addr: PHONE_A.parse().expect("addr"),
+        connection: Some(sip_core::ConnectionId(7)),
+    };
+    let target = sip_core::b2bua::RingTarget {
+        uri: sip_message::Uri::parse(b"sip:abc@df7jal23ls0d.invalid;transport=ws").expect("uri"),
+        peer: app,
+        label: "1002".into(),
+        ring_timeout: Some(Duration::from_secs(20)),
+        confirm: false,
+        caller_id: None,
+        srtp: Default::default(),
+    };
+    h.ep.ring(h.now, call, vec![target]);
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    let offer = String::from_utf8_lossy(&inv.body).into_owned();
+    assert!(
+        offer.contains(" UDP/TLS/RTP/SAVPF 111 8 0 101"),
+        "Opus first, then the carrier's codecs: {offer}"
+    );
+    assert!(offer.contains("a=rtpmap:111 opus/48000/2"), "{offer}");
+    let browser_answer = BROWSER_OFFER
+        .replace("SAVPF 111 0 8 126", "SAVPF 111 101")
+        .replace("a=setup:actpass", "a=setup:active")
+        .replace(
+            "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:126 telephone-event/8000",
+            "a=rtpmap:101 telephone-event/8000",
+        );
+    h.ep.handle_input(
+        h.now,
+        app,
+        Bytes::from(reply(&inv, 200, "app1", &browser_answer)),
+    );
+    let out = h.drain();
+    let ok = responses(&out)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("200 to the carrier");
+    let answer = String::from_utf8_lossy(&ok.body).into_owned();
+    assert!(
+        answer.contains("RTP/AVP 8 101"),
+        "the carrier keeps PCMA: {answer}"
+    );
+    let log = h.media.0.lock().expect("log");
+    let opus = ("opus".to_string(), 111);
+    let pcma = ("PCMA".to_string(), 8);
+    assert_eq!(
+        log.transcodes,
+        vec![
+            (LegId(1), Some((pcma.clone(), opus.clone()))),
+            (LegId(2), Some((opus, pcma))),
+        ]
+    );
+    assert_eq!(log.webrtc.first().map(|(leg, _)| *leg), Some(LegId(2)));
 }

@@ -77,11 +77,11 @@ pub struct CallMedia {
     pub caller_leg: super::LegId,
     /// Faces whoever answered.
     pub callee_leg: super::LegId,
-    /// The call's codec, under the same payload number on both legs.
-    pub codec: super::CodecRef,
-    /// A side that switched codec by re-INVITE and is transcoded ([caller, callee]): it sends
-    /// another codec than `codec`.
-    pub transcoding: [bool; 2],
+    /// What the caller sends (name, payload type as it arrives on `caller_leg`).
+    pub caller_codec: super::CodecRef,
+    /// What the callee sends on `callee_leg`. Differs from `caller_codec` when the relay
+    /// transcodes (a browser's Opus bridged to a G.711 trunk).
+    pub callee_codec: super::CodecRef,
 }
 
 impl Calls {
@@ -95,16 +95,71 @@ impl Calls {
         Some(CallMedia {
             caller_leg: c.inbound.leg,
             callee_leg: c.callee_leg?,
-            codec: super::transfer::codec_ref(Some(c.codec.as_ref()?)),
-            transcoding: c.transcoding,
+            caller_codec: super::transfer::codec_ref(Some(c.codec_heard_by(0)?)),
+            callee_codec: super::transfer::codec_ref(Some(c.codec_heard_by(1)?)),
         })
     }
 }
 
+/// Codecs the relay can transcode between.
+pub(super) const TRANSCODABLE: [&str; 3] = ["opus", "PCMU", "PCMA"];
+
+fn transcodable(codec: &sdp::Codec) -> bool {
+    TRANSCODABLE
+        .iter()
+        .any(|name| codec.name.eq_ignore_ascii_case(name))
+}
+
+fn same_codec(a: &sdp::Codec, b: &sdp::Codec) -> bool {
+    a.payload_type == b.payload_type && a.name.eq_ignore_ascii_case(&b.name)
+}
+
 impl super::Call {
+    /// The codec side `side` (0 the caller, 1 the callee) speaks and hears: the call's codec
+    /// unless the relay transcodes that side.
+    pub(super) fn codec_heard_by(&self, side: usize) -> Option<&sdp::Codec> {
+        self.side_codecs
+            .get(side)
+            .and_then(Option::as_ref)
+            .or(self.codec.as_ref())
+    }
+
+    /// Which codec the caller is answered in, given the callee's: `(caller's codec, transcoded)`.
+    /// A browser keeps the first codec it offered that the relay can transcode (Opus, as browsers
+    /// list it first: better on a mobile network than G.711, and the reason WebRTC legs exist);
+    /// any other caller takes the callee's codec, which it offered. A callee that chose a codec
+    /// the caller did not offer (Opus added for a browser callee) is transcoded to the caller's
+    /// first transcodable one.
+    fn caller_codec_for(&self, callee_codec: &sdp::Codec) -> Option<(sdp::Codec, bool)> {
+        let offered =
+            super::outbound::callee_capabilities(&self.inbound.offer, self.inbound.leg_addr, None)
+                .map(|caps| caps.codecs)
+                .unwrap_or_default();
+        let in_caller_offer = offered.iter().find(|c| same_codec(c, callee_codec));
+        let browser_choice = offered
+            .iter()
+            .filter(|_| self.inbound.webrtc.is_some())
+            .find(|c| transcodable(c));
+        match (browser_choice, in_caller_offer) {
+            (Some(wanted), Some(_))
+                if !wanted.name.eq_ignore_ascii_case(&callee_codec.name)
+                    && transcodable(callee_codec) =>
+            {
+                Some((wanted.clone(), true))
+            }
+            (_, Some(same)) => Some((same.clone(), false)),
+            (_, None) => offered
+                .iter()
+                .find(|c| transcodable(c))
+                .filter(|_| transcodable(callee_codec))
+                .map(|c| (c.clone(), true)),
+        }
+    }
+
     /// Joins the caller to branch `branch`, which answered with `answer`: both relay legs pointed at
-    /// their far ends and bridged; returns the relay's SDP answer for the caller, in the codec the
-    /// callee chose under the caller's numbers. `None` when the answer has no usable stream.
+    /// their far ends, transcoding set up where the two sides speak different codecs, and bridged;
+    /// returns the relay's SDP answer for the caller. `None` when the answer has no usable stream
+    /// or the two sides' codecs cannot be bridged.
     pub(super) fn join_caller(
         &mut self,
         branch: usize,
@@ -114,11 +169,34 @@ impl super::Call {
         let b = self.branches.get(branch)?;
         let callee_leg = self.callee_leg?;
         let callee = sdp::negotiated(&b.offer, answer).ok()?;
-        let codec = codec_of(&callee.send_codec);
+        let callee_codec = codec_of(&callee.send_codec);
+        let (mut caller_codec, mut transcoded) = self.caller_codec_for(&callee_codec)?;
+        if transcoded {
+            let caller_ref = super::transfer::codec_ref(Some(&caller_codec));
+            let callee_ref = super::transfer::codec_ref(Some(&callee_codec));
+            let ok = media.transcode(
+                self.inbound.leg,
+                Some((caller_ref.clone(), callee_ref.clone())),
+            ) && media.transcode(callee_leg, Some((callee_ref, caller_ref)));
+            if !ok {
+                // The relay cannot: the caller takes the callee's codec if it offered it.
+                media.transcode(self.inbound.leg, None);
+                media.transcode(callee_leg, None);
+                if !self.caller_offered(&callee_codec) {
+                    return None;
+                }
+                caller_codec = callee_codec.clone();
+                transcoded = false;
+            }
+        } else if self.side_codecs.iter().any(Option::is_some) {
+            // A new callee after a transcoded one: nothing to convert any more.
+            media.transcode(self.inbound.leg, None);
+            media.transcode(callee_leg, None);
+        }
         let mut caps = LocalCapabilities::new(
             self.inbound.leg_addr.ip(),
             self.inbound.leg_addr.port(),
-            vec![codec.clone()],
+            vec![caller_codec.clone()],
         );
         caps.crypto = self.inbound.crypto;
         if self.inbound.webrtc.is_some() {
@@ -127,7 +205,19 @@ impl super::Call {
         }
         let (our_answer, caller) =
             sdp::answer(&self.inbound.offer, &caps, &mut self.inbound.origin).ok()?;
-        self.codec = Some(codec);
+        // The call's codec is one the caller offered (later callees are offered it); the side
+        // that speaks another is the transcoded one.
+        let callee_offered = self.caller_offered(&callee_codec);
+        self.side_codecs = match (transcoded, callee_offered) {
+            (false, _) => [None, None],
+            (true, true) => [Some(caller_codec), None],
+            (true, false) => [None, Some(callee_codec.clone())],
+        };
+        self.codec = Some(if transcoded && callee_offered {
+            callee_codec
+        } else {
+            codec_of(&caller.send_codec)
+        });
         if let (Some(local), Some(remote)) = (&b.webrtc, &callee.webrtc) {
             media.webrtc(callee_leg, super::webrtc::relay_params(local, remote));
         }
@@ -138,6 +228,12 @@ impl super::Call {
         media.set_remote(self.inbound.leg, remote_media(&caller));
         media.bridge(self.inbound.leg, callee_leg);
         Some(our_answer)
+    }
+
+    /// Whether the caller's offer has `codec` under the same number.
+    fn caller_offered(&self, codec: &sdp::Codec) -> bool {
+        super::outbound::callee_capabilities(&self.inbound.offer, self.inbound.leg_addr, None)
+            .is_some_and(|caps| caps.codecs.iter().any(|c| same_codec(c, codec)))
     }
 }
 

@@ -96,7 +96,7 @@ impl Calls {
         c.callee_addr = Some(old.leg_addr);
         c.answered_branch = Some(index);
         c.holding.swap(0, 1);
-        c.transcoding.swap(0, 1);
+        c.side_codecs.swap(0, 1);
         // The session timer governed the transferor's dialog, which is about to end.
         c.session_timer = None;
         if self.by_inbound.get(&caller_key) == Some(&call) {

@@ -256,9 +256,10 @@ struct Call {
     caller_user: Option<String>,
     /// The caller already hears the callee's network (183 with SDP).
     early_media: bool,
-    /// A side switched codec by re-INVITE: the relay transcodes it to the call's codec
-    /// ([caller side, callee side]).
-    transcoding: [bool; 2],
+    /// A side that speaks another codec than `codec` and is transcoded to it by the relay
+    /// ([caller side, callee side]): a browser talking Opus to a G.711 trunk, or a phone that
+    /// switched codec by re-INVITE. `None`: the side speaks `codec`.
+    side_codecs: [Option<sdp::Codec>; 2],
 }
 
 /// All calls of one node.
@@ -501,7 +502,7 @@ impl Calls {
                     Caller::Trunk => None,
                 },
                 early_media: false,
-                transcoding: [false; 2],
+                side_codecs: [None, None],
             },
         );
         self.by_inbound.insert(inbound_key(&call_id, &from_tag), id);

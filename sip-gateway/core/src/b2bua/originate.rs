@@ -97,7 +97,7 @@ impl Calls {
                 session_timer: None,
                 caller_user: None,
                 early_media: false,
-                transcoding: [false; 2],
+                side_codecs: [None, None],
             },
         );
         self.by_branch_call_id.insert(call_id, (id, ORIGIN));

@@ -114,6 +114,9 @@ impl Calls {
             if webrtc.is_some() {
                 caps.webrtc = webrtc.clone();
                 caps.rtcp_mux = true;
+                if settled.is_none() {
+                    prefer_opus(&mut caps);
+                }
             }
             let mut origin = SessionOrigin::new(session_id, addr.ip());
             let offer = sdp::create_offer(&caps, &mut origin).ok()?;
@@ -658,6 +661,24 @@ pub(super) fn callee_capabilities(
         .or_else(|| Some(101).filter(free))
         .or_else(|| (96..=127u8).find(free));
     Some(caps)
+}
+
+/// A browser or app callee is offered Opus first even when the caller (a G.711 trunk) has none:
+/// the relay transcodes, and the staff member's mobile network carries a third of the bits with
+/// loss concealment. Under 111 (browsers' own number) unless the caller took that number.
+fn prefer_opus(caps: &mut LocalCapabilities) {
+    if caps.codecs.iter().any(|c| sdp::Codec::OPUS.name == c.name) {
+        return;
+    }
+    let used = |pt: u8| {
+        caps.codecs.iter().any(|c| c.payload_type == pt) || caps.telephone_event == Some(pt)
+    };
+    let Some(pt) = std::iter::once(111).chain(96..=127).find(|&pt| !used(pt)) else {
+        return;
+    };
+    let mut opus = sdp::Codec::OPUS;
+    opus.payload_type = pt;
+    caps.codecs.insert(0, opus);
 }
 
 /// A From user part the callee's phone can display: the caller's number or name as it came.

@@ -99,6 +99,14 @@ impl Calls {
             DialogSide::Caller => (c.callee_leg, 0),
             DialogSide::Branch(_) => (Some(c.inbound.leg), 1),
         };
+        // A transcoded side keeps its codec if it still offers it (a browser putting the call on
+        // hold stays on Opus); otherwise the call's codec, which ends its transcoding.
+        let already_transcoded = c.side_codecs[side_index].is_some();
+        let keep_transcoded = c.side_codecs[side_index].clone();
+        let call_codec = c.codec.clone();
+        let heard_by_other = c.side_codecs[1 - side_index]
+            .clone()
+            .or_else(|| c.codec.clone());
         let (leg, addr, origin, crypto, webrtc) = match side {
             DialogSide::Caller => (
                 c.inbound.leg,
@@ -124,33 +132,34 @@ impl Calls {
             // No offer: offer what we last sent (the answer comes in the ACK; the stream is as before).
             origin.last_sent().map(ToString::to_string)
         } else {
-            // The call's codec if the new offer still has it; otherwise (a phone switching codec)
-            // one the relay can transcode to the call's codec for the other side.
-            let settled = c.codec.clone();
-            let mut keep = LocalCapabilities::new(
-                addr.ip(),
-                addr.port(),
-                settled.clone().into_iter().collect(),
-            );
-            keep.crypto = crypto;
-            let mut switch = LocalCapabilities::new(addr.ip(), addr.port(), transcodable());
-            switch.crypto = crypto;
-            for caps in [&mut keep, &mut switch] {
+            // The side's codec if the new offer still has it; otherwise (a phone switching codec)
+            // one the relay can transcode to what the other side hears.
+            let with_codecs = |codecs: Vec<sdp::Codec>| {
+                let mut caps = LocalCapabilities::new(addr.ip(), addr.port(), codecs);
+                caps.crypto = crypto;
                 if webrtc.is_some() {
                     caps.webrtc = webrtc.clone();
                     caps.rtcp_mux = true;
                 }
-            }
+                caps
+            };
             let offer = SessionDescription::parse(&req.body).ok();
-            let kept = offer
-                .as_ref()
-                .and_then(|o| sdp::answer(o, &keep, origin).ok())
-                .map(|a| (a, false));
+            let own = keep_transcoded
+                .and_then(|own| sdp::answer(offer.as_ref()?, &with_codecs(vec![own]), origin).ok())
+                .map(|a| (a, true));
+            let kept = match own {
+                Some(kept) => Some(kept),
+                None => call_codec
+                    .and_then(|cc| {
+                        sdp::answer(offer.as_ref()?, &with_codecs(vec![cc]), origin).ok()
+                    })
+                    .map(|a| (a, false)),
+            };
             let answered = kept.or_else(|| {
                 let o = offer.as_ref()?;
-                let (answer, n) = sdp::answer(o, &switch, origin).ok()?;
+                let (answer, n) = sdp::answer(o, &with_codecs(transcodable()), origin).ok()?;
                 let from = (n.send_codec.name.clone(), n.send_codec.payload_type);
-                let to = settled
+                let to = heard_by_other
                     .as_ref()
                     .map(|c| (c.name.to_string(), c.payload_type))?;
                 let other = other_leg?;
@@ -165,14 +174,15 @@ impl Calls {
             });
             match answered {
                 Some(((answer, negotiated), transcoded)) => {
-                    if c.transcoding[side_index] && !transcoded {
+                    if already_transcoded && !transcoded {
                         // Back to the call's own codec: no more transcoding either way.
                         media.transcode(leg, None);
                         if let Some(other) = other_leg {
                             media.transcode(other, None);
                         }
                     }
-                    c.transcoding[side_index] = transcoded;
+                    c.side_codecs[side_index] =
+                        transcoded.then(|| super::answer::codec_of(&negotiated.send_codec));
                     media.set_remote(leg, super::remote_media(&negotiated));
                     // sendonly, inactive or c=0.0.0.0: the offerer stopped listening, a hold.
                     let holds = !negotiated.remote_direction.receives()
@@ -204,8 +214,11 @@ impl Calls {
             .push_back(CallAction::Respond { key, response });
         if let (Some(holds), Some(leg)) = (hold_change, other_leg) {
             self.events.push_back(if holds {
+                // Music on hold plays to the other side, in the codec it hears.
                 let codec = super::transfer::codec_ref(
-                    self.calls.get(&call).and_then(|c| c.codec.as_ref()),
+                    self.calls
+                        .get(&call)
+                        .and_then(|c| c.codec_heard_by(1 - side_index)),
                 );
                 CallEvent::Held { call, leg, codec }
             } else {

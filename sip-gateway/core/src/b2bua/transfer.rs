@@ -210,7 +210,7 @@ impl Calls {
                     .get(index)
                     .map(|b| b.label.clone())
                     .unwrap_or_default();
-                let codec = codec_ref(c.codec.as_ref());
+                let codec = codec_ref(c.codec_heard_by(0));
                 self.events.push_back(CallEvent::TransferRequested {
                     call,
                     by,
@@ -275,7 +275,7 @@ impl Calls {
         c.answered_branch = None;
         c.holding = [false; 2];
         let leg = c.inbound.leg;
-        let codec = codec_ref(c.codec.as_ref());
+        let codec = codec_ref(c.codec_heard_by(0));
         if let Some(i) = t.transferor {
             self.notify(call, DialogSide::Branch(i), 200, true);
             self.send_bye(call, DialogSide::Branch(i));
@@ -637,6 +637,12 @@ impl Calls {
             .ok()
             .and_then(|a| sdp::negotiated(&b.offer, &a).ok());
         if let (Some(n), Some(leg)) = (negotiated, callee_leg) {
+            // The consulted party speaks the call's codec: whatever the relay transcoded for the
+            // transferor (a browser's Opus) stops.
+            if c.side_codecs[1].take().is_some() {
+                media.transcode(caller_leg, None);
+                media.transcode(leg, None);
+            }
             media.set_remote(leg, super::remote_media(&n));
             media.bridge(caller_leg, leg);
         }
