@@ -168,6 +168,13 @@ impl CallControl {
             self.join_talk(call, user);
         }
         self.open_cdr(now, call, call_id, caller, from_user, to_user, &route);
+        // Staff phones show which public number the citizen called (a queue or hunt group on the
+        // way names itself later).
+        if let (Caller::Trunk, Some((label, number))) = (caller, self.config.public_number(to_user))
+        {
+            let (name, number) = (label.to_string(), number.to_string());
+            self.sip(CallCommand::ShowVia { call, name, number });
+        }
         match route {
             Route::Trunk { number, trunks } => {
                 if let Some(first) = trunks.first() {
@@ -195,6 +202,28 @@ impl CallControl {
                 self.sip(CallCommand::Reject { call, status });
             }
         }
+    }
+
+    /// Staff rung for `call` from now on see `name` (a queue or hunt group) beside the number the
+    /// caller dialled.
+    pub(crate) fn show_via(&mut self, call: CallRef, name: &str) {
+        let Some(dialled) = self
+            .calls
+            .get(&call)
+            .and_then(|c| c.view.as_ref())
+            .map(|e| e.view.to.clone())
+        else {
+            return;
+        };
+        let number = self
+            .config
+            .public_number(&dialled)
+            .map_or(dialled.clone(), |(_, n)| n.to_string());
+        self.sip(CallCommand::ShowVia {
+            call,
+            name: name.to_string(),
+            number,
+        });
     }
 
     /// Rings the trunks in `trunks` in turn: the SIP core takes the first that is up and under its

@@ -99,6 +99,7 @@ impl CallControl {
     }
 
     pub(crate) fn start_hunt(&mut self, now: Instant, call: CallRef, group: &DbHuntGroup) {
+        self.show_via(call, &group.name);
         // Whose mobile also rings, after what delay, and whether it must confirm.
         let mut mobiles = HashMap::new();
         let mut cellular = HashMap::new();

@@ -83,6 +83,14 @@ impl Snapshot {
         }
     }
 
+    /// A public number's label ("Sentralbord") and its E.164 form, as a carrier's dialled number
+    /// names it; `None` for a number that is not ours.
+    pub fn public_number(&self, dialled: &str) -> Option<(&str, &str)> {
+        let number = E164::from_carrier(dialled, &NORWAY).ok()?;
+        let n = self.numbers.get(number.as_str())?;
+        Some((n.label.as_str(), n.number.as_str()))
+    }
+
     /// Where a staff member's call goes: an extension, one of the municipality's own numbers, or
     /// out through the trunk if the user may call that kind of number (emergency numbers always).
     pub fn route_from_user(

@@ -1,7 +1,8 @@
 // Drives the node's own softphone page (/phone) in headless Chromium as a person would: types into
 // its fields and clicks its buttons. Commands on stdin, one per line; reports on stdout as JSON:
 //   "login <user> <password>"  → {"status": "<status line>"} once the page says registered or failed
-//   "wait-incoming"            → {"incoming": "<caller shown>"} once the page shows a ringing call
+//   "wait-incoming"            → {"incoming": "<caller shown>", "via": "<what it came through>"}
+//                                 once the page shows a ringing call
 //   "click <button id>"        → {"clicked": "<id>"}
 //   "dial <number>"            → {"clicked": "call"}
 //   "wait-status <text>"       → {"status": "…"} once the status line contains <text>
@@ -39,7 +40,10 @@ for await (const line of createInterface({ input: process.stdin })) {
       say({ status: await status() });
     } else if (command === 'wait-incoming') {
       await page.waitForSelector('#incoming:not([hidden])', { timeout: 20000 });
-      say({ incoming: await page.locator('#incoming-from').textContent() });
+      say({
+        incoming: await page.locator('#incoming-from').textContent(),
+        via: await page.locator('#incoming-via').textContent(),
+      });
     } else if (command === 'click') {
       await page.click(`#${rest[0]}`);
       say({ clicked: rest[0] });

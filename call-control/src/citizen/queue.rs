@@ -36,6 +36,7 @@ impl CallControl {
     }
 
     pub(crate) fn join(&mut self, now: Instant, call: CallRef, queue: Queue) {
+        self.show_via(call, &queue.name);
         let id = queue.id as u64;
         let config = queue_config(&queue);
         if let Err(e) = self.acd.upsert_queue(now, config) {

@@ -11,6 +11,12 @@
   const pcConfig = { iceServers: [], rtcpMuxPolicy: 'require' };
   const media = { mediaConstraints: { audio: true, video: false }, pcConfig };
 
+  // "Sentralbord · +4764000001" from the display name and P-Called-Party-ID's user part.
+  function viaText(name, called) {
+    const number = called ? (/sips?:([^@;>]+)/.exec(called) || [])[1] : '';
+    return [name, number].filter(Boolean).join(' · ');
+  }
+
   function attachAudio(session) {
     const pc = session.connection;
     if (!pc) return;
@@ -78,11 +84,17 @@
     ua.on('newRTCSession', ({ originator, session, request }) => {
       if (originator !== 'remote') return;
       if (state.session) { session.terminate({ status_code: 486, reason_phrase: 'Busy Here' }); return; }
-      const from = request.from.display_name || request.from.uri.user;
+      // Switchboard names the caller's number in From, what the call came through (a queue, a
+      // hunt group, a public number's name) as From's display name, and the public number the
+      // citizen dialled in P-Called-Party-ID.
+      const from = request.from.uri.user;
+      const via = viaText(request.from.display_name, request.getHeader('P-Called-Party-ID'));
       $('incoming-from').textContent = from;
+      $('incoming-via').textContent = via ? `via ${via}` : '';
+      show('incoming-via', Boolean(via));
       show('incoming', true);
-      say(`Ringer / Ringing: ${from}`);
-      callUi(session, from);
+      say(`Ringer / Ringing: ${from}${via ? ` (via ${via})` : ''}`);
+      callUi(session, via ? `${from} (via ${via})` : from);
     });
     ua.start();
   });

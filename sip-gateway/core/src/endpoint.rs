@@ -612,6 +612,7 @@ impl<L: LocationStore> Endpoint<L> {
             } => self.ring_member(now, call, &user, ring_timeout),
             C::Reject { call, status } => self.reject(now, call, status),
             C::CancelBranch { call, label } => self.cancel_branch(now, call, &label),
+            C::ShowVia { call, name, number } => self.calls.show_via(call, name, number),
             C::Confirm { call, label } => self.confirm_branch(now, call, &label),
             C::Decline { call, label } => self.decline_branch(now, call, &label),
             C::Originate {

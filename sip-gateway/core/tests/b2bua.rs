@@ -393,3 +393,44 @@ fn a_reinvite_for_an_unknown_dialog_gets_481() {
         vec![481]
     );
 }
+
+/// Call control says what the call came through: the phone's INVITE names the queue in From's
+/// display name (quoted, escaped) and the number the citizen dialled in P-Called-Party-ID.
+#[test]
+fn the_callee_sees_what_the_call_came_through() {
+    let mut h = Harness::new(&[("sip:1002@198.51.100.10:5060", PHONE_A)]);
+    let out = h.input(CARRIER, invite("c1"));
+    assert!(responses(&out).iter().any(|r| r.status == 100));
+    let call = match &h.events()[..] {
+        [CallEvent::Incoming { call, .. }] => *call,
+        other => panic!("{other:?}"),
+    };
+    h.ep.handle_call_command(
+        h.now,
+        sip_core::b2bua::CallCommand::ShowVia {
+            call,
+            name: "Servicetorget \"Sentrum\"".into(),
+            number: "+4764000000".into(),
+        },
+    );
+    let targets = h.ep.targets_for_user("1002", Some(Duration::from_secs(20)));
+    h.ep.ring(h.now, call, targets);
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    let from = String::from_utf8_lossy(inv.headers.get(&HeaderName::From).expect("From"));
+    assert!(
+        from.starts_with(r#""Servicetorget \"Sentrum\"" <sip:+4791234567@"#),
+        "{from}"
+    );
+    let called = inv
+        .headers
+        .get(&HeaderName::PCalledPartyId)
+        .map(|v| String::from_utf8_lossy(v).into_owned());
+    assert_eq!(called.as_deref(), Some("<sip:+4764000000@192.0.2.1:5060>"));
+    // What went on the wire parses back with its From tag: the quoted-string is well formed.
+    assert!(
+        inv.from()
+            .and_then(|f| f.tag().map(str::to_string))
+            .is_some(),
+        "{from}"
+    );
+}

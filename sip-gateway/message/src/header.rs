@@ -91,6 +91,7 @@ header_names! {
     Privacy => "Privacy", b"privacy";
     PAssertedIdentity => "P-Asserted-Identity", b"p-asserted-identity";
     PPreferredIdentity => "P-Preferred-Identity", b"p-preferred-identity";
+    PCalledPartyId => "P-Called-Party-ID", b"p-called-party-id";
     Rseq => "RSeq", b"rseq";
     Rack => "RAck", b"rack";
     ReplacesHeader => "Replaces", b"replaces";

@@ -260,6 +260,18 @@ struct Call {
     /// ([caller side, callee side]): a browser talking Opus to a G.711 trunk, or a phone that
     /// switched codec by re-INVITE. `None`: the side speaks `codec`.
     side_codecs: [Option<sdp::Codec>; 2],
+    /// What the call came through, for the callees' displays: (name, dialled number).
+    via: Option<(String, String)>,
+}
+
+impl Calls {
+    /// What the call came through, shown to every callee rung from now on (see
+    /// [`CallCommand::ShowVia`]).
+    pub fn show_via(&mut self, call: CallRef, name: String, number: String) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.via = Some((name, number));
+        }
+    }
 }
 
 /// All calls of one node.
@@ -503,6 +515,7 @@ impl Calls {
                 },
                 early_media: false,
                 side_codecs: [None, None],
+                via: None,
             },
         );
         self.by_inbound.insert(inbound_key(&call_id, &from_tag), id);

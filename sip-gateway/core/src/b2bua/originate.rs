@@ -98,6 +98,7 @@ impl Calls {
                 caller_user: None,
                 early_media: false,
                 side_codecs: [None, None],
+                via: None,
             },
         );
         self.by_branch_call_id.insert(call_id, (id, ORIGIN));

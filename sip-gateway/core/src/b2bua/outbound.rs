@@ -129,9 +129,21 @@ impl Calls {
             return;
         };
         let presented = target.caller_id.as_deref().unwrap_or(&c.from_user);
-        let from_uri = format!("<sip:{}@{local}>", display_user(presented));
+        let shown_name = c
+            .via
+            .as_ref()
+            .map(|(name, _)| quoted_display_name(name))
+            .filter(|name| !name.is_empty() && target.caller_id.is_none());
+        let from_uri = match shown_name {
+            Some(name) => format!("\"{name}\" <sip:{}@{local}>", display_user(presented)),
+            None => format!("<sip:{}@{local}>", display_user(presented)),
+        };
+        let called = c
+            .via
+            .as_ref()
+            .map(|(_, number)| format!("<sip:{}@{local}>", display_user(number)));
         let assert_identity = target.caller_id.is_some();
-        let Some((invite, key, dialog)) = initial_invite(
+        let Some((mut invite, key, dialog)) = initial_invite(
             ids,
             &target,
             from_uri,
@@ -144,6 +156,9 @@ impl Calls {
             }
             return;
         };
+        if let Some(called) = called {
+            invite.headers.push(HeaderName::PCalledPartyId, called);
+        }
         let call_id = dialog.call_id.clone();
         let index = c.branches.len();
         c.branches.push(Branch {
@@ -679,6 +694,19 @@ fn prefer_opus(caps: &mut LocalCapabilities) {
     let mut opus = sdp::Codec::OPUS;
     opus.payload_type = pt;
     caps.codecs.insert(0, opus);
+}
+
+/// A display name as a quoted-string's content (RFC 3261 §25.1): quotes and backslashes escaped,
+/// control characters dropped, at most 64 characters.
+fn quoted_display_name(name: &str) -> String {
+    let mut out = String::new();
+    for ch in name.chars().filter(|c| !c.is_control()).take(64) {
+        if ch == '"' || ch == '\\' {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.trim().to_string()
 }
 
 /// A From user part the callee's phone can display: the caller's number or name as it came.

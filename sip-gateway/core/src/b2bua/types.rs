@@ -272,6 +272,14 @@ pub enum CallCommand {
     Reject { call: CallRef, status: u16 },
     /// Stop ringing the branches labelled `label`.
     CancelBranch { call: CallRef, label: BranchLabel },
+    /// What staff phones show the call came through, on every INVITE sent for it from now on:
+    /// `name` (a queue, hunt group or public number's label) as the From display name, and the
+    /// number the citizen dialled as P-Called-Party-ID (RFC 3455).
+    ShowVia {
+        call: CallRef,
+        name: String,
+        number: String,
+    },
     /// A confirming branch pressed 1: connect it to the caller.
     Confirm { call: CallRef, label: BranchLabel },
     /// A confirming branch did not confirm: release it.
