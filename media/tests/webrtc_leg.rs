@@ -325,3 +325,89 @@ fn the_relay_bridges_a_webrtc_leg_to_plain_rtp() {
         .all(|(pt, _, _, payload)| *pt == 0 && payload == &vec![0x66u8; 160]));
     assert!(relay.webrtc_connected(LegId(1)));
 }
+
+/// How a simulated browser behaves towards the relay in [`first_timeout`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BrowserBehaviour {
+    /// Connects and talks every 20 ms.
+    Talks,
+    /// Completes ICE and DTLS, then sends no media (its DTLS stuck on its side, say).
+    ConnectsSilently,
+    /// Nothing it sends reaches the relay.
+    Unreachable,
+}
+
+/// Runs a WebRTC leg against a browser behaving as `behaviour` for up to `limit` of simulated time
+/// and returns when the relay first reported the leg's media as timed out, counted from the start.
+fn first_timeout(behaviour: BrowserBehaviour, limit: Duration) -> Option<Duration> {
+    use switchboard_media::relay::{Channel, LegId, Relay, RelayConfig, RelayEvent, RemoteMedia};
+    let identity = DtlsIdentity::generate().expect("certificate");
+    let start = Instant::now();
+    let mut now = start;
+    let (mut browser, params, browser_ssrc) = browser_and_params(&identity, now);
+    let mut relay = Relay::new(RelayConfig::default(), now);
+    let web = relay.add_leg(LegId(1), now);
+    relay
+        .set_webrtc(LegId(1), &params, &identity, addr(SERVER), now)
+        .expect("webrtc leg");
+    relay
+        .set_remote(
+            LegId(1),
+            RemoteMedia {
+                rtcp_mux: true,
+                ..RemoteMedia::default()
+            },
+        )
+        .expect("remote");
+    let mut buf = [0u8; 1536];
+    let mut seq = 0u64;
+    while now - start < limit {
+        if browser.connected && behaviour == BrowserBehaviour::Talks {
+            seq += 1;
+            browser.send_pcmu(browser_ssrc, seq, now);
+        }
+        for (_, bytes) in std::mem::take(&mut browser.out) {
+            if behaviour == BrowserBehaviour::Unreachable {
+                continue;
+            }
+            let mut b = [0u8; 1536];
+            b[..bytes.len()].copy_from_slice(&bytes);
+            relay.handle_packet(web, Channel::Rtp, addr(BROWSER), &mut b, bytes.len(), now);
+        }
+        relay.handle_timeout(now);
+        while let Some(t) = relay.poll_transmit(now, &mut buf) {
+            browser.receive(&buf[..t.len], now);
+        }
+        while let Some(event) = relay.poll_event() {
+            if event == (RelayEvent::MediaTimeout { leg: LegId(1) }) {
+                return Some(now - start);
+            }
+        }
+        now += Duration::from_millis(20);
+        browser.tick(now);
+    }
+    None
+}
+
+/// A WebRTC setup that never finishes, or finishes with no media following, ends the leg within
+/// seconds (`RelayConfig::webrtc_setup_timeout` 10 s, `webrtc_first_media_timeout` 5 s), long
+/// before the 30 s media timeout; a talking browser is left alone.
+#[test]
+fn a_webrtc_leg_that_never_brings_media_is_timed_out_within_seconds() {
+    let stuck = first_timeout(BrowserBehaviour::ConnectsSilently, Duration::from_secs(40))
+        .expect("a silent connected browser times out");
+    assert!(
+        stuck >= Duration::from_secs(5) && stuck <= Duration::from_secs(7),
+        "{stuck:?}"
+    );
+    let unreachable = first_timeout(BrowserBehaviour::Unreachable, Duration::from_secs(40))
+        .expect("an unreachable browser times out");
+    assert!(
+        unreachable >= Duration::from_secs(10) && unreachable <= Duration::from_secs(12),
+        "{unreachable:?}"
+    );
+    assert_eq!(
+        first_timeout(BrowserBehaviour::Talks, Duration::from_secs(20)),
+        None
+    );
+}

@@ -112,6 +112,13 @@ pub struct RelayConfig {
     pub hold_timeout: Duration,
     /// How often timeouts are checked.
     pub sweep_interval: Duration,
+    /// A WebRTC leg whose ICE and DTLS are not up this long after it was set up has failed
+    /// ([`RelayEvent::MediaTimeout`]).
+    pub webrtc_setup_timeout: Duration,
+    /// A WebRTC leg that connected but brought no media for this long has failed too: the server
+    /// can see DTLS finished while the browser's last flight was lost, and the browser never
+    /// sends (it keeps ICE alive with consent checks, so the plain media timeout would wait).
+    pub webrtc_first_media_timeout: Duration,
 }
 
 impl Default for RelayConfig {
@@ -121,6 +128,8 @@ impl Default for RelayConfig {
             media_timeout: Duration::from_secs(30),
             hold_timeout: Duration::from_secs(3600),
             sweep_interval: Duration::from_secs(1),
+            webrtc_setup_timeout: Duration::from_secs(10),
+            webrtc_first_media_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -825,7 +834,22 @@ impl Relay {
             } else {
                 self.config.hold_timeout
             };
-            if now.saturating_duration_since(leg.last_activity) >= limit {
+            let webrtc_failed = leg.webrtc.as_ref().is_some_and(|w| {
+                w.has_failed()
+                    || match w.connected_at() {
+                        None => {
+                            now.saturating_duration_since(w.started_at())
+                                >= self.config.webrtc_setup_timeout
+                        }
+                        Some(at) => {
+                            leg.remote.direction.far_end_sends()
+                                && leg.last_activity < at
+                                && now.saturating_duration_since(at)
+                                    >= self.config.webrtc_first_media_timeout
+                        }
+                    }
+            });
+            if webrtc_failed || now.saturating_duration_since(leg.last_activity) >= limit {
                 leg.timed_out = true;
                 self.events
                     .push_back(RelayEvent::MediaTimeout { leg: leg.id });

@@ -112,6 +112,10 @@ pub struct WebRtcLeg {
     inbox: VecDeque<Vec<u8>>,
     next_timeout: Option<Instant>,
     connected: bool,
+    /// When the leg was set up, and when its DTLS first came up: the relay's watchdog for setups
+    /// that never finish.
+    started_at: Instant,
+    connected_at: Option<Instant>,
     failed: bool,
     /// The last extended sequence number sent: the far end's 16-bit numbers are extended across
     /// their wrap, as str0m wants them.
@@ -177,6 +181,8 @@ impl WebRtcLeg {
             inbox: VecDeque::new(),
             next_timeout: None,
             connected: false,
+            started_at: now,
+            connected_at: None,
             failed: false,
             last_seq: None,
         };
@@ -193,6 +199,7 @@ impl WebRtcLeg {
             self.failed = true;
         }
         self.drain();
+        self.note_connected(now);
     }
 
     /// Plain RTP for the browser: protected and queued for the wire once DTLS is up (dropped before:
@@ -227,6 +234,7 @@ impl WebRtcLeg {
             self.failed = true;
         }
         self.drain();
+        self.note_connected(now);
     }
 
     /// Runs str0m's outputs: packets for the wire, decrypted RTP, state changes, the next timeout.
@@ -281,6 +289,22 @@ impl WebRtcLeg {
 
     pub fn is_connected(&self) -> bool {
         self.connected
+    }
+
+    fn note_connected(&mut self, now: Instant) {
+        if self.connected && self.connected_at.is_none() {
+            self.connected_at = Some(now);
+        }
+    }
+
+    /// When the leg was made.
+    pub fn started_at(&self) -> Instant {
+        self.started_at
+    }
+
+    /// When ICE and DTLS first came up.
+    pub fn connected_at(&self) -> Option<Instant> {
+        self.connected_at
     }
 
     pub fn has_failed(&self) -> bool {
