@@ -51,6 +51,12 @@ impl Report {
     }
 }
 
+/// Large socket buffers (32 MiB each way), so a burst is not lost in the kernel.
+pub fn grow_buffers(socket: &UdpSocket) {
+    set_buffer(socket, libc::SO_RCVBUFFORCE, 32 << 20);
+    set_buffer(socket, libc::SO_SNDBUFFORCE, 32 << 20);
+}
+
 fn set_buffer(socket: &UdpSocket, opt: libc::c_int, bytes: libc::c_int) {
     // SAFETY: setsockopt reads one c_int from a live local. Failure leaves the default size.
     unsafe {

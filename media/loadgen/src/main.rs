@@ -10,6 +10,7 @@ mod bare;
 mod generator;
 mod moh;
 mod ng;
+mod webrtc;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -30,6 +31,8 @@ enum Command {
     Media(MediaArgs),
     /// Queued callers hearing music on hold.
     Moh(moh::MohArgs),
+    /// Browser (WebRTC) ⇄ trunk (plain RTP) calls.
+    Webrtc(webrtc::WebRtcArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -142,6 +145,7 @@ fn main() {
     let result = match cli.command {
         Command::Media(args) => run_media(&args),
         Command::Moh(args) => moh::run(&args),
+        Command::Webrtc(args) => webrtc::run(&args),
     };
     if let Err(e) = result {
         eprintln!("switchboard-bench: {e}");
