@@ -178,7 +178,7 @@ impl Browser {
         };
         let mut api = self.rtc.direct_api();
         if let Some(stream) = api.stream_tx(&self.ssrc) {
-            let _ = stream.write_rtp(RtpWrite::new(
+            stream.write_rtp(RtpWrite::new(
                 pt.into(),
                 self.seq.into(),
                 (self.seq as u32).wrapping_mul(ts_step),
@@ -273,7 +273,10 @@ pub fn run(args: &WebRtcArgs) -> Result<(), String> {
     while calls.iter().any(|c| !c.browser.connected) {
         if Instant::now() > deadline {
             let up = calls.iter().filter(|c| c.browser.connected).count();
-            return Err(format!("only {up} of {} browsers connected in 60 s", calls.len()));
+            return Err(format!(
+                "only {up} of {} browsers connected in 60 s",
+                calls.len()
+            ));
         }
         pump(&mut calls, &by_source, &browsers_socket, &mut buf, false);
         std::thread::sleep(Duration::from_micros(200));
@@ -426,8 +429,7 @@ fn pump(
 ) {
     let local = socket.local_addr().ok();
     while let Ok((n, src)) = socket.recv_from(buf) {
-        let (Some(&i), Some(local), Some(data)) = (by_source.get(&src), local, buf.get(..n))
-        else {
+        let (Some(&i), Some(local), Some(data)) = (by_source.get(&src), local, buf.get(..n)) else {
             continue;
         };
         let Some(c) = calls.get_mut(i) else {
@@ -551,8 +553,12 @@ fn set_up_switchboard(
 
 /// The value of the first `a=<name>:` line of `sdp`.
 fn attribute<'a>(sdp: &'a str, name: &str) -> Option<&'a str> {
-    sdp.lines()
-        .find_map(|l| l.trim_end().strip_prefix("a=")?.strip_prefix(name)?.strip_prefix(':'))
+    sdp.lines().find_map(|l| {
+        l.trim_end()
+            .strip_prefix("a=")?
+            .strip_prefix(name)?
+            .strip_prefix(':')
+    })
 }
 
 fn set_up_rtpengine(
@@ -574,7 +580,8 @@ fn set_up_rtpengine(
     let mut legs = Vec::with_capacity(browsers.len());
     for (i, b) in browsers.iter_mut().enumerate() {
         let call_id = format!("webrtc-bench-{i}-{}", std::process::id());
-        let list = |items: &[&str]| ng::Bencode::List(items.iter().map(|s| ng::Bencode::str(s)).collect());
+        let list =
+            |items: &[&str]| ng::Bencode::List(items.iter().map(|s| ng::Bencode::str(s)).collect());
         // The trunk offers plain PCMU; rtpengine offers the browser WebRTC (ICE-lite on its
         // side, as Switchboard does), with Opus added when transcoding.
         let mut offer_cmd = vec![
@@ -611,13 +618,16 @@ fn set_up_rtpengine(
             ufrag: attribute(&offer_sdp, "ice-ufrag")
                 .ok_or_else(|| format!("no ICE in rtpengine's offer:\n{offer_sdp}"))?
                 .to_string(),
-            pass: attribute(&offer_sdp, "ice-pwd").ok_or("no ice-pwd")?.to_string(),
+            pass: attribute(&offer_sdp, "ice-pwd")
+                .ok_or("no ice-pwd")?
+                .to_string(),
         };
         let fingerprint = attribute(&offer_sdp, "fingerprint")
             .ok_or("no fingerprint in rtpengine's offer")?
             .to_string();
         let (pt, rtpmap) = if args.opus {
-            let pt = ng::sdp_payload_type(&offer_sdp, "opus").ok_or("no Opus in rtpengine's offer")?;
+            let pt =
+                ng::sdp_payload_type(&offer_sdp, "opus").ok_or("no Opus in rtpengine's offer")?;
             // The browser takes rtpengine's number for Opus, as a real one would from the offer.
             *b = Browser::new(b.relay, Instant::now(), *b.ssrc, pt);
             (pt, format!("{pt} opus/48000/2"))

@@ -135,6 +135,10 @@ impl WebRtcLeg {
             .set_dtls_cert(identity.cert.clone())
             .set_ice_lite(true)
             .set_rtp_mode(true)
+            // Our SDP negotiates no header extensions: only the MID (str0m maps streams by it)
+            // is kept, which spares per-packet transport-wide sequence numbering and send times.
+            .clear_extension_map()
+            .set_extension(4, str0m::rtp::Extension::RtpMid)
             // Audio only, under the static numbers (and Opus as 111, as Chrome numbers it).
             .clear_codecs()
             .enable_opus(true)
