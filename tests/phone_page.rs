@@ -35,17 +35,7 @@ fn a_colleague_calls_the_softphone_page_and_it_answers_holds_and_hangs_up() {
         &screenshot,
     );
     let log = || std::fs::read_to_string(dir.path().join("page.log")).unwrap_or_default();
-    page.command("login 1001 demo-1001");
-    let status = page.wait_report("signing in", Duration::from_secs(30), |r| {
-        r.get("status").is_some() || r.get("error").is_some()
-    });
-    assert!(
-        status["status"]
-            .as_str()
-            .is_some_and(|s| s.contains("Registrert")),
-        "{status}\n{}",
-        log()
-    );
+    sign_in_as_1001(&mut page, &log);
 
     let mut colleague = Baresip::start(
         &dir.path().join("colleague"),
@@ -120,40 +110,13 @@ fn the_page_shows_which_number_and_group_a_citizen_called() {
     }
     let server_dir = tempfile::tempdir().expect("temp dir");
     let server = common::tls::server_with_wss(server_dir.path());
-    common::point_demo_trunk(
-        &server,
-        r#"{"name":"carrier","host":"10.200.0.1","port":15080,"transport":"udp","inbound_sources":["10.200.0.1/32"]}"#,
-        "10.200.0.1:15080",
-    );
     let dir = tempfile::tempdir().expect("temp dir");
     let screenshot = std::env::temp_dir().join("switchboard-phone-page-incoming.png");
     let mut page =
         BrowserPhone::open_phone_page(server.http, &dir.path().join("page.log"), None, &screenshot);
     let log = || std::fs::read_to_string(dir.path().join("page.log")).unwrap_or_default();
-    page.command("login 1001 demo-1001");
-    let status = page.wait_report("signing in", Duration::from_secs(30), |r| {
-        r.get("status").is_some() || r.get("error").is_some()
-    });
-    assert!(
-        status["status"]
-            .as_str()
-            .is_some_and(|s| s.contains("Registrert")),
-        "{status}\n{}",
-        log()
-    );
-    let mut citizen = Baresip::start_carrier(
-        &dir.path().join("citizen"),
-        Phone {
-            user: "4791234567",
-            sip_port: 15080,
-            ctrl_port: 4446,
-            rtp_ports: (40400, 40500),
-            tone_hz: 1000,
-            sip_trace: false,
-            transport: "udp",
-        },
-        None,
-    );
+    sign_in_as_1001(&mut page, &log);
+    let mut citizen = Baresip::start_citizen(dir.path(), &server);
     citizen.command("dial", "sip:+4764000001@10.200.0.1:5070");
     page.command("wait-incoming");
     let incoming = page.wait_report("the incoming call", Duration::from_secs(30), |r| {
@@ -175,4 +138,20 @@ fn the_page_shows_which_number_and_group_a_citizen_called() {
     assert!(cdr["answered_by"].is_null(), "{cdr}");
     page.close();
     citizen.stop();
+}
+
+/// Signs in on the page as 1001 with its SIP password, through the page's form, and waits until it
+/// says it is registered.
+fn sign_in_as_1001(page: &mut BrowserPhone, log: &dyn Fn() -> String) {
+    page.command("login 1001 demo-1001");
+    let status = page.wait_report("signing in", Duration::from_secs(30), |r| {
+        r.get("status").is_some() || r.get("error").is_some()
+    });
+    assert!(
+        status["status"]
+            .as_str()
+            .is_some_and(|s| s.contains("Registrert")),
+        "{status}\n{}",
+        log()
+    );
 }

@@ -159,12 +159,6 @@ fn a_citizen_reaches_a_browser_that_answers() {
     }
     let server_dir = tempfile::tempdir().expect("temp dir");
     let server = common::tls::server_with_wss(server_dir.path());
-    // The carrier calls from the namespace's address.
-    common::point_demo_trunk(
-        &server,
-        r#"{"name":"carrier","host":"10.200.0.1","port":15080,"transport":"udp","inbound_sources":["10.200.0.1/32"]}"#,
-        "10.200.0.1:15080",
-    );
     let dir = tempfile::tempdir().expect("temp dir");
     let tone = dir.path().join("microphone.wav");
     common::audio::write_pcm_tone_wav(&tone, 600.0, 30.0);
@@ -183,19 +177,7 @@ fn a_citizen_reaches_a_browser_that_answers() {
     browser.wait_report("answering on", Duration::from_secs(5), |r| {
         r.get("autoanswer").is_some()
     });
-    let mut citizen = Baresip::start_carrier(
-        &dir.path().join("citizen"),
-        Phone {
-            user: "4791234567",
-            sip_port: 15080,
-            ctrl_port: 4446,
-            rtp_ports: (40400, 40500),
-            tone_hz: 1000,
-            sip_trace: false,
-            transport: "udp",
-        },
-        None,
-    );
+    let mut citizen = Baresip::start_citizen(dir.path(), &server);
     citizen.command("dial", "sip:+4764000001@10.200.0.1:5070");
     let logs = |browser: &BrowserPhone, citizen: &Baresip| {
         format!(

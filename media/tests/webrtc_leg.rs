@@ -237,20 +237,20 @@ fn a_browser_peer_connects_and_rtp_crosses_both_ways() {
     assert_eq!(payload, &vec![0x66u8; 160]);
 }
 
-/// Through the relay: the WebRTC leg bridged to a plain RTP leg (a trunk). The browser's SRTP leaves
-/// for the trunk as plain RTP; the trunk's RTP reaches the browser over SRTP.
-#[test]
-fn the_relay_bridges_a_webrtc_leg_to_plain_rtp() {
-    use switchboard_media::relay::{Channel, LegId, Relay, RelayConfig, RemoteMedia, Transmit};
-    const TRUNK: &str = "192.0.2.50:30000";
-    let identity = DtlsIdentity::generate().expect("certificate");
-    let mut now = Instant::now();
-    let (mut browser, params, browser_ssrc) = browser_and_params(&identity, now);
+/// A relay with leg 1 a WebRTC leg for the browser `params` describe (rtcp-mux, as browsers do).
+fn relay_with_webrtc_leg(
+    params: &WebRtcParams,
+    identity: &DtlsIdentity,
+    now: Instant,
+) -> (
+    switchboard_media::relay::Relay,
+    switchboard_media::relay::LegIndex,
+) {
+    use switchboard_media::relay::{LegId, Relay, RelayConfig, RemoteMedia};
     let mut relay = Relay::new(RelayConfig::default(), now);
     let web = relay.add_leg(LegId(1), now);
-    let trunk = relay.add_leg(LegId(2), now);
     relay
-        .set_webrtc(LegId(1), &params, &identity, addr(SERVER), now)
+        .set_webrtc(LegId(1), params, identity, addr(SERVER), now)
         .expect("webrtc leg");
     relay
         .set_remote(
@@ -261,6 +261,20 @@ fn the_relay_bridges_a_webrtc_leg_to_plain_rtp() {
             },
         )
         .expect("remote");
+    (relay, web)
+}
+
+/// Through the relay: the WebRTC leg bridged to a plain RTP leg (a trunk). The browser's SRTP leaves
+/// for the trunk as plain RTP; the trunk's RTP reaches the browser over SRTP.
+#[test]
+fn the_relay_bridges_a_webrtc_leg_to_plain_rtp() {
+    use switchboard_media::relay::{Channel, LegId, RemoteMedia, Transmit};
+    const TRUNK: &str = "192.0.2.50:30000";
+    let identity = DtlsIdentity::generate().expect("certificate");
+    let mut now = Instant::now();
+    let (mut browser, params, browser_ssrc) = browser_and_params(&identity, now);
+    let (mut relay, web) = relay_with_webrtc_leg(&params, &identity, now);
+    let trunk = relay.add_leg(LegId(2), now);
     relay
         .set_remote(
             LegId(2),
@@ -340,25 +354,12 @@ enum BrowserBehaviour {
 /// Runs a WebRTC leg against a browser behaving as `behaviour` for up to `limit` of simulated time
 /// and returns when the relay first reported the leg's media as timed out, counted from the start.
 fn first_timeout(behaviour: BrowserBehaviour, limit: Duration) -> Option<Duration> {
-    use switchboard_media::relay::{Channel, LegId, Relay, RelayConfig, RelayEvent, RemoteMedia};
+    use switchboard_media::relay::{Channel, LegId, RelayEvent};
     let identity = DtlsIdentity::generate().expect("certificate");
     let start = Instant::now();
     let mut now = start;
     let (mut browser, params, browser_ssrc) = browser_and_params(&identity, now);
-    let mut relay = Relay::new(RelayConfig::default(), now);
-    let web = relay.add_leg(LegId(1), now);
-    relay
-        .set_webrtc(LegId(1), &params, &identity, addr(SERVER), now)
-        .expect("webrtc leg");
-    relay
-        .set_remote(
-            LegId(1),
-            RemoteMedia {
-                rtcp_mux: true,
-                ..RemoteMedia::default()
-            },
-        )
-        .expect("remote");
+    let (mut relay, web) = relay_with_webrtc_leg(&params, &identity, now);
     let mut buf = [0u8; 1536];
     let mut seq = 0u64;
     while now - start < limit {

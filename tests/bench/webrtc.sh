@@ -17,30 +17,13 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 
 cargo build --release --locked -p switchboard-bench >/dev/null
 BENCH=target/release/switchboard-bench
-command -v rtpengine >/dev/null || { echo "rtpengine not installed (apt-get install rtpengine-daemon)"; exit 1; }
-WORK=$(mktemp -d)
-stop_rtpengine() {
-  if [ -s "$WORK/rtpengine.pid" ]; then
-    kill "$(cat "$WORK/rtpengine.pid")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$(cat "$WORK/rtpengine.pid")" 2>/dev/null || break; sleep 0.1; done
-    rm -f "$WORK/rtpengine.pid"
-  fi
-}
-trap 'stop_rtpengine; rm -rf "$WORK"' EXIT
-
-# A fresh rtpengine per run: userspace forwarding, one worker thread, on the relay CPU.
-start_rtpengine() {
-  taskset -c 1 rtpengine --table=-1 --interface=127.0.0.1 --listen-ng=127.0.0.1:2223 \
-    --port-min=30000 --port-max=49999 --num-threads=1 --foreground --log-stderr --log-level=3 \
-    --pidfile="$WORK/rtpengine.pid" >>"$WORK/rtpengine.log" 2>&1 &
-  for _ in $(seq 50); do [ -s "$WORK/rtpengine.pid" ] && break; sleep 0.1; done
-}
+. tests/bench/rtpengine.sh
 
 echo "rtpengine $(rtpengine --version 2>&1 | head -1); $SECONDS_PER_RUN s per run"
 run_pair() {
   local calls=$1; shift
   start_rtpengine
-  "$BENCH" webrtc --target rtpengine --rtpengine-pid "$(cat "$WORK/rtpengine.pid")" \
+  "$BENCH" webrtc --target rtpengine --rtpengine-pid "$RTPENGINE_PID" \
     --calls "$calls" --seconds "$SECONDS_PER_RUN" "$@" 2>/dev/null | tail -n 1
   stop_rtpengine
   "$BENCH" webrtc --target switchboard --calls "$calls" --seconds "$SECONDS_PER_RUN" "$@" 2>/dev/null | tail -n 1

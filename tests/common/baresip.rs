@@ -108,6 +108,29 @@ impl Baresip {
         Baresip::start_carrier(dir, phone, Some(certificate))
     }
 
+    /// A citizen, +47 912 34 567, calling through a plain-UDP carrier (baresip, PCMU, a 1 kHz
+    /// tone) from the test namespace's address: the demo trunk is pointed at it first.
+    pub fn start_citizen(dir: &Path, server: &Server) -> Baresip {
+        super::point_demo_trunk(
+            server,
+            r#"{"name":"carrier","host":"10.200.0.1","port":15080,"transport":"udp","inbound_sources":["10.200.0.1/32"]}"#,
+            "10.200.0.1:15080",
+        );
+        Baresip::start_carrier(
+            &dir.join("citizen"),
+            Phone {
+                user: "4791234567",
+                sip_port: 15080,
+                ctrl_port: 4446,
+                rtp_ports: (40400, 40500),
+                tone_hz: 1000,
+                sip_trace: false,
+                transport: "udp",
+            },
+            None,
+        )
+    }
+
     /// Starts baresip as a carrier answering calls to `phone.user` and placing calls from it: on
     /// its UDP port (`sip_port`), or on its TLS port (`sip_port` + 1) presenting `certificate`.
     pub fn start_carrier(dir: &Path, phone: Phone<'_>, certificate: Option<&Path>) -> Baresip {

@@ -14,6 +14,25 @@ fn browser_invite() -> String {
     )
 }
 
+/// Phone A answers the relay's offer `inv` in PCMU; returns the relay's 200 to the browser.
+fn phone_answers_in_pcmu(h: &mut Harness, inv: &Request) -> Response {
+    let out = h.input(
+        PHONE_A,
+        reply(
+            inv,
+            200,
+            "phone1",
+            &answer_sdp(40000)
+                .replace("RTP/AVP 8 101", "RTP/AVP 0 101")
+                .replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:0 PCMU/8000"),
+        ),
+    );
+    responses(&out)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("200 to the browser")
+}
+
 #[test]
 fn a_browser_caller_gets_an_ice_lite_answer_and_the_relay_its_parameters() {
     let mut h = Harness::with_config(&[("sip:1002@198.51.100.10:5060", PHONE_A)], |cfg| {
@@ -25,21 +44,7 @@ fn a_browser_caller_gets_an_ice_lite_answer_and_the_relay_its_parameters() {
     let offer = String::from_utf8_lossy(&inv.body).into_owned();
     assert!(offer.contains(" RTP/AVP "), "{offer}");
     assert!(!offer.contains("ice-ufrag"), "{offer}");
-    let out = h.input(
-        PHONE_A,
-        reply(
-            &inv,
-            200,
-            "phone1",
-            &answer_sdp(40000)
-                .replace("RTP/AVP 8 101", "RTP/AVP 0 101")
-                .replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:0 PCMU/8000"),
-        ),
-    );
-    let ok = responses(&out)
-        .into_iter()
-        .find(|r| r.status == 200)
-        .expect("200 to the browser");
+    let ok = phone_answers_in_pcmu(&mut h, &inv);
     let answer = String::from_utf8_lossy(&ok.body).into_owned();
     for line in [
         "a=ice-lite",
@@ -87,21 +92,7 @@ fn a_browser_preferring_g711_is_not_transcoded() {
     let pcmu_first = browser_invite().replace("SAVPF 111 0 8 126", "SAVPF 0 111 8 126");
     h.call_1002_with(pcmu_first);
     let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
-    let out = h.input(
-        PHONE_A,
-        reply(
-            &inv,
-            200,
-            "phone1",
-            &answer_sdp(40000)
-                .replace("RTP/AVP 8 101", "RTP/AVP 0 101")
-                .replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:0 PCMU/8000"),
-        ),
-    );
-    let ok = responses(&out)
-        .into_iter()
-        .find(|r| r.status == 200)
-        .expect("200 to the browser");
+    let ok = phone_answers_in_pcmu(&mut h, &inv);
     assert!(String::from_utf8_lossy(&ok.body).contains(" UDP/TLS/RTP/SAVPF 0 126"));
     assert!(h.media.0.lock().expect("log").transcodes.is_empty());
 }
