@@ -157,15 +157,59 @@ fn a_citizen_reaches_a_browser_that_answers() {
     if !in_private_netns("a_citizen_reaches_a_browser_that_answers", VETH_SETUP) {
         return;
     }
+    citizen_answered_in_browser("1001", |_| "+4764000001".to_string());
+}
+
+/// The same through a queue (a number straight to the demo's "Helse" queue): Switchboard answers
+/// the citizen itself, then the agent's browser answers the offer in Opus and the relay transcodes
+/// to the citizen's PCMU. Audio both ways.
+#[test]
+fn a_citizen_in_a_queue_is_answered_by_an_agent_in_the_browser() {
+    if !in_private_netns(
+        "a_citizen_in_a_queue_is_answered_by_an_agent_in_the_browser",
+        VETH_SETUP,
+    ) {
+        return;
+    }
+    citizen_answered_in_browser("1003", |server| {
+        let (_, queues) = common::http_request(server.http, "GET", "/api/v1/queues", None);
+        let queues: serde_json::Value = serde_json::from_str(&queues).expect("queues JSON");
+        let helse = queues
+            .as_array()
+            .and_then(|q| q.iter().find(|q| q["name"] == "Helse"))
+            .and_then(|q| q["id"].as_i64())
+            .expect("the demo's Helse queue");
+        let number = serde_json::json!({
+            "number": "+4764000200",
+            "label": "Helse direkte",
+            "target_kind": "queue",
+            "target_ref": helse.to_string(),
+        });
+        let (status, body) = common::http_request(
+            server.http,
+            "POST",
+            "/api/v1/numbers",
+            Some(&number.to_string()),
+        );
+        assert_eq!(status, 201, "{body}");
+        "+4764000200".to_string()
+    });
+}
+
+/// A browser signed in as `user` (demo password) answers what a citizen's baresip carrier dials
+/// (the number `set_up` returns after preparing the node): both hear each other's tone, the browser
+/// receives Opus, the citizen hangs up and the CDR says who answered.
+fn citizen_answered_in_browser(user: &str, set_up: impl Fn(&common::Server) -> String) {
     let server_dir = tempfile::tempdir().expect("temp dir");
     let server = common::tls::server_with_wss(server_dir.path());
+    let number = set_up(&server);
     let dir = tempfile::tempdir().expect("temp dir");
     let tone = dir.path().join("microphone.wav");
     common::audio::write_pcm_tone_wav(&tone, 600.0, 30.0);
     let mut browser = BrowserPhone::start_with_audio(
         server.http,
         "wss://10.200.0.1:7443",
-        "1001",
+        user,
         dir.path(),
         Some(&tone),
     );
@@ -178,21 +222,22 @@ fn a_citizen_reaches_a_browser_that_answers() {
         r.get("autoanswer").is_some()
     });
     let mut citizen = Baresip::start_citizen(dir.path(), &server);
-    citizen.command("dial", "sip:+4764000001@10.200.0.1:5070");
+    citizen.command("dial", &format!("sip:{number}@10.200.0.1:5070"));
     let logs = |browser: &BrowserPhone, citizen: &Baresip| {
         format!(
             "server: {}\ncitizen: {}\nbrowser: {:?}\n{}",
             server.log_text(),
             citizen.log(),
             browser.seen,
-            std::fs::read_to_string(dir.path().join("browser-1001.log")).unwrap_or_default()
+            std::fs::read_to_string(dir.path().join(format!("browser-{user}.log")))
+                .unwrap_or_default()
         )
     };
     let settled = browser.wait_report("the call in the browser", Duration::from_secs(20), |r| {
         r.get("confirmed").is_some() || r.get("failed").is_some()
     });
     assert_eq!(settled["confirmed"], true, "{}", logs(&browser, &citizen));
-    common::wait_answered_by(&server, "1001", Duration::from_secs(5));
+    common::wait_answered_by(&server, user, Duration::from_secs(5));
     citizen.wait_heard(
         "the browser's 600 Hz at the citizen",
         Duration::from_secs(15),
@@ -215,7 +260,7 @@ fn a_citizen_reaches_a_browser_that_answers() {
         r.get("ended").is_some()
     });
     let cdr = common::phones::closed_cdrs(&server, 1).remove(0);
-    assert_eq!(cdr["answered_by"], "1001", "{cdr}");
+    assert_eq!(cdr["answered_by"], user, "{cdr}");
     browser.close();
     citizen.stop();
 }

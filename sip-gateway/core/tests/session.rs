@@ -285,12 +285,13 @@ fn a_call_answered_by_us_waits_then_joins_the_staff_member_who_answers() {
     }
     let tag = to_tag(&ok);
     h.input(CARRIER, carrier_request("ACK", Some(&tag), "ack1", 1));
-    // A staff member is rung from the answered call, offered the caller's codec only.
+    // A staff member is rung from the answered call, offered the caller's codec first, then what
+    // the relay could transcode it to.
     let targets = h.ep.targets_for_user("1002", Some(Duration::from_secs(20)));
     h.ep.ring(h.now, call, targets);
     let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
     let offer = String::from_utf8_lossy(&inv.body).into_owned();
-    assert!(offer.contains("RTP/AVP 8 101"), "{offer}");
+    assert!(offer.contains("RTP/AVP 8 0 111 101"), "{offer}");
     // A first ring that fails is reported so the queue can move on…
     let out = h.input(PHONE_A, reply(&inv, 486, "phone1", ""));
     assert!(
@@ -424,7 +425,11 @@ fn a_call_we_place_rings_the_agent_first_then_joins_the_citizen() {
     h.ep.ring(h.now, call, vec![citizen]);
     let (to, inv_c) = requests(&h.drain(), Method::Invite).remove(0);
     assert_eq!(to.to_string(), CARRIER);
-    assert!(String::from_utf8_lossy(&inv_c.body).contains("RTP/AVP 8 101"));
+    let offer = String::from_utf8_lossy(&inv_c.body).into_owned();
+    assert!(
+        offer.contains("RTP/AVP 8 0 111 101"),
+        "the agent's PCMA first: {offer}"
+    );
     h.input(CARRIER, reply(&inv_c, 200, "citizen1", &answer_sdp(30000)));
     assert!(matches!(&h.events()[..], [CallEvent::Answered { by, .. }] if by == "carrier"));
     assert_eq!(

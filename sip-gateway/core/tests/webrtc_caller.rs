@@ -173,3 +173,55 @@ fn a_browser_callee_is_offered_opus_and_transcoded_to_the_carriers_g711() {
     );
     assert_eq!(log.webrtc.first().map(|(leg, _)| *leg), Some(LegId(2)));
 }
+
+/// A browser answered by us (a menu or queue) talks Opus; a G.711 phone rung later is offered the
+/// browser's Opus with G.711 beside it, answers PCMA, and the relay transcodes between the two.
+#[test]
+fn a_browser_in_a_queue_reaches_a_g711_phone_through_the_transcoder() {
+    let mut h = Harness::with_config(&[("sip:1002@198.51.100.10:5060", PHONE_A)], |cfg| {
+        cfg.calls.dtls_fingerprint = Some("sha-256 AA:BB:CC".into());
+    });
+    let out = h.input(CARRIER, browser_invite());
+    assert!(responses(&out).iter().any(|r| r.status == 100));
+    let call = match &h.events()[..] {
+        [CallEvent::Incoming { call, .. }] => *call,
+        other => panic!("{other:?}"),
+    };
+    h.ep.answer_locally(h.now, call);
+    let ok = responses(&h.drain())
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("answered by us");
+    assert!(
+        String::from_utf8_lossy(&ok.body).contains(" UDP/TLS/RTP/SAVPF 111 "),
+        "the browser is answered in Opus"
+    );
+    h.events();
+    let targets = h.ep.targets_for_user("1002", Some(Duration::from_secs(20)));
+    h.ep.ring(h.now, call, targets);
+    let inv = requests(&h.drain(), Method::Invite)[0].1.clone();
+    let offer = String::from_utf8_lossy(&inv.body).into_owned();
+    assert!(
+        offer.contains(" RTP/AVP 111 8 0 "),
+        "Opus, then G.711: {offer}"
+    );
+    // Phone A answers PCMA.
+    h.input(PHONE_A, reply(&inv, 200, "phone1", &answer_sdp(40000)));
+    let log = h.media.0.lock().expect("log");
+    let opus = ("opus".to_string(), 111);
+    let pcma = ("PCMA".to_string(), 8);
+    let caller_leg = log
+        .webrtc
+        .first()
+        .map(|(leg, _)| *leg)
+        .expect("browser leg");
+    let transcodes = log.transcodes.to_vec();
+    assert_eq!(
+        transcodes,
+        vec![
+            (caller_leg, Some((opus.clone(), pcma.clone()))),
+            (LegId(2), Some((pcma, opus))),
+        ]
+    );
+    assert!(log.bridged.contains(&(caller_leg, LegId(2))));
+}

@@ -124,6 +124,28 @@ impl Calls {
         };
         b.state = BranchState::Answered;
         let by = b.label.clone();
+        if let (Some(local), Some(remote)) = (&b.webrtc, &callee.webrtc) {
+            media.webrtc(callee_leg, super::webrtc::relay_params(local, remote));
+        }
+        // The callee may have chosen another codec than the caller's (see the offer): the relay
+        // transcodes between the two.
+        let callee_codec = super::answer::codec_of(&callee.send_codec);
+        let differs = c
+            .codec
+            .as_ref()
+            .is_some_and(|own| !own.name.eq_ignore_ascii_case(&callee_codec.name));
+        if let (true, Some(own)) = (differs, c.codec.as_ref()) {
+            let caller_ref = super::transfer::codec_ref(Some(own));
+            let callee_ref = super::transfer::codec_ref(Some(&callee_codec));
+            let ok = media.transcode(
+                c.inbound.leg,
+                Some((caller_ref.clone(), callee_ref.clone())),
+            ) && media.transcode(callee_leg, Some((callee_ref, caller_ref)));
+            if !ok {
+                tracing::warn!(codec = %callee_codec.name, "the relay cannot transcode to the callee's codec");
+            }
+            c.side_codecs[1] = ok.then_some(callee_codec);
+        }
         media.set_remote(callee_leg, remote_media(&callee));
         media.bridge(c.inbound.leg, callee_leg);
         c.answered_branch = Some(branch);

@@ -109,14 +109,21 @@ impl Calls {
             CallState::Answered { .. } => c.codec.as_ref(),
             _ => None,
         };
+        // A caller we answered ourselves (menu, queue) talks to nobody yet: a callee who cannot
+        // speak its codec may answer in another the relay transcodes (a browser's Opus to a
+        // G.711 phone or mobile, a carrier's G.711 to a browser's Opus).
+        let transcodable_join = c.waiting_locally();
         let offer = callee_capabilities(&c.inbound.offer, addr, settled).and_then(|mut caps| {
             caps.crypto = crypto;
             if webrtc.is_some() {
                 caps.webrtc = webrtc.clone();
                 caps.rtcp_mux = true;
-                if settled.is_none() {
+                if settled.is_none() || transcodable_join {
                     prefer_opus(&mut caps);
                 }
+            }
+            if transcodable_join {
+                add_transcodable(&mut caps);
             }
             let mut origin = SessionOrigin::new(session_id, addr.ip());
             let offer = sdp::create_offer(&caps, &mut origin).ok()?;
@@ -694,6 +701,34 @@ fn prefer_opus(caps: &mut LocalCapabilities) {
     let mut opus = sdp::Codec::OPUS;
     opus.payload_type = pt;
     caps.codecs.insert(0, opus);
+}
+
+/// Appends G.711 (PCMA, then PCMU, at their static numbers) and Opus where the offer lacks them,
+/// after what it has: the callee takes the caller's codec when it can, another one when not.
+fn add_transcodable(caps: &mut LocalCapabilities) {
+    for extra in [sdp::Codec::PCMA, sdp::Codec::PCMU, sdp::Codec::OPUS] {
+        if caps
+            .codecs
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(&extra.name))
+        {
+            continue;
+        }
+        let taken = |pt: u8| {
+            caps.codecs.iter().any(|c| c.payload_type == pt) || caps.telephone_event == Some(pt)
+        };
+        let pt = if taken(extra.payload_type) {
+            match (96..=127).find(|&pt| !taken(pt)) {
+                Some(pt) => pt,
+                None => continue,
+            }
+        } else {
+            extra.payload_type
+        };
+        let mut codec = extra;
+        codec.payload_type = pt;
+        caps.codecs.push(codec);
+    }
 }
 
 /// A display name as a quoted-string's content (RFC 3261 §25.1): quotes and backslashes escaped,
