@@ -110,6 +110,9 @@ pub struct SipConfig {
     /// SIP over secure WebSocket listens here; off when unset. Presents `tls_certificate` (with
     /// `tls_private_key`), like `tls_listen`; both are read again on SIGHUP.
     pub wss_listen: Option<SocketAddr>,
+    /// How often (seconds) `tls_certificate` and `tls_private_key` are checked for a change, such
+    /// as a renewal by certbot, and read again when they changed; 0: only on SIGHUP.
+    pub tls_watch_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,6 +179,7 @@ impl Default for SipConfig {
             tls_ca_file: None,
             ws_listen: None,
             wss_listen: None,
+            tls_watch_secs: 60,
         }
     }
 }

@@ -129,19 +129,63 @@ async fn add_secure_listeners(
     Ok(addrs)
 }
 
-/// Reads the TLS certificate again on each SIGHUP (a renewed certificate without a restart).
-async fn reload_certificate_on_hangup(sip: mpsc::Sender<Command>, stop: watch::Receiver<bool>) {
+/// The certificate files to watch for a renewal, and how often.
+struct CertificateWatch {
+    files: Vec<std::path::PathBuf>,
+    every: std::time::Duration,
+}
+
+/// What identifies the files' contents cheaply: each one's modification time and length
+/// (`None` for a file that cannot be read now, e.g. in the middle of being replaced).
+fn file_stamps(files: &[std::path::PathBuf]) -> Vec<Option<(std::time::SystemTime, u64)>> {
+    files
+        .iter()
+        .map(|f| {
+            let meta = std::fs::metadata(f).ok()?;
+            Some((meta.modified().ok()?, meta.len()))
+        })
+        .collect()
+}
+
+/// Reads the TLS certificate again on each SIGHUP, and when its files change (a renewed
+/// certificate without a restart). A change seen while only one of the two files was replaced
+/// fails to load and keeps the old certificate; the next change (the other file) loads both.
+async fn reload_certificate(
+    sip: mpsc::Sender<Command>,
+    stop: watch::Receiver<bool>,
+    watch: Option<CertificateWatch>,
+) {
     use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-        tracing::warn!("SIGHUP cannot be caught: TLS certificates reload only with a restart");
-        return;
-    };
+    let mut hangups = signal(SignalKind::hangup())
+        .map_err(|_| {
+            tracing::warn!(
+                "SIGHUP cannot be caught: TLS certificates reload on a file change or a restart"
+            )
+        })
+        .ok();
+    let mut ticks = watch.as_ref().map(|w| {
+        let mut t = tokio::time::interval(w.every);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    let mut seen = watch.as_ref().map(|w| file_stamps(&w.files));
     let stopped = wait_stop(stop);
     tokio::pin!(stopped);
     loop {
         tokio::select! {
             _ = &mut stopped => return,
-            got = hangups.recv() => if got.is_none() { return },
+            got = async { match hangups.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                if got.is_none() { return }
+            }
+            _ = async { match ticks.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending::<()>().await } } => {
+                let (Some(w), Some(seen)) = (watch.as_ref(), seen.as_mut()) else { continue };
+                let now = file_stamps(&w.files);
+                if now == *seen {
+                    continue;
+                }
+                *seen = now;
+                tracing::info!("TLS certificate files changed: reloading");
+            }
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         if sip.send(Command::ReloadCertificate(tx)).await.is_err() {
@@ -356,9 +400,21 @@ pub async fn run(
         cfg.secrets.dir.clone(),
         stop_rx.clone(),
     ));
-    let hangups = tokio::spawn(reload_certificate_on_hangup(
+    let certificate_watch = match (
+        &cfg.sip.tls_certificate,
+        &cfg.sip.tls_private_key,
+        cfg.sip.tls_watch_secs,
+    ) {
+        (Some(cert), Some(key), secs) if secs > 0 => Some(CertificateWatch {
+            files: vec![cert.clone(), key.clone()],
+            every: std::time::Duration::from_secs(secs),
+        }),
+        _ => None,
+    };
+    let hangups = tokio::spawn(reload_certificate(
         cmd_tx.clone(),
         stop_rx.clone(),
+        certificate_watch,
     ));
     let sync = tokio::spawn(sync_users(
         db.clone(),

@@ -289,6 +289,41 @@ fn openssl_verifies(addr: &str, ca: &std::path::Path) -> bool {
     out.status.success()
 }
 
+/// A certificate renewed in place (as certbot does) is taken without a signal: the node watches the
+/// files (`tls_watch_secs`, 1 s here) and presents the new one once both were replaced.
+#[test]
+fn the_tls_certificate_is_reloaded_when_its_files_change() {
+    if !in_private_netns(
+        "the_tls_certificate_is_reloaded_when_its_files_change",
+        VETH_SETUP,
+    ) {
+        return;
+    }
+    let server_dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = common::tls::self_signed(server_dir.path());
+    let toml = format!(
+        "[sip]\ntls_listen = \"10.200.0.1:5071\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\ntls_watch_secs = 1\n",
+        cert.display(),
+        key.display()
+    );
+    let server = Server::start(ServerOptions {
+        sip: "10.200.0.1:5070",
+        config_toml: Some(&toml),
+        dir: Some(server_dir.path().to_path_buf()),
+        ..Default::default()
+    });
+    let renewed = tempfile::tempdir().expect("temp dir");
+    let (new_cert, new_key) = common::tls::self_signed(renewed.path());
+    let tls = "10.200.0.1:5071";
+    assert!(!openssl_verifies(tls, &new_cert));
+    std::fs::copy(&new_cert, &cert).expect("new certificate");
+    std::fs::copy(&new_key, &key).expect("new key");
+    wait_until("the renewed certificate", Duration::from_secs(10), || {
+        openssl_verifies(tls, &new_cert)
+    });
+    assert!(common::metric(&server, "switchboard_tls_certificate_reloads_total") >= 1.0);
+}
+
 /// A renewed certificate is taken on SIGHUP without a restart: after the reload the node presents
 /// the new one (a client trusting only it verifies, one trusting only the old one does not); a
 /// reload from broken files is refused and the certificate in use stays; phones keep registering.
@@ -300,7 +335,7 @@ fn the_tls_certificate_is_reloaded_on_sighup() {
     let server_dir = tempfile::tempdir().expect("temp dir");
     let (cert, key) = common::tls::self_signed(server_dir.path());
     let toml = format!(
-        "[sip]\ntls_listen = \"10.200.0.1:5071\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
+        "[sip]\ntls_listen = \"10.200.0.1:5071\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\ntls_watch_secs = 0\n",
         cert.display(),
         key.display()
     );
