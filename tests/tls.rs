@@ -30,6 +30,27 @@ fn phone<'a>(
     }
 }
 
+/// A node in the test namespace with SIP over TLS on 10.200.0.1:5071 and a fresh self-signed
+/// certificate in `dir` (returned with its key), plus `extra` lines in `[sip]`.
+fn tls_node(
+    dir: &std::path::Path,
+    extra: &str,
+) -> (Server, std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = common::tls::self_signed(dir);
+    let toml = format!(
+        "[sip]\ntls_listen = \"10.200.0.1:5071\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n{extra}",
+        cert.display(),
+        key.display()
+    );
+    let server = Server::start(ServerOptions {
+        sip: "10.200.0.1:5070",
+        config_toml: Some(&toml),
+        dir: Some(dir.to_path_buf()),
+        ..Default::default()
+    });
+    (server, cert, key)
+}
+
 #[test]
 fn a_phone_on_tls_registers_and_talks_to_a_udp_phone() {
     if !in_private_netns(
@@ -39,18 +60,7 @@ fn a_phone_on_tls_registers_and_talks_to_a_udp_phone() {
         return;
     }
     let server_dir = tempfile::tempdir().expect("temp dir");
-    let (cert, key) = common::tls::self_signed(server_dir.path());
-    let toml = format!(
-        "[sip]\ntls_listen = \"10.200.0.1:5071\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
-        cert.display(),
-        key.display()
-    );
-    let server = Server::start(ServerOptions {
-        sip: "10.200.0.1:5070",
-        config_toml: Some(&toml),
-        dir: Some(server_dir.path().to_path_buf()),
-        ..Default::default()
-    });
+    let (server, _, _) = tls_node(server_dir.path(), "");
     assert_eq!(
         server.sip_tls,
         Some("10.200.0.1:5071".parse().expect("addr")),
@@ -300,18 +310,7 @@ fn the_tls_certificate_is_reloaded_when_its_files_change() {
         return;
     }
     let server_dir = tempfile::tempdir().expect("temp dir");
-    let (cert, key) = common::tls::self_signed(server_dir.path());
-    let toml = format!(
-        "[sip]\ntls_listen = \"10.200.0.1:5071\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\ntls_watch_secs = 1\n",
-        cert.display(),
-        key.display()
-    );
-    let server = Server::start(ServerOptions {
-        sip: "10.200.0.1:5070",
-        config_toml: Some(&toml),
-        dir: Some(server_dir.path().to_path_buf()),
-        ..Default::default()
-    });
+    let (server, cert, key) = tls_node(server_dir.path(), "tls_watch_secs = 1\n");
     let renewed = tempfile::tempdir().expect("temp dir");
     let (new_cert, new_key) = common::tls::self_signed(renewed.path());
     let tls = "10.200.0.1:5071";
@@ -333,18 +332,7 @@ fn the_tls_certificate_is_reloaded_on_sighup() {
         return;
     }
     let server_dir = tempfile::tempdir().expect("temp dir");
-    let (cert, key) = common::tls::self_signed(server_dir.path());
-    let toml = format!(
-        "[sip]\ntls_listen = \"10.200.0.1:5071\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\ntls_watch_secs = 0\n",
-        cert.display(),
-        key.display()
-    );
-    let server = Server::start(ServerOptions {
-        sip: "10.200.0.1:5070",
-        config_toml: Some(&toml),
-        dir: Some(server_dir.path().to_path_buf()),
-        ..Default::default()
-    });
+    let (server, cert, key) = tls_node(server_dir.path(), "tls_watch_secs = 0\n");
     let certs = tempfile::tempdir().expect("temp dir");
     let old_ca = certs.path().join("old.pem");
     std::fs::copy(&cert, &old_ca).expect("old certificate");

@@ -243,10 +243,23 @@ fn citizen_answered_in_browser(user: &str, set_up: impl Fn(&common::Server) -> S
         Duration::from_secs(15),
         |a| tone_quarters(a, 600.0) >= 4,
     );
-    browser.command("listen 1000 3000");
-    let heard = browser.wait_report("the browser listening", Duration::from_secs(10), |r| {
-        r.get("heard").is_some()
-    });
+    // The citizen's tone in the browser, listened to in 1 s windows until one has it: after a
+    // queue the first second or two are not clean yet (the relay's transcoder joins a stream that
+    // has been running while the citizen waited; see the issue note), so the steady state is what
+    // is checked, within a deadline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(12);
+    let heard = loop {
+        browser.command("listen 1000 1000");
+        let heard = browser.wait_report("the browser listening", Duration::from_secs(10), |r| {
+            r.get("heard").is_some()
+        });
+        let share = heard["heard"]["share"].as_f64().unwrap_or(0.0);
+        if (share > 0.5 && heard["heard"]["samples"].as_u64().unwrap_or(0) >= 12_000)
+            || std::time::Instant::now() > deadline
+        {
+            break heard;
+        }
+    };
     let share = heard["heard"]["share"].as_f64().unwrap_or(0.0);
     assert!(
         share > 0.5 && heard["heard"]["samples"].as_u64().unwrap_or(0) >= 12_000,

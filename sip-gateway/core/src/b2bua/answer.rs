@@ -101,6 +101,25 @@ impl Calls {
     }
 }
 
+/// Has the relay transcode between a caller speaking `caller_codec` on `caller_leg` and a callee
+/// speaking `callee_codec` on `callee_leg`, both ways. False (and neither leg transcoding) when
+/// the relay cannot.
+pub(super) fn transcode_between(
+    media: &mut dyn MediaControl,
+    (caller_leg, caller_codec): (super::LegId, &sdp::Codec),
+    (callee_leg, callee_codec): (super::LegId, &sdp::Codec),
+) -> bool {
+    let caller_ref = super::transfer::codec_ref(Some(caller_codec));
+    let callee_ref = super::transfer::codec_ref(Some(callee_codec));
+    let ok = media.transcode(caller_leg, Some((caller_ref.clone(), callee_ref.clone())))
+        && media.transcode(callee_leg, Some((callee_ref, caller_ref)));
+    if !ok {
+        media.transcode(caller_leg, None);
+        media.transcode(callee_leg, None);
+    }
+    ok
+}
+
 /// Codecs the relay can transcode between.
 pub(super) const TRANSCODABLE: [&str; 3] = ["opus", "PCMU", "PCMA"];
 
@@ -172,16 +191,13 @@ impl super::Call {
         let callee_codec = codec_of(&callee.send_codec);
         let (mut caller_codec, mut transcoded) = self.caller_codec_for(&callee_codec)?;
         if transcoded {
-            let caller_ref = super::transfer::codec_ref(Some(&caller_codec));
-            let callee_ref = super::transfer::codec_ref(Some(&callee_codec));
-            let ok = media.transcode(
-                self.inbound.leg,
-                Some((caller_ref.clone(), callee_ref.clone())),
-            ) && media.transcode(callee_leg, Some((callee_ref, caller_ref)));
+            let ok = transcode_between(
+                media,
+                (self.inbound.leg, &caller_codec),
+                (callee_leg, &callee_codec),
+            );
             if !ok {
                 // The relay cannot: the caller takes the callee's codec if it offered it.
-                media.transcode(self.inbound.leg, None);
-                media.transcode(callee_leg, None);
                 if !self.caller_offered(&callee_codec) {
                     return None;
                 }

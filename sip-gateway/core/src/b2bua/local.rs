@@ -135,12 +135,11 @@ impl Calls {
             .as_ref()
             .is_some_and(|own| !own.name.eq_ignore_ascii_case(&callee_codec.name));
         if let (true, Some(own)) = (differs, c.codec.as_ref()) {
-            let caller_ref = super::transfer::codec_ref(Some(own));
-            let callee_ref = super::transfer::codec_ref(Some(&callee_codec));
-            let ok = media.transcode(
-                c.inbound.leg,
-                Some((caller_ref.clone(), callee_ref.clone())),
-            ) && media.transcode(callee_leg, Some((callee_ref, caller_ref)));
+            let ok = super::answer::transcode_between(
+                media,
+                (c.inbound.leg, own),
+                (callee_leg, &callee_codec),
+            );
             if !ok {
                 tracing::warn!(codec = %callee_codec.name, "the relay cannot transcode to the callee's codec");
             }
