@@ -11,9 +11,7 @@ use common::{http_request, Server};
 use serde_json::Value;
 
 fn post(server: &Server, path: &str, body: Value) -> Value {
-    let (status, text) = http_request(server.http, "POST", path, Some(&body.to_string()));
-    assert_eq!(status, 201, "POST {path}: {text}");
-    serde_json::from_str(&text).expect("JSON")
+    common::create(server, path, &body)
 }
 
 /// The caller's relay leg in a call record: the one that carried prompts (music, announcements).

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::audio::tone_quarters;
-use common::baresip::{Baresip, Phone};
+use common::baresip::Baresip;
 use common::browser::BrowserPhone;
 use common::{in_private_netns, VETH_SETUP};
 
@@ -37,19 +37,7 @@ fn a_colleague_calls_the_softphone_page_and_it_answers_holds_and_hangs_up() {
     let log = || std::fs::read_to_string(dir.path().join("page.log")).unwrap_or_default();
     sign_in_as_1001(&mut page, &log);
 
-    let mut colleague = Baresip::start(
-        &dir.path().join("colleague"),
-        &server,
-        Phone {
-            user: "1002",
-            sip_port: 15070,
-            ctrl_port: 4445,
-            rtp_ports: (40200, 40300),
-            tone_hz: 1000,
-            sip_trace: false,
-            transport: "udp",
-        },
-    );
+    let mut colleague = Baresip::start_colleague_1002(&dir.path().join("colleague"), &server);
     colleague.command("dial", "sip:1001@10.200.0.1:5070");
     page.command("wait-incoming");
     let incoming = page.wait_report("the incoming call", Duration::from_secs(30), |r| {

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::audio::tone_quarters;
-use common::baresip::{Baresip, Phone};
+use common::baresip::Baresip;
 use common::browser::BrowserPhone;
 use common::{in_private_netns, VETH_SETUP};
 use switchboard_media::tone::tone_share;
@@ -24,19 +24,7 @@ fn a_browser_calls_a_sip_phone_and_both_hear_each_other() {
     let server_dir = tempfile::tempdir().expect("temp dir");
     let server = common::tls::server_with_wss(server_dir.path());
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut phone = Baresip::start(
-        &dir.path().join("phone"),
-        &server,
-        Phone {
-            user: "1002",
-            sip_port: 15070,
-            ctrl_port: 4445,
-            rtp_ports: (40200, 40300),
-            tone_hz: 1000,
-            sip_trace: false,
-            transport: "udp",
-        },
-    );
+    let mut phone = Baresip::start_colleague_1002(&dir.path().join("phone"), &server);
     let tone = dir.path().join("microphone.wav");
     common::audio::write_pcm_tone_wav(&tone, 600.0, 30.0);
     let mut browser = BrowserPhone::start_with_audio(
@@ -185,13 +173,7 @@ fn a_citizen_in_a_queue_is_answered_by_an_agent_in_the_browser() {
             "target_kind": "queue",
             "target_ref": helse.to_string(),
         });
-        let (status, body) = common::http_request(
-            server.http,
-            "POST",
-            "/api/v1/numbers",
-            Some(&number.to_string()),
-        );
-        assert_eq!(status, 201, "{body}");
+        common::create(server, "/api/v1/numbers", &number);
         "+4764000200".to_string()
     });
 }

@@ -108,6 +108,24 @@ impl Baresip {
         Baresip::start_carrier(dir, phone, Some(certificate))
     }
 
+    /// Demo user 1002 on a UDP phone (PCMU, a 1 kHz tone), registered with `server`: the colleague
+    /// the browser tests call and are called by.
+    pub fn start_colleague_1002(dir: &Path, server: &Server) -> Baresip {
+        Baresip::start(
+            dir,
+            server,
+            Phone {
+                user: "1002",
+                sip_port: 15070,
+                ctrl_port: 4445,
+                rtp_ports: (40200, 40300),
+                tone_hz: 1000,
+                sip_trace: false,
+                transport: "udp",
+            },
+        )
+    }
+
     /// A citizen, +47 912 34 567, calling through a plain-UDP carrier (baresip, PCMU, a 1 kHz
     /// tone) from the test namespace's address: the demo trunk is pointed at it first.
     pub fn start_citizen(dir: &Path, server: &Server) -> Baresip {

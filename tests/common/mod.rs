@@ -489,6 +489,13 @@ impl Drop for PgDatabase {
     }
 }
 
+/// POSTs `body` to the API at `path`, asserts 201 Created and returns the created object.
+pub fn create(server: &Server, path: &str, body: &serde_json::Value) -> serde_json::Value {
+    let (status, text) = http_request(server.http, "POST", path, Some(&body.to_string()));
+    assert_eq!(status, 201, "POST {path}: {text}");
+    serde_json::from_str(&text).expect("JSON")
+}
+
 /// Points the demo trunk "carrier" somewhere else (`body`: the trunk's JSON) and waits until the SIP
 /// core has it at `address`; returns the trunk's id.
 pub fn point_demo_trunk(server: &Server, body: &str, address: &str) -> i64 {
