@@ -45,10 +45,53 @@ pub struct Config {
     pub auth_guard: GuardSettings,
     pub secrets: SecretsConfig,
     pub media: MediaSettings,
+    pub push: PushSettings,
     /// The config file's directory (the working directory without one): relative paths and the
     /// default recordings directory start there.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// Push wake-up of staff apps (`[push]`, RFC 8599): the providers' keys and addresses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushSettings {
+    /// Seconds a call waits for an app woken by a push to register (the branch's ring time
+    /// bounds it too).
+    pub wait_secs: u64,
+    /// Firebase: the service-account key file (JSON, from the Firebase console). Relative: to the
+    /// config file's directory. Unset: pushes to FCM devices fail (and say so).
+    pub fcm_service_account: Option<PathBuf>,
+    /// Base URL of the FCM HTTP v1 API.
+    pub fcm_url: String,
+    /// The OAuth2 token endpoint; default: the key file's `token_uri`.
+    pub fcm_token_url: Option<String>,
+    /// APNs: the team's token signing key (`.p8`). Unset: pushes to APNs devices fail.
+    pub apns_key: Option<PathBuf>,
+    /// The signing key's ID (10 characters, from the Apple developer account).
+    pub apns_key_id: String,
+    /// The team ID that issued the key.
+    pub apns_team_id: String,
+    /// The VoIP topic (`<bundle id>.voip`) for devices whose `pn-param` names none.
+    pub apns_topic: Option<String>,
+    /// Base URL of APNs (`https://api.sandbox.push.apple.com` for development builds).
+    pub apns_url: String,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        PushSettings {
+            wait_secs: 20,
+            fcm_service_account: None,
+            fcm_url: "https://fcm.googleapis.com".into(),
+            fcm_token_url: None,
+            apns_key: None,
+            apns_key_id: String::new(),
+            apns_team_id: String::new(),
+            apns_topic: None,
+            apns_url: "https://api.push.apple.com".into(),
+        }
+    }
 }
 
 /// The media relay (`[media]`).

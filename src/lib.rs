@@ -7,6 +7,7 @@ pub mod calls;
 pub mod config;
 pub mod demo;
 mod persist;
+pub mod push;
 pub mod serve;
 
 use std::net::SocketAddr;
@@ -26,4 +27,6 @@ pub enum AppError {
     Usage(String),
     #[error("media relay: {0}")]
     Media(std::io::Error),
+    #[error(transparent)]
+    Push(#[from] push::PushError),
 }

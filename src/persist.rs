@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
+use sip_core::push::{DeviceChange, PushDevice, PushProvider};
 use sip_core::{Binding, BindingChange};
-use switchboard_schema::{Db, RegistrationChange, StoredRegistration};
+use switchboard_schema::{
+    Db, PushDeviceChange, PushDeviceRow, RegistrationChange, StoredRegistration,
+};
 use tokio::sync::mpsc;
 
 pub const BATCH_WINDOW: Duration = Duration::from_millis(250);
@@ -74,6 +77,43 @@ async fn flush(db: &Db, pending: &mut Vec<RegistrationChange>) {
         // Keep them and try again on the next tick; the live state in memory is unaffected.
         Err(e) => {
             tracing::error!(error = %e, pending = pending.len(), "persisting registrations failed")
+        }
+    }
+}
+
+fn device_change(change: &DeviceChange) -> PushDeviceChange {
+    match change {
+        DeviceChange::Upsert(d) => PushDeviceChange::Upsert {
+            aor: d.aor.clone(),
+            provider: d.provider.as_str().to_string(),
+            prid: d.prid.clone(),
+            param: d.param.clone(),
+            registered_at: d.registered_unix,
+        },
+        DeviceChange::Remove { aor, prid } => PushDeviceChange::Remove {
+            aor: aor.clone(),
+            prid: prid.clone(),
+        },
+    }
+}
+
+/// A stored push device as the registrar knows it; `None` for a provider this build does not serve.
+pub fn device_from_stored(row: PushDeviceRow) -> Option<PushDevice> {
+    Some(PushDevice {
+        provider: PushProvider::parse(&row.provider)?,
+        aor: row.aor,
+        prid: row.prid,
+        param: row.param,
+        registered_unix: row.registered_at,
+    })
+}
+
+/// Writes push-device changes (rare: an app registering or refreshing) as they come, in order.
+pub async fn device_writer(db: Db, mut rx: mpsc::UnboundedReceiver<Vec<DeviceChange>>) {
+    while let Some(batch) = rx.recv().await {
+        let changes: Vec<PushDeviceChange> = batch.iter().map(device_change).collect();
+        if let Err(e) = db.apply_push_device_changes(&changes).await {
+            tracing::error!(error = %e, "persisting push devices failed");
         }
     }
 }

@@ -66,6 +66,7 @@ fn endpoint_config(cfg: &Config, secret: [u8; 32]) -> Result<EndpointConfig, App
         timers: TimerConfig::default(),
         seed: rand::random(),
         nonce_secret: secret,
+        push_wait: Duration::from_secs(cfg.push.wait_secs),
         ..EndpointConfig::default()
     })
 }
@@ -344,24 +345,50 @@ pub async fn run(
     endpoint
         .registrar_mut()
         .restore(restored.into_iter().map(persist::from_stored).collect());
+    let devices: Vec<_> = db
+        .push_devices(None)
+        .await?
+        .into_iter()
+        .filter_map(persist::device_from_stored)
+        .collect();
+    let device_count = devices.len();
+    endpoint.registrar_mut().push_devices_mut().restore(devices);
     tracing::info!(
         users = known_users.len(),
         registrations = restored_count,
+        push_devices = device_count,
         "state loaded"
     );
+    let pushers = std::sync::Arc::new(crate::push::Pushers::from_settings(
+        &cfg.push,
+        &cfg.base_dir,
+    )?);
 
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(1024);
     let (changes_tx, changes_rx) = mpsc::unbounded_channel();
+    let (devices_tx, devices_rx) = mpsc::unbounded_channel();
+    let (pushes_tx, pushes_rx) = mpsc::unbounded_channel();
     let (call_events_tx, call_events_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let writer = tokio::spawn(persist::writer(db.clone(), changes_rx));
+    let device_writer = tokio::spawn(persist::device_writer(db.clone(), devices_rx));
+    let push_sender = tokio::spawn(crate::push::run(
+        pushers,
+        db.clone(),
+        cmd_tx.clone(),
+        pushes_rx,
+    ));
     let sip = tokio::spawn(sip_transport::run(
         endpoint,
         listeners,
         cmd_rx,
-        changes_tx,
-        call_events_tx,
+        sip_transport::NodeOutputs {
+            bindings: changes_tx,
+            devices: devices_tx,
+            pushes: pushes_tx,
+            call_events: call_events_tx,
+        },
         Some(Box::new(crate::calls::RelayControl {
             runtime: media.clone(),
             finals: finals.clone(),
@@ -481,6 +508,9 @@ pub async fn run(
     media.shutdown();
     // The SIP task dropped its sender, so the writer flushes what is left and ends.
     let _ = writer.await;
+    let _ = device_writer.await;
+    // Its loop ended with the SIP task; pushes still in flight are of calls that ended.
+    let _ = push_sender.await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -95,6 +95,7 @@ fn admin_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::remove))
+        .routes(routes!(users::push_devices))
         .routes(routes!(users::set_password))
         .routes(routes!(
             settings::get_call_settings,

@@ -137,6 +137,36 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
         s.tls_reload_failures,
     );
     metric(
+        "switchboard_pushes_sent_total",
+        "counter",
+        "Pushes (RFC 8599 wake-ups) the provider accepted",
+        s.push.sent,
+    );
+    metric(
+        "switchboard_pushes_failed_total",
+        "counter",
+        "Pushes that could not be sent after retries, or whose token the provider refused",
+        s.push.failed,
+    );
+    metric(
+        "switchboard_push_invalid_tokens_total",
+        "counter",
+        "Push tokens the provider called invalid (their devices are forgotten)",
+        s.push.invalid_tokens,
+    );
+    metric(
+        "switchboard_calls_delivered_after_push_total",
+        "counter",
+        "Calls sent to an app that registered again after its push",
+        s.push.delivered_after_push,
+    );
+    metric(
+        "switchboard_push_waits_unanswered_total",
+        "counter",
+        "Branches whose woken app did not register within its ring time",
+        s.push.unanswered,
+    );
+    metric(
         "switchboard_registrations",
         "gauge",
         "Live contact bindings",

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sip_core::auth::UserSecrets;
-use switchboard_schema::{ConfigChanged, HashedCredentials, NewUser, User};
+use switchboard_schema::{ConfigChanged, HashedCredentials, NewUser, PushDeviceRow, User};
 use tokio::sync::oneshot;
 
 use crate::{ApiError, AppState, ErrorBody};
@@ -70,6 +70,23 @@ pub(crate) async fn get(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no user {username}")))
+}
+
+/// The user's push-capable app installations (RFC 8599): learned from REGISTERs with push
+/// parameters, kept after the app's registration ends, each with the last push sent and its outcome.
+#[utoipa::path(get, operation_id = "list_push_devices", path = "/users/{username}/push-devices", tag = "users",
+    params(("username" = String, Path, description = "The user's extension")),
+    responses((status = 200, description = "The devices", body = Vec<PushDeviceRow>),
+              (status = 404, description = "No such user", body = ErrorBody),
+              (status = 401, description = "Missing or wrong token", body = ErrorBody)))]
+pub(crate) async fn push_devices(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+) -> Result<Json<Vec<PushDeviceRow>>, ApiError> {
+    if state.db.get_user(&username).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no user {username}")));
+    }
+    Ok(Json(state.db.push_devices(Some(&username)).await?))
 }
 
 /// Creates a user with a SIP password (only its digest hashes are stored).

@@ -28,6 +28,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/users/{username}/password"),
     ("GET", "/api/v1/users/{username}/call-settings"),
     ("PUT", "/api/v1/users/{username}/call-settings"),
+    ("GET", "/api/v1/users/{username}/push-devices"),
     ("GET", "/api/v1/registrations"),
     ("GET", "/api/v1/settings/main-number"),
     ("PUT", "/api/v1/settings/main-number"),

@@ -125,6 +125,7 @@ mod hunt_groups;
 mod menus;
 mod numbers;
 mod prompts;
+mod push_devices;
 mod queue_history;
 mod queues;
 mod recordings;
@@ -154,6 +155,7 @@ pub use hunt_groups::{
 pub use menus::Menu;
 pub use numbers::{NumberHours, PublicNumber, PublicNumberSpec};
 pub use prompts::{check_upload_name, PromptInfo, MAX_PROMPT_BYTES, MAX_PROMPT_NAME_CHARS};
+pub use push_devices::{PushDeviceChange, PushDeviceRow};
 pub use queue_history::{AgentHistory, QueueHistory, MAX_HISTORY_MS};
 pub use queues::{
     CitizenPath, HoldMusic, Queue, QueueMember, QueueMemberSpec, QueueSpec, QueueStrategy,

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod capture;
 pub mod dtmf;
 pub mod phones;
+pub mod push_providers;
 pub mod tls;
 
 use std::io::{Read, Write};

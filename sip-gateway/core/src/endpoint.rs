@@ -12,11 +12,14 @@ use sip_message::{
     HeaderName, HeaderValue, Limits, Message, Method, Request, Response, SipHeaders, Via,
 };
 
+mod push_wake;
+
 use crate::b2bua::{
     BranchLabel, CallAction, CallEvent, CallRef, Caller, Calls, CallsConfig, MediaOp, MediaPlan,
     ReservedLeg, RingTarget,
 };
 use crate::location::{BindingChange, LocationStore};
+use crate::push::PushWaits;
 use crate::registrar::{RegisterOutcome, Registrar, RegistrarConfig, RequestAuth};
 use crate::transaction::{RequestDisposition, TimerConfig, TransactionLayer, TxEvent, TxKey};
 use crate::transport::{Peer, Transmit, TransportKind};
@@ -35,6 +38,8 @@ pub struct EndpointConfig {
     pub nonce_secret: [u8; 32],
     /// Call control (B2BUA) settings: our address for Via/Contact, ring timeouts.
     pub calls: CallsConfig,
+    /// How long a branch waits for an app woken by a push to register (bounded by its ring time).
+    pub push_wait: Duration,
 }
 
 impl Default for EndpointConfig {
@@ -47,6 +52,7 @@ impl Default for EndpointConfig {
             seed: 0,
             nonce_secret: [0; 32],
             calls: CallsConfig::default(),
+            push_wait: Duration::from_secs(20),
         }
     }
 }
@@ -73,6 +79,7 @@ pub struct NodeSnapshot {
     /// TLS certificate reloads done, and tried but failed (the old certificate stayed).
     pub tls_reloads: u64,
     pub tls_reload_failures: u64,
+    pub push: crate::push::PushStats,
 }
 
 pub struct Endpoint<L: LocationStore> {
@@ -92,6 +99,8 @@ pub struct Endpoint<L: LocationStore> {
     call_sources: Vec<(std::net::IpAddr, u8)>,
     /// Carrier trunks: registration, OPTIONS probes, call caps.
     trunks: TrunkCore,
+    /// Branches waiting for an app a push is waking (RFC 8599).
+    push: PushWaits,
 }
 
 impl<L: LocationStore> Endpoint<L> {
@@ -113,6 +122,7 @@ impl<L: LocationStore> Endpoint<L> {
                 ..cfg.calls.clone()
             }),
             media: None,
+            push: PushWaits::default(),
             call_sources: Vec::new(),
             trunks: TrunkCore::new(TrunkCoreConfig {
                 local: cfg.calls.local,
@@ -234,7 +244,16 @@ impl<L: LocationStore> Endpoint<L> {
                     .registrar
                     .handle_register(now, self.unix_ms(now), req, peer)
                 {
-                    RegisterOutcome::Respond(r) => r,
+                    RegisterOutcome::Respond(r) => {
+                        let accepted = r.status == 200;
+                        self.respond_to(now, &key, r);
+                        // After the 200: an app woken by a push gets the call once it knows
+                        // it is registered.
+                        if accepted {
+                            self.ring_woken_apps(now, req);
+                        }
+                        return;
+                    }
                     RegisterOutcome::Ignore => return,
                 }
             }
@@ -611,7 +630,10 @@ impl<L: LocationStore> Endpoint<L> {
                 ring_timeout,
             } => self.ring_member(now, call, &user, ring_timeout),
             C::Reject { call, status } => self.reject(now, call, status),
-            C::CancelBranch { call, label } => self.cancel_branch(now, call, &label),
+            C::CancelBranch { call, label } => {
+                self.push.cancel(call, &label);
+                self.cancel_branch(now, call, &label)
+            }
             C::ShowVia { call, name, number } => self.calls.show_via(call, name, number),
             C::Confirm { call, label } => self.confirm_branch(now, call, &label),
             C::Decline { call, label } => self.decline_branch(now, call, &label),
@@ -699,7 +721,13 @@ impl<L: LocationStore> Endpoint<L> {
         ring_timeout: Option<Duration>,
     ) {
         let targets = self.targets_for_user(user, ring_timeout);
-        if targets.is_empty() {
+        let waking = self.wake_sleeping_apps(now, call, user, ring_timeout);
+        if targets.is_empty() && waking {
+            if let Some(media) = self.media.as_mut() {
+                self.calls.hold_for_push(now, call, media);
+            }
+            self.drain_calls(now);
+        } else if targets.is_empty() {
             if let Some(media) = self.media.as_mut() {
                 self.calls
                     .report_unreachable(now, call, &BranchLabel::direct(user), 480, media);
@@ -803,6 +831,9 @@ impl<L: LocationStore> Endpoint<L> {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        for waiting in self.push.handle_timeout(now) {
+            self.push_branch_failed(now, waiting.call, &waiting.label);
+        }
         self.trunks.handle_timeout(now);
         self.transactions.handle_timeout(now);
         self.drain_transactions_at(Some(now));
@@ -825,6 +856,7 @@ impl<L: LocationStore> Endpoint<L> {
         let tx = self.transactions.poll_timeout();
         let next = tx.map_or(self.next_housekeeping, |t| t.min(self.next_housekeeping));
         let next = self.trunks.poll_timeout().map_or(next, |t| t.min(next));
+        let next = self.push.poll_timeout().map_or(next, |t| t.min(next));
         Some(self.calls.poll_timeout().map_or(next, |c| c.min(next)))
     }
 

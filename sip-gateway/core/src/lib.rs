@@ -21,6 +21,7 @@ pub mod b2bua;
 pub mod endpoint;
 pub mod guard;
 pub mod location;
+pub mod push;
 pub mod registrar;
 pub mod salvage;
 pub mod transaction;

@@ -12,6 +12,7 @@ use crate::auth::{
 };
 use crate::guard::{AuthGuard, FailureVerdict, GuardConfig};
 use crate::location::{Binding, BindingChange, LocationStore};
+use crate::push::PushDevices;
 use crate::transport::{Peer, TransportKind};
 
 mod request_auth;
@@ -140,6 +141,8 @@ pub struct Registrar<L: LocationStore> {
     scheduled: HashMap<String, i64>,
     changes: Vec<BindingChange>,
     stats: RegistrarStats,
+    /// Apps that registered with push parameters: remembered beyond their bindings.
+    push: PushDevices,
 }
 
 /// The user part of the To URI: the address-of-record a REGISTER is about (§10.3 step 5).
@@ -182,6 +185,7 @@ impl<L: LocationStore> Registrar<L> {
             scheduled: HashMap::new(),
             changes: Vec::new(),
             stats: RegistrarStats::default(),
+            push: PushDevices::default(),
         }
     }
 
@@ -197,6 +201,15 @@ impl<L: LocationStore> Registrar<L> {
         &self.location
     }
 
+    /// The push-capable apps users registered (RFC 8599).
+    pub fn push_devices(&self) -> &PushDevices {
+        &self.push
+    }
+
+    pub fn push_devices_mut(&mut self) -> &mut PushDevices {
+        &mut self.push
+    }
+
     pub fn set_user(&mut self, username: &str, secrets: UserSecrets) {
         self.users.insert(username.to_string(), secrets);
         self.stats.credential_updates += 1;
@@ -208,6 +221,7 @@ impl<L: LocationStore> Registrar<L> {
             self.stats.users_removed += 1;
         }
         self.connections.retain(|_, user| user != username);
+        self.push.forget_user(username);
         let old: Vec<Binding> = self.location.bindings(username).to_vec();
         self.location.replace(username, Vec::new());
         self.scheduled.remove(username);
@@ -222,7 +236,12 @@ impl<L: LocationStore> Registrar<L> {
     /// Loads bindings persisted before a restart (already-expired ones are dropped by the next expiry pass).
     pub fn restore(&mut self, bindings: Vec<Binding>) {
         let mut by_aor: HashMap<String, Vec<Binding>> = HashMap::new();
-        for b in bindings {
+        // An app's binding over a connection died with the process that held the connection: it
+        // is woken by a push instead (its device is restored on its own).
+        let connection_gone = |b: &Binding| {
+            b.transport != "udp" && crate::push::push_params(&b.contact_uri).is_some()
+        };
+        for b in bindings.into_iter().filter(|b| !connection_gone(b)) {
             by_aor.entry(b.aor.clone()).or_default().push(b);
         }
         for (aor, list) in by_aor {
@@ -264,8 +283,8 @@ impl<L: LocationStore> Registrar<L> {
         self.expiry.len()
     }
 
-    /// The bindings made over WebSocket connection `id` that are still the ones from its source:
-    /// removed (the connection is gone; nothing else reaches them).
+    /// The bindings made over connection `id` that end with it (a WebSocket's, an app's with push
+    /// parameters) and are still the ones from its source: removed (nothing else reaches them).
     fn end_flow_bindings(&mut self, id: crate::transport::ConnectionId) {
         for (aor, contact_uri, source) in self.flow_bindings.remove(&id).unwrap_or_default() {
             let current = self.location.bindings(&aor);
@@ -478,6 +497,9 @@ impl<L: LocationStore> Registrar<L> {
         let header_expires = req.expires();
         let mut current: Vec<Binding> = self.location.bindings(&aor).to_vec();
         let before = current.clone();
+        // Push devices change only once the whole REGISTER is accepted.
+        let mut unregistered_push = Vec::new();
+        let mut forget_all_push = false;
         match contacts {
             Contacts::Star => {
                 if header_expires != Some(0) || req.headers.count(&HeaderName::Contact) != 1 {
@@ -490,6 +512,7 @@ impl<L: LocationStore> Registrar<L> {
                     return Response::for_request(req, 500, "Out of order CSeq");
                 }
                 current.clear();
+                forget_all_push = true;
             }
             Contacts::List(list) => {
                 for c in list {
@@ -515,6 +538,7 @@ impl<L: LocationStore> Registrar<L> {
                         }
                     }
                     if expires == 0 {
+                        unregistered_push.push(contact_uri.clone());
                         if let Some(i) = existing {
                             current.remove(i);
                         }
@@ -565,12 +589,27 @@ impl<L: LocationStore> Registrar<L> {
                 self.changes.push(BindingChange::Upsert(b.clone()));
             }
         }
-        if let (TransportKind::Ws | TransportKind::Wss, Some(id)) =
-            (peer.transport, peer.connection)
-        {
+        if forget_all_push {
+            self.push.forget_user(&aor);
+        }
+        for contact_uri in &unregistered_push {
+            self.push.unregistered(&aor, contact_uri);
+        }
+        for b in current.iter().filter(|b| !before.contains(b)) {
+            self.push.registered(&aor, &b.contact_uri, now_unix);
+        }
+        // A browser or app can only be reached down the connection it registered on; an app with
+        // push parameters over TCP or TLS too (a suspended app's socket is gone: it is woken by a
+        // push and registers again). Such bindings end with their connection.
+        if let Some(id) = peer.connection.filter(|_| peer.transport.is_reliable()) {
+            let websocket = matches!(peer.transport, TransportKind::Ws | TransportKind::Wss);
             let source = peer.addr.to_string();
             let flow = self.flow_bindings.entry(id).or_default();
-            for b in current.iter().filter(|b| b.source == source) {
+            let flow_bound = current.iter().filter(|b| {
+                b.source == source
+                    && (websocket || crate::push::push_params(&b.contact_uri).is_some())
+            });
+            for b in flow_bound {
                 let key = (aor.clone(), b.contact_uri.clone(), source.clone());
                 if !flow.contains(&key) {
                     flow.push(key);

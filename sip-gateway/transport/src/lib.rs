@@ -22,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use sip_core::b2bua::{CallEvent, CallRef, MediaOp, MediaRelay};
+use sip_core::push::{DeviceChange, PushOutcome, PushRequest};
 use sip_core::trunk::{TrunkConfig, TrunkStatus};
 use sip_core::{BindingChange, ConnectionId, Endpoint, LocationStore, Peer, TransportKind};
 use sip_message::framing::{header_end_after, next_frame, Frame};
@@ -79,6 +80,11 @@ pub enum Command {
     CallMedia {
         call: CallRef,
         reply: oneshot::Sender<Option<sip_core::b2bua::CallMedia>>,
+    },
+    /// What became of a push (see [`NodeOutputs::pushes`]).
+    PushOutcome {
+        request: PushRequest,
+        outcome: PushOutcome,
     },
 }
 
@@ -220,15 +226,25 @@ pub fn now_pair() -> (Instant, u64) {
     (Instant::now(), unix_ms())
 }
 
-/// Runs the SIP node until `shutdown` completes. Binding changes are sent to `changes` for persistence.
-/// Call events (new calls to route, answers, CDR reports) go to `call_events`; decisions come back
-/// as [`Command`]s.
+/// Where the driver sends what the node produces besides packets.
+pub struct NodeOutputs {
+    /// Binding changes, for persistence.
+    pub bindings: mpsc::UnboundedSender<Vec<BindingChange>>,
+    /// Changes to the push-capable apps, for persistence.
+    pub devices: mpsc::UnboundedSender<Vec<DeviceChange>>,
+    /// Pushes to send; the sender answers each with [`Command::PushOutcome`].
+    pub pushes: mpsc::UnboundedSender<PushRequest>,
+    /// Call events (new calls to route, answers, CDR reports) for call control, whose decisions
+    /// come back as [`Command`]s.
+    pub call_events: mpsc::UnboundedSender<CallEvent>,
+}
+
+/// Runs the SIP node until `shutdown` completes.
 pub async fn run<L: LocationStore + 'static>(
     mut endpoint: Endpoint<L>,
     listeners: Listeners,
     mut commands: mpsc::Receiver<Command>,
-    changes: mpsc::UnboundedSender<Vec<BindingChange>>,
-    call_events: mpsc::UnboundedSender<CallEvent>,
+    outputs: NodeOutputs,
     media: Option<Box<dyn MediaRelay + Send>>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), TransportError> {
@@ -372,12 +388,19 @@ pub async fn run<L: LocationStore + 'static>(
         // will play to, is on its media thread first.
         carry_out_media(&mut endpoint, media.as_mut());
         while let Some(ev) = endpoint.poll_call_event() {
-            let _ = call_events.send(ev);
+            let _ = outputs.call_events.send(ev);
+        }
+        while let Some(push) = endpoint.poll_push() {
+            let _ = outputs.pushes.send(push);
         }
         flush(&mut endpoint, &udp, &mut streams).await;
         let batch = endpoint.drain_binding_changes();
         if !batch.is_empty() {
-            let _ = changes.send(batch);
+            let _ = outputs.bindings.send(batch);
+        }
+        let devices = endpoint.drain_device_changes();
+        if !devices.is_empty() {
+            let _ = outputs.devices.send(devices);
         }
     }
     for a in acceptors {
@@ -441,6 +464,7 @@ fn handle_command<L: LocationStore>(
                 tcp_connections,
                 tls_reloads,
                 tls_reload_failures,
+                push: endpoint.push_stats(),
             });
         }
         Command::Call(command) => endpoint.handle_call_command(Instant::now(), command),
@@ -453,6 +477,9 @@ fn handle_command<L: LocationStore>(
         }
         Command::CallMedia { call, reply } => {
             let _ = reply.send(endpoint.call_media(call));
+        }
+        Command::PushOutcome { request, outcome } => {
+            endpoint.handle_push_outcome(Instant::now(), &request, outcome)
         }
         Command::Bindings { aor, reply } => {
             let loc = endpoint.registrar().location();

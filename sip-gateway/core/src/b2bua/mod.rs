@@ -22,6 +22,7 @@ mod media_plan;
 mod originate;
 mod outbound;
 mod provisional;
+mod push_hold;
 mod reinvite;
 mod session_refresh;
 mod session_timer;

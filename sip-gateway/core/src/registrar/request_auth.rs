@@ -123,7 +123,7 @@ impl<L: LocationStore> Registrar<L> {
     }
 
     /// The stream connection `id` closed: what a user proved on it ends with it, and so do the
-    /// registrations made over it when it was a WebSocket.
+    /// registrations made over it when it was a WebSocket or they carry push parameters.
     pub fn connection_closed(&mut self, id: ConnectionId) {
         self.connections.remove(&id);
         self.end_flow_bindings(id);
