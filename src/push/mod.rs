@@ -6,6 +6,8 @@
 mod apns;
 mod fcm;
 mod jwt;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
