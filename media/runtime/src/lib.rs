@@ -216,6 +216,9 @@ pub struct MediaRuntime {
     reserved: Mutex<HashMap<LegId, (u16, UdpSocket, UdpSocket)>>,
     next_leg: AtomicU64,
     next_worker: AtomicUsize,
+    /// Port pairs tried by `bind_pair`, for `/metrics` and tests: a failure must cost one try, not
+    /// one per port of the range.
+    bind_attempts: AtomicU64,
     /// The DTLS certificate of every WebRTC leg (made once: it takes a while).
     dtls: Arc<DtlsIdentity>,
 }
@@ -278,6 +281,7 @@ impl MediaRuntime {
                 reserved: Mutex::new(HashMap::new()),
                 next_leg: AtomicU64::new(1),
                 next_worker: AtomicUsize::new(0),
+                bind_attempts: AtomicU64::new(0),
                 dtls,
             }),
             events_rx,
@@ -334,6 +338,11 @@ impl MediaRuntime {
     /// Binds a port pair for a leg that is not on a media thread yet: the SIP core keeps a pool of
     /// these, so it can name a leg in an SDP without waiting. [`MediaRuntime::activate_leg`] puts
     /// it to work.
+    /// Port pairs tried so far (a bind that failed because the port was taken counts too).
+    pub fn port_bind_attempts(&self) -> u64 {
+        self.bind_attempts.load(Ordering::Relaxed)
+    }
+
     pub fn reserve_leg(&self) -> Result<AllocatedLeg, MediaRtError> {
         let (port, rtp, rtcp) = self.bind_pair()?;
         let id = LegId(self.next_leg.fetch_add(1, Ordering::Relaxed));
@@ -382,10 +391,18 @@ impl MediaRuntime {
                 rtcp.set_nonblocking(true)?;
                 Ok((rtp, rtcp))
             });
+            self.bind_attempts.fetch_add(1, Ordering::Relaxed);
             match bound {
                 Ok((rtp, rtcp)) => return Ok((port, rtp, rtcp)),
                 // In use elsewhere: put it at the back of the queue and try the next pair.
-                Err(_) => pool.give_back(port),
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => pool.give_back(port),
+                // Out of file descriptors or buffers, or no such address: the next port would fail
+                // the same way, and walking the whole range per call is what froze a node at its
+                // open-file limit. Stop at once; the caller refuses the call (503).
+                Err(e) => {
+                    pool.give_back(port);
+                    return Err(MediaRtError::Io(e));
+                }
             }
         }
         Err(MediaRtError::PortsExhausted)

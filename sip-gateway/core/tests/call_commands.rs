@@ -160,3 +160,36 @@ fn ring_trunk_skips_a_full_trunk_and_fails_with_503_when_all_are_full() {
         TRUNK_A
     );
 }
+
+#[test]
+fn a_relay_out_of_ports_refuses_calls_with_503_and_retry_after_until_ports_come_back() {
+    let mut h = Harness::new(&[("sip:1002@10.0.0.5:5060", PHONE_A)]);
+    h.media.0.lock().expect("media").exhausted = true;
+    // The legs reserved before run out; then every INVITE is refused at once.
+    let mut refused = None;
+    for n in 0..=sip_core::b2bua::MEDIA_POOL_TARGET {
+        let out = h.input(CARRIER, invite(&format!("c{n}")));
+        if let Some(r) = responses(&out).into_iter().find(|r| r.status == 503) {
+            refused = Some(r);
+            break;
+        }
+        h.events();
+    }
+    let refused = refused.expect("a 503 once the reserved legs are used up");
+    assert_eq!(
+        refused
+            .headers
+            .get(&HeaderName::RetryAfter)
+            .map(|v| v.to_vec()),
+        Some(b"5".to_vec()),
+        "{refused:?}"
+    );
+    // Ports free up (calls ended): the next INVITE is taken.
+    h.media.0.lock().expect("media").exhausted = false;
+    h.drain();
+    let out = h.input(CARRIER, invite("after"));
+    assert!(
+        matches!(&out[..], [Out::Resp(r)] if r.status == 100),
+        "{out:?}"
+    );
+}

@@ -275,6 +275,10 @@ impl Calls {
     }
 }
 
+/// Seconds a caller refused for want of media capacity is asked to wait: long enough for calls to
+/// end and free ports, short enough that a carrier without another route comes back soon.
+const OUT_OF_MEDIA_RETRY_AFTER_SECS: u32 = 5;
+
 /// All calls of one node.
 pub struct Calls {
     cfg: CallsConfig,
@@ -391,6 +395,21 @@ impl Calls {
         });
     }
 
+    /// 503 with `Retry-After` (RFC 3261 §21.5.4): the relay has no port pair or descriptor left, so
+    /// this node can take no call at all for now — a carrier with another route uses it meanwhile,
+    /// and nothing here is spent finding out again on every INVITE.
+    fn respond_out_of_media(&mut self, key: &TxKey, invite: &Request) {
+        let mut r = Response::for_request(invite, 503, "Service Unavailable (no media capacity)");
+        r.headers.push(
+            HeaderName::RetryAfter,
+            OUT_OF_MEDIA_RETRY_AFTER_SECS.to_string(),
+        );
+        self.actions.push_back(CallAction::Respond {
+            key: key.clone(),
+            response: r,
+        });
+    }
+
     /// A new INVITE (no To tag) that the transaction layer has accepted as key `key`.
     pub fn handle_invite(
         &mut self,
@@ -456,7 +475,7 @@ impl Calls {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(error = %e, "no media port for a new call");
-                return self.respond(&key, invite, 503, None);
+                return self.respond_out_of_media(&key, invite);
             }
         };
         let local_tag = self.token();

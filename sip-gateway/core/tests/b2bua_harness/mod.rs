@@ -26,6 +26,8 @@ pub struct MediaLog {
     pub released: Vec<LegId>,
     pub transcodes: Vec<(LegId, Option<(CodecRef, CodecRef)>)>,
     pub webrtc: Vec<(LegId, switchboard_media::relay::webrtc::WebRtcParams)>,
+    /// The relay has no port pair (or descriptor) left: reservations fail.
+    pub exhausted: bool,
 }
 
 #[derive(Clone, Default)]
@@ -39,6 +41,9 @@ impl MediaRelay for FakeMedia {
             .0
             .lock()
             .map_err(|_| sip_core::b2bua::MediaUnavailable::Relay("poisoned".into()))?;
+        if log.exhausted {
+            return Err(sip_core::b2bua::MediaUnavailable::NoPorts);
+        }
         log.next += 1;
         let leg = LegId(log.next);
         Ok((
