@@ -46,10 +46,40 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub media: MediaSettings,
     pub push: PushSettings,
+    pub shield: ShieldSettings,
     /// The config file's directory (the working directory without one): relative paths and the
     /// default recordings directory start there.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// Limits per source address, applied to every SIP message before it is parsed (`[shield]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShieldSettings {
+    /// Messages per second one source may send on average (trunks' `inbound_sources` are exempt).
+    pub rate_per_source: u32,
+    /// How many above that it may send at once.
+    pub burst_per_source: u32,
+    /// Messages dropped for the rate within one second that ban a source as a flood.
+    pub flood_drops_per_sec: u32,
+    /// How long scanners and floods stay banned (lifted earlier with `DELETE /api/v1/bans/{ip}`).
+    pub ban_secs: u64,
+    /// User-Agent fragments (case-insensitive) of SIP scanners: their first request bans the source.
+    pub scanner_user_agents: Vec<String>,
+}
+
+impl Default for ShieldSettings {
+    fn default() -> Self {
+        let d = sip_core::shield::ShieldConfig::default();
+        ShieldSettings {
+            rate_per_source: d.rate,
+            burst_per_source: d.burst,
+            flood_drops_per_sec: d.flood_drops,
+            ban_secs: d.ban.as_secs(),
+            scanner_user_agents: d.scanner_agents,
+        }
+    }
 }
 
 /// Push wake-up of staff apps (`[push]`, RFC 8599): the providers' keys and addresses.

@@ -67,6 +67,18 @@ fn endpoint_config(cfg: &Config, secret: [u8; 32]) -> Result<EndpointConfig, App
         seed: rand::random(),
         nonce_secret: secret,
         push_wait: Duration::from_secs(cfg.push.wait_secs),
+        shield: sip_core::shield::ShieldConfig {
+            rate: cfg.shield.rate_per_source,
+            burst: cfg.shield.burst_per_source,
+            flood_drops: cfg.shield.flood_drops_per_sec,
+            ban: Duration::from_secs(cfg.shield.ban_secs),
+            scanner_agents: cfg
+                .shield
+                .scanner_user_agents
+                .iter()
+                .map(|a| a.to_ascii_lowercase())
+                .collect(),
+        },
         ..EndpointConfig::default()
     })
 }
@@ -556,6 +568,8 @@ async fn forward_api_requests(
             SipRequest::Snapshot(reply) => Command::Snapshot(reply),
             SipRequest::Bindings { aor, reply } => Command::Bindings { aor, reply },
             SipRequest::TrunkStatus(reply) => Command::TrunkStatus(reply),
+            SipRequest::Bans(reply) => Command::Bans(reply),
+            SipRequest::LiftBan { ip, reply } => Command::LiftBan { ip, reply },
         };
         if sip.send(command).await.is_err() {
             return;

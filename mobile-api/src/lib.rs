@@ -9,6 +9,7 @@
 //! announces call-routing changes on [`AppState::config_changes`] so call control can reload them.
 
 mod assets;
+mod bans;
 mod call_control;
 mod calls;
 mod cdrs;
@@ -96,6 +97,8 @@ fn admin_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::remove))
         .routes(routes!(users::push_devices))
+        .routes(routes!(bans::list))
+        .routes(routes!(bans::lift))
         .routes(routes!(users::set_password))
         .routes(routes!(
             settings::get_call_settings,

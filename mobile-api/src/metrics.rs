@@ -137,6 +137,36 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
         s.tls_reload_failures,
     );
     metric(
+        "switchboard_sip_bans",
+        "gauge",
+        "Sources banned now (scanners, floods, failed digests)",
+        s.bans as u64,
+    );
+    metric(
+        "switchboard_sip_dropped_banned_total",
+        "counter",
+        "Messages from banned sources dropped before parsing",
+        s.shield.dropped_banned,
+    );
+    metric(
+        "switchboard_sip_dropped_rate_limited_total",
+        "counter",
+        "Messages dropped before parsing because their source exceeded its rate",
+        s.shield.dropped_rate,
+    );
+    metric(
+        "switchboard_sip_scanners_banned_total",
+        "counter",
+        "Sources banned for naming a SIP scanner in User-Agent",
+        s.shield.scanners_banned,
+    );
+    metric(
+        "switchboard_sip_floods_banned_total",
+        "counter",
+        "Sources banned for flooding past their rate",
+        s.shield.floods_banned,
+    );
+    metric(
         "switchboard_pushes_sent_total",
         "counter",
         "Pushes (RFC 8599 wake-ups) the provider accepted",

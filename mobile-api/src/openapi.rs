@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "users", description = "Users (extensions), passwords and per-user call settings"),
         (name = "registrations", description = "Live SIP registrations"),
+        (name = "security", description = "Sources the SIP node bans (scanners, floods, failed digests)"),
         (name = "settings", description = "Switch-wide settings"),
         (name = "numbers", description = "Public numbers and where they route"),
         (name = "hunt-groups", description = "Hunt groups and their members"),

@@ -24,4 +24,11 @@ pub enum SipRequest {
     },
     /// Registration, probe and call-count state of every trunk.
     TrunkStatus(oneshot::Sender<Vec<TrunkStatus>>),
+    /// Sources banned now.
+    Bans(oneshot::Sender<Vec<sip_core::shield::Ban>>),
+    /// Lift the bans on an address; whether there was one.
+    LiftBan {
+        ip: std::net::IpAddr,
+        reply: oneshot::Sender<bool>,
+    },
 }

@@ -30,6 +30,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/users/{username}/call-settings"),
     ("GET", "/api/v1/users/{username}/push-devices"),
     ("GET", "/api/v1/registrations"),
+    ("GET", "/api/v1/bans"),
+    ("DELETE", "/api/v1/bans/{ip}"),
     ("GET", "/api/v1/settings/main-number"),
     ("PUT", "/api/v1/settings/main-number"),
     ("GET", "/api/v1/numbers"),

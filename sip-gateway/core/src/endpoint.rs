@@ -21,6 +21,7 @@ use crate::b2bua::{
 use crate::location::{BindingChange, LocationStore};
 use crate::push::PushWaits;
 use crate::registrar::{RegisterOutcome, Registrar, RegistrarConfig, RequestAuth};
+use crate::shield::{Shield, ShieldConfig};
 use crate::transaction::{RequestDisposition, TimerConfig, TransactionLayer, TxEvent, TxKey};
 use crate::transport::{Peer, Transmit, TransportKind};
 use crate::trunk::{Refusal, TrunkConfig, TrunkCore, TrunkCoreConfig, TrunkStatus};
@@ -40,6 +41,8 @@ pub struct EndpointConfig {
     pub calls: CallsConfig,
     /// How long a branch waits for an app woken by a push to register (bounded by its ring time).
     pub push_wait: Duration,
+    /// Per-source limits and scanner bans, applied before parsing.
+    pub shield: ShieldConfig,
 }
 
 impl Default for EndpointConfig {
@@ -53,6 +56,7 @@ impl Default for EndpointConfig {
             nonce_secret: [0; 32],
             calls: CallsConfig::default(),
             push_wait: Duration::from_secs(20),
+            shield: ShieldConfig::default(),
         }
     }
 }
@@ -80,6 +84,9 @@ pub struct NodeSnapshot {
     pub tls_reloads: u64,
     pub tls_reload_failures: u64,
     pub push: crate::push::PushStats,
+    pub shield: crate::shield::ShieldStats,
+    /// Sources banned now (scanners, floods, failed digests).
+    pub bans: usize,
 }
 
 pub struct Endpoint<L: LocationStore> {
@@ -101,6 +108,8 @@ pub struct Endpoint<L: LocationStore> {
     trunks: TrunkCore,
     /// Branches waiting for an app a push is waking (RFC 8599).
     push: PushWaits,
+    /// Per-source rate limits and bans, before anything is parsed.
+    shield: Shield,
 }
 
 impl<L: LocationStore> Endpoint<L> {
@@ -123,6 +132,11 @@ impl<L: LocationStore> Endpoint<L> {
             }),
             media: None,
             push: PushWaits::default(),
+            shield: {
+                let mut shield = Shield::new(cfg.shield.clone());
+                shield.set_exempt(cfg.registrar.trusted_sources.clone());
+                shield
+            },
             call_sources: Vec::new(),
             trunks: TrunkCore::new(TrunkCoreConfig {
                 local: cfg.calls.local,
@@ -161,6 +175,9 @@ impl<L: LocationStore> Endpoint<L> {
 
     /// One datagram (UDP) or one framed message (stream transports) from `peer`.
     pub fn handle_input(&mut self, now: Instant, peer: Peer, data: Bytes) {
+        if !self.shield.admit(now, peer.addr.ip()) {
+            return;
+        }
         match sip_message::parse(data.clone(), &self.cfg.limits) {
             Ok(Message::Request(req)) => {
                 self.stats.requests += 1;
@@ -214,6 +231,13 @@ impl<L: LocationStore> Endpoint<L> {
     }
 
     fn handle_request(&mut self, now: Instant, peer: Peer, mut req: Request) {
+        // A scanner names itself: its source is banned and gets no answer.
+        if let Some(agent) = req.headers.get(&HeaderName::UserAgent) {
+            if self.shield.check_user_agent(now, peer.addr.ip(), agent) {
+                tracing::info!(source = %peer.addr.ip(), "SIP scanner banned");
+                return;
+            }
+        }
         let Some(reply_peer) = stamp_via(&mut req, &peer) else {
             return; // No Via: nowhere to answer.
         };
@@ -578,6 +602,10 @@ impl<L: LocationStore> Endpoint<L> {
 
     /// The networks trunks call from (their `inbound_sources`).
     pub fn set_call_sources(&mut self, sources: Vec<(std::net::IpAddr, u8)>) {
+        // Trunks and an SBC in front (the registrar's trusted sources) carry many people's traffic.
+        let mut exempt = sources.clone();
+        exempt.extend(self.cfg.registrar.trusted_sources.iter().copied());
+        self.shield.set_exempt(exempt);
         self.call_sources = sources;
     }
 
@@ -844,6 +872,7 @@ impl<L: LocationStore> Endpoint<L> {
         if now >= self.next_housekeeping {
             let unix = (self.unix_ms(now) / 1000) as i64;
             self.registrar.expire(now, unix);
+            self.shield.sweep(now);
             self.next_housekeeping = now + Duration::from_secs(1);
         }
     }
@@ -858,6 +887,34 @@ impl<L: LocationStore> Endpoint<L> {
         let next = self.trunks.poll_timeout().map_or(next, |t| t.min(next));
         let next = self.push.poll_timeout().map_or(next, |t| t.min(next));
         Some(self.calls.poll_timeout().map_or(next, |c| c.min(next)))
+    }
+
+    /// Every source banned now: by the shield (scanners, floods) or the registrar's guard (failed
+    /// digests).
+    pub fn bans(&self, now: Instant) -> Vec<crate::shield::Ban> {
+        let mut bans = self.shield.bans(now);
+        for (ip, remaining) in self.registrar.guard_bans(now) {
+            if !bans.iter().any(|b| b.ip == ip) {
+                bans.push(crate::shield::Ban {
+                    ip,
+                    reason: crate::shield::BanReason::AuthFailures,
+                    remaining,
+                    dropped: 0,
+                });
+            }
+        }
+        bans
+    }
+
+    /// Lifts every ban on `ip`; whether there was one.
+    pub fn lift_ban(&mut self, now: Instant, ip: std::net::IpAddr) -> bool {
+        let shield = self.shield.lift(ip);
+        let guard = self.registrar.lift_guard_ban(now, ip);
+        shield || guard
+    }
+
+    pub fn shield_stats(&self) -> crate::shield::ShieldStats {
+        self.shield.stats()
     }
 
     /// The wall-clock time corresponding to `now`, in unix milliseconds.

@@ -91,6 +91,25 @@ impl AuthGuard {
         });
     }
 
+    /// Sources banned now, with the time their ban has left.
+    pub fn bans(&self, now: Instant) -> Vec<(IpAddr, Duration)> {
+        self.sources
+            .iter()
+            .filter_map(|(ip, r)| {
+                r.banned_until
+                    .filter(|until| now < *until)
+                    .map(|until| (*ip, until - now))
+            })
+            .collect()
+    }
+
+    /// Lifts a ban (and forgets the failures counted); whether there was one.
+    pub fn lift(&mut self, now: Instant, ip: IpAddr) -> bool {
+        self.sources
+            .remove(&ip)
+            .is_some_and(|r| r.banned_until.is_some_and(|until| now < until))
+    }
+
     pub fn tracked_sources(&self) -> usize {
         self.sources.len()
     }

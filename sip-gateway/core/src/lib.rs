@@ -24,6 +24,7 @@ pub mod location;
 pub mod push;
 pub mod registrar;
 pub mod salvage;
+pub mod shield;
 pub mod transaction;
 pub mod transport;
 pub mod trunk;

@@ -339,6 +339,16 @@ impl<L: LocationStore> Registrar<L> {
         self.nonce_uses.sweep(now);
     }
 
+    /// Sources the brute-force guard bans now, with the time left.
+    pub fn guard_bans(&self, now: Instant) -> Vec<(std::net::IpAddr, Duration)> {
+        self.guard.bans(now)
+    }
+
+    /// Lifts the guard's ban on `ip`; whether there was one.
+    pub fn lift_guard_ban(&mut self, now: Instant, ip: std::net::IpAddr) -> bool {
+        self.guard.lift(now, ip)
+    }
+
     pub fn is_banned(&self, now: Instant, peer: &Peer) -> bool {
         self.guard.is_banned(now, peer.addr.ip())
     }

@@ -81,6 +81,13 @@ pub enum Command {
         call: CallRef,
         reply: oneshot::Sender<Option<sip_core::b2bua::CallMedia>>,
     },
+    /// Sources banned now (scanners, floods, failed digests).
+    Bans(oneshot::Sender<Vec<sip_core::shield::Ban>>),
+    /// Lift every ban on an address; the answer says whether there was one.
+    LiftBan {
+        ip: std::net::IpAddr,
+        reply: oneshot::Sender<bool>,
+    },
     /// What became of a push (see [`NodeOutputs::pushes`]).
     PushOutcome {
         request: PushRequest,
@@ -465,6 +472,8 @@ fn handle_command<L: LocationStore>(
                 tls_reloads,
                 tls_reload_failures,
                 push: endpoint.push_stats(),
+                shield: endpoint.shield_stats(),
+                bans: endpoint.bans(Instant::now()).len(),
             });
         }
         Command::Call(command) => endpoint.handle_call_command(Instant::now(), command),
@@ -477,6 +486,12 @@ fn handle_command<L: LocationStore>(
         }
         Command::CallMedia { call, reply } => {
             let _ = reply.send(endpoint.call_media(call));
+        }
+        Command::Bans(reply) => {
+            let _ = reply.send(endpoint.bans(Instant::now()));
+        }
+        Command::LiftBan { ip, reply } => {
+            let _ = reply.send(endpoint.lift_ban(Instant::now(), ip));
         }
         Command::PushOutcome { request, outcome } => {
             endpoint.handle_push_outcome(Instant::now(), &request, outcome)
