@@ -176,6 +176,11 @@ impl CallControl {
             self.sip(CallCommand::ShowVia { call, name, number });
         }
         match route {
+            Route::Trunk { .. } if matches!(caller, Caller::User(user) if !self.toll_admitted(now, user, call, to_user)) =>
+            {
+                tracing::info!(%call_id, "toll call refused: the caller is blocked by the toll limits");
+                self.sip(CallCommand::Reject { call, status: 403 });
+            }
             Route::Trunk { number, trunks } => {
                 if let Some(first) = trunks.first() {
                     tracing::info!(%call_id, %number, trunk = %first.label, "call out through the trunk");
@@ -348,6 +353,7 @@ impl CallControl {
 
     fn ended(&mut self, now: Instant, call: CallRef, report: sip_core::b2bua::CallReport) {
         self.sip(CallCommand::TrunkRelease { call });
+        self.toll.ended(now, call);
         let answered_by = report.answered_by.as_ref().map(|l| l.name.clone());
         let mut queue = None;
         if self.is_local(call) || self.is_callback(call) {
@@ -463,6 +469,10 @@ impl CallControl {
                 user,
                 ring_timeout: Some(TRANSFER_RING_TIMEOUT),
             }),
+            // A citizen handed abroad counts against the transferor's toll limits.
+            Route::Trunk { .. } if !self.toll_admitted(now, transferor, call, target) => {
+                self.sip(CallCommand::Reject { call, status: 403 })
+            }
             // Only the transfer's trunks: a refusal fails the transfer, not the call.
             Route::Trunk { trunks, .. } => self.sip(CallCommand::RingTrunk {
                 call,

@@ -34,6 +34,7 @@ mod records;
 mod routes;
 mod snapshot;
 mod store;
+mod toll;
 
 pub use citizen::QueueRecord;
 pub use live::{AgentStateChange, CallView, CallViewState, RecordingRefusal};
@@ -41,6 +42,8 @@ pub use records::{Notice, Record};
 pub use routes::{transport_of, Route};
 pub use snapshot::{Snapshot, UserEntry};
 pub use store::{InProcess, LiveStore, QueueEngine};
+pub use toll::{TollBlock, TollExceeded, TollLimits, TollStats};
+use toll::{TollGuard, TollVerdict};
 
 use citizen::{Callback, Local, Todo};
 
@@ -189,6 +192,8 @@ pub struct CallControl {
     out: VecDeque<Output>,
     clock: Clock,
     next_reconcile: Instant,
+    /// Toll-fraud limits on staff calls abroad and to premium numbers.
+    toll: TollGuard,
 }
 
 impl CallControl {
@@ -228,6 +233,7 @@ impl CallControl {
                 unix_ms: now_unix_ms,
             },
             next_reconcile: now + RECONCILE_EVERY,
+            toll: TollGuard::default(),
         }
     }
 
@@ -235,6 +241,46 @@ impl CallControl {
     /// now on uses this one.
     pub fn handle_config(&mut self, config: Arc<Snapshot>) {
         self.config = config;
+    }
+
+    /// Users blocked from calls abroad and to premium numbers (toll-fraud limits).
+    pub fn toll_blocks(&self) -> Vec<TollBlock> {
+        self.toll.blocks()
+    }
+
+    /// Lifts a user's toll block (an admin did); whether there was one.
+    pub fn lift_toll_block(&mut self, user: &str) -> bool {
+        self.toll.lift(user)
+    }
+
+    pub fn toll_stats(&self) -> TollStats {
+        self.toll.stats()
+    }
+
+    /// `user` passed a toll limit: receptionists are told.
+    fn toll_blocked(&mut self, user: &str, reason: TollExceeded) {
+        tracing::warn!(%user, reason = reason.as_str(), "toll limit passed: calls abroad and to premium numbers blocked");
+        self.out.push_back(Output::Notice(Notice::TollBlocked {
+            user: user.to_owned(),
+            reason: reason.as_str(),
+        }));
+    }
+
+    /// Whether `user` may place toll call `call` (a call abroad or to a premium number) now;
+    /// `false`: refuse it (and the user may just have been blocked).
+    fn toll_admitted(&mut self, now: Instant, user: &str, call: CallRef, dialled: &str) -> bool {
+        if !self.config.is_toll(dialled) {
+            return true;
+        }
+        let limits = self.config.toll_limits;
+        match self.toll.admit(now, self.unix_ms(now), user, call, limits) {
+            TollVerdict::Allowed => true,
+            TollVerdict::Blocked => false,
+            TollVerdict::NewlyBlocked(reason) => {
+                self.toll_blocked(user, reason);
+                false
+            }
+        }
     }
 
     /// The configuration decisions are made on.
@@ -305,6 +351,10 @@ impl CallControl {
         if now >= self.next_reconcile {
             self.next_reconcile = now + RECONCILE_EVERY;
             self.reconcile_queues(now);
+            let limits = self.config.toll_limits;
+            for user in self.toll.check_running(now, self.unix_ms(now), limits) {
+                self.toll_blocked(&user, TollExceeded::MinutesPerHour);
+            }
         }
         self.run_todo(now);
     }

@@ -66,4 +66,7 @@ pub enum Notice {
         call: u64,
         number: String,
     },
+    /// `user` passed a toll-fraud limit (`concurrent_calls` or `minutes_per_hour`): their calls
+    /// abroad and to premium numbers are refused until an admin lifts the block.
+    TollBlocked { user: String, reason: &'static str },
 }

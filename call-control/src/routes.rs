@@ -91,6 +91,19 @@ impl Snapshot {
         Some((n.label.as_str(), n.number.as_str()))
     }
 
+    /// Whether a staff member dialling `dialled` calls abroad or a premium-rate number (the
+    /// toll-fraud limits apply).
+    pub fn is_toll(&self, dialled: &str) -> bool {
+        let (_, dialled) = split_caller_id_prefix(dialled);
+        matches!(
+            classify_dialled(dialled, &PlanSettings::default()),
+            Dialled::Public {
+                class: NumberClass::International | NumberClass::Premium,
+                ..
+            }
+        )
+    }
+
     /// Where a staff member's call goes: an extension, one of the municipality's own numbers, or
     /// out through the trunk if the user may call that kind of number (emergency numbers always).
     pub fn route_from_user(

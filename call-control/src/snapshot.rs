@@ -30,6 +30,8 @@ pub struct Snapshot {
     pub trunks: Vec<Trunk>,
     /// The municipality's main number (E.164), presented on calls out by default.
     pub main_number: Option<String>,
+    /// Toll-fraud limits on staff calls abroad and to premium numbers.
+    pub toll_limits: crate::TollLimits,
 }
 
 impl Snapshot {
@@ -70,6 +72,7 @@ impl Snapshot {
             schedules: schedules.into_iter().map(|s| (s.id, s)).collect(),
             trunks,
             main_number,
+            toll_limits: crate::TollLimits::default(),
         }
     }
 

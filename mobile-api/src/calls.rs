@@ -27,6 +27,15 @@ pub enum CallRequest {
         layout: RecordingLayout,
         reply: oneshot::Sender<Result<Recording, RecordingRefusal>>,
     },
+    /// Users blocked by the toll-fraud limits.
+    TollBlocks {
+        reply: oneshot::Sender<Vec<call_control::TollBlock>>,
+    },
+    /// Lift a user's toll block; whether there was one.
+    LiftTollBlock {
+        user: String,
+        reply: oneshot::Sender<bool>,
+    },
     /// Stop the call's recording. The answer is the row as it stands: the file is complete once
     /// the media thread has written its last bytes, when `ended_at_ms` is set.
     StopRecording {

@@ -47,6 +47,10 @@ pub enum LiveEvent {
         call: u64,
         number: String,
     },
+    /// `user` passed a toll-fraud limit (`concurrent_calls` or `minutes_per_hour`): their calls
+    /// abroad and to premium numbers are refused until an admin lifts the block
+    /// (`DELETE /api/v1/toll-blocks/{user}`).
+    TollBlocked { user: String, reason: String },
     /// The receptionist's feed fell behind and `missed` events were dropped: reload the live state.
     Lagged { missed: u64 },
 }
@@ -58,6 +62,7 @@ impl LiveEvent {
             LiveEvent::CallerLeft { .. } => "caller_left",
             LiveEvent::AgentAutoPaused { .. } => "agent_auto_paused",
             LiveEvent::CallbackRequested { .. } => "callback_requested",
+            LiveEvent::TollBlocked { .. } => "toll_blocked",
             LiveEvent::Lagged { .. } => "lagged",
         }
     }

@@ -29,6 +29,7 @@ mod recordings;
 mod schedules;
 mod settings;
 mod sip;
+mod toll;
 mod trunks;
 pub mod users;
 
@@ -99,6 +100,9 @@ fn admin_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::push_devices))
         .routes(routes!(bans::list))
         .routes(routes!(bans::lift))
+        .routes(routes!(toll::get_limits, toll::put_limits))
+        .routes(routes!(toll::list_blocks))
+        .routes(routes!(toll::lift_block))
         .routes(routes!(users::set_password))
         .routes(routes!(
             settings::get_call_settings,

@@ -281,4 +281,33 @@ async fn queue_metrics(state: &AppState, out: &mut String) {
             }
         }
     }
+    // Toll-fraud limits (call control's; the same answer carries them).
+    let toll = [
+        (
+            "switchboard_toll_blocked_users",
+            "gauge",
+            "Users blocked now from calls abroad and to premium numbers (toll-fraud limits)",
+            "/toll/blocked_users",
+        ),
+        (
+            "switchboard_toll_blocks_total",
+            "counter",
+            "Times a user passed a toll-fraud limit and was blocked",
+            "/toll/blocks",
+        ),
+        (
+            "switchboard_toll_calls_refused_total",
+            "counter",
+            "Calls abroad or to premium numbers refused by the toll-fraud limits",
+            "/toll/refused",
+        ),
+    ];
+    for (name, kind, help, pointer) in toll {
+        if let Some(v) = stats.pointer(pointer).and_then(|v| v.as_u64()) {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
+        }
+    }
 }

@@ -175,6 +175,13 @@ fn fake_call_control(db: Db, dir: PathBuf) -> mpsc::Sender<CallRequest> {
                     };
                     let _ = reply.send(answer);
                 }
+                // Not what these tests are about.
+                CallRequest::TollBlocks { reply } => {
+                    let _ = reply.send(Vec::new());
+                }
+                CallRequest::LiftTollBlock { reply, .. } => {
+                    let _ = reply.send(false);
+                }
             }
         }
     });

@@ -168,7 +168,8 @@ pub use recordings::{
 pub use registrations::{RegistrationChange, StoredRegistration};
 pub use schedules::{ScheduleEntry, ScheduleEntrySpec};
 pub use settings::{
-    CallerIdDefault, SrtpPolicy, UserCallSettings, MAIN_NUMBER, MAX_CELLULAR_DELAY_SECS,
+    CallerIdDefault, SrtpPolicy, TollLimitSettings, UserCallSettings, MAIN_NUMBER,
+    MAX_CELLULAR_DELAY_SECS, TOLL_MAX_CONCURRENT, TOLL_MAX_MINUTES,
 };
 pub use trunks::{
     parse_cidr, Trunk, TrunkSpec, TrunkTransport, MAX_OPTIONS_INTERVAL_SECS, MAX_TRUNK_CALLS,

@@ -11,6 +11,31 @@ use crate::{Db, SchemaError};
 /// outbound calls unless a user shows their direct number.
 pub const MAIN_NUMBER: &str = "main_number";
 
+/// Settings keys of the toll-fraud limits (see [`TollLimitSettings`]).
+pub const TOLL_MAX_CONCURRENT: &str = "toll_max_concurrent_per_user";
+pub const TOLL_MAX_MINUTES: &str = "toll_max_minutes_per_hour_per_user";
+
+/// Toll-fraud limits on each user's calls abroad and to premium-rate numbers: past either the user
+/// is blocked from such calls until an admin lifts it (emergency and national calls never are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TollLimitSettings {
+    /// Such calls one user may have at once, 1 to 1,000 (default 2).
+    pub max_concurrent_per_user: u32,
+    /// Minutes of such calls one user may have in any hour, 1 to 60,000 (default 120).
+    pub max_minutes_per_hour_per_user: u32,
+}
+
+impl Default for TollLimitSettings {
+    fn default() -> Self {
+        TollLimitSettings {
+            max_concurrent_per_user: 2,
+            max_minutes_per_hour_per_user: 120,
+        }
+    }
+}
+
 /// Longest value of a setting; settings are short (numbers, names, flags), and a bound
 /// keeps a typo in a script from storing megabytes.
 const MAX_SETTING_BYTES: usize = 4096;
@@ -220,6 +245,50 @@ impl Db {
     /// Sets the main number; fails with [`SchemaError::Invalid`] unless it is E.164.
     pub async fn set_main_number(&self, number: &str) -> Result<(), SchemaError> {
         self.set_setting(MAIN_NUMBER, number).await
+    }
+
+    /// The toll-fraud limits (defaults where none were stored).
+    pub async fn toll_limits(&self) -> Result<TollLimitSettings, SchemaError> {
+        let d = TollLimitSettings::default();
+        let read = |v: Option<String>, default: u32| {
+            v.and_then(|v| v.parse::<u32>().ok()).unwrap_or(default)
+        };
+        Ok(TollLimitSettings {
+            max_concurrent_per_user: read(
+                self.setting(TOLL_MAX_CONCURRENT).await?,
+                d.max_concurrent_per_user,
+            ),
+            max_minutes_per_hour_per_user: read(
+                self.setting(TOLL_MAX_MINUTES).await?,
+                d.max_minutes_per_hour_per_user,
+            ),
+        })
+    }
+
+    /// Sets the toll-fraud limits (in force for the next call).
+    pub async fn set_toll_limits(&self, limits: &TollLimitSettings) -> Result<(), SchemaError> {
+        check_range(
+            "max_concurrent_per_user",
+            i64::from(limits.max_concurrent_per_user),
+            1,
+            1000,
+        )?;
+        check_range(
+            "max_minutes_per_hour_per_user",
+            i64::from(limits.max_minutes_per_hour_per_user),
+            1,
+            60_000,
+        )?;
+        self.set_setting(
+            TOLL_MAX_CONCURRENT,
+            &limits.max_concurrent_per_user.to_string(),
+        )
+        .await?;
+        self.set_setting(
+            TOLL_MAX_MINUTES,
+            &limits.max_minutes_per_hour_per_user.to_string(),
+        )
+        .await
     }
 
     /// The user's call settings (the defaults if none were stored), or `None` if there is no

@@ -316,7 +316,14 @@ fn answer_queue_request(core: &mut CallControl, request: QueueRequest) {
             let _ = reply.send(core.queue_snapshot(now, queue));
         }
         QueueRequest::Stats { reply } => {
-            let _ = reply.send(core.queue_stats());
+            let mut stats = core.queue_stats();
+            let toll = core.toll_stats();
+            stats["toll"] = serde_json::json!({
+                "blocked_users": core.toll_blocks().len(),
+                "blocks": toll.blocks,
+                "refused": toll.refused,
+            });
+            let _ = reply.send(stats);
         }
         QueueRequest::SetAgentState { user, state, reply } => {
             core.set_agent_state(now, &user, state);
@@ -332,6 +339,12 @@ fn answer_call_request(
     request: CallRequest,
 ) {
     match request {
+        CallRequest::TollBlocks { reply } => {
+            let _ = reply.send(core.toll_blocks());
+        }
+        CallRequest::LiftTollBlock { user, reply } => {
+            let _ = reply.send(core.lift_toll_block(&user));
+        }
         CallRequest::List { reply } => {
             let _ = reply.send(
                 core.calls_in_progress()
@@ -438,6 +451,10 @@ fn live_event(n: Notice) -> LiveEvent {
             queue,
             call,
             number,
+        },
+        Notice::TollBlocked { user, reason } => LiveEvent::TollBlocked {
+            user,
+            reason: reason.to_owned(),
         },
     }
 }

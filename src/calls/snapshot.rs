@@ -9,7 +9,8 @@ use switchboard_schema::{Db, SchemaError};
 
 /// Everything call control decides on, read in one go.
 pub(super) async fn load(db: &Db) -> Result<Snapshot, SchemaError> {
-    Ok(Snapshot::from_rows(
+    let toll = db.toll_limits().await?;
+    let mut snapshot = Snapshot::from_rows(
         db.list_public_numbers().await?,
         db.list_users().await?,
         db.list_user_call_settings().await?,
@@ -19,7 +20,12 @@ pub(super) async fn load(db: &Db) -> Result<Snapshot, SchemaError> {
         db.list_schedules().await?,
         db.list_trunks().await?,
         db.main_number().await?,
-    ))
+    );
+    snapshot.toll_limits = call_control::TollLimits {
+        max_concurrent: toll.max_concurrent_per_user,
+        max_minutes_per_hour: toll.max_minutes_per_hour_per_user,
+    };
+    Ok(snapshot)
 }
 
 /// The users' SRTP policies as the SIP core takes them.
