@@ -235,36 +235,6 @@ async fn shutdown_signal() {
     }
 }
 
-/// Every call holds four relay sockets (RTP and RTCP per side): the default soft limit of 1,024
-/// open files would cap a node at about 250 calls. Raise the soft limit to the hard one, as
-/// rtpengine and Kamailio do, and say what it allows. When even that runs out, the relay refuses
-/// calls at once (503 with Retry-After) instead of searching its port range.
-fn raise_open_file_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we own; setrlimit reads it. Process-wide, at start.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return;
-    }
-    if limit.rlim_cur < limit.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: limit.rlim_max,
-            rlim_max: limit.rlim_max,
-        };
-        // SAFETY: as above.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            limit = raised;
-        }
-    }
-    tracing::info!(
-        open_files = limit.rlim_cur,
-        calls = limit.rlim_cur / 4,
-        "open-file limit (each call holds four relay sockets)"
-    );
-}
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // The server reports what it does; a CLI command prints its result and only warns on stderr.
@@ -296,7 +266,6 @@ fn main() -> std::process::ExitCode {
                 admin_token_file,
             } => {
                 let mut cfg = load_config(&common)?;
-                raise_open_file_limit();
                 if ws.is_some() {
                     cfg.sip.ws_listen = ws;
                 }

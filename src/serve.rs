@@ -277,10 +277,41 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), AppError> {
     admin_token(&cfg)?;
+    raise_open_file_limit();
     let db = Db::connect(&cfg.database.url).await?;
     tracing::info!(url = %redact(&cfg.database.url), "database ready");
     let bound = Bound::bind(&cfg).await?;
     run(bound, db, cfg, opts, shutdown).await
+}
+
+/// Every call holds four relay sockets (RTP and RTCP per side): the default soft limit of 1,024
+/// open files would cap a node at about 250 calls. Raise the soft limit to the hard one, as
+/// rtpengine and Kamailio do, and say what it allows. When even that runs out, the relay refuses
+/// calls at once (503 with Retry-After) instead of searching its port range.
+pub fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own; setrlimit reads it. Process-wide, at start.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        }
+    }
+    tracing::info!(
+        open_files = limit.rlim_cur,
+        calls = limit.rlim_cur / 4,
+        "open-file limit (each call holds four relay sockets)"
+    );
 }
 
 /// Runs a node on `bound` sockets and the database `db` until `shutdown` completes, then stops

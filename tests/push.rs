@@ -53,6 +53,18 @@ fn server(dir: &Path, push_toml: &str, members: &[&str], ring_time: u32) -> Serv
     server
 }
 
+/// The FCM stand-in and a node whose service account it accepts (see [`server`]).
+fn fcm_node(dir: &Path, members: &[&str], ring_time: u32) -> (Provider, Server) {
+    let (fcm, account) = push_providers::fcm(dir);
+    let push_toml = format!(
+        "fcm_service_account = \"{}\"\nfcm_url = \"http://{}\"\n",
+        account.display(),
+        fcm.addr
+    );
+    let node = server(dir, &push_toml, members, ring_time);
+    (fcm, node)
+}
+
 /// The app (SIPp) as 1001 over TCP from `port`, with push parameters `pn`: registers, then answers
 /// a call down that connection (its out-of-call scenario: the call has its own Call-ID), echoing
 /// its audio.
@@ -174,13 +186,7 @@ fn an_app_asleep_is_woken_through_fcm_and_answers_the_hunt_groups_call() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let (fcm, account) = push_providers::fcm(dir.path());
-    let push_toml = format!(
-        "fcm_service_account = \"{}\"\nfcm_url = \"http://{}\"\n",
-        account.display(),
-        fcm.addr
-    );
-    let server = server(dir.path(), &push_toml, &["1001"], 30);
+    let (fcm, server) = fcm_node(dir.path(), &["1001"], 30);
     let pn = "pn-provider=fcm;pn-prid=fcm-device-1;pn-param=muni-app";
     app_goes_to_sleep(&server, dir.path(), pn);
     let push = woken_app_answers(&server, dir.path(), &fcm, pn);
@@ -241,13 +247,7 @@ fn a_refused_token_is_forgotten_and_an_app_that_never_wakes_lets_the_hunt_move_o
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let (fcm, account) = push_providers::fcm(dir.path());
-    let push_toml = format!(
-        "fcm_service_account = \"{}\"\nfcm_url = \"http://{}\"\n",
-        account.display(),
-        fcm.addr
-    );
-    let server = server(dir.path(), &push_toml, &["1001", "1002"], 4);
+    let (fcm, server) = fcm_node(dir.path(), &["1001", "1002"], 4);
     let _colleague = Baresip::start_colleague_1002(&dir.path().join("colleague"), &server);
     let citizen = Baresip::start_citizen(dir.path(), &server);
 

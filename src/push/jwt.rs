@@ -28,8 +28,10 @@ pub fn pkcs8_der(pem: &str) -> Result<Vec<u8>, PushError> {
         .map_err(|e| PushError::Key(format!("PRIVATE KEY block: {e}")))
 }
 
-fn encode_part(json: &serde_json::Value) -> String {
-    URL_SAFE_NO_PAD.encode(json.to_string())
+/// `base64url(header).base64url(claims)`: what a JWS signs.
+fn signing_input(header: &serde_json::Value, claims: &serde_json::Value) -> String {
+    let part = |json: &serde_json::Value| URL_SAFE_NO_PAD.encode(json.to_string());
+    format!("{}.{}", part(header), part(claims))
 }
 
 /// Signs with an RSA key (RS256).
@@ -48,7 +50,7 @@ impl Rs256 {
         header: &serde_json::Value,
         claims: &serde_json::Value,
     ) -> Result<String, PushError> {
-        let input = format!("{}.{}", encode_part(header), encode_part(claims));
+        let input = signing_input(header, claims);
         let mut signature = vec![0u8; self.0.public().modulus_len()];
         self.0
             .sign(
@@ -78,7 +80,7 @@ impl Es256 {
         header: &serde_json::Value,
         claims: &serde_json::Value,
     ) -> Result<String, PushError> {
-        let input = format!("{}.{}", encode_part(header), encode_part(claims));
+        let input = signing_input(header, claims);
         let signature = self
             .0
             .sign(&SystemRandom::new(), input.as_bytes())

@@ -58,8 +58,8 @@ fn app_asleep(h: &mut Harness) {
     assert_eq!(devices[0].param.as_deref(), Some("muni-app"));
 }
 
-/// A citizen's call to 1002 routed to the user (as a hunt group rings a member): the push to send.
-fn call_rings_sleeping_app(h: &mut Harness) -> (CallRef, PushRequest) {
+/// The carrier's INVITE, and call control ringing user 1002 for it (`RingMember`).
+fn citizen_rings_1002(h: &mut Harness, ring_timeout: Option<Duration>) -> CallRef {
     let out = h.input(CARRIER, invite("c1"));
     assert!(matches!(&out[..], [Out::Resp(r)] if r.status == 100));
     let call = match &h.events()[..] {
@@ -71,9 +71,15 @@ fn call_rings_sleeping_app(h: &mut Harness) -> (CallRef, PushRequest) {
         CallCommand::RingMember {
             call,
             user: "1002".into(),
-            ring_timeout: Some(Duration::from_secs(25)),
+            ring_timeout,
         },
     );
+    call
+}
+
+/// A citizen's call to 1002 routed to the user (as a hunt group rings a member): the push to send.
+fn call_rings_sleeping_app(h: &mut Harness) -> (CallRef, PushRequest) {
+    let call = citizen_rings_1002(h, Some(Duration::from_secs(25)));
     let out = h.drain();
     assert!(
         requests(&out, Method::Invite).is_empty(),
@@ -194,20 +200,7 @@ fn a_withdrawn_branch_stops_waiting_for_its_app() {
 fn an_app_still_connected_is_rung_without_a_push_and_unregistering_forgets_it() {
     let mut h = harness();
     register_app(&mut h, APP, 1, 1);
-    let out = h.input(CARRIER, invite("c1"));
-    assert!(matches!(&out[..], [Out::Resp(r)] if r.status == 100));
-    let call = match &h.events()[..] {
-        [CallEvent::Incoming { call, .. }] => *call,
-        other => panic!("{other:?}"),
-    };
-    h.ep.handle_call_command(
-        h.now,
-        CallCommand::RingMember {
-            call,
-            user: "1002".into(),
-            ring_timeout: None,
-        },
-    );
+    citizen_rings_1002(&mut h, None);
     assert_eq!(requests(&h.drain(), Method::Invite).len(), 1);
     assert!(h.ep.poll_push().is_none());
 
