@@ -67,6 +67,8 @@ pub struct ShieldSettings {
     pub ban_secs: u64,
     /// User-Agent fragments (case-insensitive) of SIP scanners: their first request bans the source.
     pub scanner_user_agents: Vec<String>,
+    /// TCP, TLS and WebSocket connections one address may hold open at once.
+    pub connections_per_source: usize,
 }
 
 impl Default for ShieldSettings {
@@ -78,6 +80,7 @@ impl Default for ShieldSettings {
             flood_drops_per_sec: d.flood_drops,
             ban_secs: d.ban.as_secs(),
             scanner_user_agents: d.scanner_agents,
+            connections_per_source: sip_transport::DEFAULT_CONNECTIONS_PER_SOURCE,
         }
     }
 }

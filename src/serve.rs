@@ -237,6 +237,7 @@ impl Bound {
     /// Binds the configured SIP (UDP, TCP, TLS) and HTTP addresses.
     pub async fn bind(cfg: &Config) -> Result<Bound, AppError> {
         let mut sip = Listeners::bind(cfg.sip.listen).await?;
+        sip.max_connections_per_source = cfg.shield.connections_per_source.max(1);
         let sip_addr = sip.local_addr()?;
         let secure = add_secure_listeners(cfg, &mut sip).await?;
         let http = tokio::net::TcpListener::bind(cfg.http.listen)

@@ -105,3 +105,82 @@ fn a_flooding_source_is_banned_and_other_sources_are_still_served() {
     assert_eq!(metric(&server, "switchboard_sip_floods_banned_total"), 1.0);
     assert!(options_answered(&server, "options.xml", "127.0.0.6"));
 }
+
+/// A TCP connection to `server`'s SIP port from `source`.
+fn connect_from(server: &Server, source: &str) -> std::net::TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(format!("{source}:0").parse().expect("addr"))
+            .expect("bind");
+        socket.connect(server.sip).await.expect("connect")
+    });
+    let stream = stream.into_std().expect("std stream");
+    stream.set_nonblocking(false).expect("blocking");
+    stream
+}
+
+/// Whether the node answers an OPTIONS on `stream` (its connection was kept).
+fn answers_options(stream: &mut std::net::TcpStream) -> bool {
+    use std::io::{Read, Write};
+    let local = stream.local_addr().expect("local");
+    let options = format!(
+        "OPTIONS sip:switchboard SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bKc{port}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:probe@{local}>;tag=p\r\nTo: <sip:switchboard>\r\n\
+         Call-ID: conn-{port}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        port = local.port()
+    );
+    if stream.write_all(options.as_bytes()).is_err() {
+        return false;
+    }
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = [0u8; 2048];
+    matches!(stream.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"SIP/2.0 200"))
+}
+
+#[test]
+fn one_address_cannot_hold_more_than_its_share_of_connections() {
+    let server = Server::start(ServerOptions {
+        config_toml: Some("[shield]\nconnections_per_source = 5\n"),
+        ..Default::default()
+    });
+    let mut held: Vec<std::net::TcpStream> =
+        (0..8).map(|_| connect_from(&server, "127.0.0.2")).collect();
+    common::wait_until(
+        "three connections refused",
+        std::time::Duration::from_secs(10),
+        || {
+            metric(
+                &server,
+                "switchboard_sip_connections_refused_per_source_total",
+            ) >= 3.0
+        },
+    );
+    let kept = held
+        .iter_mut()
+        .map(answers_options)
+        .filter(|&ok| ok)
+        .count();
+    assert_eq!(kept, 5, "five connections served, the rest closed");
+    assert_eq!(
+        metric(
+            &server,
+            "switchboard_sip_connections_refused_per_source_total"
+        ),
+        3.0
+    );
+    // Another address is served; and the first gets a slot back when one of its connections ends.
+    assert!(answers_options(&mut connect_from(&server, "127.0.0.3")));
+    held.clear();
+    common::wait_until(
+        "a slot back for 127.0.0.2",
+        std::time::Duration::from_secs(10),
+        || answers_options(&mut connect_from(&server, "127.0.0.2")),
+    );
+}

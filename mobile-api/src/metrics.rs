@@ -161,6 +161,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
         s.shield.scanners_banned,
     );
     metric(
+        "switchboard_sip_connections_refused_per_source_total",
+        "counter",
+        "TCP/TLS/WebSocket connections closed at once: their address held its cap already",
+        s.connections_refused_per_source,
+    );
+    metric(
         "switchboard_sip_floods_banned_total",
         "counter",
         "Sources banned for flooding past their rate",

@@ -85,6 +85,8 @@ pub struct NodeSnapshot {
     pub tls_reload_failures: u64,
     pub push: crate::push::PushStats,
     pub shield: crate::shield::ShieldStats,
+    /// Stream connections closed at once because their address held its cap already.
+    pub connections_refused_per_source: u64,
     /// Sources banned now (scanners, floods, failed digests).
     pub bans: usize,
 }

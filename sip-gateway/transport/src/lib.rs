@@ -123,6 +123,9 @@ pub struct Listeners {
     pub certificate: Option<Arc<ServerCertificate>>,
     /// How trunks with transport tls are checked; without it the Mozilla roots only.
     pub tls_client: Option<Arc<rustls::ClientConfig>>,
+    /// Stream connections (TCP, TLS, WS, WSS together) one source address may hold open; more are
+    /// closed at once, so one address cannot take the node's whole connection budget.
+    pub max_connections_per_source: usize,
 }
 
 impl Listeners {
@@ -138,6 +141,7 @@ impl Listeners {
             wss: None,
             certificate: None,
             tls_client: None,
+            max_connections_per_source: DEFAULT_CONNECTIONS_PER_SOURCE,
         })
     }
 
@@ -271,7 +275,9 @@ pub async fn run<L: LocationStore + 'static>(
         wss,
         certificate,
         tls_client,
+        max_connections_per_source,
     } = listeners;
+    let per_source = Arc::new(SourceConnections::default());
     let mut reloads = (0u64, 0u64);
     let local = udp.local_addr()?;
     let tls_client = match tls_client {
@@ -303,6 +309,7 @@ pub async fn run<L: LocationStore + 'static>(
                 input_tx.clone(),
                 next_conn.clone(),
                 open.clone(),
+                (per_source.clone(), max_connections_per_source),
             ))
         })
         .collect();
@@ -387,7 +394,12 @@ pub async fn run<L: LocationStore + 'static>(
                     }
                     let _ = reply.send(result);
                 }
-                cmd => handle_command(&mut endpoint, cmd, streams.writers.len(), reloads),
+                cmd => handle_command(
+                    &mut endpoint,
+                    cmd,
+                    streams.writers.len(),
+                    (reloads, per_source.refused.load(Ordering::Relaxed)),
+                ),
             },
             _ = sleep => endpoint.handle_timeout(Instant::now()),
         }
@@ -455,7 +467,7 @@ fn handle_command<L: LocationStore>(
     endpoint: &mut Endpoint<L>,
     cmd: Command,
     tcp_connections: usize,
-    (tls_reloads, tls_reload_failures): (u64, u64),
+    ((tls_reloads, tls_reload_failures), connections_refused): ((u64, u64), u64),
 ) {
     match cmd {
         Command::SetUser { username, secrets } => {
@@ -473,6 +485,7 @@ fn handle_command<L: LocationStore>(
                 tls_reload_failures,
                 push: endpoint.push_stats(),
                 shield: endpoint.shield_stats(),
+                connections_refused_per_source: connections_refused,
                 bans: endpoint.bans(Instant::now()).len(),
             });
         }
@@ -681,6 +694,44 @@ async fn flush<L: LocationStore>(
 /// Open SIP stream connections this node accepts; more are closed at once (each costs two tasks and
 /// buffers, and a municipality's phones need a few thousand).
 const MAX_TCP_CONNECTIONS: usize = 20_000;
+/// See [`Listeners::max_connections_per_source`]: an office NAT with many phones on TCP or TLS
+/// stays well under it.
+pub const DEFAULT_CONNECTIONS_PER_SOURCE: usize = 256;
+
+/// Open stream connections by source address, and the ones refused for being over the cap.
+#[derive(Default)]
+struct SourceConnections {
+    open: std::sync::Mutex<HashMap<std::net::IpAddr, usize>>,
+    refused: AtomicU64,
+}
+
+impl SourceConnections {
+    /// Counts a new connection from `ip`; `false` (and not counted) when it has `cap` already.
+    fn admit(&self, ip: std::net::IpAddr, cap: usize) -> bool {
+        let Ok(mut open) = self.open.lock() else {
+            return true;
+        };
+        let n = open.entry(ip).or_insert(0);
+        if *n >= cap {
+            drop(open);
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn closed(&self, ip: std::net::IpAddr) {
+        if let Ok(mut open) = self.open.lock() {
+            if let Some(n) = open.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    open.remove(&ip);
+                }
+            }
+        }
+    }
+}
 /// A connection that sends nothing (not even an RFC 5626 keep-alive) for this long is closed.
 const TCP_IDLE: std::time::Duration = std::time::Duration::from_secs(900);
 
@@ -701,6 +752,7 @@ async fn accept_loop(
     inputs: mpsc::Sender<Input>,
     next_conn: Arc<AtomicU64>,
     open: Arc<std::sync::atomic::AtomicUsize>,
+    (per_source, cap): (Arc<SourceConnections>, usize),
 ) {
     loop {
         match tcp.accept().await {
@@ -709,12 +761,17 @@ async fn accept_loop(
                     tracing::warn!(%from, "too many TCP connections: refusing one");
                     continue;
                 }
+                if !per_source.admit(from.ip(), cap) {
+                    tracing::debug!(%from, "too many connections from one address: refusing one");
+                    continue;
+                }
                 let id = ConnectionId(next_conn.fetch_add(1, Ordering::Relaxed));
                 let _ = stream.set_nodelay(true);
                 let open = open.clone();
                 open.fetch_add(1, Ordering::Relaxed);
                 let inputs = inputs.clone();
                 let kind = kind.clone();
+                let per_source = per_source.clone();
                 tokio::spawn(async move {
                     match kind {
                         Listening::Tcp => {
@@ -731,6 +788,7 @@ async fn accept_loop(
                         }
                     }
                     open.fetch_sub(1, Ordering::Relaxed);
+                    per_source.closed(from.ip());
                 });
             }
             Err(e) => {
