@@ -62,6 +62,11 @@ const MAX_DEVICES_PER_USER: usize = 10;
 /// The push parameters of a Contact URI: provider, token and parameter. `None` when it has none,
 /// names a provider we do not serve, or carries an empty or oversized token.
 pub fn push_params(contact_uri: &str) -> Option<(PushProvider, String, Option<String>)> {
+    // Every REGISTER's contacts come through here: most carry no push parameters, and finding
+    // that out must not cost a URI parse.
+    if !contains_ignore_case(contact_uri.as_bytes(), b"pn-provider") {
+        return None;
+    }
     let uri = Uri::parse(contact_uri.as_bytes()).ok()?;
     let sip = uri.as_sip()?;
     let provider = PushProvider::parse(sip.params.get_value("pn-provider")?)?;
@@ -75,6 +80,14 @@ pub fn push_params(contact_uri: &str) -> Option<(PushProvider, String, Option<St
         .filter(|p| !p.is_empty() && p.len() <= MAX_PRID_LEN)
         .map(str::to_string);
     Some((provider, prid.to_string(), param))
+}
+
+/// Whether `haystack` contains `needle` (ASCII, case-insensitive), without allocating.
+pub(crate) fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty()
+        || haystack
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// A change to the devices, for persistence.
@@ -268,6 +281,11 @@ impl PushWaits {
             started: now,
             ring_until,
         });
+    }
+
+    /// Whether any branch waits for an app (most of the time none does).
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
     }
 
     pub fn poll_request(&mut self) -> Option<PushRequest> {

@@ -191,8 +191,13 @@ impl Shield {
         if self.is_exempt(ip) {
             return false;
         }
-        let agent = String::from_utf8_lossy(user_agent).to_ascii_lowercase();
-        if !self.cfg.scanner_agents.iter().any(|s| agent.contains(s)) {
+        // Per request: compared in place, nothing allocated.
+        let scanner = self
+            .cfg
+            .scanner_agents
+            .iter()
+            .any(|s| crate::push::contains_ignore_case(user_agent, s.as_bytes()));
+        if !scanner {
             return false;
         }
         self.stats.scanners_banned += 1;

@@ -65,6 +65,9 @@ impl<L: LocationStore> Endpoint<L> {
     /// A REGISTER was accepted: branches waiting for one of its apps ring it now, for what is
     /// left of their ring time.
     pub(super) fn ring_woken_apps(&mut self, now: Instant, req: &Request) {
+        if self.push.is_empty() {
+            return;
+        }
         let Some(aor) = req
             .to()
             .and_then(|to| to.uri().ok())
