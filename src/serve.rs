@@ -502,6 +502,7 @@ pub async fn run(
         sip: api_sip_tx,
         realm: cfg.sip.realm.clone(),
         admin_token,
+        login_throttle: Default::default(),
         // Call control reloads its configuration snapshot on these notices (before the next call
         // event), and forgets a changed prompt.
         config_changes: Some(config_tx),
@@ -522,9 +523,10 @@ pub async fn run(
     let http_task = tokio::spawn({
         let stop = wait_stop(stop_rx.clone());
         async move {
-            axum::serve(http, mobile_api::app(state))
-                .with_graceful_shutdown(stop)
-                .await
+            // With the peer's address: logins are throttled and audited per source.
+            let app = mobile_api::app(state)
+                .into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(http, app).with_graceful_shutdown(stop).await
         }
     });
     tracing::info!(sip = %sip_addr, http = %http_addr, "switchboard serving");

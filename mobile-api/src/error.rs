@@ -26,8 +26,23 @@ pub enum ApiError {
     /// 415: a JSON endpoint got another content type.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
-    #[error("missing or wrong bearer token")]
+    #[error("missing, wrong or expired bearer token")]
     Unauthorized,
+    /// 403: the caller is known but their roles do not admit this; the message says what is needed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 401 at login: wrong username, password or code (one answer for all, on purpose).
+    #[error("wrong username, password or code")]
+    LoginFailed,
+    /// 401 at login: the password was right and the user has an authenticator: send its code.
+    #[error("enter the code from your authenticator app")]
+    TotpRequired,
+    /// 429: too many failed logins for this user or from this address.
+    #[error("too many failed attempts; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+    /// 500: something on this node failed that the caller cannot change.
+    #[error("{0}")]
+    Internal(String),
     #[error("the SIP core is not running")]
     SipUnavailable,
     /// 503: this node's call control publishes no live events.
@@ -71,6 +86,16 @@ impl IntoResponse for ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::LoginFailed => (StatusCode::UNAUTHORIZED, "login_failed"),
+            ApiError::TotpRequired => (StatusCode::UNAUTHORIZED, "totp_required"),
+            ApiError::TooManyAttempts { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+            }
+            ApiError::Internal(m) => {
+                tracing::error!(error = %m, "internal error in API");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
             ApiError::SipUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "sip_unavailable"),
             ApiError::EventsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "events_unavailable"),
             ApiError::CallsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "calls_unavailable"),
@@ -92,7 +117,14 @@ impl IntoResponse for ApiError {
             message: self.to_string(),
             field,
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyAttempts { retry_after_secs } = &self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*retry_after_secs),
+            );
+        }
+        response
     }
 }
 
@@ -100,6 +132,7 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Machine-readable code: `not_found`, `conflict`, `in_use`, `invalid_input`, `unauthorized`,
+    /// `forbidden`, `login_failed`, `totp_required`, `too_many_attempts`, `internal`,
     /// `unsupported_media_type`, `sip_unavailable`, `events_unavailable`, `calls_unavailable`,
     /// `recordings_unavailable`, `recording_failed`, `database`.
     pub error: String,

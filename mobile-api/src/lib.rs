@@ -9,6 +9,7 @@
 //! announces call-routing changes on [`AppState::config_changes`] so call control can reload them.
 
 mod assets;
+pub mod auth;
 mod bans;
 mod call_control;
 mod calls;
@@ -17,6 +18,8 @@ mod error;
 mod events;
 mod hunt_groups;
 mod json;
+mod logins_admin;
+mod me;
 mod menus;
 mod metrics;
 mod numbers;
@@ -33,9 +36,9 @@ mod toll;
 mod trunks;
 pub mod users;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use switchboard_schema::Db;
@@ -58,8 +61,11 @@ pub struct AppState {
     pub sip: mpsc::Sender<SipRequest>,
     /// Digest realm: HA1 hashes are computed for it.
     pub realm: String,
-    /// When set, `/api/*` requires `Authorization: Bearer <token>`.
+    /// The integration token: when set, `/api/v1` requires `Authorization: Bearer` with it or with a
+    /// session's access token. Unset (an API on loopback only), a request without a token is the admin.
     pub admin_token: Option<String>,
+    /// Failed logins per username and address, shared by the login handlers.
+    pub login_throttle: auth::throttle::LoginThrottle,
     /// Where the API announces every successful call-routing write (and user creation/removal), so
     /// running call control reloads that part. `None`: nobody listens. A broadcast channel because
     /// several parts (routing, the SIP side, a future web console feed) may want the same news, and a
@@ -92,12 +98,23 @@ impl AppState {
     }
 }
 
-/// The routes behind the bearer token, relative to `/api/v1`.
+/// Routes only admins may use, relative to `/api/v1`: configuration, users and their logins,
+/// secrets-adjacent state (bans, toll blocks), recordings.
 fn admin_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let routes = OpenApiRouter::new()
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::remove))
         .routes(routes!(users::push_devices))
+        .routes(routes!(logins_admin::get_roles, logins_admin::put_roles))
+        .routes(routes!(logins_admin::put_login))
+        .routes(routes!(logins_admin::reset_totp))
+        .routes(routes!(logins_admin::end_sessions))
+        .routes(routes!(
+            logins_admin::get_settings,
+            logins_admin::put_settings
+        ))
+        .routes(routes!(logins_admin::list_audit))
+        .routes(routes!(logins_admin::export_audit))
         .routes(routes!(bans::list))
         .routes(routes!(bans::lift))
         .routes(routes!(toll::get_limits, toll::put_limits))
@@ -125,39 +142,71 @@ fn admin_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trunks::list, trunks::create))
         .routes(routes!(trunks::get, trunks::update, trunks::remove))
         .routes(routes!(trunks::status))
-        .routes(routes!(cdrs::list))
-        .routes(routes!(cdrs::get))
-        .routes(routes!(queues::list, queues::create))
-        .routes(routes!(queues::stats))
-        .routes(routes!(queues::get, queues::update, queues::remove))
-        .routes(routes!(queues::get_members, queues::set_members))
-        .routes(routes!(queues::live))
-        .routes(routes!(queue_history::history))
-        .routes(routes!(events::events))
-        .routes(routes!(queues::set_agent_state))
+        .routes(routes!(queues::create))
+        .routes(routes!(queues::update, queues::remove))
+        .routes(routes!(queues::set_members))
         .routes(routes!(menus::list, menus::create))
         .routes(routes!(menus::get, menus::update, menus::remove))
         .routes(routes!(prompts::list))
         .routes(routes!(prompts::get, prompts::put, prompts::remove))
-        .routes(routes!(schedules::list, schedules::create))
-        .routes(routes!(
-            schedules::get,
-            schedules::update,
-            schedules::remove
-        ))
-        .routes(routes!(schedules::set_override, schedules::clear_override))
-        .routes(routes!(calls::list))
-        .routes(routes!(calls::get))
+        .routes(routes!(schedules::create))
+        .routes(routes!(schedules::update, schedules::remove))
         .routes(routes!(calls::start_recording, calls::stop_recording))
         .routes(routes!(recordings::list))
         .routes(routes!(recordings::get, recordings::remove))
-        .routes(routes!(recordings::audio))
+        .routes(routes!(recordings::audio));
+    auth::guard(routes, auth::ADMIN)
+}
+
+/// Routes of the receptionist console (admins too): live queues, agents and calls, call records,
+/// opening hours and the emergency override.
+fn reception_routes() -> OpenApiRouter<AppState> {
+    let routes = OpenApiRouter::new()
+        .routes(routes!(cdrs::list))
+        .routes(routes!(cdrs::get))
+        .routes(routes!(queues::list))
+        .routes(routes!(queues::stats))
+        .routes(routes!(queues::get))
+        .routes(routes!(queues::get_members))
+        .routes(routes!(queues::live))
+        .routes(routes!(queue_history::history))
+        .routes(routes!(events::events))
+        .routes(routes!(queues::set_agent_state))
+        .routes(routes!(schedules::list))
+        .routes(routes!(schedules::get))
+        .routes(routes!(schedules::set_override, schedules::clear_override))
+        .routes(routes!(calls::list))
+        .routes(routes!(calls::get));
+    auth::guard(routes, auth::RECEPTION)
+}
+
+/// Routes about the caller themself, for every role.
+fn personal_routes() -> OpenApiRouter<AppState> {
+    let everything = OpenApiRouter::new()
+        .routes(routes!(me::get))
+        .routes(routes!(me::change_password));
+    // What a session that must first enrol a second factor may do.
+    let enrolment = OpenApiRouter::new()
+        .routes(routes!(auth::handlers::logout))
+        .routes(routes!(me::start_totp, me::remove_totp))
+        .routes(routes!(me::confirm_totp));
+    auth::guard(everything, auth::ANYONE).merge(auth::guard_enrolment(enrolment, auth::ANYONE))
+}
+
+/// Every route behind a login or the admin token, relative to `/api/v1`.
+fn guarded_routes() -> OpenApiRouter<AppState> {
+    admin_routes()
+        .merge(reception_routes())
+        .merge(personal_routes())
 }
 
 /// `/api/v1` routes that need no token: the API description is no secret (the project is open
-/// source), and tools fetch it before they know a token.
+/// source), and tools fetch it before they know a token; logging in and refreshing a session.
 fn open_api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(openapi::openapi_json))
+    OpenApiRouter::new()
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(auth::handlers::login))
+        .routes(routes!(auth::handlers::refresh))
 }
 
 /// Routes outside `/api/v1`.
@@ -177,13 +226,22 @@ fn node_routes() -> OpenApiRouter<AppState> {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(node_routes())
-        .nest("/api/v1", admin_routes().merge(open_api_routes()))
+        .nest("/api/v1", guarded_routes().merge(open_api_routes()))
         .into_openapi()
 }
 
 pub fn app(state: AppState) -> Router {
-    let api = admin_routes()
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+    // Layers run outside in: authenticate finds the caller, the audit log sees the answer, each
+    // group's guard checks the roles.
+    let api = guarded_routes()
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            logins_admin::audit_changes,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .merge(open_api_routes());
     let (router, _) = node_routes().nest("/api/v1", api).split_for_parts();
     router.fallback(no_route).with_state(state)
@@ -194,27 +252,9 @@ async fn no_route(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route {}", uri.path()))
 }
 
-async fn require_token(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    if let Some(token) = &state.admin_token {
-        let given = req
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
-            return Err(ApiError::Unauthorized);
-        }
-    }
-    Ok(next.run(req).await)
-}
-
 /// Compares a presented token with the real one in time that depends only on their lengths, so
 /// response timing does not reveal how many leading characters were right.
-fn same_secret(given: &[u8], real: &[u8]) -> bool {
+pub(crate) fn same_secret(given: &[u8], real: &[u8]) -> bool {
     given.len() == real.len()
         && given
             .iter()

@@ -145,6 +145,7 @@ async fn the_event_feed_streams_what_call_control_publishes() {
         sip,
         realm: "switchboard".into(),
         admin_token: Some(TOKEN.into()),
+        login_throttle: Default::default(),
         config_changes: None,
         queues: None,
         events: Some(events.clone()),

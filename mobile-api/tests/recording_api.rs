@@ -50,6 +50,7 @@ async fn api(calls: Option<mpsc::Sender<CallRequest>>, dir: Option<&Path>, db: D
         sip,
         realm: "switchboard".to_owned(),
         admin_token: None,
+        login_throttle: Default::default(),
         config_changes: None,
         queues: None,
         events: None,

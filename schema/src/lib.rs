@@ -122,6 +122,7 @@ mod config;
 mod demo;
 mod error;
 mod hunt_groups;
+mod logins;
 mod menus;
 mod numbers;
 mod prompts;
@@ -152,6 +153,7 @@ pub use hunt_groups::{
     BusyPolicy, HuntGroup, HuntGroupMember, HuntGroupSpec, HuntStrategy, MemberSpec,
     MAX_GROUP_TIMEOUT_SECS, MAX_MEMBERS, MAX_RING_TIME_SECS,
 };
+pub use logins::{AuditEntry, AuditFilter, LoginRow, NewSession, SessionUser, ROLES};
 pub use menus::Menu;
 pub use numbers::{NumberHours, PublicNumber, PublicNumberSpec};
 pub use prompts::{check_upload_name, PromptInfo, MAX_PROMPT_BYTES, MAX_PROMPT_NAME_CHARS};

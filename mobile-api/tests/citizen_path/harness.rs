@@ -61,6 +61,7 @@ fn router(db: Db, queues: Option<mpsc::Sender<QueueRequest>>) -> Api {
         sip,
         realm: "switchboard".to_owned(),
         admin_token: Some(TOKEN.to_owned()),
+        login_throttle: Default::default(),
         config_changes: Some(tx),
         queues,
         events: None,

@@ -50,6 +50,7 @@ pub async fn api() -> Api {
         sip,
         realm: "switchboard".to_owned(),
         admin_token: Some(TOKEN.to_owned()),
+        login_throttle: Default::default(),
         config_changes: Some(tx),
         queues: None,
         events: None,
