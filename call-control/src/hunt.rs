@@ -150,15 +150,23 @@ impl CallControl {
             DbBusyPolicy::RingAnyway => BusyPolicy::RingAnyway,
             DbBusyPolicy::CallWaiting => BusyPolicy::CallWaiting,
         };
+        // In a call, or said so: the group's busy policy applies.
         let busy: Vec<String> = group
             .members
             .iter()
-            .filter(|m| self.live.in_call(&m.username))
+            .filter(|m| self.live.in_call(&m.username) || self.says_busy(&m.username))
+            .map(|m| m.username.clone())
+            .collect();
+        let dnd: Vec<String> = group
+            .members
+            .iter()
+            .filter(|m| self.on_dnd(&m.username))
             .map(|m| m.username.clone())
             .collect();
         let state = self.live.group_memory(group.id);
         // Registration is learnt when the member is rung (an unregistered member fails at once).
         let presence = |member: &str| MemberPresence {
+            logged_in: !dnd.iter().any(|d| d == member),
             cellular: mobiles.contains_key(member),
             busy: busy.iter().any(|b| b == member),
             ..MemberPresence::default()

@@ -30,6 +30,7 @@ mod events;
 mod hunt;
 mod live;
 mod local;
+mod presence;
 mod records;
 mod routes;
 mod snapshot;
@@ -38,6 +39,7 @@ mod toll;
 
 pub use citizen::QueueRecord;
 pub use live::{AgentStateChange, CallView, CallViewState, RecordingRefusal};
+pub use presence::{Presence, PresenceStatus, StaffStatus, MAX_NOTE_CHARS};
 pub use records::{Notice, Record};
 pub use routes::{transport_of, Route};
 pub use snapshot::{Snapshot, UserEntry};
@@ -169,6 +171,13 @@ impl Clock {
     fn unix_ms(&self, now: Instant) -> i64 {
         let since = now.saturating_duration_since(self.at).as_millis();
         self.unix_ms + i64::try_from(since).unwrap_or(i64::MAX / 2)
+    }
+
+    /// The `Instant` of a wall-clock time (the start, for a time before it).
+    fn instant_at(&self, unix_ms: i64) -> Instant {
+        let ahead = u64::try_from(unix_ms.saturating_sub(self.unix_ms)).unwrap_or(0);
+        // Far-off ends are capped at a year: an Instant that far is as good as never.
+        self.at + Duration::from_millis(ahead.min(365 * 24 * 3600 * 1000))
     }
 }
 
@@ -311,6 +320,7 @@ impl CallControl {
         });
         per_call
             .chain(self.acd.poll_timeout())
+            .chain(self.next_presence_end())
             .chain(std::iter::once(self.next_reconcile))
             .min()
     }
@@ -348,6 +358,7 @@ impl CallControl {
         }
         self.ring_delayed_mobiles(now);
         self.citizen_timeouts(now);
+        self.end_presences(now);
         if now >= self.next_reconcile {
             self.next_reconcile = now + RECONCILE_EVERY;
             self.reconcile_queues(now);

@@ -238,16 +238,36 @@ impl CallControl {
                     Some(AgentState::DoNotDisturb) => self.acd.handle_dnd(now, user, false),
                     Some(_) => {}
                 }
+                // Available for the queues is available for the hunt groups too.
+                if self.on_dnd(user) {
+                    self.live.set_presence(user, None);
+                    self.notice(crate::Notice::PresenceChanged {
+                        user: user.to_owned(),
+                        status: crate::PresenceStatus::Available.as_str(),
+                    });
+                }
             }
             AgentStateChange::Paused { reason } => {
                 let reason = reason.unwrap_or_else(|| "paused".to_string());
+                // An agent no queue call has logged in yet is logged in first, or the pause would
+                // be lost and the first queue call would log them in as available.
+                if self.acd.agent_state(user).is_none() && !self.live.logged_out(user) {
+                    self.acd.handle_login(now, user);
+                }
                 self.acd.handle_pause(now, user, &reason);
             }
             AgentStateChange::LoggedOut => {
                 self.live.set_logged_out(user, true);
                 self.acd.handle_logout(now, user);
             }
-            AgentStateChange::Dnd => self.acd.handle_dnd(now, user, true),
+            AgentStateChange::Dnd => {
+                // Do-not-disturb is the user's presence: hunt groups skip them as well.
+                let presence = crate::Presence {
+                    status: crate::PresenceStatus::DoNotDisturb,
+                    ..self.presence(user)
+                };
+                self.set_presence(now, user, presence);
+            }
             AgentStateChange::Reset => {
                 self.acd.force_reset(now, user);
             }

@@ -69,4 +69,7 @@ pub enum Notice {
     /// `user` passed a toll-fraud limit (`concurrent_calls` or `minutes_per_hour`): their calls
     /// abroad and to premium numbers are refused until an admin lifts the block.
     TollBlocked { user: String, reason: &'static str },
+    /// `user`'s presence changed (`available`, `busy`, `away`, `dnd`), by them, a receptionist, or
+    /// its end coming.
+    PresenceChanged { user: String, status: &'static str },
 }

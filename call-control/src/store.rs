@@ -18,6 +18,8 @@ use switchboard_routing::queue::{
 };
 use switchboard_routing::RoutingError;
 
+use crate::presence::Presence;
+
 /// Who is in a call, hunt groups' memory, and agents who logged out.
 pub trait LiveStore: Send {
     /// `user` is now talking in `call` (`true`), or no longer (`false`).
@@ -31,6 +33,12 @@ pub trait LiveStore: Send {
     /// themselves.
     fn logged_out(&self, user: &str) -> bool;
     fn set_logged_out(&mut self, user: &str, logged_out: bool);
+    /// A user's presence, when other than plain available.
+    fn presence(&self, user: &str) -> Option<Presence>;
+    /// Sets (`Some`) or clears (`None`: plain available) a user's presence.
+    fn set_presence(&mut self, user: &str, presence: Option<Presence>);
+    /// Every presence set, in no particular order.
+    fn presences(&self) -> Vec<(String, Presence)>;
 }
 
 /// [`LiveStore`] for one node: plain maps.
@@ -39,6 +47,7 @@ pub struct InProcess {
     in_call: HashMap<String, HashSet<CallRef>>,
     groups: HashMap<i64, GroupState>,
     logged_out: HashSet<String>,
+    presence: HashMap<String, Presence>,
 }
 
 impl LiveStore for InProcess {
@@ -74,6 +83,28 @@ impl LiveStore for InProcess {
         } else {
             self.logged_out.remove(user);
         }
+    }
+
+    fn presence(&self, user: &str) -> Option<Presence> {
+        self.presence.get(user).cloned()
+    }
+
+    fn set_presence(&mut self, user: &str, presence: Option<Presence>) {
+        match presence {
+            Some(p) => {
+                self.presence.insert(user.to_owned(), p);
+            }
+            None => {
+                self.presence.remove(user);
+            }
+        }
+    }
+
+    fn presences(&self) -> Vec<(String, Presence)> {
+        self.presence
+            .iter()
+            .map(|(u, p)| (u.clone(), p.clone()))
+            .collect()
     }
 }
 

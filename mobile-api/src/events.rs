@@ -51,6 +51,8 @@ pub enum LiveEvent {
     /// abroad and to premium numbers are refused until an admin lifts the block
     /// (`DELETE /api/v1/toll-blocks/{user}`).
     TollBlocked { user: String, reason: String },
+    /// `user`'s presence changed: `available`, `busy`, `away` or `dnd`.
+    PresenceChanged { user: String, status: String },
     /// The receptionist's feed fell behind and `missed` events were dropped: reload the live state.
     Lagged { missed: u64 },
 }
@@ -63,6 +65,7 @@ impl LiveEvent {
             LiveEvent::AgentAutoPaused { .. } => "agent_auto_paused",
             LiveEvent::CallbackRequested { .. } => "callback_requested",
             LiveEvent::TollBlocked { .. } => "toll_blocked",
+            LiveEvent::PresenceChanged { .. } => "presence_changed",
             LiveEvent::Lagged { .. } => "lagged",
         }
     }

@@ -32,6 +32,7 @@ mod recordings;
 mod schedules;
 mod settings;
 mod sip;
+mod staff;
 mod toll;
 mod trunks;
 pub mod users;
@@ -184,7 +185,11 @@ fn reception_routes() -> OpenApiRouter<AppState> {
 fn personal_routes() -> OpenApiRouter<AppState> {
     let everything = OpenApiRouter::new()
         .routes(routes!(me::get))
-        .routes(routes!(me::change_password));
+        .routes(routes!(me::change_password))
+        .routes(routes!(staff::get_presence, staff::put_presence))
+        .routes(routes!(staff::my_queues))
+        .routes(routes!(staff::set_my_agent_state))
+        .routes(routes!(staff::directory));
     // What a session that must first enrol a second factor may do.
     let enrolment = OpenApiRouter::new()
         .routes(routes!(auth::handlers::logout))

@@ -35,6 +35,17 @@ pub enum QueueRequest {
         state: AgentStateChange,
         reply: oneshot::Sender<Result<(), String>>,
     },
+    /// How these staff members stand now (presence, in a call, agent state), in the order asked.
+    Staff {
+        users: Vec<String>,
+        reply: oneshot::Sender<Vec<call_control::StaffStatus>>,
+    },
+    /// A staff member's presence changes.
+    SetPresence {
+        user: String,
+        presence: call_control::Presence,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// The agent states an admin can set (call control's own type).
@@ -43,7 +54,7 @@ pub use call_control::AgentStateChange;
 /// The states of `PUT /agents/{user}/state`.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum AgentStateName {
+pub enum AgentStateName {
     Available,
     Paused,
     LoggedOut,
@@ -54,7 +65,7 @@ pub(crate) enum AgentStateName {
 /// The body of `PUT /agents/{user}/state`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct AgentStateBody {
+pub struct AgentStateBody {
     state: AgentStateName,
     /// Only with `paused`: why, for the receptionist's console (at most 100 characters).
     #[serde(default)]
@@ -62,7 +73,12 @@ pub(crate) struct AgentStateBody {
 }
 
 impl AgentStateBody {
-    fn into_change(self) -> Result<AgentStateChange, ApiError> {
+    /// The administrator's reset, which staff may not use on themselves.
+    pub(crate) fn is_reset(&self) -> bool {
+        matches!(self.state, AgentStateName::Reset)
+    }
+
+    pub(crate) fn into_change(self) -> Result<AgentStateChange, ApiError> {
         if let Some(reason) = &self.reason {
             if !matches!(self.state, AgentStateName::Paused) {
                 return Err(invalid("reason", "only goes with the state paused"));

@@ -329,6 +329,17 @@ fn answer_queue_request(core: &mut CallControl, request: QueueRequest) {
             core.set_agent_state(now, &user, state);
             let _ = reply.send(Ok(()));
         }
+        QueueRequest::Staff { users, reply } => {
+            let _ = reply.send(core.staff_status(&users));
+        }
+        QueueRequest::SetPresence {
+            user,
+            presence,
+            reply,
+        } => {
+            core.set_presence(now, &user, presence);
+            let _ = reply.send(());
+        }
     }
 }
 
@@ -455,6 +466,10 @@ fn live_event(n: Notice) -> LiveEvent {
         Notice::TollBlocked { user, reason } => LiveEvent::TollBlocked {
             user,
             reason: reason.to_owned(),
+        },
+        Notice::PresenceChanged { user, status } => LiveEvent::PresenceChanged {
+            user,
+            status: status.to_owned(),
         },
     }
 }

@@ -264,11 +264,73 @@ pub fn http_send(
     content_type: &str,
     body: &[u8],
 ) -> (u16, String) {
+    http_send_as(addr, method, path, None, content_type, body)
+}
+
+/// A JSON request with a session's access token, as the staff app sends it.
+pub fn http_request_as(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    json: Option<&str>,
+) -> (u16, String) {
+    http_send_as(
+        addr,
+        method,
+        path,
+        Some(token),
+        "application/json",
+        json.unwrap_or("").as_bytes(),
+    )
+}
+
+/// Logs `user` in through `/api/v1/auth/login` after an admin gave them `roles` and a login
+/// password; answers the access token.
+pub fn staff_login(server: &Server, user: &str, roles: &[&str]) -> String {
+    let password = format!("login-password-{user}");
+    let (status, body) = http_request(
+        server.http,
+        "PUT",
+        &format!("/api/v1/users/{user}/roles"),
+        Some(&serde_json::json!({ "roles": roles }).to_string()),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http_request(
+        server.http,
+        "PUT",
+        &format!("/api/v1/users/{user}/login"),
+        Some(&serde_json::json!({ "password": password }).to_string()),
+    );
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = http_request(
+        server.http,
+        "POST",
+        "/api/v1/auth/login",
+        Some(&serde_json::json!({ "username": user, "password": password }).to_string()),
+    );
+    assert_eq!(status, 200, "{body}");
+    let session: serde_json::Value = serde_json::from_str(&body).expect("session JSON");
+    session["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
+}
+
+fn http_send_as(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect HTTP");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
+    let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).expect("send HTTP");

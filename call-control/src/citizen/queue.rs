@@ -54,6 +54,10 @@ impl CallControl {
             );
             if logged_out && !self.live.logged_out(&m.user) {
                 self.acd.handle_login(now, &m.user);
+                // The queues learn of a do-not-disturb set before the agent was logged in.
+                if self.on_dnd(&m.user) {
+                    self.acd.handle_dnd(now, &m.user, true);
+                }
             }
         }
         let priority = self.local(call).map_or(0, |l| l.priority);

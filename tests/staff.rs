@@ -1,0 +1,240 @@
+//! Staff flows through the running binary, each steered by the staff member's own login (roles and
+//! a password given by an admin, then `/api/v1/auth/login`): do-not-disturb makes a ring-all group
+//! skip that member's phone (baresip), and pausing in a queue stops offers until the agent resumes
+//! (SIPp phone). Asserted through the call records, the queue's live state and the staff API.
+//! Ports: SIPp 26000–26099, its media 26500–26599.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::baresip::{Baresip, Phone as Baresip_Phone};
+use common::phones::*;
+use common::{
+    http_request, http_request_as, in_private_netns, staff_login, wait_until, Server,
+    ServerOptions, VETH_SETUP,
+};
+use serde_json::{json, Value};
+
+fn post(server: &Server, path: &str, body: Value) -> Value {
+    let (status, text) = http_request(server.http, "POST", path, Some(&body.to_string()));
+    assert_eq!(status, 201, "POST {path}: {text}");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+fn as_staff(server: &Server, token: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+    let body = body.map(|b| b.to_string());
+    let (status, text) = http_request_as(server.http, method, path, token, body.as_deref());
+    assert!(
+        (200..300).contains(&status),
+        "{method} {path}: {status} {text}"
+    );
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+const GROUP_NUMBER: &str = "+4764000960";
+
+#[test]
+fn do_not_disturb_makes_a_ring_all_group_skip_that_members_phone() {
+    if !in_private_netns(
+        "do_not_disturb_makes_a_ring_all_group_skip_that_members_phone",
+        VETH_SETUP,
+    ) {
+        return;
+    }
+    let server = Server::start(ServerOptions {
+        sip: "10.200.0.1:5070",
+        demo: true,
+        ..Default::default()
+    });
+    common::wait_trunks_active(&server);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+    let group = post(
+        &server,
+        "/api/v1/hunt-groups",
+        json!({"name": "Servicetorget", "strategy": "ring_all", "ring_time_secs": 4,
+               "timeout_secs": 15, "members": [{"username": "1006"}, {"username": "1007"}]}),
+    );
+    post(
+        &server,
+        "/api/v1/numbers",
+        json!({"number": GROUP_NUMBER, "target_kind": "hunt_group",
+               "target_ref": group["id"].as_i64().expect("id").to_string()}),
+    );
+    // 1007 answers on baresip (auto-answer); 1006 on a SIPp phone that answers two calls.
+    let _baresip = Baresip::start(
+        &dir.join("baresip"),
+        &server,
+        Baresip_Phone {
+            user: "1007",
+            sip_port: 15060,
+            ctrl_port: 4444,
+            rtp_ports: (40000, 40100),
+            tone_hz: 600,
+            sip_trace: false,
+            transport: "udp",
+        },
+    );
+    let mut sipp_phone = phone(
+        &server,
+        dir,
+        &Phone {
+            user: "1006",
+            sip_port: 26010,
+            media_port: 26510,
+        },
+        "phone_answer.xml",
+        1,
+    );
+
+    // 1007 turns on do-not-disturb in the staff app, with a note.
+    let token = staff_login(&server, "1007", &["staff"]);
+    let set = as_staff(
+        &server,
+        &token,
+        "PUT",
+        "/api/v1/me/presence",
+        Some(json!({"status": "dnd", "note": "I møte"})),
+    );
+    assert_eq!(set["status"], "dnd", "{set}");
+    let colleagues = as_staff(&server, &token, "GET", "/api/v1/directory?q=1007", None);
+    assert_eq!(
+        colleagues["colleagues"][0]["presence"]["status"], "dnd",
+        "{colleagues}"
+    );
+
+    let caller = carrier_hangs_up_after(dir, 1000);
+    let status = carrier_calls(&server, dir, &caller, GROUP_NUMBER, 1, (26020, 26520));
+    assert_carrier_ok(&server, dir, status, "call_user");
+    assert_phone_ok(&server, dir, &mut sipp_phone, "1006");
+    let cdr = closed_cdrs(&server, 1).remove(0);
+    assert_eq!(cdr["answered_by"], "1006", "{cdr}");
+    assert_eq!(leg_statuses(&cdr, "1007"), Vec::<u64>::new(), "{cdr}");
+
+    // Available again: the next call rings 1007's baresip too, which answers it at once.
+    as_staff(
+        &server,
+        &token,
+        "PUT",
+        "/api/v1/me/presence",
+        Some(json!({"status": "available"})),
+    );
+    let _second_phone = phone_ringing(&server, dir);
+    let status = carrier_calls(&server, dir, &caller, GROUP_NUMBER, 1, (26022, 26522));
+    assert_carrier_ok(&server, dir, status, "call_user");
+    let cdr = closed_cdrs(&server, 2).remove(1);
+    assert_eq!(cdr["answered_by"], "1007", "{cdr}");
+    assert_eq!(leg_statuses(&cdr, "1007"), [200], "{cdr}");
+}
+
+/// 1006's SIPp phone, ringing until cancelled, for the second call.
+fn phone_ringing(server: &Server, dir: &Path) -> common::baresip::KillOnDrop {
+    phone(
+        server,
+        dir,
+        &Phone {
+            user: "1006",
+            sip_port: 26012,
+            media_port: 26512,
+        },
+        "phone_ring_until_cancel.xml",
+        1,
+    )
+}
+
+const QUEUE_NUMBER: &str = "+4764000961";
+
+fn queue_live(server: &Server, queue: i64) -> Value {
+    let (status, text) = server.get(&format!("/api/v1/queues/{queue}/live"));
+    if status != 200 {
+        return Value::Null;
+    }
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+#[test]
+fn a_paused_agent_gets_no_offers_until_they_resume() {
+    let (server, dir) = start_server();
+    let dir = dir.path();
+    let queue = post(
+        &server,
+        "/api/v1/queues",
+        json!({"name": "Byggesak", "ring_timeout_secs": 10, "greeting_prompt": null,
+               "announce_every_secs": null, "members": [{"user": "1003"}]}),
+    )["id"]
+        .as_i64()
+        .expect("queue id");
+    post(
+        &server,
+        "/api/v1/numbers",
+        json!({"number": QUEUE_NUMBER, "target_kind": "queue", "target_ref": queue.to_string()}),
+    );
+    let mut agent_phone = phone(
+        &server,
+        dir,
+        &Phone {
+            user: "1003",
+            sip_port: 26030,
+            media_port: 26530,
+        },
+        "phone_answer.xml",
+        1,
+    );
+    let token = staff_login(&server, "1003", &["staff"]);
+    let mine = as_staff(&server, &token, "GET", "/api/v1/me/queues", None);
+    assert_eq!(mine["queues"][0]["id"], queue, "{mine}");
+    assert_eq!(mine["agent_state"], "available", "{mine}");
+    as_staff(
+        &server,
+        &token,
+        "PUT",
+        "/api/v1/me/agent-state",
+        Some(json!({"state": "paused", "reason": "lunsj"})),
+    );
+    let mine = as_staff(&server, &token, "GET", "/api/v1/me/queues", None);
+    assert_eq!(
+        (&mine["agent_state"], &mine["pause_reason"]),
+        (&json!("paused"), &json!("lunsj")),
+        "{mine}"
+    );
+
+    // A citizen calls and waits 8 s in all.
+    let caller = carrier_hangs_up_after(dir, 8000);
+    let mut citizen = spawn_carrier_calls(&server, dir, &caller, QUEUE_NUMBER, 1, (26040, 26540));
+    wait_until("the citizen waiting", Duration::from_secs(5), || {
+        queue_live(&server, queue)["waiting"]
+            .as_array()
+            .is_some_and(|w| w.len() == 1)
+    });
+    // Two seconds paused with a caller waiting: no offer (the phone would have answered it).
+    let paused_until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < paused_until {
+        let live = queue_live(&server, queue);
+        assert_eq!(live["waiting"].as_array().map(Vec::len), Some(1), "{live}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let resumed_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    as_staff(
+        &server,
+        &token,
+        "PUT",
+        "/api/v1/me/agent-state",
+        Some(json!({"state": "available"})),
+    );
+    let status = wait_exit(&mut citizen, Duration::from_secs(20)).expect("the citizen's call ends");
+    assert_carrier_ok(&server, dir, status, "call_user");
+    assert_phone_ok(&server, dir, &mut agent_phone, "1003");
+    let cdr = closed_cdrs(&server, 1).remove(0);
+    assert_eq!(cdr["answered_by"], "1003", "{cdr}");
+    assert_eq!(cdr["queue_outcome"], "answered", "{cdr}");
+    let answered = cdr["answered_at_ms"].as_i64().expect("answered_at_ms");
+    assert!(
+        answered >= resumed_at_ms,
+        "answered at {answered}, resumed at {resumed_at_ms}"
+    );
+}
