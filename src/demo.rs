@@ -21,6 +21,18 @@ pub fn demo_password(ext: &str) -> String {
     format!("demo-{ext}")
 }
 
+/// Demo users who can log in to the API and the pages, with their roles.
+pub const DEMO_LOGINS: &[(&str, &[&str])] = &[
+    ("1001", &["admin", "receptionist"]),
+    ("1002", &["receptionist"]),
+    ("1003", &["staff"]),
+];
+
+/// A demo user's login password (separate from the SIP password, as for real users).
+pub fn demo_login_password(ext: &str) -> String {
+    format!("demo-login-{ext}")
+}
+
 /// Loads the demo users into an empty database; leaves a database with users untouched.
 /// Returns how many users it created.
 pub async fn load(db: &Db, realm: &str, always_open: bool) -> Result<usize, SchemaError> {
@@ -42,6 +54,16 @@ pub async fn load(db: &Db, realm: &str, always_open: bool) -> Result<usize, Sche
             &creds,
         )
         .await?;
+    }
+    // Logins for the API and the pages: a receptionist who also administers, a receptionist and a
+    // staff member. Only three: each password is an argon2id hash, deliberately slow to make.
+    for (ext, roles) in DEMO_LOGINS {
+        let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+        db.set_roles(ext, &roles).await?;
+        let hash = mobile_api::auth::password::hash(demo_login_password(ext))
+            .await
+            .map_err(|e| SchemaError::InvalidInput(e.to_string()))?;
+        db.set_login_password(ext, &hash, None).await?;
     }
     // Main number +4764000000 → hunt group "Sentralbord" (1001, 1002, ring all); +4764000100 →
     // "Helse" (1003–1005, sequential); trunk "carrier" at 127.0.0.1:5090.

@@ -84,6 +84,18 @@ until api /api/v1/cdrs | python3 -c "$cdr_check"; do
 done
 echo "1001 called 1002 through the challenge; the CDR says 1002 answered"
 
+# The demo's staff login, as the README gives it: log in, read my profile, set do-not-disturb.
+login="$(curl -sS --max-time 10 -H 'Content-Type: application/json' \
+  -d '{"username":"1003","password":"demo-login-1003"}' "http://$http/api/v1/auth/login")"
+token="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' <<<"$login")" \
+  || fail "the demo login 1003 / demo-login-1003 failed: $login"
+me="$(curl -sS --max-time 10 -H "Authorization: Bearer $token" "http://$http/api/v1/me")"
+grep -q '"roles":\["staff"\]' <<<"$me" || fail "/api/v1/me for 1003: $me"
+presence="$(curl -sS --max-time 10 -X PUT -H "Authorization: Bearer $token" \
+  -H 'Content-Type: application/json' -d '{"status":"dnd"}' "http://$http/api/v1/me/presence")"
+grep -q '"status":"dnd"' <<<"$presence" || fail "PUT /api/v1/me/presence: $presence"
+echo "the demo login 1003 works: /api/v1/me and do-not-disturb"
+
 # The README's `switchboard user …` examples, on the same database while the server runs.
 export PATH="${CARGO_TARGET_DIR:-$root/target}/release:$PATH"
 cd "$work/run"
