@@ -22,6 +22,7 @@ mod logins_admin;
 mod me;
 mod menus;
 mod metrics;
+mod my_calls;
 mod numbers;
 mod openapi;
 mod phone;
@@ -189,7 +190,9 @@ fn personal_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::get_presence, staff::put_presence))
         .routes(routes!(staff::my_queues))
         .routes(routes!(staff::set_my_agent_state))
-        .routes(routes!(staff::directory));
+        .routes(routes!(staff::directory))
+        .routes(routes!(my_calls::my_calls))
+        .routes(routes!(my_calls::get_settings, my_calls::put_settings));
     // What a session that must first enrol a second factor may do.
     let enrolment = OpenApiRouter::new()
         .routes(routes!(auth::handlers::logout))

@@ -153,7 +153,7 @@ pub struct LoginSettings {
 }
 
 /// The login policy.
-#[utoipa::path(get, path = "/settings/login", tag = "logins",
+#[utoipa::path(get, operation_id = "get_login_settings", path = "/settings/login", tag = "logins",
     responses((status = 200, description = "The policy", body = LoginSettings)))]
 pub(crate) async fn get_settings(
     State(state): State<AppState>,
@@ -164,7 +164,7 @@ pub(crate) async fn get_settings(
 }
 
 /// Sets the login policy; counts from each user's next login.
-#[utoipa::path(put, path = "/settings/login", tag = "logins",
+#[utoipa::path(put, operation_id = "put_login_settings", path = "/settings/login", tag = "logins",
     request_body = LoginSettings,
     responses((status = 200, description = "The policy now", body = LoginSettings),
               (status = 400, description = "An unknown role", body = ErrorBody),

@@ -34,7 +34,7 @@ pub struct Me {
 }
 
 /// The caller's profile and roles.
-#[utoipa::path(get, path = "/me", tag = "me",
+#[utoipa::path(get, operation_id = "get_me", path = "/me", tag = "me",
     responses((status = 200, description = "The caller", body = Me)))]
 pub(crate) async fn get(
     State(state): State<AppState>,

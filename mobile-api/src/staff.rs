@@ -107,7 +107,7 @@ async fn status_of(state: &AppState, user: &str) -> Result<StaffStatus, LiveErro
 }
 
 /// My presence.
-#[utoipa::path(get, path = "/me/presence", tag = "me",
+#[utoipa::path(get, operation_id = "get_my_presence", path = "/me/presence", tag = "me",
     responses((status = 200, description = "My presence", body = PresenceBody),
               (status = 503, description = "Call control is not running (`queues_unavailable`)", body = ErrorBody)))]
 pub(crate) async fn get_presence(
@@ -121,7 +121,7 @@ pub(crate) async fn get_presence(
 
 /// Sets my presence. Do-not-disturb takes me out of hunt groups and queue offers at once (an offer
 /// ringing me is withdrawn); `until_ms` ends it by itself.
-#[utoipa::path(put, path = "/me/presence", tag = "me",
+#[utoipa::path(put, operation_id = "put_my_presence", path = "/me/presence", tag = "me",
     request_body = PresenceBody,
     responses((status = 200, description = "My presence now", body = PresenceBody),
               (status = 400, description = "A bad note or end", body = ErrorBody),

@@ -160,6 +160,28 @@ pub struct Cdr {
     pub media_json: String,
 }
 
+/// A staff member whose own calls are asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Involving {
+    /// Their extension: the caller of their outbound calls, who answered, a branch target.
+    pub username: String,
+    /// Their direct number, where citizens call them.
+    pub direct_number: Option<String>,
+}
+
+/// The pattern that finds `username` as a branch target in `legs_json` (`"target":"1003"`, as serde
+/// writes it), with LIKE's wildcards in the name escaped.
+fn target_pattern(username: &str) -> String {
+    let mut escaped = String::with_capacity(username.len() + 16);
+    for c in username.chars() {
+        if matches!(c, '%' | '_' | '\\' | '"') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    format!("%\"target\":\"{escaped}\"%")
+}
+
 /// Which records [`Db::list_cdrs`] returns. All conditions must hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CdrFilter {
@@ -173,6 +195,8 @@ pub struct CdrFilter {
     pub direction: Option<CallDirection>,
     /// Only answered (`true`) or only unanswered (`false`) calls.
     pub answered: Option<bool>,
+    /// Only calls this staff member placed, answered or was rung for (a user's own history).
+    pub involving: Option<Involving>,
     /// Page size, 1 to [`MAX_CDR_PAGE`].
     pub limit: i64,
     /// Records to skip, newest first.
@@ -187,6 +211,7 @@ impl Default for CdrFilter {
             number: None,
             direction: None,
             answered: None,
+            involving: None,
             limit: 100,
             offset: 0,
         }
@@ -470,6 +495,29 @@ impl Db {
         if let Some(direction) = filter.direction {
             binds.push(Bind::Text(direction.as_str()));
             clauses.push(format!("direction = ${}", binds.len()));
+        }
+        let pattern = filter
+            .involving
+            .as_ref()
+            .map(|i| target_pattern(&i.username));
+        if let (Some(who), Some(pattern)) = (&filter.involving, &pattern) {
+            let n = binds.len();
+            binds.extend([
+                Bind::Text(&who.username),
+                Bind::Text(&who.username),
+                Bind::Text(&who.username),
+                Bind::Text(who.direct_number.as_deref().unwrap_or("")),
+                Bind::Text(pattern),
+            ]);
+            clauses.push(format!(
+                "(from_number = ${} OR to_number = ${} OR answered_by = ${} OR to_number = ${} \
+                 OR legs_json LIKE ${} ESCAPE '\\')",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5
+            ));
         }
         match filter.answered {
             Some(true) => clauses.push("answered_at_ms IS NOT NULL".to_owned()),

@@ -143,8 +143,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 pub use cdrs::{
-    CallDirection, Cdr, CdrAnswer, CdrClose, CdrFilter, CdrOpen, CdrPage, HangupSide, QueueOutcome,
-    MAX_CDR_PAGE,
+    CallDirection, Cdr, CdrAnswer, CdrClose, CdrFilter, CdrOpen, CdrPage, HangupSide, Involving,
+    QueueOutcome, MAX_CDR_PAGE,
 };
 pub use config::{ConfigChanged, TargetKind};
 pub use demo::{DEMO_HEALTH_NUMBER, DEMO_MAIN_NUMBER};

@@ -1,0 +1,221 @@
+//! The staff member's own calls and call settings: `/me/calls` (history: placed, answered, missed)
+//! and `/me/call-settings` (the preferences that are theirs to choose; permissions stay an admin's).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use switchboard_schema::{
+    CallDirection, CallerIdDefault, Cdr, CdrFilter, ConfigChanged, Involving,
+    MAX_CELLULAR_DELAY_SECS,
+};
+
+use crate::auth::Principal;
+use crate::cdrs::parse_time;
+use crate::json::{invalid, ApiJson};
+use crate::{ApiError, AppState, ErrorBody};
+
+/// What a call was to me.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MyCallKind {
+    /// I placed it.
+    Outgoing,
+    /// I answered it.
+    Answered,
+    /// It rang me (directly, in a hunt group or as a queue offer) and I did not answer.
+    Missed,
+}
+
+/// One of my calls.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MyCall {
+    /// The call record's id (`/cdrs/{id}` for receptionists and admins).
+    id: i64,
+    kind: MyCallKind,
+    from: String,
+    to: String,
+    started_at_ms: i64,
+    answered_at_ms: Option<i64>,
+    ended_at_ms: Option<i64>,
+    /// Who answered, when someone did (a colleague, for a call I missed).
+    answered_by: Option<String>,
+    /// The queue it came through, if any.
+    queue_id: Option<i64>,
+}
+
+/// A page of my calls, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MyCalls {
+    calls: Vec<MyCall>,
+    total: i64,
+}
+
+/// Which of my calls.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MyCallsQuery {
+    /// Started at or after: unix milliseconds, RFC 3339 or a date.
+    from: Option<String>,
+    /// Started before; same forms.
+    to: Option<String>,
+    /// At most this many (default 50, at most 100).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    /// Skip this many, newest first.
+    #[param(minimum = 0)]
+    offset: Option<i64>,
+}
+
+fn kind_of(cdr: &Cdr, me: &str) -> MyCallKind {
+    if cdr.answered_by.as_deref() == Some(me) {
+        MyCallKind::Answered
+    } else if cdr.direction != CallDirection::Inbound && cdr.from_number == me {
+        MyCallKind::Outgoing
+    } else {
+        MyCallKind::Missed
+    }
+}
+
+/// My calls, newest first: placed, answered, and missed (rung but answered elsewhere or not at all).
+#[utoipa::path(get, path = "/me/calls", tag = "me",
+    params(MyCallsQuery),
+    responses((status = 200, description = "My calls", body = MyCalls),
+              (status = 400, description = "A bad parameter", body = ErrorBody)))]
+pub(crate) async fn my_calls(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<MyCallsQuery>, QueryRejection>,
+) -> Result<Json<MyCalls>, ApiError> {
+    let me = principal.user()?;
+    let Query(query) = query.map_err(|e| invalid("query", e.body_text()))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(invalid("limit", "must be 1 to 100"));
+    }
+    let direct_number = state
+        .db
+        .user_call_settings(&me.username)
+        .await?
+        .and_then(|s| s.direct_number);
+    let filter = CdrFilter {
+        from_ms: query
+            .from
+            .as_deref()
+            .map(|t| parse_time("from", t))
+            .transpose()?,
+        to_ms: query
+            .to
+            .as_deref()
+            .map(|t| parse_time("to", t))
+            .transpose()?,
+        involving: Some(Involving {
+            username: me.username.clone(),
+            direct_number,
+        }),
+        limit,
+        offset: query.offset.unwrap_or(0),
+        ..CdrFilter::default()
+    };
+    let page = state.db.list_cdrs(&filter).await?;
+    Ok(Json(MyCalls {
+        calls: page
+            .cdrs
+            .into_iter()
+            .map(|c| MyCall {
+                id: c.id,
+                kind: kind_of(&c, &me.username),
+                from: c.from_number,
+                to: c.to_number,
+                started_at_ms: c.started_at_ms,
+                answered_at_ms: c.answered_at_ms,
+                ended_at_ms: c.ended_at_ms,
+                answered_by: c.answered_by,
+                queue_id: c.queue_id,
+            })
+            .collect(),
+        total: page.total,
+    }))
+}
+
+/// The call settings that are mine to choose. What I may call and my direct number are an admin's
+/// (`/users/{username}/call-settings`) and shown here only.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MyCallSettings {
+    /// The number my calls show: `main` or `direct` (needs a direct number).
+    caller_id_default: CallerIdDefault,
+    /// Also ring my mobile over the carrier.
+    ring_cellular: bool,
+    /// Seconds before my mobile rings, 0 to 300.
+    #[schema(minimum = 0, maximum = 300)]
+    cellular_delay_secs: i64,
+    /// Ask me to press a key on the mobile before the call is put through.
+    confirm_cellular: bool,
+    /// My direct number (read-only).
+    #[serde(default, skip_deserializing)]
+    direct_number: Option<String>,
+    /// My mobile (read-only).
+    #[serde(default, skip_deserializing)]
+    mobile: Option<String>,
+}
+
+async fn read_settings(state: &AppState, me: &str) -> Result<MyCallSettings, ApiError> {
+    let settings = state
+        .db
+        .user_call_settings(me)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("the user was removed".into()))?;
+    let user = state.db.get_user(me).await?;
+    Ok(MyCallSettings {
+        caller_id_default: settings.caller_id_default,
+        ring_cellular: settings.ring_cellular,
+        cellular_delay_secs: settings.cellular_delay_secs,
+        confirm_cellular: settings.confirm_cellular,
+        direct_number: settings.direct_number,
+        mobile: user.and_then(|u| u.mobile),
+    })
+}
+
+/// My call settings.
+#[utoipa::path(get, operation_id = "get_my_call_settings", path = "/me/call-settings", tag = "me",
+    responses((status = 200, description = "My call settings", body = MyCallSettings)))]
+pub(crate) async fn get_settings(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<MyCallSettings>, ApiError> {
+    let me = principal.user()?;
+    Ok(Json(read_settings(&state, &me.username).await?))
+}
+
+/// Sets my caller ID and how my mobile rings; in force for the next call.
+#[utoipa::path(put, operation_id = "put_my_call_settings", path = "/me/call-settings", tag = "me",
+    request_body = MyCallSettings,
+    responses((status = 200, description = "Stored", body = MyCallSettings),
+              (status = 400, description = "A field is wrong (named in `field`)", body = ErrorBody),
+              (status = 415, description = "Not JSON", body = ErrorBody)))]
+pub(crate) async fn put_settings(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(body): ApiJson<MyCallSettings>,
+) -> Result<Json<MyCallSettings>, ApiError> {
+    let me = principal.user()?;
+    if !(0..=MAX_CELLULAR_DELAY_SECS).contains(&body.cellular_delay_secs) {
+        return Err(invalid("cellular_delay_secs", "must be 0 to 300"));
+    }
+    let mut settings = state
+        .db
+        .user_call_settings(&me.username)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("the user was removed".into()))?;
+    settings.caller_id_default = body.caller_id_default;
+    settings.ring_cellular = body.ring_cellular;
+    settings.cellular_delay_secs = body.cellular_delay_secs;
+    settings.confirm_cellular = body.confirm_cellular;
+    state
+        .db
+        .set_user_call_settings(&me.username, &settings)
+        .await?;
+    state.notify(ConfigChanged::UserCallSettings(me.username.clone()));
+    Ok(Json(read_settings(&state, &me.username).await?))
+}
