@@ -444,7 +444,7 @@ pub async fn run(
     let (queue_tx, queue_rx) = mpsc::channel(64);
     let (config_tx, config_rx) = tokio::sync::broadcast::channel(64);
     // Receptionists' feeds: a slow one lags (and is told so), never holds up call control.
-    let (live_tx, _) = tokio::sync::broadcast::channel(1024);
+    let live_tx = mobile_api::EventHub::new();
     // The API's view of calls in progress and its recording commands; recordings go only here.
     let (calls_tx, calls_rx) = mpsc::channel(64);
     let recordings_dir = cfg.recordings_dir();

@@ -146,6 +146,56 @@ fn phone_ringing(server: &Server, dir: &Path) -> common::baresip::KillOnDrop {
 
 const QUEUE_NUMBER: &str = "+4764000961";
 
+/// The staff member's own event feed (`/api/v1/events` with their token), read in the background.
+struct Feed {
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Feed {
+    fn open(server: &Server, token: &str) -> Feed {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(server.http).expect("connect");
+        write!(
+            stream,
+            "GET /api/v1/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\r\n",
+            server.http
+        )
+        .expect("send");
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = text.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .expect("feed")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Feed { text }
+    }
+
+    /// The data of every event named `name` so far.
+    fn of_type(&self, name: &str) -> Vec<Value> {
+        let text = self.text.lock().expect("feed").clone();
+        let marker = format!("event: {name}\n");
+        text.split("\n\n")
+            .filter(|block| block.contains(&marker))
+            .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")))
+            .filter_map(|d| serde_json::from_str(d).ok())
+            .collect()
+    }
+
+    fn wait_for(&self, name: &str) -> Vec<Value> {
+        wait_until(&format!("a {name} event"), Duration::from_secs(5), || {
+            !self.of_type(name).is_empty()
+        });
+        self.of_type(name)
+    }
+}
+
 fn queue_live(server: &Server, queue: i64) -> Value {
     let (status, text) = server.get(&format!("/api/v1/queues/{queue}/live"));
     if status != 200 {
@@ -183,6 +233,7 @@ fn a_paused_agent_gets_no_offers_until_they_resume() {
         1,
     );
     let token = staff_login(&server, "1003", &["staff"]);
+    let feed = Feed::open(&server, &token);
     let mine = as_staff(&server, &token, "GET", "/api/v1/me/queues", None);
     assert_eq!(mine["queues"][0]["id"], queue, "{mine}");
     assert_eq!(mine["agent_state"], "available", "{mine}");

@@ -11,8 +11,8 @@ use crate::citizen::Start;
 use crate::hunt::fail_reason;
 use crate::live::{CallViewState, Entry, Recording};
 use crate::{
-    hunt_leg, Call, CallControl, CallView, MediaCommand, Record, Route, TRANSFER_RING_TIMEOUT,
-    USER_RING_TIMEOUT,
+    hunt_leg, Call, CallControl, CallView, MediaCommand, Notice, Record, Route,
+    TRANSFER_RING_TIMEOUT, USER_RING_TIMEOUT,
 };
 
 impl CallControl {
@@ -164,6 +164,11 @@ impl CallControl {
                 .route_from_user(user, to_user, caller_id_request, at),
         };
         self.calls.insert(call, entry);
+        self.notice(Notice::CallStarted {
+            call: call.0,
+            from: shown.to_owned(),
+            to: to_user.to_owned(),
+        });
         if let Caller::User(user) = caller {
             self.join_talk(call, user);
         }
@@ -366,6 +371,14 @@ impl CallControl {
         let Some(c) = self.calls.remove(&call) else {
             return;
         };
+        if let Some(entry) = &c.view {
+            self.notice(Notice::CallEnded {
+                call: call.0,
+                from: entry.view.from.clone(),
+                to: entry.view.to.clone(),
+                answered_by: entry.view.answered_by.clone(),
+            });
+        }
         for member in &c.talking {
             self.live.set_in_call(member, call, false);
         }

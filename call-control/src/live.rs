@@ -110,10 +110,18 @@ impl CallControl {
     /// Staff answered (`by` as the CDR names them), or a transfer brought someone new.
     pub(crate) fn view_answered(&mut self, now: Instant, call: CallRef, by: &str) {
         let at = self.unix_ms(now);
+        let mut shown = false;
         if let Some(e) = self.view_mut(call) {
             e.view.state = CallViewState::Answered;
             e.view.answered_by = Some(by.to_owned());
             e.view.answered_at_ms.get_or_insert(at);
+            shown = true;
+        }
+        if shown {
+            self.notice(crate::Notice::CallAnswered {
+                call: call.0,
+                by: by.to_owned(),
+            });
         }
     }
 
@@ -229,6 +237,18 @@ impl CallControl {
     /// A receptionist or the agent changes an agent's state.
     pub fn set_agent_state(&mut self, now: Instant, user: &str, state: AgentStateChange) {
         tracing::info!(%user, ?state, "agent state set through the API");
+        let (name, reason) = match &state {
+            AgentStateChange::Available => ("available", None),
+            AgentStateChange::Paused { reason } => ("paused", reason.clone()),
+            AgentStateChange::LoggedOut => ("logged_out", None),
+            AgentStateChange::Dnd => ("dnd", None),
+            AgentStateChange::Reset => ("reset", None),
+        };
+        self.notice(crate::Notice::AgentStateChanged {
+            user: user.to_owned(),
+            state: name,
+            reason,
+        });
         match state {
             AgentStateChange::Available => {
                 self.live.set_logged_out(user, false);

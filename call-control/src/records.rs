@@ -72,4 +72,22 @@ pub enum Notice {
     /// `user`'s presence changed (`available`, `busy`, `away`, `dnd`), by them, a receptionist, or
     /// its end coming.
     PresenceChanged { user: String, status: &'static str },
+    /// A call began (`from` is the caller's number or the staff member's username).
+    CallStarted { call: u64, from: String, to: String },
+    /// Someone answered the call (again after a transfer): a username, or `username/cellular`.
+    CallAnswered { call: u64, by: String },
+    /// The call ended.
+    CallEnded {
+        call: u64,
+        from: String,
+        to: String,
+        answered_by: Option<String>,
+    },
+    /// An agent's state was changed through the API (`available`, `paused`, `logged_out`, `dnd`,
+    /// `reset`).
+    AgentStateChanged {
+        user: String,
+        state: &'static str,
+        reason: Option<String>,
+    },
 }

@@ -51,7 +51,12 @@ use utoipa_axum::routes;
 
 pub use calls::{CallRequest, LiveCall, LiveCallState, RecordingRefusal};
 pub use error::{ApiError, ErrorBody};
-pub use events::LiveEvent;
+pub use events::{EventHub, LiveEvent};
+
+/// How many past events `/events` keeps for clients that reconnect.
+pub fn events_history() -> usize {
+    events::HISTORY
+}
 pub use queues::{AgentStateChange, QueueRequest};
 pub use sip::SipRequest;
 pub use switchboard_schema::ConfigChanged;
@@ -77,8 +82,9 @@ pub struct AppState {
     /// (`/queues/{id}/live`, `/queues/stats`, `/agents/{user}/state`). `None`, or a closed channel:
     /// those routes answer 503 `queues_unavailable`; the stored queues work regardless.
     pub queues: Option<mpsc::Sender<QueueRequest>>,
-    /// Call control's news for receptionists (`/events`). `None`: that route answers 503.
-    pub events: Option<broadcast::Sender<LiveEvent>>,
+    /// Call control's news (`/events`), numbered and kept for reconnecting clients. `None`: that
+    /// route answers 503.
+    pub events: Option<EventHub>,
     /// Call control's calls in progress and their recording (`/calls`). `None`, or a closed channel:
     /// those routes answer 503 `calls_unavailable`.
     pub calls: Option<mpsc::Sender<CallRequest>>,
@@ -172,7 +178,6 @@ fn reception_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queues::get_members))
         .routes(routes!(queues::live))
         .routes(routes!(queue_history::history))
-        .routes(routes!(events::events))
         .routes(routes!(queues::set_agent_state))
         .routes(routes!(schedules::list))
         .routes(routes!(schedules::get))
@@ -191,6 +196,7 @@ fn personal_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::my_queues))
         .routes(routes!(staff::set_my_agent_state))
         .routes(routes!(staff::directory))
+        .routes(routes!(events::events))
         .routes(routes!(my_calls::my_calls))
         .routes(routes!(my_calls::get_settings, my_calls::put_settings));
     // What a session that must first enrol a second factor may do.

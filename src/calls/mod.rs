@@ -41,7 +41,7 @@ pub struct Inputs {
     /// The admin API's change notices: the snapshot is reloaded, uploaded prompts read again.
     pub config_changes: broadcast::Receiver<ConfigChanged>,
     /// Where call control publishes news for receptionists (the API's `/events`).
-    pub live_events: broadcast::Sender<LiveEvent>,
+    pub live_events: mobile_api::EventHub,
     /// The admin API's questions about calls in progress and recording commands.
     pub call_requests: mpsc::Receiver<CallRequest>,
     /// Where recordings are written (and nowhere else).
@@ -53,7 +53,7 @@ struct Hands {
     sip: mpsc::Sender<Command>,
     player: mpsc::UnboundedSender<PlayerOp>,
     records: mpsc::UnboundedSender<call_control::Record>,
-    live: broadcast::Sender<LiveEvent>,
+    live: mobile_api::EventHub,
 }
 
 impl Hands {
@@ -71,7 +71,7 @@ impl Hands {
                 }
                 // Nobody listening is fine.
                 Output::Notice(notice) => {
-                    let _ = self.live.send(live_event(notice));
+                    self.live.publish(live_event(notice));
                 }
             }
         }
@@ -470,6 +470,28 @@ fn live_event(n: Notice) -> LiveEvent {
         Notice::PresenceChanged { user, status } => LiveEvent::PresenceChanged {
             user,
             status: status.to_owned(),
+        },
+        Notice::CallStarted { call, from, to } => LiveEvent::CallStarted { call, from, to },
+        Notice::CallAnswered { call, by } => LiveEvent::CallAnswered { call, by },
+        Notice::CallEnded {
+            call,
+            from,
+            to,
+            answered_by,
+        } => LiveEvent::CallEnded {
+            call,
+            from,
+            to,
+            answered_by,
+        },
+        Notice::AgentStateChanged {
+            user,
+            state,
+            reason,
+        } => LiveEvent::AgentStateChanged {
+            user,
+            state: state.to_owned(),
+            reason,
         },
     }
 }

@@ -210,7 +210,33 @@ pub fn records(out: &[Output]) -> Vec<Record> {
         .collect()
 }
 
+/// The news for receptionists, without the calls' own lifecycle ([`call_notices`] has those).
 pub fn notices(out: &[Output]) -> Vec<Notice> {
+    all_notices(out)
+        .into_iter()
+        .filter(|n| !is_call_lifecycle(n))
+        .collect()
+}
+
+/// Calls started, answered and ended.
+pub fn call_notices(out: &[Output]) -> Vec<Notice> {
+    all_notices(out)
+        .into_iter()
+        .filter(is_call_lifecycle)
+        .collect()
+}
+
+fn is_call_lifecycle(n: &Notice) -> bool {
+    matches!(
+        n,
+        Notice::CallStarted { .. }
+            | Notice::CallAnswered { .. }
+            | Notice::CallEnded { .. }
+            | Notice::AgentStateChanged { .. }
+    )
+}
+
+fn all_notices(out: &[Output]) -> Vec<Notice> {
     out.iter()
         .filter_map(|o| match o {
             Output::Notice(n) => Some(n.clone()),
