@@ -47,6 +47,7 @@ pub struct Config {
     pub media: MediaSettings,
     pub push: PushSettings,
     pub shield: ShieldSettings,
+    pub oidc: OidcConfig,
     /// The config file's directory (the working directory without one): relative paths and the
     /// default recordings directory start there.
     #[serde(skip)]
@@ -81,6 +82,40 @@ impl Default for ShieldSettings {
             ban_secs: d.ban.as_secs(),
             scanner_user_agents: d.scanner_agents,
             connections_per_source: sip_transport::DEFAULT_CONNECTIONS_PER_SOURCE,
+        }
+    }
+}
+
+/// Logging in with the municipality's identity provider (`[oidc]`, OpenID Connect). Unset `issuer`:
+/// only local logins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The issuer URL (Entra ID: `https://login.microsoftonline.com/<tenant id>/v2.0`).
+    pub issuer: Option<String>,
+    pub client_id: String,
+    /// File holding the client secret. Relative: to the config file's directory.
+    pub client_secret_file: Option<PathBuf>,
+    /// This node's `/api/v1/auth/oidc/callback` as browsers reach it (registered at the provider).
+    pub redirect_uri: String,
+    /// The claim naming the Switchboard user (`preferred_username`, `upn`, `email`, …).
+    pub username_claim: String,
+    /// The claim listing the user's roles (Entra ID app roles); `""`: roles are managed here.
+    pub roles_claim: String,
+    /// Provider role names → Switchboard roles, e.g. `{ "Switchboard.Reception" = "receptionist" }`.
+    pub role_map: std::collections::HashMap<String, String>,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig {
+            issuer: None,
+            client_id: String::new(),
+            client_secret_file: None,
+            redirect_uri: String::new(),
+            username_claim: "preferred_username".into(),
+            roles_claim: "roles".into(),
+            role_map: Default::default(),
         }
     }
 }

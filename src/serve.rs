@@ -269,6 +269,45 @@ fn admin_token(cfg: &Config) -> Result<Option<String>, AppError> {
     }))
 }
 
+/// The identity provider's client, when `[oidc] issuer` is set; a half-configured `[oidc]` stops the
+/// node at start rather than failing each login.
+fn oidc_client(
+    cfg: &Config,
+) -> Result<Option<std::sync::Arc<mobile_api::oidc::OidcClient>>, AppError> {
+    let o = &cfg.oidc;
+    let Some(issuer) = &o.issuer else {
+        return Ok(None);
+    };
+    let usage = |what: &str| AppError::Usage(format!("[oidc]: {what}"));
+    if o.client_id.is_empty() || o.redirect_uri.is_empty() {
+        return Err(usage("issuer needs client_id and redirect_uri"));
+    }
+    let file = o
+        .client_secret_file
+        .as_ref()
+        .ok_or_else(|| usage("issuer needs client_secret_file"))?;
+    let path = cfg.base_dir.join(file);
+    let secret = std::fs::read_to_string(&path)
+        .map_err(|e| usage(&format!("cannot read {}: {e}", path.display())))?
+        .trim()
+        .to_owned();
+    if secret.is_empty() {
+        return Err(usage(&format!("{} is empty", path.display())));
+    }
+    let client = mobile_api::oidc::OidcClient::new(mobile_api::oidc::OidcSettings {
+        issuer: issuer.clone(),
+        client_id: o.client_id.clone(),
+        client_secret: secret,
+        redirect_uri: o.redirect_uri.clone(),
+        username_claim: o.username_claim.clone(),
+        roles_claim: o.roles_claim.clone(),
+        role_map: o.role_map.clone(),
+    })
+    .map_err(|e| usage(&e))?;
+    tracing::info!(%issuer, "OpenID Connect logins enabled");
+    Ok(Some(std::sync::Arc::new(client)))
+}
+
 /// `switchboard serve`: checks the admin API's exposure before anything starts, connects the
 /// database, binds the configured addresses and runs until `shutdown` completes (the binary passes
 /// SIGINT or SIGTERM).
@@ -278,6 +317,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), AppError> {
     admin_token(&cfg)?;
+    oidc_client(&cfg)?;
     raise_open_file_limit();
     let db = Db::connect(&cfg.database.url).await?;
     tracing::info!(url = %redact(&cfg.database.url), "database ready");
@@ -503,6 +543,7 @@ pub async fn run(
         realm: cfg.sip.realm.clone(),
         admin_token,
         login_throttle: Default::default(),
+        oidc: oidc_client(&cfg)?,
         // Call control reloads its configuration snapshot on these notices (before the next call
         // event), and forgets a changed prompt.
         config_changes: Some(config_tx),

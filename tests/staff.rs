@@ -288,4 +288,13 @@ fn a_paused_agent_gets_no_offers_until_they_resume() {
         answered >= resumed_at_ms,
         "answered at {answered}, resumed at {resumed_at_ms}"
     );
+    // The agent's own feed told them about their pause, their queue's caller and their call.
+    let paused = feed.wait_for("agent_state_changed");
+    assert_eq!(
+        (&paused[0]["state"], &paused[0]["reason"]),
+        (&json!("paused"), &json!("lunsj"))
+    );
+    assert_eq!(feed.wait_for("caller_queued")[0]["queue"], queue);
+    assert_eq!(feed.wait_for("call_answered")[0]["by"], "1003");
+    assert_eq!(feed.wait_for("call_ended")[0]["answered_by"], "1003");
 }

@@ -24,6 +24,7 @@ mod menus;
 mod metrics;
 mod my_calls;
 mod numbers;
+pub mod oidc;
 mod openapi;
 mod phone;
 mod prompts;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub admin_token: Option<String>,
     /// Failed logins per username and address, shared by the login handlers.
     pub login_throttle: auth::throttle::LoginThrottle,
+    /// The identity provider's client, when `[oidc]` is configured.
+    pub oidc: Option<std::sync::Arc<oidc::OidcClient>>,
     /// Where the API announces every successful call-routing write (and user creation/removal), so
     /// running call control reloads that part. `None`: nobody listens. A broadcast channel because
     /// several parts (routing, the SIP side, a future web console feed) may want the same news, and a
@@ -221,6 +224,8 @@ fn open_api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(auth::handlers::login))
         .routes(routes!(auth::handlers::refresh))
+        .routes(routes!(oidc::login))
+        .routes(routes!(oidc::callback))
 }
 
 /// Routes outside `/api/v1`.

@@ -184,6 +184,7 @@ async fn app_with_hub() -> (axum::Router, EventHub, i64, String, String) {
         realm: "switchboard".into(),
         admin_token: Some(TOKEN.into()),
         login_throttle: Default::default(),
+        oidc: None,
         config_changes: None,
         queues: None,
         events: Some(hub.clone()),

@@ -51,6 +51,7 @@ async fn api(calls: Option<mpsc::Sender<CallRequest>>, dir: Option<&Path>, db: D
         realm: "switchboard".to_owned(),
         admin_token: None,
         login_throttle: Default::default(),
+        oidc: None,
         config_changes: None,
         queues: None,
         events: None,

@@ -35,13 +35,13 @@ pub struct LoginBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionTokens {
     /// Send as `Authorization: Bearer …`.
-    access_token: String,
+    pub(crate) access_token: String,
     /// Always `Bearer`.
     token_type: &'static str,
     /// Seconds the access token lives.
-    expires_in: i64,
+    pub(crate) expires_in: i64,
     /// Swap it at `/auth/refresh` for new tokens before it expires.
-    refresh_token: String,
+    pub(crate) refresh_token: String,
     /// Seconds the refresh token lives.
     refresh_expires_in: i64,
     username: String,

@@ -62,6 +62,7 @@ fn router(db: Db, queues: Option<mpsc::Sender<QueueRequest>>) -> Api {
         realm: "switchboard".to_owned(),
         admin_token: Some(TOKEN.to_owned()),
         login_throttle: Default::default(),
+        oidc: None,
         config_changes: Some(tx),
         queues,
         events: None,

@@ -51,6 +51,7 @@ pub async fn api() -> Api {
         realm: "switchboard".to_owned(),
         admin_token: Some(TOKEN.to_owned()),
         login_throttle: Default::default(),
+        oidc: None,
         config_changes: Some(tx),
         queues: None,
         events: None,
