@@ -47,6 +47,8 @@ impl CallControl {
                 }
                 if self.is_callback(call) {
                     self.callback_agent_answered(now, call);
+                } else if self.is_click(call) {
+                    self.click_answered(now, call);
                 } else {
                     self.answered_locally(now, call, leg, codec);
                 }
@@ -293,6 +295,12 @@ impl CallControl {
         } else if self.queue_leg_failed(call, label) {
             // The member's other leg (app or mobile) still rings for this offer.
         } else if self.ring_failed(now, call, &label.name) {
+        } else if last && self.is_click(call) {
+            // The far end of a click-to-call is busy or does not answer: end the staff member's call.
+            self.sip(CallCommand::HangUp {
+                call,
+                cause: format!("the number answered {status}"),
+            });
         } else if last {
             // Busy everywhere is busy; anything else (no answer, declined) is unavailable.
             let status = if status == 486 || status == 600 {
@@ -307,7 +315,7 @@ impl CallControl {
     /// No trunk took a call out, or every one failed: the caller hears 503; a callback we placed
     /// hangs up the agent.
     fn trunks_exhausted(&mut self, call: CallRef) {
-        if self.is_callback(call) {
+        if self.is_callback(call) || self.is_click(call) {
             self.sip(CallCommand::HangUp {
                 call,
                 cause: "no trunk for the callback".to_string(),

@@ -26,6 +26,7 @@ use switchboard_routing::hunt::HuntCall;
 use switchboard_routing::queue::{Acd, CallId};
 
 mod citizen;
+mod click;
 mod events;
 mod hunt;
 mod live;
@@ -38,6 +39,7 @@ mod store;
 mod toll;
 
 pub use citizen::QueueRecord;
+pub use click::ClickRefusal;
 pub use live::{AgentStateChange, CallView, CallViewState, RecordingRefusal};
 pub use presence::{Presence, PresenceStatus, StaffStatus, MAX_NOTE_CHARS};
 pub use records::{Notice, Record};
@@ -158,6 +160,8 @@ struct Call {
     local: Option<Local>,
     /// A callback we placed: the agent first, then the citizen.
     callback: Option<Callback>,
+    /// A click-to-call: the staff member first, then the number they asked for.
+    click: Option<click::ClickToCall>,
 }
 
 /// Wall-clock time as derived from the `Instant`s passed in: one reading taken at the start.
@@ -196,6 +200,9 @@ pub struct CallControl {
     /// Callbacks whose call to the agent is being placed: the agent, by the callback's id (the
     /// command's tag).
     originating: HashMap<u64, String>,
+    /// Click-to-calls whose call to the staff member is being placed, by tag.
+    clicks: HashMap<u64, click::ClickToCall>,
+    next_click: u64,
     /// What the citizen's path asked for, carried out before control returns.
     todo: Vec<Todo>,
     out: VecDeque<Output>,
@@ -235,6 +242,8 @@ impl CallControl {
             acd: queues,
             callback_numbers: HashMap::new(),
             originating: HashMap::new(),
+            clicks: HashMap::new(),
+            next_click: 0,
             todo: Vec::new(),
             out: VecDeque::new(),
             clock: Clock {

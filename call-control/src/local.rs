@@ -214,6 +214,9 @@ impl CallControl {
 
     /// The answer to a callback's call to the agent: placed (its record opens) or not.
     pub(crate) fn originated(&mut self, now: Instant, tag: u64, call: Option<CallRef>) {
+        if self.click_originated(now, tag, call) {
+            return;
+        }
         let Some(user) = self.originating.remove(&tag) else {
             return;
         };

@@ -42,6 +42,13 @@ pub enum CallRequest {
         call: u64,
         reply: oneshot::Sender<Result<Recording, RecordingRefusal>>,
     },
+    /// Click-to-call: ring `user`'s phone, then `to`. The answer is the origination's tag, or why not.
+    ClickToCall {
+        user: String,
+        to: String,
+        caller_id: Option<String>,
+        reply: oneshot::Sender<Result<u64, call_control::ClickRefusal>>,
+    },
 }
 
 /// Why call control did not start or stop a recording (call control's own type).

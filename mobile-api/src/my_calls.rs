@@ -219,3 +219,77 @@ pub(crate) async fn put_settings(
     state.notify(ConfigChanged::UserCallSettings(me.username.clone()));
     Ok(Json(read_settings(&state, &me.username).await?))
 }
+
+/// The body of `POST /me/calls`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClickToCallBody {
+    /// What to call: a number as I would dial it (`91234567`, `+4791234567`, `0046…`) or a
+    /// colleague's extension.
+    to: String,
+    /// The number to show: `main`, `direct`, or one of the numbers I may present; my default
+    /// without.
+    #[serde(default)]
+    caller_id: Option<String>,
+}
+
+/// A click-to-call placed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClickToCallPlaced {
+    /// The call's number in the live events: `call_started` follows once my phone rings (or
+    /// `call_ended` at once with this number when I have no phone registered).
+    id: u64,
+}
+
+/// Click-to-call: rings my phone first (showing the number), then, when I answer, the number.
+#[utoipa::path(post, path = "/me/calls", tag = "me",
+    request_body = ClickToCallBody,
+    responses((status = 202, description = "My phone is being rung", body = ClickToCallPlaced),
+              (status = 400, description = "An empty or overlong number", body = ErrorBody),
+              (status = 403, description = "I may not call that number (`forbidden`)", body = ErrorBody),
+              (status = 409, description = "Not a number or a colleague (a group, queue or menu)", body = ErrorBody),
+              (status = 415, description = "Not JSON", body = ErrorBody),
+              (status = 503, description = "Call control is not running (`calls_unavailable`)", body = ErrorBody)))]
+pub(crate) async fn click_to_call(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(body): ApiJson<ClickToCallBody>,
+) -> Result<(axum::http::StatusCode, Json<ClickToCallPlaced>), ApiError> {
+    use call_control::ClickRefusal;
+    let me = principal.user()?;
+    let to = body.to.trim().to_owned();
+    if to.is_empty() || to.len() > 32 || to.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(
+            "to",
+            "must be a number or an extension, at most 32 characters",
+        ));
+    }
+    if body.caller_id.as_deref().is_some_and(|c| c.len() > 32) {
+        return Err(invalid("caller_id", "at most 32 characters"));
+    }
+    let user = me.username.clone();
+    let caller_id = body.caller_id;
+    let placed = crate::call_control::ask(state.calls.as_ref(), |reply| {
+        crate::CallRequest::ClickToCall {
+            user,
+            to: to.clone(),
+            caller_id,
+            reply,
+        }
+    })
+    .await
+    .ok_or(ApiError::CallsUnavailable)?;
+    match placed {
+        Ok(id) => Ok((
+            axum::http::StatusCode::ACCEPTED,
+            Json(ClickToCallPlaced { id }),
+        )),
+        Err(ClickRefusal::UnknownUser) => Err(ApiError::NotFound("the user was removed".into())),
+        Err(ClickRefusal::NotPermitted(status)) => Err(ApiError::Forbidden(format!(
+            "you may not call {to} (a call would be refused with {status})"
+        ))),
+        Err(ClickRefusal::NotCallable) => Err(ApiError::Conflict(format!(
+            "{to} is a group, queue or menu: call a number or a colleague"
+        ))),
+    }
+}

@@ -184,6 +184,9 @@ fn fake_call_control(db: Db, dir: PathBuf) -> mpsc::Sender<CallRequest> {
                 CallRequest::LiftTollBlock { reply, .. } => {
                     let _ = reply.send(false);
                 }
+                CallRequest::ClickToCall { reply, .. } => {
+                    let _ = reply.send(Err(call_control::ClickRefusal::NotCallable));
+                }
             }
         }
     });

@@ -353,6 +353,15 @@ fn answer_call_request(
         CallRequest::TollBlocks { reply } => {
             let _ = reply.send(core.toll_blocks());
         }
+        CallRequest::ClickToCall {
+            user,
+            to,
+            caller_id,
+            reply,
+        } => {
+            let placed = core.click_to_call(Instant::now(), &user, &to, caller_id.as_deref());
+            let _ = reply.send(placed);
+        }
         CallRequest::LiftTollBlock { user, reply } => {
             let _ = reply.send(core.lift_toll_block(&user));
         }

@@ -323,7 +323,7 @@ fn redirect(to: &str) -> Response {
 }
 
 /// Starts a login at the identity provider (a browser navigates here).
-#[utoipa::path(get, path = "/auth/oidc/login", tag = "auth", security(()),
+#[utoipa::path(get, operation_id = "oidc_login", path = "/auth/oidc/login", tag = "auth", security(()),
     params(LoginQuery),
     responses((status = 302, description = "To the identity provider's authorization endpoint"),
               (status = 400, description = "`return_to` is not a path on this node", body = crate::ErrorBody),
@@ -383,7 +383,7 @@ pub struct CallbackQuery {
 
 /// The provider's answer: opens a session and sends the browser to `return_to` with
 /// `#access_token=…&refresh_token=…&expires_in=…&token_type=Bearer`.
-#[utoipa::path(get, path = "/auth/oidc/callback", tag = "auth", security(()),
+#[utoipa::path(get, operation_id = "oidc_callback", path = "/auth/oidc/callback", tag = "auth", security(()),
     params(CallbackQuery),
     responses((status = 302, description = "Logged in: back to `return_to`, the tokens in the fragment"),
               (status = 400, description = "No code or state", body = crate::ErrorBody),
