@@ -298,3 +298,98 @@ fn a_paused_agent_gets_no_offers_until_they_resume() {
     assert_eq!(feed.wait_for("call_answered")[0]["by"], "1003");
     assert_eq!(feed.wait_for("call_ended")[0]["answered_by"], "1003");
 }
+
+const MISSED_QUEUE_NUMBER: &str = "+4764000962";
+
+#[test]
+fn a_missed_queue_call_shows_called_back_once_a_colleague_calls_the_number() {
+    let (server, dir) = start_server();
+    let dir = dir.path();
+    let queue = post(
+        &server,
+        "/api/v1/queues",
+        json!({"name": "Skatt", "greeting_prompt": null, "announce_every_secs": null,
+               "members": [{"user": "1003"}, {"user": "1004"}]}),
+    )["id"]
+        .as_i64()
+        .expect("queue id");
+    post(
+        &server,
+        "/api/v1/numbers",
+        json!({"number": MISSED_QUEUE_NUMBER, "target_kind": "queue", "target_ref": queue.to_string()}),
+    );
+    // Nobody's phone is registered: the citizen waits two seconds and hangs up.
+    let caller = carrier_hangs_up_after(dir, 2000);
+    let status = carrier_calls(
+        &server,
+        dir,
+        &caller,
+        MISSED_QUEUE_NUMBER,
+        1,
+        (26050, 26550),
+    );
+    assert_carrier_ok(&server, dir, status, "call_user");
+    let missed = closed_cdrs(&server, 1).remove(0);
+    assert_eq!(missed["queue_outcome"], "abandoned", "{missed}");
+    let ingrid = staff_login(&server, "1003", &["staff"]);
+    let list = as_staff(
+        &server,
+        &ingrid,
+        "GET",
+        "/api/v1/me/missed-queue-calls",
+        None,
+    );
+    assert_eq!(list["calls"][0]["from"], "+4791234567", "{list}");
+    assert_eq!(list["calls"][0]["called_back"], false, "{list}");
+
+    // Colleague 1004 calls the citizen back from the app (the number as people write it): their
+    // SIPp phone answers, then the carrier answers the call out.
+    let _lars_phone = phone(
+        &server,
+        dir,
+        &Phone {
+            user: "1004",
+            sip_port: 26060,
+            media_port: 26560,
+        },
+        "phone_answer.xml",
+        1,
+    );
+    let mut carrier = spawn_far_end(
+        dir,
+        "carrier",
+        &common::sipp_dir().join("carrier_answer.xml"),
+        (5090, 26570),
+        1,
+    );
+    let lars = staff_login(&server, "1004", &["staff"]);
+    let placed = as_staff(
+        &server,
+        &lars,
+        "POST",
+        "/api/v1/me/calls",
+        Some(json!({"to": "91234567"})),
+    );
+    assert!(placed["id"].is_u64(), "{placed}");
+    let status = wait_exit(&mut carrier, Duration::from_secs(20)).expect("the carrier's call ends");
+    assert!(
+        status.success(),
+        "carrier: {}",
+        read(dir, "carrier.msg.log")
+    );
+    let back = closed_cdrs(&server, 2).remove(1);
+    assert_eq!(
+        (&back["from_number"], &back["answered_by"]),
+        (&json!("1004"), &json!("carrier")),
+        "{back}"
+    );
+    let list = as_staff(
+        &server,
+        &ingrid,
+        "GET",
+        "/api/v1/me/missed-queue-calls",
+        None,
+    );
+    assert_eq!(list["calls"][0]["called_back"], true, "{list}");
+    assert_eq!(list["calls"][0]["called_back_by"], "1004", "{list}");
+}

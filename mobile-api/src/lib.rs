@@ -201,6 +201,7 @@ fn personal_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::directory))
         .routes(routes!(events::events))
         .routes(routes!(my_calls::my_calls, my_calls::click_to_call))
+        .routes(routes!(my_calls::missed_queue_calls))
         .routes(routes!(my_calls::get_settings, my_calls::put_settings));
     // What a session that must first enrol a second factor may do.
     let enrolment = OpenApiRouter::new()

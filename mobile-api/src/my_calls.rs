@@ -293,3 +293,130 @@ pub(crate) async fn click_to_call(
         ))),
     }
 }
+
+/// A citizen who waited in one of my queues and was not answered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MissedQueueCall {
+    /// The call record's id.
+    id: i64,
+    queue_id: i64,
+    /// The citizen's number.
+    from: String,
+    started_at_ms: i64,
+    queue_wait_ms: Option<i64>,
+    /// How their wait ended: `abandoned`, `overflow` or `callback`.
+    queue_outcome: Option<switchboard_schema::QueueOutcome>,
+    /// Someone reached the number afterwards (an answered call out to it, a click-to-call or a
+    /// booked callback, by anyone).
+    called_back: bool,
+    /// Who, and when, the first time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    called_back_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    called_back_at_ms: Option<i64>,
+}
+
+/// Missed calls of my queues.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MissedQueueCalls {
+    calls: Vec<MissedQueueCall>,
+}
+
+/// Which missed calls.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MissedQuery {
+    /// Started at or after (default: 7 days ago): unix milliseconds, RFC 3339 or a date.
+    from: Option<String>,
+}
+
+/// A number as the carrier or a person writes it, in E.164, so `91234567`, `+4791234567` and
+/// `004791234567` are one citizen.
+fn canonical(number: &str) -> String {
+    use switchboard_routing::numbers::{E164, NORWAY};
+    E164::from_carrier(number, &NORWAY)
+        .map_or_else(|_| number.to_owned(), |n| n.as_str().to_owned())
+}
+
+/// Citizens who waited in my queues and hung up, overflowed or booked a callback, newest first,
+/// each marked `called_back` once anyone reached their number afterwards.
+#[utoipa::path(get, path = "/me/missed-queue-calls", tag = "me",
+    params(MissedQuery),
+    responses((status = 200, description = "Newest first, at most 500", body = MissedQueueCalls),
+              (status = 400, description = "A bad parameter", body = ErrorBody)))]
+pub(crate) async fn missed_queue_calls(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<MissedQuery>, QueryRejection>,
+) -> Result<Json<MissedQueueCalls>, ApiError> {
+    let me = principal.user()?;
+    let Query(query) = query.map_err(|e| invalid("query", e.body_text()))?;
+    let from_ms = match query.from.as_deref() {
+        Some(t) => parse_time("from", t)?,
+        None => crate::auth::unix_ms() - 7 * 24 * 3600 * 1000,
+    };
+    let my_queues: Vec<i64> = state
+        .db
+        .list_queues()
+        .await?
+        .into_iter()
+        .filter(|q| q.members.iter().any(|m| m.user == me.username))
+        .map(|q| q.id)
+        .collect();
+    let unanswered = state
+        .db
+        .list_cdrs(&CdrFilter {
+            from_ms: Some(from_ms),
+            direction: Some(CallDirection::Inbound),
+            answered: Some(false),
+            limit: switchboard_schema::MAX_CDR_PAGE,
+            ..CdrFilter::default()
+        })
+        .await?;
+    let missed: Vec<Cdr> = unanswered
+        .cdrs
+        .into_iter()
+        .filter(|c| c.queue_id.is_some_and(|q| my_queues.contains(&q)) && c.ended_at_ms.is_some())
+        .collect();
+    // Answered calls out since the oldest of them, oldest first, to find the first call back.
+    let mut out = match missed.iter().map(|c| c.started_at_ms).min() {
+        Some(since) => {
+            state
+                .db
+                .list_cdrs(&CdrFilter {
+                    from_ms: Some(since),
+                    direction: Some(CallDirection::Outbound),
+                    answered: Some(true),
+                    limit: switchboard_schema::MAX_CDR_PAGE,
+                    ..CdrFilter::default()
+                })
+                .await?
+                .cdrs
+        }
+        None => Vec::new(),
+    };
+    out.reverse();
+    let out: Vec<(String, &Cdr)> = out.iter().map(|c| (canonical(&c.to_number), c)).collect();
+    let calls = missed
+        .into_iter()
+        .map(|c| {
+            let number = canonical(&c.from_number);
+            let back = out
+                .iter()
+                .find(|(to, o)| *to == number && o.started_at_ms >= c.started_at_ms)
+                .map(|(_, o)| *o);
+            MissedQueueCall {
+                id: c.id,
+                queue_id: c.queue_id.unwrap_or_default(),
+                from: c.from_number,
+                started_at_ms: c.started_at_ms,
+                queue_wait_ms: c.queue_wait_ms,
+                queue_outcome: c.queue_outcome,
+                called_back: back.is_some(),
+                called_back_by: back.map(|o| o.from_number.clone()),
+                called_back_at_ms: back.map(|o| o.started_at_ms),
+            }
+        })
+        .collect();
+    Ok(Json(MissedQueueCalls { calls }))
+}

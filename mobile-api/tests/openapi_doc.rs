@@ -38,6 +38,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/directory"),
     ("GET", "/api/v1/me/calls"),
     ("POST", "/api/v1/me/calls"),
+    ("GET", "/api/v1/me/missed-queue-calls"),
     ("GET", "/api/v1/me/call-settings"),
     ("PUT", "/api/v1/me/call-settings"),
     ("GET", "/api/v1/users/{username}/roles"),
