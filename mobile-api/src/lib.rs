@@ -8,6 +8,7 @@
 //! (over its command channel) so a new password or a removed user takes effect on the next REGISTER, and
 //! announces call-routing changes on [`AppState::config_changes`] so call control can reload them.
 
+mod api_docs;
 mod assets;
 pub mod auth;
 mod bans;
@@ -240,6 +241,10 @@ fn node_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(phone::style))
         .routes(routes!(phone::config))
         .routes(routes!(assets::licenses))
+        .routes(routes!(api_docs::page))
+        .routes(routes!(api_docs::bundle))
+        .routes(routes!(api_docs::style))
+        .routes(routes!(api_docs::init))
 }
 
 /// The OpenAPI 3 document of every route [`app`] serves.
