@@ -234,17 +234,18 @@ struct Subscription {
 
 /// Where to resume.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Replay the kept events after this number first (as the `Last-Event-ID` header does).
     #[param(minimum = 0)]
-    since: Option<u64>,
+    since: Option<i64>,
 }
 
 /// The live event feed (server-sent events; each event's `id` is its number, its data a `LiveEvent`).
 #[utoipa::path(get, operation_id = "get_events", path = "/events", tag = "queues",
     params(EventsQuery,
-        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this event (EventSource sends it on reconnect)")),
+        ("Last-Event-ID" = Option<String>, Header, pattern = r"^[0-9]{1,19}$", description = "Resume after this event number (EventSource sends it on reconnect)")),
     responses((status = 200, description = "An endless `text/event-stream` of LiveEvent, filtered by the caller's role", body = LiveEvent, content_type = "text/event-stream"),
               (status = 400, description = "A bad `since` or `Last-Event-ID`", body = ErrorBody),
               (status = 503, description = "Call control does not publish events (`events_unavailable`)", body = ErrorBody)))]
@@ -255,6 +256,10 @@ pub(crate) async fn events(
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let Query(query) = query.map_err(|e| invalid("query", e.body_text()))?;
+    let since = query
+        .since
+        .map(|s| u64::try_from(s).map_err(|_| invalid("since", "must not be negative")))
+        .transpose()?;
     let Some(hub) = &state.events else {
         return Err(ApiError::EventsUnavailable);
     };
@@ -285,7 +290,7 @@ pub(crate) async fn events(
         replay,
         missed,
         live: rx,
-    } = hub.subscribe(header.or(query.since));
+    } = hub.subscribe(header.or(since));
     let last_replayed = replay.last().map_or(0, |(seq, _)| *seq);
     let lagged = (missed > 0).then(|| Ok(LiveEvent::Lagged { missed }.to_sse(None)));
     let past = replay

@@ -27,6 +27,7 @@ mod my_calls;
 mod numbers;
 pub mod oidc;
 mod openapi;
+mod openapi_complete;
 mod phone;
 mod prompts;
 mod queue_history;
@@ -247,12 +248,14 @@ fn node_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_docs::init))
 }
 
-/// The OpenAPI 3 document of every route [`app`] serves.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .merge(node_routes())
-        .nest("/api/v1", guarded_routes().merge(open_api_routes()))
-        .into_openapi()
+/// The OpenAPI 3 document of every route [`app`] serves, as JSON.
+pub fn openapi() -> serde_json::Value {
+    openapi_complete::complete(
+        OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+            .merge(node_routes())
+            .nest("/api/v1", guarded_routes().merge(open_api_routes()))
+            .into_openapi(),
+    )
 }
 
 pub fn app(state: AppState) -> Router {

@@ -196,6 +196,7 @@ pub(crate) async fn put_settings(
 
 /// Which audit lines to read.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// From this time on (unix milliseconds, inclusive).

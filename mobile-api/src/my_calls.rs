@@ -53,6 +53,7 @@ pub struct MyCalls {
 
 /// Which of my calls.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MyCallsQuery {
     /// Started at or after: unix milliseconds, RFC 3339 or a date.
@@ -63,7 +64,7 @@ pub struct MyCallsQuery {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// Skip this many, newest first.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 1000000)]
     offset: Option<i64>,
 }
 
@@ -92,6 +93,9 @@ pub(crate) async fn my_calls(
     let limit = query.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
         return Err(invalid("limit", "must be 1 to 100"));
+    }
+    if query.offset.is_some_and(|o| !(0..=1_000_000).contains(&o)) {
+        return Err(invalid("offset", "must be 0 to 1000000"));
     }
     let direct_number = state
         .db
@@ -140,9 +144,26 @@ pub(crate) async fn my_calls(
 
 /// The call settings that are mine to choose. What I may call and my direct number are an admin's
 /// (`/users/{username}/call-settings`) and shown here only.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MyCallSettings {
+    /// The number my calls show: `main` or `direct`.
+    caller_id_default: CallerIdDefault,
+    /// Also ring my mobile over the carrier.
+    ring_cellular: bool,
+    /// Seconds before my mobile rings, 0 to 300.
+    cellular_delay_secs: i64,
+    /// Ask me to press a key on the mobile before the call is put through.
+    confirm_cellular: bool,
+    /// My direct number (an admin's to set).
+    direct_number: Option<String>,
+    /// My mobile (an admin's to set).
+    mobile: Option<String>,
+}
+
+/// The body of `PUT /me/call-settings`: what is mine to choose.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MyCallSettingsBody {
     /// The number my calls show: `main` or `direct` (needs a direct number).
     caller_id_default: CallerIdDefault,
     /// Also ring my mobile over the carrier.
@@ -152,12 +173,6 @@ pub struct MyCallSettings {
     cellular_delay_secs: i64,
     /// Ask me to press a key on the mobile before the call is put through.
     confirm_cellular: bool,
-    /// My direct number (read-only).
-    #[serde(default, skip_deserializing)]
-    direct_number: Option<String>,
-    /// My mobile (read-only).
-    #[serde(default, skip_deserializing)]
-    mobile: Option<String>,
 }
 
 async fn read_settings(state: &AppState, me: &str) -> Result<MyCallSettings, ApiError> {
@@ -190,14 +205,14 @@ pub(crate) async fn get_settings(
 
 /// Sets my caller ID and how my mobile rings; in force for the next call.
 #[utoipa::path(put, operation_id = "put_my_call_settings", path = "/me/call-settings", tag = "me",
-    request_body = MyCallSettings,
+    request_body = MyCallSettingsBody,
     responses((status = 200, description = "Stored", body = MyCallSettings),
               (status = 400, description = "A field is wrong (named in `field`)", body = ErrorBody),
               (status = 415, description = "Not JSON", body = ErrorBody)))]
 pub(crate) async fn put_settings(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(body): ApiJson<MyCallSettings>,
+    ApiJson(body): ApiJson<MyCallSettingsBody>,
 ) -> Result<Json<MyCallSettings>, ApiError> {
     let me = principal.user()?;
     if !(0..=MAX_CELLULAR_DELAY_SECS).contains(&body.cellular_delay_secs) {
@@ -226,10 +241,12 @@ pub(crate) async fn put_settings(
 pub struct ClickToCallBody {
     /// What to call: a number as I would dial it (`91234567`, `+4791234567`, `0046…`) or a
     /// colleague's extension.
+    #[schema(pattern = r"^[^\s@:\x00-\x1f\x7f]{1,32}$")]
     to: String,
     /// The number to show: `main`, `direct`, or one of the numbers I may present; my default
     /// without.
     #[serde(default)]
+    #[schema(pattern = r"^[^\s@:\x00-\x1f\x7f]{1,32}$")]
     caller_id: Option<String>,
 }
 
@@ -257,15 +274,21 @@ pub(crate) async fn click_to_call(
 ) -> Result<(axum::http::StatusCode, Json<ClickToCallPlaced>), ApiError> {
     use call_control::ClickRefusal;
     let me = principal.user()?;
-    let to = body.to.trim().to_owned();
-    if to.is_empty() || to.len() > 32 || to.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    let plain = |text: &str| {
+        (1..=32).contains(&text.chars().count())
+            && !text
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '@' || c == ':')
+    };
+    let to = body.to;
+    if !plain(&to) {
         return Err(invalid(
             "to",
             "must be a number or an extension, at most 32 characters",
         ));
     }
-    if body.caller_id.as_deref().is_some_and(|c| c.len() > 32) {
-        return Err(invalid("caller_id", "at most 32 characters"));
+    if body.caller_id.as_deref().is_some_and(|c| !plain(c)) {
+        return Err(invalid("caller_id", "must be main, direct or a number"));
     }
     let user = me.username.clone();
     let caller_id = body.caller_id;
@@ -324,6 +347,7 @@ pub struct MissedQueueCalls {
 
 /// Which missed calls.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MissedQuery {
     /// Started at or after (default: 7 days ago): unix milliseconds, RFC 3339 or a date.

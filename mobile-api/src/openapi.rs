@@ -59,7 +59,7 @@ impl Modify for BearerAuth {
 
 /// The document, built once: it depends on the code only, never on state.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    crate::openapi().to_pretty_json().unwrap_or_else(|e| {
+    serde_json::to_string_pretty(&crate::openapi()).unwrap_or_else(|e| {
         serde_json::json!({ "error": "openapi", "message": e.to_string() }).to_string()
     })
 });

@@ -73,9 +73,8 @@ pub struct AgentStateBody {
 }
 
 impl AgentStateBody {
-    /// The administrator's reset, which staff may not use on themselves.
-    pub(crate) fn is_reset(&self) -> bool {
-        matches!(self.state, AgentStateName::Reset)
+    pub(crate) fn new(state: AgentStateName, reason: Option<String>) -> AgentStateBody {
+        AgentStateBody { state, reason }
     }
 
     pub(crate) fn into_change(self) -> Result<AgentStateChange, ApiError> {

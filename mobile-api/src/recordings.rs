@@ -43,7 +43,13 @@ fn parse_filter(params: &[(String, String)]) -> Result<RecordingFilter, ApiError
         };
         match key.as_str() {
             "call_id" => filter.call_id = Some(value.clone()),
-            "cdr_id" => filter.cdr_id = Some(number("cdr_id")?),
+            "cdr_id" => {
+                let id = number("cdr_id")?;
+                if id < 1 {
+                    return Err(invalid("cdr_id", "must be a positive whole number"));
+                }
+                filter.cdr_id = Some(id);
+            }
             "limit" => filter.limit = number("limit")?,
             "offset" => filter.offset = number("offset")?,
             other => return Err(invalid(other, "unknown query parameter")),

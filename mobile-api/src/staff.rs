@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
 use crate::json::{invalid, ApiJson};
-use crate::queues::{ask, AgentStateBody, LiveError, QueueRequest};
+use crate::queues::{ask, AgentStateBody, AgentStateName, LiveError, QueueRequest};
 use crate::{ApiError, AppState, ErrorBody};
 
 /// Longest a presence may be set ahead ("until"): a week.
@@ -195,9 +195,30 @@ pub(crate) async fn my_queues(
     }))
 }
 
+/// The states I may put myself in.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MyAgentState {
+    Available,
+    Paused,
+    LoggedOut,
+    Dnd,
+}
+
+/// The body of `PUT /me/agent-state`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MyAgentStateBody {
+    state: MyAgentState,
+    /// Only with `paused`: why, for the receptionists (at most 100 characters).
+    #[serde(default)]
+    #[schema(max_length = 100)]
+    reason: Option<String>,
+}
+
 /// Logs me in or out of my queues, pauses me with a reason, or resumes me (`available`).
 #[utoipa::path(put, path = "/me/agent-state", tag = "me",
-    request_body = AgentStateBody,
+    request_body = MyAgentStateBody,
     responses((status = 204, description = "Done"),
               (status = 400, description = "Unknown state, or a reason with a state other than paused", body = ErrorBody),
               (status = 409, description = "Call control refused (the message says why)", body = ErrorBody),
@@ -206,13 +227,16 @@ pub(crate) async fn my_queues(
 pub(crate) async fn set_my_agent_state(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(body): ApiJson<AgentStateBody>,
+    ApiJson(body): ApiJson<MyAgentStateBody>,
 ) -> Result<StatusCode, LiveError> {
     let me = principal.user()?;
-    if body.is_reset() {
-        return Err(invalid("state", "reset is for receptionists and admins").into());
-    }
-    let change = body.into_change()?;
+    let name = match body.state {
+        MyAgentState::Available => AgentStateName::Available,
+        MyAgentState::Paused => AgentStateName::Paused,
+        MyAgentState::LoggedOut => AgentStateName::LoggedOut,
+        MyAgentState::Dnd => AgentStateName::Dnd,
+    };
+    let change = AgentStateBody::new(name, body.reason).into_change()?;
     let user = me.username.clone();
     ask(&state, |reply| QueueRequest::SetAgentState {
         user,
@@ -226,6 +250,7 @@ pub(crate) async fn set_my_agent_state(
 
 /// What to look for in the directory.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryQuery {
     /// Part of a name, an extension or a mobile number (case-insensitive); everyone without it.

@@ -7,6 +7,7 @@ use sip_core::auth::UserSecrets;
 use switchboard_schema::{ConfigChanged, HashedCredentials, NewUser, PushDeviceRow, User};
 use tokio::sync::oneshot;
 
+use crate::json::ApiJson;
 use crate::{ApiError, AppState, ErrorBody};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -97,7 +98,7 @@ pub(crate) async fn push_devices(
               (status = 401, description = "Missing or wrong token", body = ErrorBody)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
-    Json(body): Json<CreateUser>,
+    ApiJson(body): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     check_password(&body.password)?;
     let creds = hash_credentials(&body.username, &state.realm, &body.password);
@@ -138,7 +139,7 @@ pub(crate) async fn create(
 pub(crate) async fn set_password(
     State(state): State<AppState>,
     Path(username): Path<String>,
-    Json(body): Json<SetPassword>,
+    ApiJson(body): ApiJson<SetPassword>,
 ) -> Result<StatusCode, ApiError> {
     check_password(&body.password)?;
     let creds = hash_credentials(&username, &state.realm, &body.password);

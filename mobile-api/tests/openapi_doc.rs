@@ -326,6 +326,39 @@ async fn schemas_resolve() {
 }
 
 #[tokio::test]
+async fn path_parameters_are_in_the_path_and_json_bodies_document_415() {
+    let api = api().await;
+    let doc = served_document(&api).await;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                let name = param["name"].as_str().expect("name");
+                let in_path = path.contains(&format!("{{{name}}}"));
+                assert_eq!(
+                    param["in"] == "path",
+                    in_path,
+                    "{method} {path}: parameter {name} is documented in {}",
+                    param["in"]
+                );
+            }
+            let json_body = op["requestBody"]["content"]
+                .as_object()
+                .is_some_and(|c| c.contains_key("application/json"));
+            if json_body {
+                assert!(
+                    op["responses"]["415"].is_object(),
+                    "{method} {path}: no 415"
+                );
+                assert!(
+                    op["responses"]["400"].is_object(),
+                    "{method} {path}: no 400"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn unknown_routes_answer_json() {
     let api = api().await;
     for uri in ["/api/v1/nothing", "/nothing", "/api/v2/users"] {

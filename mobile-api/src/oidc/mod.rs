@@ -282,6 +282,7 @@ impl OidcClient {
 
 /// Where to go after logging in.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LoginQuery {
     /// A path on this node (`/console`); the tokens follow in its fragment. Default `/`.
@@ -373,6 +374,7 @@ pub(crate) async fn login(
 
 /// What the provider sends the browser back with.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
