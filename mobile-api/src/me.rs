@@ -92,15 +92,7 @@ pub(crate) async fn change_password(
         .db
         .set_login_password(&session.username, &hash, Some(&session.access_hash))
         .await?;
-    audit(
-        &state,
-        &session.username,
-        "password_changed",
-        &session.username,
-        StatusCode::NO_CONTENT,
-        source,
-    )
-    .await;
+    audit_own(&state, &session.username, "password_changed", source).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,6 +147,11 @@ pub struct TotpCode {
     code: String,
 }
 
+/// Records a change the caller made to their own login.
+async fn audit_own(state: &AppState, user: &str, action: &str, source: Option<std::net::IpAddr>) {
+    audit(state, user, action, user, StatusCode::NO_CONTENT, source).await;
+}
+
 /// Checks a code against a login's secret and uses its time step; `LoginFailed` otherwise. Wrong
 /// codes count against the username as failed logins do, so a stolen session cannot guess codes.
 async fn check_code(state: &AppState, login: &LoginRow, code: &str) -> Result<(), ApiError> {
@@ -207,15 +204,7 @@ pub(crate) async fn confirm_totp(
         .db
         .set_session_scope(&session.access_hash, SCOPE_FULL)
         .await?;
-    audit(
-        &state,
-        &session.username,
-        "totp_enrolled",
-        &session.username,
-        StatusCode::NO_CONTENT,
-        source,
-    )
-    .await;
+    audit_own(&state, &session.username, "totp_enrolled", source).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -245,14 +234,6 @@ pub(crate) async fn remove_totp(
     };
     check_code(&state, &login, &body.code).await?;
     state.db.set_totp_secret(login.user_id, None).await?;
-    audit(
-        &state,
-        &session.username,
-        "totp_removed",
-        &session.username,
-        StatusCode::NO_CONTENT,
-        source,
-    )
-    .await;
+    audit_own(&state, &session.username, "totp_removed", source).await;
     Ok(StatusCode::NO_CONTENT)
 }

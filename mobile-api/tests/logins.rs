@@ -5,33 +5,13 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{api, assert_error, Api, TOKEN};
+use common::{api, assert_error, login_token, make_login, Api, TOKEN};
 use http_body_util::BodyExt;
 use mobile_api::auth::totp;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-const PASSWORD: &str = "a long enough password";
-
-/// Gives `user` these roles and a login password.
-async fn make_login(api: &Api, user: &str, roles: &[&str]) {
-    let (status, body) = api
-        .call(
-            "PUT",
-            &format!("/api/v1/users/{user}/roles"),
-            Some(json!({ "roles": roles })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = api
-        .call(
-            "PUT",
-            &format!("/api/v1/users/{user}/login"),
-            Some(json!({ "password": PASSWORD })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-}
+const PASSWORD: &str = common::LOGIN_PASSWORD;
 
 async fn login(api: &Api, user: &str, password: &str, code: Option<&str>) -> (StatusCode, Value) {
     let mut body = json!({ "username": user, "password": password });
@@ -45,16 +25,6 @@ async fn login(api: &Api, user: &str, password: &str, code: Option<&str>) -> (St
         Some(("application/json", body.to_string())),
     )
     .await
-}
-
-/// Logs in and answers the access token.
-async fn access_token(api: &Api, user: &str) -> String {
-    let (status, body) = login(api, user, PASSWORD, None).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_owned()
 }
 
 async fn as_user(
@@ -111,9 +81,9 @@ async fn every_route_admits_exactly_the_roles_it_declares() {
     make_login(&api, "1002", &["receptionist"]).await;
     make_login(&api, "1003", &["staff"]).await;
     let tokens = [
-        ("admin", access_token(&api, "1001").await),
-        ("receptionist", access_token(&api, "1002").await),
-        ("staff", access_token(&api, "1003").await),
+        ("admin", login_token(&api, "1001").await),
+        ("receptionist", login_token(&api, "1002").await),
+        ("staff", login_token(&api, "1003").await),
     ];
     let doc = serde_json::to_value(mobile_api::openapi()).expect("document");
     let open = [
@@ -184,7 +154,7 @@ async fn every_route_admits_exactly_the_roles_it_declares() {
 async fn a_staff_member_sees_only_their_own_profile() {
     let api = api().await;
     make_login(&api, "1003", &["staff"]).await;
-    let token = access_token(&api, "1003").await;
+    let token = login_token(&api, "1003").await;
     let (status, me) = as_user(&api, &token, "GET", "/api/v1/me", None).await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["username"], "1003");
@@ -267,7 +237,7 @@ async fn sessions_end_on_logout_refresh_password_change_role_loss_and_removal() 
     );
 
     // A role taken away counts on the next request.
-    let access = access_token(&api, "1002").await;
+    let access = login_token(&api, "1002").await;
     api.call(
         "PUT",
         "/api/v1/users/1002/roles",
@@ -285,7 +255,7 @@ async fn sessions_end_on_logout_refresh_password_change_role_loss_and_removal() 
     );
 
     // Changing one's own password keeps this session and ends the others.
-    let other = access_token(&api, "1002").await;
+    let other = login_token(&api, "1002").await;
     let (status, body) = as_user(
         &api,
         &access,
@@ -335,7 +305,7 @@ async fn sessions_end_on_logout_refresh_password_change_role_loss_and_removal() 
         as_user(&api, &access, "GET", "/api/v1/me", None).await.0,
         StatusCode::UNAUTHORIZED
     );
-    let access = access_token(&api, "1002").await;
+    let access = login_token(&api, "1002").await;
     let (status, body) = api
         .call("DELETE", "/api/v1/users/1002/sessions", None)
         .await;
@@ -344,7 +314,7 @@ async fn sessions_end_on_logout_refresh_password_change_role_loss_and_removal() 
         as_user(&api, &access, "GET", "/api/v1/me", None).await.0,
         StatusCode::UNAUTHORIZED
     );
-    let access = access_token(&api, "1002").await;
+    let access = login_token(&api, "1002").await;
     assert_eq!(
         api.call("DELETE", "/api/v1/users/1002", None).await.0,
         StatusCode::NO_CONTENT
@@ -594,7 +564,7 @@ async fn a_role_that_requires_two_factor_enrols_then_logs_in_with_codes() {
 async fn changes_by_admins_and_receptionists_are_audited_and_exported() {
     let api = api().await;
     make_login(&api, "1002", &["receptionist"]).await;
-    let token = access_token(&api, "1002").await;
+    let token = login_token(&api, "1002").await;
     let (status, body) = as_user(
         &api,
         &token,
@@ -607,7 +577,7 @@ async fn changes_by_admins_and_receptionists_are_audited_and_exported() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     // A staff member's own changes are not audited; logins are.
     make_login(&api, "1003", &["staff"]).await;
-    let staff = access_token(&api, "1003").await;
+    let staff = login_token(&api, "1003").await;
     as_user(&api, &staff, "POST", "/api/v1/auth/logout", None).await;
 
     let (status, log) = api.call("GET", "/api/v1/audit", None).await;

@@ -4,39 +4,11 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{api, assert_invalid, Api};
+use common::{api, assert_invalid, session, Api};
 use serde_json::{json, Value};
 use switchboard_schema::{CallDirection, CdrAnswer, CdrClose, CdrOpen, HangupSide, TargetKind};
 
 const T0: i64 = 1_800_000_000_000;
-
-async fn token_of(api: &Api, user: &str) -> String {
-    api.call(
-        "PUT",
-        &format!("/api/v1/users/{user}/roles"),
-        Some(json!({"roles": ["staff"]})),
-    )
-    .await;
-    api.call(
-        "PUT",
-        &format!("/api/v1/users/{user}/login"),
-        Some(json!({"password": "a long enough password"})),
-    )
-    .await;
-    let (status, body) = api
-        .raw(
-            "POST",
-            "/api/v1/auth/login",
-            None,
-            Some((
-                "application/json",
-                json!({"username": user, "password": "a long enough password"}).to_string(),
-            )),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["access_token"].as_str().unwrap().to_owned()
-}
 
 async fn as_user(
     api: &Api,
@@ -171,7 +143,7 @@ async fn my_calls_are_the_ones_i_placed_answered_or_missed() {
     )
     .await;
 
-    let token = token_of(&api, "1003").await;
+    let token = session(&api, "1003", &["staff"]).await;
     let (status, mine) = as_user(&api, &token, "GET", "/api/v1/me/calls", None).await;
     assert_eq!(status, StatusCode::OK, "{mine}");
     let kinds: Vec<(i64, String)> = mine["calls"]
@@ -217,7 +189,7 @@ async fn my_calls_are_the_ones_i_placed_answered_or_missed() {
         "limit",
     );
     // 1005 sees only the call they answered.
-    let other = token_of(&api, "1005").await;
+    let other = session(&api, "1005", &["staff"]).await;
     let (_, theirs) = as_user(&api, &other, "GET", "/api/v1/me/calls", None).await;
     assert_eq!(theirs["total"], 1, "{theirs}");
     assert_eq!(theirs["calls"][0]["kind"], "answered");
@@ -226,7 +198,7 @@ async fn my_calls_are_the_ones_i_placed_answered_or_missed() {
 #[tokio::test]
 async fn staff_choose_their_caller_id_and_mobile_ringing_but_not_their_permissions() {
     let api = api().await;
-    let token = token_of(&api, "1003").await;
+    let token = session(&api, "1003", &["staff"]).await;
     let (status, settings) = as_user(&api, &token, "GET", "/api/v1/me/call-settings", None).await;
     assert_eq!(status, StatusCode::OK, "{settings}");
     assert_eq!(settings["ring_cellular"], false);

@@ -149,33 +149,8 @@ async fn app_with_hub() -> (axum::Router, EventHub, i64, String, String) {
         .1["id"]
         .as_i64()
         .expect("queue id");
-    let mut tokens = Vec::new();
-    for (user, role) in [("1002", "receptionist"), ("1003", "staff")] {
-        api.call(
-            "PUT",
-            &format!("/api/v1/users/{user}/roles"),
-            Some(json!({"roles": [role]})),
-        )
-        .await;
-        api.call(
-            "PUT",
-            &format!("/api/v1/users/{user}/login"),
-            Some(json!({"password": "a long enough password"})),
-        )
-        .await;
-        let (_, session) = api
-            .raw(
-                "POST",
-                "/api/v1/auth/login",
-                None,
-                Some((
-                    "application/json",
-                    json!({"username": user, "password": "a long enough password"}).to_string(),
-                )),
-            )
-            .await;
-        tokens.push(session["access_token"].as_str().expect("token").to_owned());
-    }
+    let receptionist = common::session(&api, "1002", &["receptionist"]).await;
+    let staff = common::session(&api, "1003", &["staff"]).await;
     let hub = EventHub::new();
     let (sip, _) = mpsc::channel(1);
     let app = mobile_api::app(AppState {
@@ -192,8 +167,6 @@ async fn app_with_hub() -> (axum::Router, EventHub, i64, String, String) {
         recordings_dir: None,
         phone_websocket: None,
     });
-    let staff = tokens.pop().expect("staff");
-    let receptionist = tokens.pop().expect("receptionist");
     (app, hub, queue, receptionist, staff)
 }
 

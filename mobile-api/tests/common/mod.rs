@@ -136,3 +136,52 @@ pub fn assert_error(resp: &(StatusCode, Value), status: StatusCode, code: &str) 
     assert_eq!(resp.1["error"], code, "{}", resp.1);
     assert!(resp.1["message"].is_string(), "{}", resp.1);
 }
+
+/// The login password [`session`] gives users.
+pub const LOGIN_PASSWORD: &str = "a long enough password";
+
+/// Gives `user` these roles and a login password, as an admin does.
+pub async fn make_login(api: &Api, user: &str, roles: &[&str]) {
+    let (status, body) = api
+        .call(
+            "PUT",
+            &format!("/api/v1/users/{user}/roles"),
+            Some(serde_json::json!({ "roles": roles })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = api
+        .call(
+            "PUT",
+            &format!("/api/v1/users/{user}/login"),
+            Some(serde_json::json!({ "password": LOGIN_PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
+
+/// Logs `user` in with [`LOGIN_PASSWORD`]; answers the access token.
+pub async fn login_token(api: &Api, user: &str) -> String {
+    let (status, body) = api
+        .raw(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some((
+                "application/json",
+                serde_json::json!({ "username": user, "password": LOGIN_PASSWORD }).to_string(),
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
+}
+
+/// [`make_login`] then [`login_token`].
+pub async fn session(api: &Api, user: &str, roles: &[&str]) -> String {
+    make_login(api, user, roles).await;
+    login_token(api, user).await
+}

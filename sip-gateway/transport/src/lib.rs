@@ -129,10 +129,25 @@ pub struct Listeners {
 }
 
 impl Listeners {
+    /// Binds UDP and TCP on one port. With port 0 the system picks the UDP port, and that number can
+    /// be taken for TCP (another socket's ephemeral port): then another UDP port is tried.
     pub async fn bind(addr: SocketAddr) -> Result<Listeners, TransportError> {
-        let udp = UdpSocket::from_std(bind_udp(addr)?)?;
-        let bound = udp.local_addr()?;
-        let tcp = TcpListener::bind(bound).await?;
+        let mut attempts = 0;
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::from_std(bind_udp(addr)?)?;
+            let bound = udp.local_addr()?;
+            match TcpListener::bind(bound).await {
+                Ok(tcp) => break (udp, tcp),
+                Err(e)
+                    if addr.port() == 0
+                        && e.kind() == io::ErrorKind::AddrInUse
+                        && attempts < 20 =>
+                {
+                    attempts += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         Ok(Listeners {
             udp,
             tcp,
