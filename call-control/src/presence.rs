@@ -67,7 +67,7 @@ impl CallControl {
     /// Sets a user's presence and applies it to the queues at once (an offer ringing a user who
     /// turns on do-not-disturb is withdrawn).
     pub fn set_presence(&mut self, now: Instant, user: &str, presence: Presence) {
-        let was_dnd = self.presence(user).status == PresenceStatus::DoNotDisturb;
+        let was_dnd = self.on_dnd(user);
         let dnd = presence.status == PresenceStatus::DoNotDisturb;
         tracing::info!(%user, status = presence.status.as_str(), until_ms = ?presence.until_ms, "presence set");
         let status = presence.status;
@@ -89,31 +89,27 @@ impl CallControl {
 
     /// Whether a hunt group or a queue should leave `user` out.
     pub(crate) fn on_dnd(&self, user: &str) -> bool {
-        self.live
-            .presence(user)
-            .is_some_and(|p| p.status == PresenceStatus::DoNotDisturb)
+        self.live.presence_status(user) == PresenceStatus::DoNotDisturb
     }
 
     /// Whether `user` said they are busy.
     pub(crate) fn says_busy(&self, user: &str) -> bool {
-        self.live
-            .presence(user)
-            .is_some_and(|p| p.status == PresenceStatus::Busy)
+        self.live.presence_status(user) == PresenceStatus::Busy
     }
 
     /// When the next presence ends by itself.
     pub(crate) fn next_presence_end(&self) -> Option<Instant> {
         self.live
-            .presences()
-            .iter()
-            .filter_map(|(_, p)| p.until_ms)
-            .min()
+            .next_presence_end()
             .map(|ms| self.clock.instant_at(ms))
     }
 
     /// Presences whose end has come return to available.
     pub(crate) fn end_presences(&mut self, now: Instant) {
         let now_ms = self.unix_ms(now);
+        if self.live.next_presence_end().is_none_or(|end| end > now_ms) {
+            return;
+        }
         let ended: Vec<String> = self
             .live
             .presences()

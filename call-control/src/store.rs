@@ -18,7 +18,7 @@ use switchboard_routing::queue::{
 };
 use switchboard_routing::RoutingError;
 
-use crate::presence::Presence;
+use crate::presence::{Presence, PresenceStatus};
 
 /// Who is in a call, hunt groups' memory, and agents who logged out.
 pub trait LiveStore: Send {
@@ -39,6 +39,11 @@ pub trait LiveStore: Send {
     fn set_presence(&mut self, user: &str, presence: Option<Presence>);
     /// Every presence set, in no particular order.
     fn presences(&self) -> Vec<(String, Presence)>;
+    /// A user's presence status (available when none was set); no copy of the note.
+    fn presence_status(&self, user: &str) -> PresenceStatus;
+    /// The earliest end (`until`, unix ms) of any presence. Asked on every turn of call control's
+    /// loop (its timers), so it must not copy the presences.
+    fn next_presence_end(&self) -> Option<i64>;
 }
 
 /// [`LiveStore`] for one node: plain maps.
@@ -105,6 +110,17 @@ impl LiveStore for InProcess {
             .iter()
             .map(|(u, p)| (u.clone(), p.clone()))
             .collect()
+    }
+
+    fn presence_status(&self, user: &str) -> PresenceStatus {
+        self.presence
+            .get(user)
+            .map(|p| p.status)
+            .unwrap_or_default()
+    }
+
+    fn next_presence_end(&self) -> Option<i64> {
+        self.presence.values().filter_map(|p| p.until_ms).min()
     }
 }
 

@@ -105,7 +105,7 @@ fn mixed() -> RecordingLayout {
 }
 
 /// Asks call control's calls in progress; 503 `calls_unavailable` without an answer.
-async fn ask<T>(
+pub(crate) async fn ask<T>(
     state: &AppState,
     make: impl FnOnce(oneshot::Sender<T>) -> CallRequest,
 ) -> Result<T, ApiError> {

@@ -292,16 +292,13 @@ pub(crate) async fn click_to_call(
     }
     let user = me.username.clone();
     let caller_id = body.caller_id;
-    let placed = crate::call_control::ask(state.calls.as_ref(), |reply| {
-        crate::CallRequest::ClickToCall {
-            user,
-            to: to.clone(),
-            caller_id,
-            reply,
-        }
+    let placed = crate::calls::ask(&state, |reply| crate::CallRequest::ClickToCall {
+        user,
+        to: to.clone(),
+        caller_id,
+        reply,
     })
-    .await
-    .ok_or(ApiError::CallsUnavailable)?;
+    .await?;
     match placed {
         Ok(id) => Ok((
             axum::http::StatusCode::ACCEPTED,

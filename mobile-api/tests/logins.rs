@@ -5,7 +5,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{api, assert_error, login_token, make_login, Api, TOKEN};
+use common::{api, as_user, assert_error, login_token, make_login, Api, TOKEN};
 use http_body_util::BodyExt;
 use mobile_api::auth::totp;
 use serde_json::{json, Value};
@@ -23,22 +23,6 @@ async fn login(api: &Api, user: &str, password: &str, code: Option<&str>) -> (St
         "/api/v1/auth/login",
         None,
         Some(("application/json", body.to_string())),
-    )
-    .await
-}
-
-async fn as_user(
-    api: &Api,
-    token: &str,
-    method: &str,
-    uri: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    api.raw(
-        method,
-        uri,
-        Some(token),
-        body.map(|b| ("application/json", b.to_string())),
     )
     .await
 }

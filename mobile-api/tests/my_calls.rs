@@ -4,27 +4,11 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{api, assert_invalid, session, Api};
+use common::{api, as_user, assert_invalid, session, Api};
 use serde_json::{json, Value};
 use switchboard_schema::{CallDirection, CdrAnswer, CdrClose, CdrOpen, HangupSide, TargetKind};
 
 const T0: i64 = 1_800_000_000_000;
-
-async fn as_user(
-    api: &Api,
-    token: &str,
-    method: &str,
-    uri: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    api.raw(
-        method,
-        uri,
-        Some(token),
-        body.map(|b| ("application/json", b.to_string())),
-    )
-    .await
-}
 
 /// A closed call record: `legs` are the branch targets rung, `answered_by` who took it.
 async fn call(

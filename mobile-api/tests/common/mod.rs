@@ -180,6 +180,23 @@ pub async fn login_token(api: &Api, user: &str) -> String {
         .to_owned()
 }
 
+/// A request with a session's access token and, if given, a JSON body.
+pub async fn as_user(
+    api: &Api,
+    token: &str,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    api.raw(
+        method,
+        uri,
+        Some(token),
+        body.map(|b| ("application/json", b.to_string())),
+    )
+    .await
+}
+
 /// [`make_login`] then [`login_token`].
 pub async fn session(api: &Api, user: &str, roles: &[&str]) -> String {
     make_login(api, user, roles).await;
